@@ -1,0 +1,191 @@
+/**
+ * The IR graph: SSA values with static types and visibility, and a list of nodes
+ * in topological order. Graphs are immutable values; passes build new ones
+ * (see `rebuild` and `GraphBuilder`).
+ */
+import { Graph as GraphLib, alg } from '@dagrejs/graphlib';
+import type { OpName } from './ops.ts';
+import type { Tensor } from './tensor.ts';
+import type { Placement, TensorType, Visibility } from './types.ts';
+import { MarillError } from './errors.ts';
+
+export type ValueId = string;
+
+export interface ValueInfo {
+  readonly id: ValueId;
+  readonly type: TensorType;
+  readonly visibility: Visibility;
+}
+
+export type AttrValue = number | string | readonly number[];
+export type Attrs = Readonly<Record<string, AttrValue>>;
+
+export interface Node {
+  readonly op: OpName;
+  readonly inputs: readonly ValueId[];
+  readonly outputs: readonly ValueId[];
+  readonly attrs: Attrs;
+  /** Where the node runs; set by placement (absent before it). */
+  readonly placement?: Placement;
+  /** For `mpc` nodes: the protocol chosen by protocol selection. */
+  readonly protocol?: string;
+  /** `weight` and `const` nodes: their tensor. A weight parsed from .mir has none (only its hash). */
+  readonly tensor?: Tensor;
+  /** The ONNX node (or other source) this came from, for error messages. Not printed. */
+  readonly origin?: string;
+}
+
+/** A graph output: the user-facing name (ONNX output name) and the value it holds. */
+export interface GraphOutput {
+  readonly name: string;
+  readonly value: ValueId;
+}
+
+export interface Graph {
+  readonly name: string;
+  /** Graph inputs; their ids are the user-facing input names. */
+  readonly inputs: readonly ValueId[];
+  readonly outputs: readonly GraphOutput[];
+  readonly values: ReadonlyMap<ValueId, ValueInfo>;
+  /** Topological order. */
+  readonly nodes: readonly Node[];
+}
+
+export function valueInfo(g: Graph, id: ValueId): ValueInfo {
+  const v = g.values.get(id);
+  if (!v) throw new MarillError(`unknown value %${id}`, { what: g.name });
+  return v;
+}
+
+/** Map from value id to the node that defines it (graph inputs have none). */
+export function producers(g: Graph): Map<ValueId, Node> {
+  const m = new Map<ValueId, Node>();
+  for (const n of g.nodes) for (const o of n.outputs) m.set(o, n);
+  return m;
+}
+
+/** Map from value id to the nodes that read it. */
+export function users(g: Graph): Map<ValueId, Node[]> {
+  const m = new Map<ValueId, Node[]>();
+  for (const n of g.nodes) {
+    for (const i of n.inputs) {
+      const list = m.get(i);
+      if (list) {
+        if (!list.includes(n)) list.push(n);
+      } else m.set(i, [n]);
+    }
+  }
+  return m;
+}
+
+/**
+ * Orders nodes so every value is defined before use (stable: keeps the given
+ * order where dependencies allow). Throws on a cycle.
+ */
+export function topoSort(nodes: readonly Node[], graphInputs: readonly ValueId[]): Node[] {
+  const lib = new GraphLib();
+  const defined = new Map<ValueId, number>();
+  nodes.forEach((n, i) => {
+    lib.setNode(String(i));
+    for (const o of n.outputs) defined.set(o, i);
+  });
+  const inputs = new Set(graphInputs);
+  nodes.forEach((n, i) => {
+    for (const v of n.inputs) {
+      const p = defined.get(v);
+      if (p !== undefined) lib.setEdge(String(p), String(i));
+      else if (!inputs.has(v)) throw new MarillError(`value %${v} is used but never defined`);
+    }
+  });
+  if (!alg.isAcyclic(lib)) throw new MarillError('graph has a cycle');
+  // Kahn's algorithm with a min-heap on original index keeps the order stable.
+  const indeg = nodes.map((_, i) => lib.predecessors(String(i))?.length ?? 0);
+  const ready: number[] = [];
+  indeg.forEach((d, i) => {
+    if (d === 0) ready.push(i);
+  });
+  const out: Node[] = [];
+  while (ready.length > 0) {
+    ready.sort((a, b) => b - a);
+    const i = ready.pop()!;
+    out.push(nodes[i]!);
+    for (const s of lib.successors(String(i)) ?? []) {
+      const j = Number(s);
+      if (--indeg[j]! === 0) ready.push(j);
+    }
+  }
+  return out;
+}
+
+/** Removes nodes none of whose outputs reach a graph output, and values no longer defined or used. */
+export function removeDeadNodes(g: Graph): Graph {
+  const live = new Set<ValueId>(g.outputs.map((o) => o.value));
+  const kept: Node[] = [];
+  for (let i = g.nodes.length - 1; i >= 0; i--) {
+    const n = g.nodes[i]!;
+    if (n.outputs.some((o) => live.has(o))) {
+      kept.push(n);
+      for (const v of n.inputs) live.add(v);
+    }
+  }
+  kept.reverse();
+  return withNodes(g, kept);
+}
+
+/** The same graph with another node list; the value table keeps exactly the values still present. */
+export function withNodes(g: Graph, nodes: readonly Node[], extraValues: readonly ValueInfo[] = []): Graph {
+  const all = new Map(g.values);
+  for (const v of extraValues) all.set(v.id, v);
+  const values = new Map<ValueId, ValueInfo>();
+  const keep = (id: ValueId) => {
+    const v = all.get(id);
+    if (v) values.set(id, v);
+  };
+  for (const i of g.inputs) keep(i);
+  for (const n of nodes) {
+    for (const o of n.outputs) keep(o);
+    for (const i of n.inputs) keep(i);
+  }
+  return { ...g, nodes, values };
+}
+
+/** Generates value ids not yet used in a graph: `%0`, `%1`, ... */
+export class IdSource {
+  private next = 0;
+  private readonly taken: Set<ValueId>;
+
+  constructor(taken: Iterable<ValueId> = []) {
+    this.taken = new Set(taken);
+  }
+
+  fresh(): ValueId {
+    while (this.taken.has(String(this.next))) this.next++;
+    const id = String(this.next++);
+    this.taken.add(id);
+    return id;
+  }
+
+  reserve(id: ValueId): void {
+    this.taken.add(id);
+  }
+}
+
+/**
+ * Renumbers intermediate values `%0, %1, ...` in node order (graph inputs keep
+ * their names). Gives printed IR a canonical, readable form after rewrites.
+ */
+export function renumber(g: Graph): Graph {
+  const inputs = new Set(g.inputs);
+  const rename = new Map<ValueId, ValueId>();
+  let k = 0;
+  for (const n of g.nodes) for (const o of n.outputs) if (!inputs.has(o)) rename.set(o, String(k++));
+  const r = (id: ValueId) => rename.get(id) ?? id;
+  const values = new Map<ValueId, ValueInfo>();
+  for (const [id, v] of g.values) values.set(r(id), { ...v, id: r(id) });
+  return {
+    ...g,
+    values,
+    outputs: g.outputs.map((o) => ({ name: o.name, value: r(o.value) })),
+    nodes: g.nodes.map((n) => ({ ...n, inputs: n.inputs.map(r), outputs: n.outputs.map(r) })),
+  };
+}
