@@ -4,4 +4,4 @@
 import { register } from 'tsx/esm/api';
 
 register();
-await import('../compiler/cli.ts');
+await import('../compiler/main.ts');

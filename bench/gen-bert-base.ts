@@ -1,0 +1,332 @@
+/**
+ * Generates a BERT-base-size sequence classifier as ONNX (opset 17), shaped
+ * like a `torch.onnx.export` of a Hugging Face BertForSequenceClassification
+ * with dynamic batch/sequence axes: embeddings (word + token type + position
+ * ids sliced by the runtime sequence length) and LayerNormalization, the
+ * extended attention mask (Unsqueeze, Cast, 1 - m, * finfo.min), per layer
+ * self-attention with Shape -> Gather -> Unsqueeze -> Concat -> Reshape head
+ * splitting, Transpose, MatMul, scale, Softmax, the erf GeLU FFN and residual
+ * LayerNorms, then the pooler (Gather of token 0, Gemm, Tanh) and a Gemm
+ * classifier. Weights are deterministic pseudo-random fp32 (std ~0.02), written
+ * chunk by chunk (compiler/onnx/stream-write.ts), so generation holds no
+ * weight in memory.
+ *
+ * Usage: npx tsx bench/gen-bert-base.ts OUT.onnx   (~440 MB; write it outside the repo)
+ * The inputs are dynamic: lower with `shapes` from `bertShapes(config)`.
+ */
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { StreamedInitializer } from '../compiler/onnx/stream-write.ts';
+import { writeOnnxStreaming } from '../compiler/onnx/stream-write.ts';
+import type { NodeSpec, TensorSpec } from '../compiler/onnx/write.ts';
+
+export interface BertConfig {
+  readonly layers: number;
+  readonly hidden: number;
+  readonly heads: number;
+  readonly ffn: number;
+  readonly vocab: number;
+  readonly seq: number;
+  readonly maxPositions: number;
+  readonly typeVocab: number;
+  readonly labels: number;
+  readonly seed: number;
+}
+
+export const BERT_BASE: BertConfig = {
+  layers: 12,
+  hidden: 768,
+  heads: 12,
+  ffn: 3072,
+  vocab: 30522,
+  seq: 128,
+  maxPositions: 512,
+  typeVocab: 2,
+  labels: 2,
+  seed: 1,
+};
+
+/** The `shapes` to lower the generated model with (batch 1, `config.seq` tokens). */
+export function bertShapes(config: BertConfig = BERT_BASE): Record<string, number[]> {
+  const s = [1, config.seq];
+  return { input_ids: s, attention_mask: s, token_type_ids: s };
+}
+
+export interface GeneratedModel {
+  readonly path: string;
+  readonly bytes: number;
+  readonly parameters: number;
+  readonly shapes: Record<string, number[]>;
+}
+
+// ---- deterministic weights ------------------------------------------------------------------------
+
+function hashName(name: string, seed: number): number {
+  let h = (2166136261 ^ seed) >>> 0;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 16777619) >>> 0;
+  return h;
+}
+
+/** Uniform values in [center - spread, center + spread) from a per-tensor mulberry32 stream. */
+function uniformFill(
+  name: string,
+  seed: number,
+  center: number,
+  spread: number,
+): StreamedInitializer['fill'] {
+  let state = hashName(name, seed);
+  return (chunk) => {
+    for (let i = 0; i < chunk.length; i++) {
+      state = (state + 0x6d2b79f5) >>> 0;
+      let t = state;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      const u = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+      chunk[i] = center + spread * (2 * u - 1);
+    }
+  };
+}
+
+// ---- graph construction -----------------------------------------------------------------------------
+
+/** Accumulates nodes, weights and constants with torch-export-like names. */
+class ExportBuilder {
+  readonly nodes: NodeSpec[] = [];
+  readonly weights: StreamedInitializer[] = [];
+  readonly constants: (TensorSpec & { name: string })[] = [];
+  private counter = 0;
+
+  constructor(private readonly seed: number) {}
+
+  node(
+    op: string,
+    scope: string,
+    inputs: readonly string[],
+    attrs?: NodeSpec['attrs'],
+    outputs = 1,
+  ): string[] {
+    const name = `${scope}/${op}${this.counter === 0 ? '' : `_${this.counter}`}`;
+    this.counter++;
+    const outs = Array.from({ length: outputs }, (_, i) => `${name}_output_${i}`);
+    this.nodes.push({ op, name, inputs, outputs: outs, ...(attrs ? { attrs } : {}) });
+    return outs;
+  }
+
+  one(op: string, scope: string, inputs: readonly string[], attrs?: NodeSpec['attrs']): string {
+    return this.node(op, scope, inputs, attrs)[0]!;
+  }
+
+  /** A Constant node (torch exports scalars and small shape pieces this way). */
+  constant(scope: string, spec: TensorSpec): string {
+    return this.one('Constant', scope, [], { value: spec });
+  }
+
+  scalar(scope: string, value: number): string {
+    return this.constant(scope, { type: 'float', dims: [], values: [value] });
+  }
+
+  ints(scope: string, values: readonly number[]): string {
+    return this.constant(scope, { type: 'int64', dims: [values.length], values });
+  }
+
+  weight(name: string, dims: readonly number[], center: number, spread: number): string {
+    this.weights.push({ name, dims, fill: uniformFill(name, this.seed, center, spread) });
+    return name;
+  }
+}
+
+const INIT_SPREAD = 0.02 * Math.sqrt(3); // uniform with standard deviation 0.02, as BERT's initialiser
+
+function linear(
+  b: ExportBuilder,
+  scope: string,
+  x: string,
+  prefix: string,
+  dIn: number,
+  dOut: number,
+): string {
+  const w = b.weight(`${prefix}.weight`, [dIn, dOut], 0, INIT_SPREAD);
+  const bias = b.weight(`${prefix}.bias`, [dOut], 0, INIT_SPREAD);
+  return b.one('Add', scope, [bias, b.one('MatMul', scope, [x, w])]);
+}
+
+function layerNorm(b: ExportBuilder, scope: string, x: string, prefix: string, hidden: number): string {
+  const gamma = b.weight(`${prefix}.weight`, [hidden], 1, 0.05);
+  const beta = b.weight(`${prefix}.bias`, [hidden], 0, 0.05);
+  return b.one('LayerNormalization', scope, [x, gamma, beta], { axis: -1, epsilon: { float: 1e-12 } });
+}
+
+/** Concat of [batch, seq] read off `like` at run time and the given constant tail, as exporters emit. */
+function dynamicShape(b: ExportBuilder, scope: string, like: string, tail: readonly number[]): string {
+  const shape = b.one('Shape', scope, [like]);
+  const dims = [0, 1].map((i) => {
+    const d = b.one('Gather', scope, [shape, b.constant(scope, { type: 'int64', dims: [], values: [i] })], {
+      axis: 0,
+    });
+    return b.one('Unsqueeze', scope, [d, b.ints(scope, [0])]);
+  });
+  return b.one('Concat', scope, [...dims, b.ints(scope, tail)], { axis: 0 });
+}
+
+function embeddings(b: ExportBuilder, c: BertConfig): string {
+  const scope = '/bert/embeddings';
+  const seqLen = b.one('Gather', scope, [
+    b.one('Shape', scope, ['input_ids']),
+    b.constant(scope, { type: 'int64', dims: [], values: [1] }),
+  ]);
+  const positionIds = b.one('Slice', scope, [
+    'bert.embeddings.position_ids',
+    b.ints(scope, [0]),
+    b.one('Unsqueeze', scope, [seqLen, b.ints(scope, [0])]),
+    b.ints(scope, [1]),
+    b.ints(scope, [1]),
+  ]);
+  const table = (name: string, rows: number) =>
+    b.weight(`bert.embeddings.${name}.weight`, [rows, c.hidden], 0, INIT_SPREAD);
+  const words = b.one('Gather', scope, [table('word_embeddings', c.vocab), 'input_ids']);
+  const types = b.one('Gather', scope, [table('token_type_embeddings', c.typeVocab), 'token_type_ids']);
+  const positions = b.one('Gather', scope, [table('position_embeddings', c.maxPositions), positionIds]);
+  const sum = b.one('Add', scope, [b.one('Add', scope, [words, types]), positions]);
+  return layerNorm(b, scope, sum, 'bert.embeddings.LayerNorm', c.hidden);
+}
+
+/** (1 - mask) * finfo(float32).min, broadcast over heads and query positions. */
+function extendedMask(b: ExportBuilder): string {
+  const scope = '/bert';
+  const m = b.one('Unsqueeze', scope, [
+    b.one('Unsqueeze', scope, ['attention_mask', b.ints(scope, [1])]),
+    b.ints(scope, [2]),
+  ]);
+  const f = b.one('Cast', scope, [m], { to: 1 });
+  const inverted = b.one('Sub', scope, [b.scalar(scope, 1), f]);
+  return b.one('Mul', scope, [inverted, b.scalar(scope, -3.4028234663852886e38)]);
+}
+
+function attention(b: ExportBuilder, c: BertConfig, l: number, x: string, mask: string): string {
+  const scope = `/bert/encoder/layer.${l}/attention/self`;
+  const prefix = `bert.encoder.layer.${l}.attention`;
+  const headDim = c.hidden / c.heads;
+  const heads = (name: string) => {
+    const proj = linear(b, scope, x, `${prefix}.self.${name}`, c.hidden, c.hidden);
+    const split = b.one('Reshape', scope, [proj, dynamicShape(b, scope, proj, [c.heads, headDim])]);
+    return b.one('Transpose', scope, [split], { perm: [0, 2, 1, 3] });
+  };
+  const q = heads('query');
+  const kT = b.one('Transpose', scope, [heads('key')], { perm: [0, 1, 3, 2] });
+  const v = heads('value');
+  const scores = b.one('Div', scope, [b.one('MatMul', scope, [q, kT]), b.scalar(scope, Math.sqrt(headDim))]);
+  const probs = b.one('Softmax', scope, [b.one('Add', scope, [scores, mask])], { axis: -1 });
+  const context = b.one('Transpose', scope, [b.one('MatMul', scope, [probs, v])], { perm: [0, 2, 1, 3] });
+  const merged = b.one('Reshape', scope, [context, dynamicShape(b, scope, context, [c.hidden])]);
+  const out = linear(b, `${scope}/output`, merged, `${prefix}.output.dense`, c.hidden, c.hidden);
+  return layerNorm(
+    b,
+    `${scope}/output`,
+    b.one('Add', scope, [out, x]),
+    `${prefix}.output.LayerNorm`,
+    c.hidden,
+  );
+}
+
+/** x * 0.5 * (1 + erf(x / sqrt(2))), the exact GeLU as torch exports it. */
+function gelu(b: ExportBuilder, scope: string, x: string): string {
+  const erf = b.one('Erf', scope, [b.one('Div', scope, [x, b.scalar(scope, 1.4142135381698608)])]);
+  const onePlus = b.one('Add', scope, [erf, b.scalar(scope, 1)]);
+  return b.one('Mul', scope, [b.one('Mul', scope, [x, onePlus]), b.scalar(scope, 0.5)]);
+}
+
+function feedForward(b: ExportBuilder, c: BertConfig, l: number, x: string): string {
+  const scope = `/bert/encoder/layer.${l}`;
+  const prefix = `bert.encoder.layer.${l}`;
+  const h = gelu(
+    b,
+    `${scope}/intermediate`,
+    linear(b, `${scope}/intermediate`, x, `${prefix}.intermediate.dense`, c.hidden, c.ffn),
+  );
+  const out = linear(b, `${scope}/output`, h, `${prefix}.output.dense`, c.ffn, c.hidden);
+  return layerNorm(
+    b,
+    `${scope}/output`,
+    b.one('Add', scope, [out, x]),
+    `${prefix}.output.LayerNorm`,
+    c.hidden,
+  );
+}
+
+function classifierHead(b: ExportBuilder, c: BertConfig, x: string): string {
+  const first = b.one(
+    'Gather',
+    '/bert/pooler',
+    [x, b.constant('/bert/pooler', { type: 'int64', dims: [], values: [0] })],
+    {
+      axis: 1,
+    },
+  );
+  const gemm = (scope: string, input: string, prefix: string, dOut: number) =>
+    b.one(
+      'Gemm',
+      scope,
+      [
+        input,
+        b.weight(`${prefix}.weight`, [dOut, c.hidden], 0, INIT_SPREAD),
+        b.weight(`${prefix}.bias`, [dOut], 0, INIT_SPREAD),
+      ],
+      { alpha: { float: 1 }, beta: { float: 1 }, transB: 1 },
+    );
+  const pooled = b.one('Tanh', '/bert/pooler', [
+    gemm('/bert/pooler/dense', first, 'bert.pooler.dense', c.hidden),
+  ]);
+  return gemm('/classifier', pooled, 'classifier', c.labels);
+}
+
+export function generateBertBase(path: string, config: BertConfig = BERT_BASE): GeneratedModel {
+  if (config.hidden % config.heads !== 0) throw new Error('hidden size must be a multiple of the head count');
+  const b = new ExportBuilder(config.seed);
+  let x = embeddings(b, config);
+  const mask = extendedMask(b);
+  for (let l = 0; l < config.layers; l++) x = feedForward(b, config, l, attention(b, config, l, x, mask));
+  const logits = classifierHead(b, config, x);
+  b.nodes.push({ op: 'Identity', name: '/Identity', inputs: [logits], outputs: ['logits'] });
+
+  const positionIds = Array.from({ length: config.maxPositions }, (_, i) => i);
+  const tokens = ['batch_size', 'sequence_length'];
+  const bytes = writeOnnxStreaming(
+    path,
+    {
+      opset: 17,
+      graphName: 'main_graph',
+      inputs: ['input_ids', 'attention_mask', 'token_type_ids'].map((name) => ({
+        name,
+        type: 'int64',
+        shape: tokens,
+      })),
+      outputs: [{ name: 'logits', type: 'float', shape: ['batch_size', config.labels] }],
+      initializers: [
+        {
+          name: 'bert.embeddings.position_ids',
+          type: 'int64',
+          dims: [1, config.maxPositions],
+          values: positionIds,
+        },
+      ],
+      nodes: b.nodes,
+    },
+    b.weights,
+  );
+  const parameters = b.weights.reduce((s, w) => s + w.dims.reduce((p, d) => p * d, 1), 0);
+  return { path, bytes, parameters, shapes: bertShapes(config) };
+}
+
+const isMain =
+  process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href;
+if (isMain) {
+  const out = process.argv[2];
+  if (!out) {
+    console.error('usage: npx tsx bench/gen-bert-base.ts OUT.onnx');
+    process.exit(2);
+  }
+  const t0 = performance.now();
+  const r = generateBertBase(out);
+  const secs = ((performance.now() - t0) / 1000).toFixed(1);
+  console.log(`${r.path}: ${(r.bytes / 1e6).toFixed(1)} MB, ${r.parameters} parameters, ${secs} s`);
+}

@@ -1,0 +1,26 @@
+/**
+ * `npm run bench`: runs the benchmarks and writes JSON under bench/results/.
+ * Benchmarks are measurements, never pass/fail tests. Select with arguments:
+ *   npm run bench                 all
+ *   npm run bench -- compile      only the compile-speed benchmark
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runCompileBench } from './compile-bench.ts';
+
+const RESULTS = join('bench', 'results');
+
+type Bench = { name: string; run: () => unknown | Promise<unknown> };
+
+const BENCHES: Bench[] = [{ name: 'compile', run: runCompileBench }];
+
+const wanted = process.argv.slice(2);
+mkdirSync(RESULTS, { recursive: true });
+for (const bench of BENCHES) {
+  if (wanted.length > 0 && !wanted.includes(bench.name)) continue;
+  process.stderr.write(`bench: ${bench.name} ...\n`);
+  const result = await bench.run();
+  const path = join(RESULTS, `${bench.name}.json`);
+  writeFileSync(path, `${JSON.stringify(result, null, 2)}\n`);
+  process.stdout.write(`${path}\n${JSON.stringify(result, null, 2)}\n`);
+}

@@ -1,0 +1,48 @@
+/**
+ * The compiler driver: the pipeline from a model file to IR (and, with later
+ * stages, to a plan), stoppable after any stage.
+ *
+ *   load     .onnx -> ONNX frontend (decode, fold, lower)   |  .mir -> text parser
+ *   passes   passes/pipeline.ts, in order
+ *   emit     --emit ir: the IR text
+ */
+import { extname } from 'node:path';
+import type { Graph } from '../ir/graph.ts';
+import { MarillError } from '../ir/errors.ts';
+import { parseGraph } from '../ir/parse.ts';
+import { verifyGraph } from '../ir/verify.ts';
+import { loadOnnx } from './onnx/load.ts';
+import { lowerOnnx } from './onnx/lower.ts';
+import { readFileOrFail } from './fs-util.ts';
+
+export interface LoadOptions {
+  /** Fixed sizes for dynamic input dimensions, by input name. */
+  readonly shapes?: Readonly<Record<string, number[]>>;
+}
+
+/** Loads a model file (.onnx or .mir) into a verified IR graph. */
+export function loadModel(path: string, opts: LoadOptions = {}): Graph {
+  const ext = extname(path).toLowerCase();
+  try {
+    let g: Graph;
+    if (ext === '.mir') {
+      g = parseGraph(readFileOrFail(path).toString('utf8'), path);
+    } else if (ext === '.onnx') {
+      g = lowerOnnx(loadOnnx(path), { file: path, shapes: opts.shapes ?? {} });
+    } else {
+      throw new MarillError(`unknown model format '${ext || '(none)'}': expected .onnx or .mir`, { file: path });
+    }
+    verifyGraph(g);
+    return g;
+  } catch (e) {
+    if (e instanceof MarillError) throw e.inFile(path);
+    throw e;
+  }
+}
+
+/** Parses `NAME=1x16` into [name, dims]. */
+export function parseShapeFlag(flag: string): [string, number[]] {
+  const m = /^(.+)=(\d+(?:x\d+)*)$/.exec(flag);
+  if (!m) throw new MarillError(`--shape expects NAME=DxDx..., e.g. input_ids=1x16; got '${flag}'`);
+  return [m[1]!, m[2]!.split('x').map(Number)];
+}

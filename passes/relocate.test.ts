@@ -1,0 +1,84 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import type { Graph, Node } from '../ir/graph.ts';
+import { interpret } from '../ir/interpret.ts';
+import { parseGraph } from '../ir/parse.ts';
+import { printGraph } from '../ir/print.ts';
+import type { Tensor } from '../ir/tensor.ts';
+import { makeTensor, toNumbers } from '../ir/tensor.ts';
+import type { TensorType } from '../ir/types.ts';
+import { numel } from '../ir/types.ts';
+import { verifyGraph } from '../ir/verify.ts';
+import { expectTextFile } from '../test/expect-text.ts';
+import { relocate } from './relocate.ts';
+import { verifyFlow } from './verify-flow.ts';
+
+const DIR = 'test/passes/relocate';
+
+function randomTensor(type: TensorType, seed: number): Tensor {
+  let s = seed >>> 0;
+  const data = new Float32Array(numel(type.shape));
+  for (let i = 0; i < data.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    data[i] = s / 4294967296 - 0.5;
+  }
+  return makeTensor('f32', type.shape, data);
+}
+
+/** Weights parsed from text have no values; give each one random data so the graph can be interpreted. */
+function withWeightData(g: Graph): Graph {
+  const nodes = g.nodes.map((n: Node, i) =>
+    n.op === 'weight' ? { ...n, tensor: randomTensor(g.values.get(n.outputs[0]!)!.type, 100 + i) } : n,
+  );
+  return { ...g, nodes };
+}
+
+function runGraph(g: Graph): Map<string, Tensor> {
+  const inputs = new Map(g.inputs.map((id, i) => [id, randomTensor(g.values.get(id)!.type, 7 + i)]));
+  return interpret(withWeightData(g), inputs);
+}
+
+function load(name: string): Graph {
+  const file = `${DIR}/${name}.in.mir`;
+  return parseGraph(readFileSync(file, 'utf8'), file);
+}
+
+const CASES: { input: string; clientPost: string[]; expected: string; moved: number }[] = [
+  { input: 'movement', clientPost: [], expected: 'movement', moved: 2 },
+  { input: 'softmax', clientPost: [], expected: 'softmax', moved: 0 },
+  { input: 'softmax', clientPost: ['softmax'], expected: 'softmax.declared', moved: 1 },
+  { input: 'argmax', clientPost: ['argmax'], expected: 'argmax', moved: 1 },
+  { input: 'argmax', clientPost: ['softmax', 'argmax'], expected: 'argmax.both-declared', moved: 2 },
+  { input: 'shared-use', clientPost: [], expected: 'shared-use', moved: 0 },
+  { input: 'slice', clientPost: [], expected: 'slice', moved: 0 },
+  { input: 'slice', clientPost: ['slice'], expected: 'slice.declared', moved: 1 },
+  { input: 'masked-softmax', clientPost: ['softmax'], expected: 'masked-softmax', moved: 0 },
+];
+
+describe('relocate', () => {
+  it.each(CASES)(
+    '$input with client post-processing [$clientPost]',
+    ({ input, clientPost, expected, moved }) => {
+      const g = load(input);
+      const out = relocate(g, clientPost);
+      expectTextFile(printGraph(out), `${DIR}/${expected}.out.mir`);
+      verifyGraph(out);
+      // The information-flow verifier accepts what relocation produces (with the same declarations).
+      expect(() => verifyFlow(out, clientPost)).not.toThrow();
+      const clientOps = (h: Graph) => h.nodes.filter((n) => n.placement === 'client').length;
+      expect(clientOps(out) - clientOps(g)).toBe(moved);
+      // Relocation never changes what the graph computes.
+      const before = runGraph(g);
+      const after = runGraph(out);
+      for (const [name, t] of before) expect(toNumbers(after.get(name)!)).toEqual(toNumbers(t));
+    },
+  );
+
+  it('reveals the secret input of each moved op, keeping exactly one reveal per output path', () => {
+    const out = relocate(load('movement'), []);
+    const reveals = out.nodes.filter((n) => n.op === 'reveal');
+    expect(reveals).toHaveLength(1);
+    const matmul = out.nodes.find((n) => n.op === 'matmul')!;
+    expect(reveals[0]!.inputs).toEqual(matmul.outputs);
+  });
+});

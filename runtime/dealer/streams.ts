@@ -1,0 +1,153 @@
+/**
+ * Seed-compressed correlated randomness: the DealerStream and MaterialStream of
+ * runtime/protocol.ts.
+ *
+ * The dealer holds, per party p, an inference stream PRG(seed_p) and a session
+ * seed. Party p holds the same two. Anything party p's side of a correlation
+ * can be drawn from its stream costs no bytes; the rest (corrections, raw keys)
+ * goes into p's frame for the op. The dealer never sees inputs, weights or
+ * outputs: it only ever handles its own random values.
+ */
+import { MarillError } from '../../ir/errors.ts';
+import { Prg } from '../crypto/prg.ts';
+import type { DealerStream, MaterialStream, Party } from '../protocol.ts';
+import { partyIndex } from '../protocol.ts';
+import type { Ring } from '../ring/kernels.ts';
+import { ringAdd, ringSub } from '../ring/kernels.ts';
+import { bytesToRing, ringBytes } from '../mpc/context.ts';
+
+/** The seeds one party shares with the dealer for a session. */
+export interface PartySeeds {
+  /** Seeds the per-inference stream (continues across inferences). */
+  readonly stream: Uint8Array;
+  /** Seeds session-fixed values (`sessionOwnedRandom`). */
+  readonly session: Uint8Array;
+}
+
+export function freshSeeds(): PartySeeds {
+  return { stream: Prg.freshSeed(), session: Prg.freshSeed() };
+}
+
+/** Derived stream for session-fixed values of one op and key. */
+function sessionPrg(seed: Uint8Array, opId: string, key: string): Prg {
+  return new Prg(seed).derive(`session/${opId}/${key}`);
+}
+
+function xorBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = a[i]! ^ b[i]!;
+  return out;
+}
+
+function concat(chunks: readonly Uint8Array[]): Uint8Array {
+  const total = chunks.reduce((s, c) => s + c.byteLength, 0);
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
+/**
+ * The dealer's state for a session: both parties' streams. `forOp(id)` gives
+ * the stream a protocol's `deal` writes to; `takeFrames()` then returns what
+ * each party must receive for that op.
+ */
+export class Dealer {
+  private readonly prgs: [Prg, Prg];
+  private readonly chunks: [Uint8Array[], Uint8Array[]] = [[], []];
+
+  constructor(private readonly seeds: readonly [PartySeeds, PartySeeds]) {
+    this.prgs = [new Prg(seeds[0].stream), new Prg(seeds[1].stream)];
+  }
+
+  forOp(opId: string): DealerStream {
+    const prgs = this.prgs;
+    const chunks = this.chunks;
+    const seeds = this.seeds;
+    return {
+      sharedRandom(n: number): Ring {
+        return ringAdd(prgs[0].ring(n), prgs[1].ring(n));
+      },
+      share(value: Ring): void {
+        const s0 = prgs[0].ring(value.length);
+        chunks[1].push(ringBytes(ringSub(value, s0)));
+      },
+      ownedRandom(owner: Party, n: number): Ring {
+        return prgs[partyIndex(owner)].ring(n);
+      },
+      sessionOwnedRandom(owner: Party, key: string, n: number): Ring {
+        return sessionPrg(seeds[partyIndex(owner)].session, opId, key).ring(n);
+      },
+      sharedRandomBytes(n: number): Uint8Array {
+        return xorBytes(prgs[0].bytes(n), prgs[1].bytes(n));
+      },
+      shareBytes(value: Uint8Array): void {
+        chunks[1].push(xorBytes(value, prgs[0].bytes(value.length)));
+      },
+      send(to: Party, data: Uint8Array): void {
+        chunks[partyIndex(to)].push(Uint8Array.from(data));
+      },
+    };
+  }
+
+  /** The bytes each party receives for the op just dealt: [server, client]. */
+  takeFrames(): [Uint8Array, Uint8Array] {
+    const frames: [Uint8Array, Uint8Array] = [concat(this.chunks[0]), concat(this.chunks[1])];
+    this.chunks[0].length = 0;
+    this.chunks[1].length = 0;
+    return frames;
+  }
+}
+
+/**
+ * A party's state for a session: its stream. `forOp(id, frame)` gives the
+ * stream a protocol's `material` reads; `finish()` checks the frame was used up
+ * (a protocol whose deal and material disagree is caught here).
+ */
+export class MaterialSource {
+  private readonly prg: Prg;
+
+  constructor(
+    readonly party: Party,
+    private readonly seeds: PartySeeds,
+  ) {
+    this.prg = new Prg(seeds.stream);
+  }
+
+  forOp(opId: string, frame: Uint8Array): MaterialStream & { finish(): void } {
+    const party = this.party;
+    const prg = this.prg;
+    const seeds = this.seeds;
+    let at = 0;
+    const read = (n: number): Uint8Array => {
+      if (at + n > frame.byteLength)
+        throw new MarillError(`dealer material for this op is ${frame.byteLength} bytes, the protocol reads more`, {
+          what: opId,
+        });
+      const out = frame.subarray(at, at + n);
+      at += n;
+      return out;
+    };
+    return {
+      party,
+      sharedRandom: (n) => prg.ring(n),
+      share: (n) => (party === 'server' ? prg.ring(n) : bytesToRing(read(n * 8), 'dealer material')),
+      ownedRandom: (owner, n) => (owner === party ? prg.ring(n) : undefined),
+      sessionOwnedRandom: (owner, key, n) =>
+        owner === party ? sessionPrg(seeds.session, opId, key).ring(n) : undefined,
+      sharedRandomBytes: (n) => prg.bytes(n),
+      shareBytes: (n) => (party === 'server' ? prg.bytes(n) : Uint8Array.from(read(n))),
+      receive: (to, n) => (to === party ? Uint8Array.from(read(n)) : undefined),
+      finish: () => {
+        if (at !== frame.byteLength)
+          throw new MarillError(
+            `dealer material for this op is ${frame.byteLength} bytes, the protocol read ${at}`,
+            { what: opId },
+          );
+      },
+    };
+  }
+}

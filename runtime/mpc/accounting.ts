@@ -1,0 +1,150 @@
+/**
+ * Per-op accounting at one party: bytes it sent and rounds, online (per
+ * inference, summed over inferences) and setup (once per session) apart;
+ * preprocessing bytes it received from the dealer; wall time.
+ *
+ * Definitions (the cost model predicts exactly these; see runtime/protocol.ts):
+ * bytes are payload bytes (no framing headers); a round is one exchange/send/
+ * recv call. Both parties of a run count the same rounds for each op; the
+ * combined report (`combineReports`) gives [server, client] pairs and totals
+ * that add each byte once: online bytes by sender, offline bytes by receiver.
+ */
+import type { Cost, Party } from '../protocol.ts';
+
+export interface OpStats {
+  /** The node id (its first output) and what ran it. */
+  readonly id: string;
+  readonly op: string;
+  readonly protocol: string;
+  /** Online bytes this party sent and online rounds, summed over inferences. */
+  bytesSent: number;
+  rounds: number;
+  /** Once-per-session bytes sent and rounds (`ctx.once`). */
+  setupBytesSent: number;
+  setupRounds: number;
+  /** Dealer -> this party preprocessing bytes, summed over inferences. */
+  offlineBytes: number;
+  /** Wall time of the online phase (setup included), summed over inferences. */
+  seconds: number;
+  /** How many inferences ran this op. */
+  runs: number;
+}
+
+export class PartyAccounting {
+  private readonly byId = new Map<string, OpStats>();
+
+  constructor(readonly party: Party) {}
+
+  /** The record of an op (created on first use; order of first use is kept). */
+  op(id: string, op: string, protocol: string): OpStats {
+    let s = this.byId.get(id);
+    if (!s) {
+      s = { id, op, protocol, bytesSent: 0, rounds: 0, setupBytesSent: 0, setupRounds: 0, offlineBytes: 0, seconds: 0, runs: 0 };
+      this.byId.set(id, s);
+    }
+    return s;
+  }
+
+  list(): OpStats[] {
+    return [...this.byId.values()];
+  }
+}
+
+/** One op in the two-party report: pairs are [server, client]. */
+export interface OpReport {
+  readonly id: string;
+  readonly op: string;
+  readonly protocol: string;
+  readonly onlineBytes: [number, number];
+  readonly rounds: number;
+  readonly offlineBytes: [number, number];
+  readonly setupBytes: [number, number];
+  readonly setupRounds: number;
+  /** Wall time at each party. */
+  readonly seconds: [number, number];
+  readonly runs: number;
+}
+
+export interface RunReport {
+  readonly ops: OpReport[];
+  readonly totals: {
+    readonly onlineBytes: number;
+    readonly offlineBytes: number;
+    readonly setupBytes: number;
+    readonly rounds: number;
+    readonly setupRounds: number;
+  };
+}
+
+const ZERO_STATS = (id: string): OpStats => ({
+  id,
+  op: '',
+  protocol: '',
+  bytesSent: 0,
+  rounds: 0,
+  setupBytesSent: 0,
+  setupRounds: 0,
+  offlineBytes: 0,
+  seconds: 0,
+  runs: 0,
+});
+
+/**
+ * Merges the two parties' records. Rounds are taken from the server's record
+ * (both count the same; `roundMismatches` lists ops where they do not).
+ */
+export function combineReports(server: readonly OpStats[], client: readonly OpStats[]): RunReport {
+  const clientById = new Map(client.map((s) => [s.id, s]));
+  const ids = [...new Set([...server.map((s) => s.id), ...client.map((s) => s.id)])];
+  const serverById = new Map(server.map((s) => [s.id, s]));
+  const ops: OpReport[] = ids.map((id) => {
+    const s = serverById.get(id) ?? ZERO_STATS(id);
+    const c = clientById.get(id) ?? ZERO_STATS(id);
+    return {
+      id,
+      op: s.op || c.op,
+      protocol: s.protocol || c.protocol,
+      onlineBytes: [s.bytesSent, c.bytesSent],
+      rounds: Math.max(s.rounds, c.rounds),
+      offlineBytes: [s.offlineBytes, c.offlineBytes],
+      setupBytes: [s.setupBytesSent, c.setupBytesSent],
+      setupRounds: Math.max(s.setupRounds, c.setupRounds),
+      seconds: [s.seconds, c.seconds],
+      runs: Math.max(s.runs, c.runs),
+    };
+  });
+  const sum = (f: (o: OpReport) => number) => ops.reduce((t, o) => t + f(o), 0);
+  return {
+    ops,
+    totals: {
+      onlineBytes: sum((o) => o.onlineBytes[0] + o.onlineBytes[1]),
+      offlineBytes: sum((o) => o.offlineBytes[0] + o.offlineBytes[1]),
+      setupBytes: sum((o) => o.setupBytes[0] + o.setupBytes[1]),
+      rounds: sum((o) => o.rounds),
+      setupRounds: sum((o) => o.setupRounds),
+    },
+  };
+}
+
+/** Ops whose two parties counted different rounds (a protocol bug: sends and recvs must pair). */
+export function roundMismatches(server: readonly OpStats[], client: readonly OpStats[]): string[] {
+  const c = new Map(client.map((s) => [s.id, s]));
+  return server
+    .filter((s) => {
+      const o = c.get(s.id);
+      return o !== undefined && (o.rounds !== s.rounds || o.setupRounds !== s.setupRounds);
+    })
+    .map((s) => s.id);
+}
+
+/** A measured op report as a Cost per inference (for comparing with `Protocol.cost`). */
+export function reportAsCost(r: OpReport): Cost {
+  const per = (x: number) => x / Math.max(1, r.runs);
+  return {
+    onlineBytes: [per(r.onlineBytes[0]), per(r.onlineBytes[1])],
+    rounds: per(r.rounds),
+    offlineBytes: [per(r.offlineBytes[0]), per(r.offlineBytes[1])],
+    setupBytes: r.setupBytes,
+    setupRounds: r.setupRounds,
+  };
+}

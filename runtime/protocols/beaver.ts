@@ -1,0 +1,143 @@
+/**
+ * Beaver multiplication of two shared values with dealer triples, in the ring
+ * (no fixed-point rescaling: the product of two values with f fractional bits
+ * has 2f; ./fixed-mul.ts adds the truncation).
+ *
+ * Elementwise: triple (a, b, c = a*b); the parties open e = x - a and
+ * f = y - b in one exchange and set z_i = e*y_i + a_i*f + c_i, which sums to
+ * e*y + a*(y - b) + a*b = x*y. Exact (ring identity), one round.
+ * Square: pair (a, c = a^2); open e = x - a; z_i = [i=0] e^2 + 2e*a_i + c_i.
+ * Matmul: triple (A, B, C = A B) of the product's shapes; Z_i = E Y_i + A_i F + C_i.
+ *
+ * Seed compression: a and b (A and B) come from the seeds; only c (C) is sent,
+ * as a correction to the client.
+ */
+import { MarillError } from '../../ir/errors.ts';
+import type { Cost, DealerStream, MaterialStream, PartyContext, Protocol } from '../protocol.ts';
+import { cost } from '../protocol.ts';
+import type { Ring } from '../ring/kernels.ts';
+import { ringAdd, ringMatmulBatched, ringMul, ringMulScalar, ringSub } from '../ring/kernels.ts';
+
+function checkLength(r: Ring, n: number, what: string): void {
+  if (r.length !== n) throw new MarillError(`${what}: expected ${n} elements, got ${r.length}`);
+}
+
+function split2(r: Ring, n: number): [Ring, Ring] {
+  return [r.subarray(0, n), r.subarray(n)];
+}
+
+function joined(a: Ring, b: Ring): Ring {
+  const out = new BigInt64Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+// ---- elementwise product ------------------------------------------------------------------------
+
+export interface ElementwiseParams {
+  readonly n: number;
+}
+
+export interface TripleMaterial {
+  readonly a: Ring;
+  readonly b: Ring;
+  readonly c: Ring;
+}
+
+export const beaverMul: Protocol<ElementwiseParams, TripleMaterial, readonly [Ring, Ring], Ring> = {
+  name: 'beaver.mul',
+  deal({ n }, d: DealerStream) {
+    const a = d.sharedRandom(n);
+    const b = d.sharedRandom(n);
+    d.share(ringMul(a, b));
+  },
+  material({ n }, s: MaterialStream) {
+    return { a: s.sharedRandom(n), b: s.sharedRandom(n), c: s.share(n) };
+  },
+  async online(ctx: PartyContext, { n }, m, [x, y]) {
+    checkLength(x, n, 'beaver.mul x');
+    checkLength(y, n, 'beaver.mul y');
+    const mine = joined(ringSub(x, m.a), ringSub(y, m.b));
+    const [e, f] = split2(ringAdd(mine, await ctx.exchangeRing(mine)), n);
+    const z = ringMul(e, y);
+    ringAdd(z, ringMul(m.a, f), z);
+    return ringAdd(z, m.c, z);
+  },
+  cost({ n }): Cost {
+    return cost({ onlineBytes: [16 * n, 16 * n], rounds: 1, offlineBytes: [0, 8 * n] });
+  },
+};
+
+export interface PairMaterial {
+  readonly a: Ring;
+  readonly c: Ring;
+}
+
+export const beaverSquare: Protocol<ElementwiseParams, PairMaterial, Ring, Ring> = {
+  name: 'beaver.square',
+  deal({ n }, d) {
+    const a = d.sharedRandom(n);
+    d.share(ringMul(a, a));
+  },
+  material({ n }, s) {
+    return { a: s.sharedRandom(n), c: s.share(n) };
+  },
+  async online(ctx, { n }, m, x) {
+    checkLength(x, n, 'beaver.square x');
+    const mine = ringSub(x, m.a);
+    const e = ringAdd(mine, await ctx.exchangeRing(mine));
+    const z = ringMulScalar(ringMul(e, m.a), 2n);
+    ringAdd(z, m.c, z);
+    if (ctx.index === 0) ringAdd(z, ringMul(e, e), z);
+    return z;
+  },
+  cost({ n }) {
+    return cost({ onlineBytes: [8 * n, 8 * n], rounds: 1, offlineBytes: [0, 8 * n] });
+  },
+};
+
+// ---- matrix product -----------------------------------------------------------------------------
+
+/** `batch` independent products (m x k) by (k x n), operands stored batch-major. */
+export interface MatmulParams {
+  readonly batch: number;
+  readonly m: number;
+  readonly k: number;
+  readonly n: number;
+}
+
+const sizes = ({ batch, m, k, n }: MatmulParams) => ({ x: batch * m * k, y: batch * k * n, z: batch * m * n });
+
+function batched(p: MatmulParams, a: Ring, b: Ring): Ring {
+  return ringMatmulBatched(a, b, p.batch, p.m, p.k, p.n);
+}
+
+export const beaverMatmul: Protocol<MatmulParams, TripleMaterial, readonly [Ring, Ring], Ring> = {
+  name: 'beaver.matmul',
+  deal(p, d) {
+    const s = sizes(p);
+    const a = d.sharedRandom(s.x);
+    const b = d.sharedRandom(s.y);
+    d.share(batched(p, a, b));
+  },
+  material(p, st) {
+    const s = sizes(p);
+    return { a: st.sharedRandom(s.x), b: st.sharedRandom(s.y), c: st.share(s.z) };
+  },
+  async online(ctx, p, m, [x, y]) {
+    const s = sizes(p);
+    checkLength(x, s.x, 'beaver.matmul x');
+    checkLength(y, s.y, 'beaver.matmul y');
+    const mine = joined(ringSub(x, m.a), ringSub(y, m.b));
+    const [e, f] = split2(ringAdd(mine, await ctx.exchangeRing(mine)), s.x);
+    const z = batched(p, e, y);
+    ringAdd(z, batched(p, m.a, f), z);
+    return ringAdd(z, m.c, z);
+  },
+  cost(p) {
+    const s = sizes(p);
+    const sent = 8 * (s.x + s.y);
+    return cost({ onlineBytes: [sent, sent], rounds: 1, offlineBytes: [0, 8 * s.z] });
+  },
+};

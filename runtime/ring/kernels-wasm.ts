@@ -1,0 +1,388 @@
+/**
+ * The ring kernels as WebAssembly, generated at startup with the assembler in
+ * ./wasm-asm.ts. Every kernel works on Z_2^64 (i64 arithmetic wraps) over byte
+ * offsets into one imported memory; the JavaScript side (./kernels.ts) copies
+ * operands in and results out.
+ *
+ * Matrix products follow the usual GEMM structure: both operands are packed
+ * into panels (A in MR-row panels, B in NR-column panels, each stored k-major),
+ * and a register-blocked MR x NR micro-kernel accumulates over a k block of KC
+ * so the B panel stays in L1 and the A block in L2. Packing pads partial panels
+ * with zeros, so the micro-kernel never branches; the padded result is cut back
+ * by `unpack_c`.
+ */
+import type { FunctionSpec, ValType } from './wasm-asm.ts';
+import { Code, assembleModule } from './wasm-asm.ts';
+
+/** Micro-kernel tile: rows of A and columns of B per register block (measured best on x86-64). */
+export const MR = 4;
+export const NR = 4;
+/** k block of the packed product: KC * NR * 8 bytes of B stay in L1. */
+export const KC = 128;
+
+export const WASM_PAGE_BYTES = 65536;
+/** Upper bound of the kernel memory: 2 GiB of ring data is far beyond any plan we run. */
+export const MAX_PAGES = 32768;
+
+const I32 = 'i32' satisfies ValType;
+
+/** `for (idx = start; idx < end; idx += step) body` with idx, end being i32 locals. */
+function forLoop(c: Code, idx: number, end: number, step: number, body: (c: Code) => void): void {
+  c.block().loop();
+  c.get(idx).get(end).i32GeU().brIf(1);
+  body(c);
+  c.get(idx).i32Const(step).i32Add().set(idx);
+  c.br(0).end().end();
+}
+
+// ---- elementwise kernels ------------------------------------------------------------------------
+
+type BinaryOp = 'add' | 'sub' | 'mul' | 'and' | 'xor';
+
+function emitBinary(c: Code, op: BinaryOp): void {
+  if (op === 'add') c.i64Add();
+  else if (op === 'sub') c.i64Sub();
+  else if (op === 'mul') c.i64Mul();
+  else if (op === 'and') c.i64And();
+  else c.i64Xor();
+}
+
+/** out[i] = a[i] op b[i]; params (out, a, b, n). Scalar loop: V8 turns it into tight code. */
+function binaryKernel(name: string, op: BinaryOp): FunctionSpec {
+  const [out, a, b, n, off, end] = [0, 1, 2, 3, 4, 5];
+  const c = new Code();
+  c.get(n).i32Const(3).i32Shl().set(end);
+  forLoop(c, off, end, 8, (c) => {
+    c.get(out).get(off).i32Add();
+    c.get(a).get(off).i32Add().i64Load();
+    c.get(b).get(off).i32Add().i64Load();
+    emitBinary(c, op);
+    c.i64Store();
+  });
+  return { name, params: [I32, I32, I32, I32], locals: [I32, I32], body: c };
+}
+
+/** out[i] = a[i] op s; params (out, a, s: i64, n). */
+function scalarKernel(name: string, op: BinaryOp | 'shr_s' | 'shr_u' | 'shl'): FunctionSpec {
+  const [out, a, s, n, off, end] = [0, 1, 2, 3, 4, 5];
+  const c = new Code();
+  c.get(n).i32Const(3).i32Shl().set(end);
+  forLoop(c, off, end, 8, (c) => {
+    c.get(out).get(off).i32Add();
+    c.get(a).get(off).i32Add().i64Load();
+    c.get(s);
+    if (op === 'shr_s') c.i64ShrS();
+    else if (op === 'shr_u') c.i64ShrU();
+    else if (op === 'shl') c.i64Shl();
+    else emitBinary(c, op);
+    c.i64Store();
+  });
+  return { name, params: [I32, I32, 'i64', I32], locals: [I32, I32], body: c };
+}
+
+/** out[i] = -a[i]; params (out, a, n). */
+function negKernel(): FunctionSpec {
+  const [out, a, n, off, end] = [0, 1, 2, 3, 4];
+  const c = new Code();
+  c.get(n).i32Const(3).i32Shl().set(end);
+  forLoop(c, off, end, 8, (c) => {
+    c.get(out).get(off).i32Add();
+    c.i64Const(0n);
+    c.get(a).get(off).i32Add().i64Load();
+    c.i64Sub().i64Store();
+  });
+  return { name: 'neg', params: [I32, I32, I32], locals: [I32, I32], body: c };
+}
+
+/**
+ * Fixed-point encode: out[i] = saturate(round_half_even(x[i] * scale)) with the
+ * result clamped to [lo, hi] (f64 bounds) before conversion; NaN encodes as 0.
+ * params (out, x, n, scale, lo, hi); `f32` reads a Float32Array.
+ */
+function encodeKernel(name: string, input: 'f32' | 'f64'): FunctionSpec {
+  const [out, x, n, scale, lo, hi, i, end] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const width = input === 'f32' ? 4 : 8;
+  const c = new Code();
+  c.get(n).set(end);
+  forLoop(c, i, end, 1, (c) => {
+    c.get(out).get(i).i32Const(3).i32Shl().i32Add();
+    c.get(x).get(i).i32Const(width === 4 ? 2 : 3).i32Shl().i32Add();
+    if (input === 'f32') c.f32Load().f64PromoteF32();
+    else c.f64Load();
+    c.get(scale).f64Mul().f64Nearest();
+    c.get(lo).f64Max().get(hi).f64Min();
+    c.i64TruncSatF64S().i64Store();
+  });
+  return { name, params: [I32, I32, I32, 'f64', 'f64', 'f64'], locals: [I32, I32], body: c };
+}
+
+/** Fixed-point decode: out[i] = f64(signed x[i]) * invScale. params (out, x, n, invScale). */
+function decodeKernel(name: string, output: 'f32' | 'f64'): FunctionSpec {
+  const [out, x, n, invScale, i, end] = [0, 1, 2, 3, 4, 5];
+  const c = new Code();
+  c.get(n).set(end);
+  forLoop(c, i, end, 1, (c) => {
+    c.get(out).get(i).i32Const(output === 'f32' ? 2 : 3).i32Shl().i32Add();
+    c.get(x).get(i).i32Const(3).i32Shl().i32Add().i64Load();
+    c.f64ConvertI64S().get(invScale).f64Mul();
+    if (output === 'f32') c.f32DemoteF64().f32Store();
+    else c.f64Store();
+  });
+  return { name, params: [I32, I32, I32, 'f64'], locals: [I32, I32], body: c };
+}
+
+/**
+ * Sum over the middle axis of an (outer, len, inner) array: out[o, j] = sum_l a[o, l, j].
+ * params (out, a, outer, len, inner).
+ */
+function reduceMiddleKernel(): FunctionSpec {
+  const [out, a, outer, len, inner, o, l, j, acc, src, rowBytes, innerBytes] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+  const c = new Code();
+  c.get(inner).i32Const(3).i32Shl().set(innerBytes);
+  c.get(innerBytes).get(len).i32Mul().set(rowBytes);
+  forLoop(c, o, outer, 1, (c) => {
+    c.i32Const(0).set(j);
+    forLoop(c, j, innerBytes, 8, (c) => {
+      c.i64Const(0n).set(acc);
+      c.get(a).get(o).get(rowBytes).i32Mul().i32Add().get(j).i32Add().set(src);
+      c.i32Const(0).set(l);
+      forLoop(c, l, len, 1, (c) => {
+        c.get(acc).get(src).i64Load().i64Add().set(acc);
+        c.get(src).get(innerBytes).i32Add().set(src);
+      });
+      c.get(out).get(o).get(innerBytes).i32Mul().i32Add().get(j).i32Add().get(acc).i64Store();
+    });
+  });
+  return {
+    name: 'reduce_middle',
+    params: [I32, I32, I32, I32, I32],
+    locals: [I32, I32, I32, 'i64', I32, I32, I32],
+    body: c,
+  };
+}
+
+// ---- matrix product -----------------------------------------------------------------------------
+
+/**
+ * Packs rows of a row-major (rows x cols) matrix into panels of `width` rows,
+ * each panel k-major: dst[p][kk][r] = src[p*width + r][kk], zero past `rows`.
+ * Used for A (width MR). params (dst, src, rows, cols).
+ */
+function packRowsKernel(name: string, width: number): FunctionSpec {
+  const [dst, src, rows, cols, p, kk, panels, row, d] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const c = new Code();
+  c.get(rows).i32Const(width - 1).i32Add().i32Const(width).i32DivU().set(panels);
+  c.get(dst).set(d);
+  forLoop(c, p, panels, 1, (c) => {
+    c.i32Const(0).set(kk);
+    forLoop(c, kk, cols, 1, (c) => {
+      for (let r = 0; r < width; r++) {
+        c.get(p).i32Const(width).i32Mul().i32Const(r).i32Add().set(row);
+        // value = row < rows ? src[row*cols + kk] : 0
+        c.get(row).get(rows).i32LtU().if();
+        c.get(d).get(src).get(row).get(cols).i32Mul().get(kk).i32Add().i32Const(3).i32Shl().i32Add().i64Load();
+        c.i64Store(r * 8);
+        c.else();
+        c.get(d).i64Const(0n).i64Store(r * 8);
+        c.end();
+      }
+      c.get(d).i32Const(width * 8).i32Add().set(d);
+    });
+  });
+  return { name, params: [I32, I32, I32, I32], locals: [I32, I32, I32, I32, I32], body: c };
+}
+
+/**
+ * Packs columns of a row-major (rows x cols) matrix into panels of `width`
+ * columns, each k-major: dst[p][kk][c] = src[kk][p*width + c], zero past `cols`.
+ * Used for B (width NR). params (dst, src, rows, cols).
+ */
+function packColsKernel(name: string, width: number): FunctionSpec {
+  const [dst, src, rows, cols, p, kk, panels, col, d] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const c = new Code();
+  c.get(cols).i32Const(width - 1).i32Add().i32Const(width).i32DivU().set(panels);
+  c.get(dst).set(d);
+  forLoop(c, p, panels, 1, (c) => {
+    c.i32Const(0).set(kk);
+    forLoop(c, kk, rows, 1, (c) => {
+      for (let q = 0; q < width; q++) {
+        c.get(p).i32Const(width).i32Mul().i32Const(q).i32Add().set(col);
+        c.get(col).get(cols).i32LtU().if();
+        c.get(d).get(src).get(kk).get(cols).i32Mul().get(col).i32Add().i32Const(3).i32Shl().i32Add().i64Load();
+        c.i64Store(q * 8);
+        c.else();
+        c.get(d).i64Const(0n).i64Store(q * 8);
+        c.end();
+      }
+      c.get(d).i32Const(width * 8).i32Add().set(d);
+    });
+  });
+  return { name, params: [I32, I32, I32, I32], locals: [I32, I32, I32, I32, I32], body: c };
+}
+
+/**
+ * Padded product over packed panels, accumulating into a zero-initialised
+ * padded C (row stride nPanels*NR): for each k block, each B panel, each A
+ * panel in [panelStart, panelEnd), the MR x NR register-blocked micro-kernel.
+ * Threads split the A panels (disjoint rows of C).
+ * params (cp, ap, bp, k, nPanels, panelStart, panelEnd).
+ */
+function gemmPackedKernel(): FunctionSpec {
+  const P = { cp: 0, ap: 0, bp: 0, k: 0, nPanels: 0, panelStart: 0, panelEnd: 0 };
+  const names = Object.keys(P) as (keyof typeof P)[];
+  names.forEach((n, i) => (P[n] = i));
+  let next = names.length;
+  const L = {
+    kb: next++,
+    kc: next++,
+    jp: next++,
+    ip: next++,
+    a: next++,
+    b: next++,
+    bEnd: next++,
+    cRow: next++,
+    cStride: next++,
+  };
+  const acc0 = next;
+  const nAcc = MR * NR;
+  const aReg0 = acc0 + nAcc;
+  const bReg0 = aReg0 + MR;
+  const i32Locals = Object.keys(L).length;
+
+  const c = new Code();
+  c.get(P.nPanels).i32Const(NR * 8).i32Mul().set(L.cStride);
+  // for kb = 0; kb < k; kb += KC
+  forLoop(c, L.kb, P.k, KC, (c) => {
+    // kc = min(KC, k - kb)
+    c.get(P.k).get(L.kb).i32Sub().set(L.kc);
+    c.get(L.kc).i32Const(KC).i32GeU().if().i32Const(KC).set(L.kc).end();
+    c.i32Const(0).set(L.jp);
+    forLoop(c, L.jp, P.nPanels, 1, (c) => {
+      c.get(P.panelStart).set(L.ip);
+      forLoop(c, L.ip, P.panelEnd, 1, (c) => {
+        // a = ap + (ip*k + kb)*MR*8 ; b = bp + (jp*k + kb)*NR*8 ; bEnd = b + kc*NR*8
+        c.get(P.ap).get(L.ip).get(P.k).i32Mul().get(L.kb).i32Add().i32Const(MR * 8).i32Mul().i32Add().set(L.a);
+        c.get(P.bp).get(L.jp).get(P.k).i32Mul().get(L.kb).i32Add().i32Const(NR * 8).i32Mul().i32Add().set(L.b);
+        c.get(L.b).get(L.kc).i32Const(NR * 8).i32Mul().i32Add().set(L.bEnd);
+        for (let t = 0; t < nAcc; t++) c.i64Const(0n).set(acc0 + t);
+        // inner k loop: registers a_r, b_c; acc[r][c] += a_r * b_c
+        c.block().loop();
+        c.get(L.b).get(L.bEnd).i32GeU().brIf(1);
+        for (let r = 0; r < MR; r++) c.get(L.a).i64Load(r * 8).set(aReg0 + r);
+        for (let q = 0; q < NR; q++) c.get(L.b).i64Load(q * 8).set(bReg0 + q);
+        for (let r = 0; r < MR; r++)
+          for (let q = 0; q < NR; q++) {
+            const acc = acc0 + r * NR + q;
+            c.get(acc)
+              .get(aReg0 + r)
+              .get(bReg0 + q)
+              .i64Mul()
+              .i64Add()
+              .set(acc);
+          }
+        c.get(L.a).i32Const(MR * 8).i32Add().set(L.a);
+        c.get(L.b).i32Const(NR * 8).i32Add().set(L.b);
+        c.br(0).end().end();
+        // C tile += acc ; cRow = cp + (ip*MR)*cStride + jp*NR*8
+        for (let r = 0; r < MR; r++) {
+          c.get(P.cp).get(L.ip).i32Const(MR).i32Mul().i32Const(r).i32Add().get(L.cStride).i32Mul().i32Add();
+          c.get(L.jp).i32Const(NR * 8).i32Mul().i32Add().set(L.cRow);
+          for (let q = 0; q < NR; q++) {
+            c.get(L.cRow);
+            c.get(L.cRow).i64Load(q * 8);
+            c.get(acc0 + r * NR + q).i64Add();
+            c.i64Store(q * 8);
+          }
+        }
+      });
+    });
+  });
+  const locals: ValType[] = [
+    ...new Array<ValType>(i32Locals).fill('i32'),
+    ...new Array<ValType>(nAcc + MR + NR).fill('i64'),
+  ];
+  return { name: 'gemm_packed', params: [I32, I32, I32, I32, I32, I32, I32], locals, body: c };
+}
+
+/** Copies the valid (m x n) block out of padded C (row stride nPad). params (dst, cp, m, n, nPad). */
+function unpackCKernel(): FunctionSpec {
+  const [dst, cp, m, n, nPad, i, j, src, d] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const c = new Code();
+  c.get(dst).set(d);
+  forLoop(c, i, m, 1, (c) => {
+    c.get(cp).get(i).get(nPad).i32Mul().i32Const(3).i32Shl().i32Add().set(src);
+    c.i32Const(0).set(j);
+    forLoop(c, j, n, 1, (c) => {
+      c.get(d).get(src).i64Load().i64Store();
+      c.get(d).i32Const(8).i32Add().set(d);
+      c.get(src).i32Const(8).i32Add().set(src);
+    });
+  });
+  return { name: 'unpack_c', params: [I32, I32, I32, I32, I32], locals: [I32, I32, I32, I32], body: c };
+}
+
+/** Zeroes n i64 words at p. params (p, n). */
+function zeroKernel(): FunctionSpec {
+  const [p, n, off, end] = [0, 1, 2, 3];
+  const c = new Code();
+  c.get(n).i32Const(3).i32Shl().set(end);
+  forLoop(c, off, end, 8, (c) => {
+    c.get(p).get(off).i32Add().i64Const(0n).i64Store();
+  });
+  return { name: 'zero', params: [I32, I32], locals: [I32, I32], body: c };
+}
+
+/** The names of all exported kernels, with their JavaScript signatures. */
+export interface KernelExports {
+  add(out: number, a: number, b: number, n: number): void;
+  sub(out: number, a: number, b: number, n: number): void;
+  mul(out: number, a: number, b: number, n: number): void;
+  and(out: number, a: number, b: number, n: number): void;
+  xor(out: number, a: number, b: number, n: number): void;
+  neg(out: number, a: number, n: number): void;
+  add_scalar(out: number, a: number, s: bigint, n: number): void;
+  mul_scalar(out: number, a: number, s: bigint, n: number): void;
+  and_scalar(out: number, a: number, s: bigint, n: number): void;
+  shr_s(out: number, a: number, s: bigint, n: number): void;
+  shr_u(out: number, a: number, s: bigint, n: number): void;
+  shl(out: number, a: number, s: bigint, n: number): void;
+  encode_f32(out: number, x: number, n: number, scale: number, lo: number, hi: number): void;
+  encode_f64(out: number, x: number, n: number, scale: number, lo: number, hi: number): void;
+  decode_f32(out: number, x: number, n: number, invScale: number): void;
+  decode_f64(out: number, x: number, n: number, invScale: number): void;
+  reduce_middle(out: number, a: number, outer: number, len: number, inner: number): void;
+  pack_a(dst: number, src: number, rows: number, cols: number): void;
+  pack_b(dst: number, src: number, rows: number, cols: number): void;
+  gemm_packed(cp: number, ap: number, bp: number, k: number, nPanels: number, start: number, end: number): void;
+  unpack_c(dst: number, cp: number, m: number, n: number, nPad: number): void;
+  zero(p: number, n: number): void;
+}
+
+/** Bytes of the kernel module, importing `env.mem` (shared, so worker threads can use the same memory). */
+export function kernelModuleBytes(): Uint8Array {
+  const functions: FunctionSpec[] = [
+    binaryKernel('add', 'add'),
+    binaryKernel('sub', 'sub'),
+    binaryKernel('mul', 'mul'),
+    binaryKernel('and', 'and'),
+    binaryKernel('xor', 'xor'),
+    negKernel(),
+    scalarKernel('add_scalar', 'add'),
+    scalarKernel('mul_scalar', 'mul'),
+    scalarKernel('and_scalar', 'and'),
+    scalarKernel('shr_s', 'shr_s'),
+    scalarKernel('shr_u', 'shr_u'),
+    scalarKernel('shl', 'shl'),
+    encodeKernel('encode_f32', 'f32'),
+    encodeKernel('encode_f64', 'f64'),
+    decodeKernel('decode_f32', 'f32'),
+    decodeKernel('decode_f64', 'f64'),
+    reduceMiddleKernel(),
+    packRowsKernel('pack_a', MR),
+    packColsKernel('pack_b', NR),
+    gemmPackedKernel(),
+    unpackCKernel(),
+    zeroKernel(),
+  ];
+  return assembleModule({ module: 'env', field: 'mem', initialPages: 16, maximumPages: MAX_PAGES, shared: true }, functions);
+}

@@ -1,0 +1,87 @@
+/**
+ * Shared helpers for pass tests written as `.mir` in -> expected `.mir` out:
+ * loading fixtures, and running a graph before and after a pass on the same
+ * random inputs and weights (weights parsed from text have only a hash, so each
+ * gets seeded random data keyed by its name and hash: a weight kept, moved or
+ * renumbered by a pass gets the same data in both graphs).
+ */
+import { readFileSync } from 'node:fs';
+import type { Graph, Node } from '../../ir/graph.ts';
+import { interpret } from '../../ir/interpret.ts';
+import { parseGraph } from '../../ir/parse.ts';
+import type { Tensor } from '../../ir/tensor.ts';
+import { fromNumbers, makeTensor, toNumbers } from '../../ir/tensor.ts';
+import type { TensorType } from '../../ir/types.ts';
+import { numel } from '../../ir/types.ts';
+
+export function loadMir(file: string): Graph {
+  return parseGraph(readFileSync(file, 'utf8'), file);
+}
+
+function seedOf(text: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
+
+/** Uniform values in [lo, hi) from a small LCG: deterministic per seed. */
+export function randomTensor(type: TensorType, seed: number, lo = -2, hi = 2): Tensor {
+  let s = seed >>> 0;
+  const values = new Array<number>(numel(type.shape));
+  for (let i = 0; i < values.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    const u = s / 4294967296;
+    values[i] =
+      type.dtype === 'f32' ? lo + u * (hi - lo) : type.dtype === 'bool' ? Number(u < 0.5) : Math.floor(u * 4);
+  }
+  return type.dtype === 'f32'
+    ? makeTensor('f32', type.shape, Float32Array.from(values))
+    : fromNumbers(type.dtype, type.shape, values);
+}
+
+/** Gives every data-less weight seeded random values (seed: its name and hash). */
+export function withWeightData(g: Graph): Graph {
+  const nodes = g.nodes.map((n: Node) => {
+    if (n.op !== 'weight' || n.tensor) return n;
+    const type = g.values.get(n.outputs[0]!)!.type;
+    return {
+      ...n,
+      tensor: randomTensor(type, seedOf(`${String(n.attrs['name'])}#${String(n.attrs['hash'])}`)),
+    };
+  });
+  return { ...g, nodes };
+}
+
+export function randomInputs(g: Graph, seed = 7): Map<string, Tensor> {
+  return new Map(g.inputs.map((id, i) => [id, randomTensor(g.values.get(id)!.type, seed + 101 * i)]));
+}
+
+/** Largest absolute difference between the outputs of two graphs on the same inputs. */
+export function maxOutputDifference(
+  before: Graph,
+  after: Graph,
+  inputs: ReadonlyMap<string, Tensor>,
+): number {
+  const a = interpret(withWeightData(before), inputs);
+  const b = interpret(withWeightData(after), inputs);
+  let worst = 0;
+  for (const [name, t] of a) {
+    const u = b.get(name);
+    if (!u) throw new Error(`output '${name}' is missing after the pass`);
+    const x = toNumbers(t);
+    const y = toNumbers(u);
+    if (x.length !== y.length) throw new Error(`output '${name}' changed size`);
+    for (let i = 0; i < x.length; i++) {
+      if (Number.isNaN(x[i]!) !== Number.isNaN(y[i]!)) return Infinity;
+      if (!Number.isNaN(x[i]!)) worst = Math.max(worst, Math.abs(x[i]! - y[i]!));
+    }
+  }
+  return worst;
+}
+
+/** How many nodes of each op a graph has. */
+export function opCounts(g: Graph): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const n of g.nodes) m.set(n.op, (m.get(n.op) ?? 0) + 1);
+  return m;
+}
