@@ -32,7 +32,16 @@ function measure(mode: 'floor' | 'compile', file: string, repeats: number): Meas
 }
 
 export interface CompileBenchResult {
-  model: { file: string; bytes: number; layers: number; hidden: number; heads: number; ffn: number; vocab: number; seq: number };
+  model: {
+    file: string;
+    bytes: number;
+    layers: number;
+    hidden: number;
+    heads: number;
+    ffn: number;
+    vocab: number;
+    seq: number;
+  };
   floor: Measurement;
   compile: Measurement;
   time_ratio_vs_floor: number;

@@ -70,7 +70,9 @@ export function buildProgram(): Command {
     .description('compile MODEL (.onnx or .mir)')
     .option('-o, --output <file>', 'write the result here instead of stdout')
     .option('--shape <name=DxD>', 'fix a dynamic input shape (repeatable)', collect)
-    .addOption(new Option('--emit <what>', 'stop after this stage and print it').choices(['ir']).default('ir'))
+    .addOption(
+      new Option('--emit <what>', 'stop after this stage and print it').choices(['ir']).default('ir'),
+    )
     .action((model: string, flags: CompileFlags) => compileCommand(model, flags));
 
   program

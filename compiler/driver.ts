@@ -30,7 +30,9 @@ export function loadModel(path: string, opts: LoadOptions = {}): Graph {
     } else if (ext === '.onnx') {
       g = lowerOnnx(loadOnnx(path), { file: path, shapes: opts.shapes ?? {} });
     } else {
-      throw new MarillError(`unknown model format '${ext || '(none)'}': expected .onnx or .mir`, { file: path });
+      throw new MarillError(`unknown model format '${ext || '(none)'}': expected .onnx or .mir`, {
+        file: path,
+      });
     }
     verifyGraph(g);
     return g;

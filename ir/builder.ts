@@ -72,7 +72,9 @@ export class GraphBuilder {
     opts: NodeOptions = {},
   ): ValueId {
     const tensor = 'tensor' in source ? source.tensor : undefined;
-    const type: TensorType = tensor ? { dtype: tensor.dtype, shape: tensor.shape } : (source as { type: TensorType }).type;
+    const type: TensorType = tensor
+      ? { dtype: tensor.dtype, shape: tensor.shape }
+      : (source as { type: TensorType }).type;
     const hash = tensor ? tensorHash(tensor) : (source as { hash: string }).hash;
     const id = opts.outputIds?.[0] ?? this.ids.fresh();
     this.define({ id, type, visibility });
@@ -83,7 +85,11 @@ export class GraphBuilder {
   /** A literal tensor (public). */
   addConst(tensor: Tensor, opts: NodeOptions = {}): ValueId {
     const id = opts.outputIds?.[0] ?? this.ids.fresh();
-    this.define({ id, type: { dtype: tensor.dtype, shape: tensor.shape }, visibility: opts.visibility ?? 'public' });
+    this.define({
+      id,
+      type: { dtype: tensor.dtype, shape: tensor.shape },
+      visibility: opts.visibility ?? 'public',
+    });
     const value = Array.from(tensor.data as ArrayLike<number | bigint>, Number);
     this.nodes.push(this.node('const', [], [id], { value }, opts, tensor));
     return id;
@@ -98,9 +104,16 @@ export class GraphBuilder {
       infos.map((i) => i.type),
       full,
     );
-    const vis = opts.visibility ?? resultVisibility(op, infos.map((i) => i.visibility), full);
+    const vis =
+      opts.visibility ??
+      resultVisibility(
+        op,
+        infos.map((i) => i.visibility),
+        full,
+      );
     const ids = opts.outputIds ?? types.map(() => this.ids.fresh());
-    if (ids.length !== types.length) throw new MarillError(`op '${op}' has ${types.length} results, ${ids.length} named`);
+    if (ids.length !== types.length)
+      throw new MarillError(`op '${op}' has ${types.length} results, ${ids.length} named`);
     ids.forEach((id, k) => this.define({ id, type: types[k]!, visibility: vis }));
     this.nodes.push(this.node(op, inputs, ids, full, opts));
     return [...ids];
@@ -149,7 +162,12 @@ export class GraphBuilder {
     opts: NodeOptions,
     tensor?: Tensor,
   ): Node {
-    const n: { -readonly [K in keyof Node]: Node[K] } = { op, inputs: [...inputs], outputs: [...outputs], attrs };
+    const n: { -readonly [K in keyof Node]: Node[K] } = {
+      op,
+      inputs: [...inputs],
+      outputs: [...outputs],
+      attrs,
+    };
     if (opts.placement !== undefined) n.placement = opts.placement;
     if (opts.protocol !== undefined) n.protocol = opts.protocol;
     if (opts.origin !== undefined) n.origin = opts.origin;

@@ -82,12 +82,14 @@ export function stringAttr(attrs: Attrs, name: string): string {
 function sameDtype(inputs: readonly TensorType[]): DType {
   const d = inputs[0]!.dtype;
   for (const t of inputs)
-    if (t.dtype !== d) throw new MarillError(`operand types differ: ${inputs.map((x) => x.dtype).join(' vs ')}`);
+    if (t.dtype !== d)
+      throw new MarillError(`operand types differ: ${inputs.map((x) => x.dtype).join(' vs ')}`);
   return d;
 }
 
 function requireDtype(t: TensorType, allowed: readonly DType[], what = 'operand'): void {
-  if (!allowed.includes(t.dtype)) throw new MarillError(`${what} must be ${allowed.join(' or ')}, got ${t.dtype}`);
+  if (!allowed.includes(t.dtype))
+    throw new MarillError(`${what} must be ${allowed.join(' or ')}, got ${t.dtype}`);
 }
 
 const numeric: readonly DType[] = ['f32', 'i64'];
@@ -156,7 +158,9 @@ function reduction(doc: string, groups: readonly OpGroup[]): OpDef {
     groups,
     infer: ([x], a) => {
       requireDtype(x!, numeric);
-      return [{ dtype: x!.dtype, shape: reducedShape(x!.shape, intsAttr(a, 'axes'), intAttr(a, 'keepdims') !== 0) }];
+      return [
+        { dtype: x!.dtype, shape: reducedShape(x!.shape, intsAttr(a, 'axes'), intAttr(a, 'keepdims') !== 0) },
+      ];
     },
   };
 }
@@ -174,7 +178,9 @@ function softmaxLike(doc: string, attrs: OpDef['attrs']): OpDef {
         requireDtype(mask, ['f32'], 'mask');
         const b = broadcastShapes([x!.shape, mask.shape]);
         if (formatShape(b) !== formatShape(x!.shape))
-          throw new MarillError(`mask ${formatShape(mask.shape)} does not broadcast to ${formatShape(x!.shape)}`);
+          throw new MarillError(
+            `mask ${formatShape(mask.shape)} does not broadcast to ${formatShape(x!.shape)}`,
+          );
       }
       return [{ dtype: 'f32', shape: x!.shape }];
     },
@@ -296,7 +302,9 @@ export const OPS = {
       const normShape = x!.shape.slice(axis);
       for (const p of [scale, bias]) {
         if (p && numel(p.shape) !== numel(normShape))
-          throw new MarillError(`layernorm parameter ${formatShape(p.shape)} does not match ${formatShape(normShape)}`);
+          throw new MarillError(
+            `layernorm parameter ${formatShape(p.shape)} does not match ${formatShape(normShape)}`,
+          );
       }
       return [{ dtype: 'f32', shape: x!.shape }];
     },
@@ -310,7 +318,9 @@ export const OPS = {
       requireDtype(x!, ['f32']);
       const axis = normalizeAxis(intAttr(a, 'axis'), x!.shape.length);
       if (numel(scale!.shape) !== numel(x!.shape.slice(axis)))
-        throw new MarillError(`rmsnorm scale ${formatShape(scale!.shape)} does not match the normalised axes`);
+        throw new MarillError(
+          `rmsnorm scale ${formatShape(scale!.shape)} does not match the normalised axes`,
+        );
       return [{ dtype: 'f32', shape: x!.shape }];
     },
   },
@@ -367,12 +377,23 @@ export const OPS = {
   slice: {
     doc: 'strided slice; starts/ends are clamped and non-negative (ends may be -1 for a negative step)',
     arity: [1, 1],
-    attrs: { starts: { kind: 'ints' }, ends: { kind: 'ints' }, axes: { kind: 'ints' }, steps: { kind: 'ints' } },
+    attrs: {
+      starts: { kind: 'ints' },
+      ends: { kind: 'ints' },
+      axes: { kind: 'ints' },
+      steps: { kind: 'ints' },
+    },
     groups: ['movement'],
     infer: ([x], a) => [
       {
         dtype: x!.dtype,
-        shape: sliceShape(x!.shape, intsAttr(a, 'starts'), intsAttr(a, 'ends'), intsAttr(a, 'axes'), intsAttr(a, 'steps')),
+        shape: sliceShape(
+          x!.shape,
+          intsAttr(a, 'starts'),
+          intsAttr(a, 'ends'),
+          intsAttr(a, 'axes'),
+          intsAttr(a, 'steps'),
+        ),
       },
     ],
   },
@@ -389,7 +410,9 @@ export const OPS = {
       out[axis] = 0;
       for (const t of ins) {
         if (t.shape.length !== rank || t.shape.some((d, i) => i !== axis && d !== out[i]))
-          throw new MarillError(`concat operands ${ins.map((x) => formatShape(x.shape)).join(', ')} differ off axis ${axis}`);
+          throw new MarillError(
+            `concat operands ${ins.map((x) => formatShape(x.shape)).join(', ')} differ off axis ${axis}`,
+          );
         out[axis]! += t.shape[axis]!;
       }
       return [{ dtype, shape: out }];
@@ -404,7 +427,9 @@ export const OPS = {
       const axis = normalizeAxis(intAttr(a, 'axis'), x!.shape.length);
       const sizes = intsAttr(a, 'sizes');
       if (sizes.reduce((s, d) => s + d, 0) !== x!.shape[axis])
-        throw new MarillError(`split sizes [${sizes.join(',')}] do not add up to dimension ${x!.shape[axis]}`);
+        throw new MarillError(
+          `split sizes [${sizes.join(',')}] do not add up to dimension ${x!.shape[axis]}`,
+        );
       return sizes.map((s) => {
         const shape = [...x!.shape];
         shape[axis] = s;
@@ -488,7 +513,9 @@ export function inferTypes(op: OpName, inputs: readonly TensorType[], attrs: Att
   const def = OPS[op] as OpDef;
   const [lo, hi] = def.arity;
   if (inputs.length < lo || inputs.length > hi)
-    throw new MarillError(`op '${op}' takes ${lo === hi ? lo : `${lo} to ${hi}`} operands, got ${inputs.length}`);
+    throw new MarillError(
+      `op '${op}' takes ${lo === hi ? lo : `${lo} to ${hi}`} operands, got ${inputs.length}`,
+    );
   if (!def.infer) throw new MarillError(`op '${op}' is a source; its type is declared`);
   return def.infer(inputs, normalizeAttrs(op, attrs));
 }

@@ -26,7 +26,8 @@ export function broadcastShapes(shapes: readonly Shape[]): number[] {
 /** Normalises a possibly negative axis against a rank; throws when out of range. */
 export function normalizeAxis(axis: number, rank: number): number {
   const a = axis < 0 ? axis + rank : axis;
-  if (!Number.isInteger(a) || a < 0 || a >= rank) throw new MarillError(`axis ${axis} out of range for rank ${rank}`);
+  if (!Number.isInteger(a) || a < 0 || a >= rank)
+    throw new MarillError(`axis ${axis} out of range for rank ${rank}`);
   return a;
 }
 
@@ -42,7 +43,8 @@ export function resolveReshape(input: Shape, target: readonly number[], allowZer
       throw new MarillError(`cannot reshape ${formatShape(input)} to ${formatShape(target)}`);
     out[out.indexOf(-1)] = total / known;
   }
-  if (numel(out) !== total) throw new MarillError(`cannot reshape ${formatShape(input)} to ${formatShape(target)}`);
+  if (numel(out) !== total)
+    throw new MarillError(`cannot reshape ${formatShape(input)} to ${formatShape(target)}`);
   return out;
 }
 
@@ -63,7 +65,8 @@ export function matmulShape(a: Shape, b: Shape): number[] {
   const k = a[a.length - 1]!;
   const k2 = b[b.length - 2]!;
   const n = b[b.length - 1]!;
-  if (k !== k2) throw new MarillError(`matmul inner dimensions differ: ${formatShape(a)} x ${formatShape(b)}`);
+  if (k !== k2)
+    throw new MarillError(`matmul inner dimensions differ: ${formatShape(a)} x ${formatShape(b)}`);
   const batch = broadcastShapes([a.slice(0, -2), b.slice(0, -2)]);
   return [...batch, m, n];
 }
@@ -80,7 +83,8 @@ export function sliceShape(
   axes.forEach((axis, i) => {
     const a = normalizeAxis(axis, input.length);
     const step = steps[i]!;
-    const len = step > 0 ? Math.ceil((ends[i]! - starts[i]!) / step) : Math.ceil((starts[i]! - ends[i]!) / -step);
+    const len =
+      step > 0 ? Math.ceil((ends[i]! - starts[i]!) / step) : Math.ceil((starts[i]! - ends[i]!) / -step);
     out[a] = Math.max(0, len);
   });
   return out;

@@ -28,7 +28,8 @@ export function allocData(dtype: DType, n: number): TensorData {
 export function makeTensor(dtype: DType, shape: Shape, data?: TensorData): Tensor {
   const n = numel(shape);
   const buf = data ?? allocData(dtype, n);
-  if (buf.length !== n) throw new Error(`tensor data has ${buf.length} elements, shape [${shape}] needs ${n}`);
+  if (buf.length !== n)
+    throw new Error(`tensor data has ${buf.length} elements, shape [${shape}] needs ${n}`);
   return { dtype, shape: [...shape], data: buf };
 }
 
@@ -47,7 +48,8 @@ export function toNumbers(t: Tensor): number[] {
 export function fromNumbers(dtype: DType, shape: Shape, values: ArrayLike<number>): Tensor {
   const t = makeTensor(dtype, shape);
   const d = t.data;
-  if (d instanceof BigInt64Array) for (let i = 0; i < values.length; i++) d[i] = BigInt(Math.trunc(values[i]!));
+  if (d instanceof BigInt64Array)
+    for (let i = 0; i < values.length; i++) d[i] = BigInt(Math.trunc(values[i]!));
   else if (d instanceof Uint8Array) for (let i = 0; i < values.length; i++) d[i] = values[i] ? 1 : 0;
   else d.set(values);
   return t;

@@ -38,7 +38,10 @@ function nodeKey(g: Graph, n: Node): string {
     const v = g.values.get(o)!;
     return `${v.visibility} ${formatType(v.type)}`;
   });
-  return JSON.stringify([n.op, n.inputs, n.attrs, results, n.placement ?? '', n.protocol ?? ''], distinctNumbers);
+  return JSON.stringify(
+    [n.op, n.inputs, n.attrs, results, n.placement ?? '', n.protocol ?? ''],
+    distinctNumbers,
+  );
 }
 
 export function eliminateCommonSubexpressions(g: Graph): Graph {

@@ -114,7 +114,12 @@ function adapterChain(g: Graph, v: ValueId, defs: ReadonlyMap<ValueId, Node>): A
 const BASE_PATH_OPS = new Set(['reshape', 'transpose', 'split', 'slice']);
 
 /** The public base matmul weight behind `v`, if `v` is `x @ W` (+ bias, scale, layout) with the given x. */
-function baseWeight(g: Graph, v: ValueId, activation: ValueId, defs: ReadonlyMap<ValueId, Node>): Node | undefined {
+function baseWeight(
+  g: Graph,
+  v: ValueId,
+  activation: ValueId,
+  defs: ReadonlyMap<ValueId, Node>,
+): Node | undefined {
   const isPublic = (id: ValueId) => g.values.get(id)!.visibility === 'public';
   const root = layoutRoot(activation, defs);
   let cur = v;

@@ -75,44 +75,47 @@ function maxDiff(a: Graph, b: Graph, family: ExampleFamily): number {
   return m;
 }
 
-describe.each(manifest.families.map((f) => [f.name, f] as const))('lora-split on examples/%s', (_name, family) => {
-  const base = baseModelOf(load(family, 'base'));
-  const rank = findVariant(family, 'lora-merged').lora!.rank;
+describe.each(manifest.families.map((f) => [f.name, f] as const))(
+  'lora-split on examples/%s',
+  (_name, family) => {
+    const base = baseModelOf(load(family, 'base'));
+    const rank = findVariant(family, 'lora-merged').lora!.rank;
 
-  it('lora-merged: splits exactly the changed Q/V weights, every adapter block of the LoRA rank', () => {
-    const g = load(family, 'lora-merged');
-    const { graph, ctx } = compile(g, base);
-    const expected = changedLayerWeights(family, 'lora-merged');
-    expect(expected.length).toBeGreaterThan(0);
-    expect(ctx.notes.lora.map((n) => n.weight).sort()).toEqual(expected);
-    for (const note of ctx.notes.lora) {
-      expect(note.kind).toBe('merged');
-      const ranks = note.blocks ? note.blocks.map((b) => b.rank).filter((r) => r > 0) : [note.rank];
-      expect(ranks.every((r) => r === rank)).toBe(true);
-      expect(note.relativeError).toBeLessThan(1e-4);
-    }
-    expect(maxDiff(g, graph, family)).toBeLessThan(1e-4);
-  });
+    it('lora-merged: splits exactly the changed Q/V weights, every adapter block of the LoRA rank', () => {
+      const g = load(family, 'lora-merged');
+      const { graph, ctx } = compile(g, base);
+      const expected = changedLayerWeights(family, 'lora-merged');
+      expect(expected.length).toBeGreaterThan(0);
+      expect(ctx.notes.lora.map((n) => n.weight).sort()).toEqual(expected);
+      for (const note of ctx.notes.lora) {
+        expect(note.kind).toBe('merged');
+        const ranks = note.blocks ? note.blocks.map((b) => b.rank).filter((r) => r > 0) : [note.rank];
+        expect(ranks.every((r) => r === rank)).toBe(true);
+        expect(note.relativeError).toBeLessThan(1e-4);
+      }
+      expect(maxDiff(g, graph, family)).toBeLessThan(1e-4);
+    });
 
-  it('lora-merged costs what lora-explicit costs: the same local and secure MACs', () => {
-    const merged = compile(load(family, 'lora-merged'), base);
-    const explicit = compile(load(family, 'lora-explicit'), base);
-    const m = summarize(place(merged.graph), merged.ctx.notes).summary;
-    const e = summarize(place(explicit.graph), explicit.ctx.notes).summary;
-    expect(m.mpc.local_macs).toBeGreaterThan(0);
-    expect(m.mpc.local_macs).toBe(e.mpc.local_macs);
-    expect(m.mpc.secure_macs).toBe(e.mpc.secure_macs);
-    expect(m.client.macs).toBe(e.client.macs);
-    // Explicit adapters are recognised: one per adapted projection, of the LoRA rank.
-    const targets = findVariant(family, 'lora-explicit').lora!.targets.length;
-    expect(explicit.ctx.notes.lora).toHaveLength(Number(family.config['layers']) * targets);
-    expect(explicit.ctx.notes.lora.every((n) => n.kind === 'explicit' && n.rank === rank)).toBe(true);
-  });
+    it('lora-merged costs what lora-explicit costs: the same local and secure MACs', () => {
+      const merged = compile(load(family, 'lora-merged'), base);
+      const explicit = compile(load(family, 'lora-explicit'), base);
+      const m = summarize(place(merged.graph), merged.ctx.notes).summary;
+      const e = summarize(place(explicit.graph), explicit.ctx.notes).summary;
+      expect(m.mpc.local_macs).toBeGreaterThan(0);
+      expect(m.mpc.local_macs).toBe(e.mpc.local_macs);
+      expect(m.mpc.secure_macs).toBe(e.mpc.secure_macs);
+      expect(m.client.macs).toBe(e.client.macs);
+      // Explicit adapters are recognised: one per adapted projection, of the LoRA rank.
+      const targets = findVariant(family, 'lora-explicit').lora!.targets.length;
+      expect(explicit.ctx.notes.lora).toHaveLength(Number(family.config['layers']) * targets);
+      expect(explicit.ctx.notes.lora.every((n) => n.kind === 'explicit' && n.rank === rank)).toBe(true);
+    });
 
-  it.each(['full', 'frozen', 'head-merged'])('%s: full-rank changes, nothing split', (variant) => {
-    const g = load(family, variant);
-    const { graph, ctx } = compile(g, base);
-    expect(ctx.notes.lora).toEqual([]);
-    expect(graph.nodes.length).toBe(g.nodes.length);
-  });
-});
+    it.each(['full', 'frozen', 'head-merged'])('%s: full-rank changes, nothing split', (variant) => {
+      const g = load(family, variant);
+      const { graph, ctx } = compile(g, base);
+      expect(ctx.notes.lora).toEqual([]);
+      expect(graph.nodes.length).toBe(g.nodes.length);
+    });
+  },
+);

@@ -54,7 +54,10 @@ function updated(base: Tensor, updates: readonly { start: number; end: number; s
 function context(base: Record<string, Tensor>): PassContext {
   const tensors = new Map(Object.entries(base));
   const byHash = new Map([...tensors].map(([name, t]) => [tensorHash(t), name]));
-  return { options: { ...DEFAULT_OPTIONS, base: { file: 'base.onnx', tensors, byHash } }, notes: emptyNotes() };
+  return {
+    options: { ...DEFAULT_OPTIONS, base: { file: 'base.onnx', tensors, byHash } },
+    notes: emptyNotes(),
+  };
 }
 
 /** An attention block's Q and V projections of a client x (as after provenance): q = x @ Wq, v = x @ Wv^T. */
@@ -122,7 +125,10 @@ describe('lora-split (.mir)', () => {
   it('merged: Q (direct) and V (transposed) split against their base weights', () => {
     const bq = tensor([8, 8], 1);
     const bv = tensor([8, 8], 2);
-    const g = projections(updated(bq, [{ start: 0, end: 8, seed: 3 }]), updated(bv, [{ start: 0, end: 8, seed: 5 }]));
+    const g = projections(
+      updated(bq, [{ start: 0, end: 8, seed: 3 }]),
+      updated(bv, [{ start: 0, end: 8, seed: 5 }]),
+    );
     expectTextFile(printGraph(g), `${DIR}/merged.in.mir`);
     const ctx = context({ 'onnx::MatMul_10': bq, 'v.weight': bv });
     const out = loraSplit(g, ctx);

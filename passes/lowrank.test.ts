@@ -93,6 +93,13 @@ describe('lowRankFactor', () => {
       }
   });
 
+  it('accepts an exactly low-rank matrix even at a tolerance below double rounding of the residual estimate', () => {
+    const d = rankR(40, 30, 3, 29);
+    const f = lowRankFactor(d, { maxRank: 8, tolerance: 1e-12 });
+    expect(f?.rank).toBe(3);
+    expect(f!.relativeError).toBeLessThanOrEqual(1e-12);
+  });
+
   it('rejects a full-rank matrix', () => {
     const d: Matrix = { rows: 48, cols: 48, data: randomValues(48 * 48, 3) };
     expect(lowRankFactor(d, { maxRank: 16, tolerance: 1e-4 })).toBeUndefined();

@@ -62,16 +62,21 @@ export function frobeniusNorm(data: ArrayLike<number>): number {
   return Math.sqrt(s);
 }
 
-/** Deterministic standard normal samples: mulberry32 uniforms through Box-Muller. */
-function gaussianSource(seed: number): () => number {
+/** Deterministic uniforms in (0, 1): mulberry32. */
+function uniformSource(seed: number): () => number {
   let state = seed >>> 0;
-  const uniform = () => {
+  return () => {
     state = (state + 0x6d2b79f5) >>> 0;
     let t = state;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
   };
+}
+
+/** Deterministic standard normal samples: uniforms through Box-Muller. */
+function gaussianSource(seed: number): () => number {
+  const uniform = uniformSource(seed);
   let spare: number | undefined;
   return () => {
     if (spare !== undefined) {
@@ -139,17 +144,20 @@ function orthonormalise(v: Float64Array, basis: readonly Float64Array[]): Float6
   return v;
 }
 
-/** Row q^T D. */
-function projectRow(d: Matrix, q: Float64Array): Float64Array {
+/** Rows q_j^T D for several vectors in one pass over D (each row of D is read once, for all q_j). */
+function projectRows(d: Matrix, qs: readonly Float64Array[]): Float64Array[] {
   const { rows, cols, data } = d;
-  const row = new Float64Array(cols);
+  const out = qs.map(() => new Float64Array(cols));
   for (let i = 0; i < rows; i++) {
-    const qi = q[i]!;
-    if (qi === 0) continue;
     const base = i * cols;
-    for (let k = 0; k < cols; k++) row[k]! += qi * data[base + k]!;
+    for (let j = 0; j < qs.length; j++) {
+      const qi = qs[j]![i]!;
+      if (qi === 0) continue;
+      const row = out[j]!;
+      for (let k = 0; k < cols; k++) row[k]! += qi * data[base + k]!;
+    }
   }
-  return row;
+  return out;
 }
 
 /**
@@ -220,7 +228,48 @@ function residualNorm(d: Matrix, left: Float64Array, right: Float64Array, rank: 
   return Math.sqrt(s);
 }
 
-/** Grows an orthonormal basis of range(D) block by block until it explains D or exceeds `limit` columns. */
+/** `count` distinct indices of [0, n), seeded (a partial Fisher-Yates shuffle). */
+function sampleIndices(n: number, count: number, uniform: () => number): number[] {
+  const all = Array.from({ length: n }, (_, i) => i);
+  for (let i = 0; i < count; i++) {
+    const j = i + Math.floor(uniform() * (n - i));
+    [all[i], all[j]] = [all[j]!, all[i]!];
+  }
+  return all.slice(0, count).sort((a, b) => a - b);
+}
+
+/**
+ * A cheap necessary condition, checked before sketching D, that rejects full-rank
+ * differences (the common case: a fully fine-tuned weight) at the cost of a small
+ * eigenproblem. If D = L + E with rank(L) <= R and ||E||_F <= t, then every submatrix
+ * S of D has sigma_{R+1}(S) <= ||S - L_S||_2 <= ||E||_F <= t. So a random submatrix with
+ * sigma_{R+1}(S) > t proves that no rank-R fit within t exists (a factor 2 of margin
+ * covers rounding). The converse does not hold: passing this test decides nothing.
+ */
+export function submatrixRankExceeds(d: Matrix, maxRank: number, threshold: number, seed: number): boolean {
+  const side = 2 * (maxRank + 8);
+  const m = Math.min(d.rows, side);
+  const c = Math.min(d.cols, side);
+  if (Math.min(m, c) <= maxRank) return false;
+  const uniform = uniformSource(seed);
+  const rowIdx = sampleIndices(d.rows, m, uniform);
+  const colIdx = sampleIndices(d.cols, c, uniform);
+  // Gram matrix of the smaller side: its eigenvalues are the squared singular values of S.
+  const byRows = m <= c;
+  const n = byRows ? m : c;
+  const vectors = (byRows ? rowIdx : colIdx).map((a) =>
+    Float64Array.from(byRows ? colIdx : rowIdx, (b) =>
+      byRows ? d.data[a * d.cols + b]! : d.data[b * d.cols + a]!,
+    ),
+  );
+  const gram = new Float64Array(n * n);
+  for (let i = 0; i < n; i++)
+    for (let j = i; j < n; j++) gram[i * n + j] = gram[j * n + i] = dot(vectors[i]!, vectors[j]!);
+  const { values } = symmetricEigen(gram, n);
+  return values[maxRank]! > 4 * threshold * threshold;
+}
+
+/** Grows an orthonormal basis of range(D) block by block until it explains D (or spans its range), or exceeds `limit` columns. */
 function rangeBasis(
   d: Matrix,
   threshold: number,
@@ -232,22 +281,22 @@ function rangeBasis(
   const basis: Float64Array[] = [];
   const projected: Float64Array[] = [];
   let explained = 0;
-  let exhausted = false;
   while (normSquared - explained > threshold * threshold) {
-    if (basis.length >= limit || exhausted) return undefined;
+    if (basis.length >= limit) return undefined;
     const block = Math.min(blockSize, limit - basis.length);
-    let added = 0;
+    const added: Float64Array[] = [];
     for (const y of sketch(d, block, gaussian)) {
-      const q = orthonormalise(y, basis);
-      if (!q) continue;
-      const row = projectRow(d, q);
-      basis.push(q);
+      const q = orthonormalise(y, [...basis, ...added]);
+      if (q) added.push(q);
+    }
+    // A block adding nothing means the basis already spans range(D): what the residual
+    // estimate still shows is rounding in it, which the direct check in lowRankFactor settles.
+    if (added.length === 0) break;
+    for (const row of projectRows(d, added)) {
       projected.push(row);
       explained += dot(row, row);
-      added++;
     }
-    // A block adding nothing means the sketch already spans range(D): stop growing.
-    exhausted = added === 0;
+    basis.push(...added);
   }
   return { basis, rows: projected };
 }
@@ -263,15 +312,10 @@ export function lowRankFactor(d: Matrix, opts: LowRankOptions): LowRankFactors |
   if (norm === 0) return { rank: 0, left: new Float64Array(0), right: new Float64Array(0), relativeError: 0 };
   const threshold = Math.max(opts.tolerance * norm, opts.noiseFloor ?? 0);
   const maxRank = Math.min(opts.maxRank, d.rows, d.cols);
+  const seed = opts.seed ?? 0x5eed;
+  if (submatrixRankExceeds(d, maxRank, threshold, seed)) return undefined;
   const limit = Math.min(maxRank + (opts.oversample ?? 8), d.rows, d.cols);
-  const found = rangeBasis(
-    d,
-    threshold,
-    normSquared,
-    limit,
-    opts.blockSize ?? 8,
-    gaussianSource(opts.seed ?? 0x5eed),
-  );
+  const found = rangeBasis(d, threshold, normSquared, limit, opts.blockSize ?? 8, gaussianSource(seed));
   if (!found) return undefined;
   const { basis, rows } = found;
   const l = basis.length;

@@ -32,7 +32,8 @@ export function runPasses(g: Graph, passes: readonly Pass[], ctx: PassContext, r
     try {
       verifyGraph(cur);
     } catch (e) {
-      if (e instanceof MarillError) throw new MarillError(`after pass '${pass.name}': ${e.message}`, e.location);
+      if (e instanceof MarillError)
+        throw new MarillError(`after pass '${pass.name}': ${e.message}`, e.location);
       throw e;
     }
     const selected = run.dumpAfter?.includes('all') || run.dumpAfter?.includes(pass.name);

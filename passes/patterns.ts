@@ -35,7 +35,7 @@ export class MatchEnv {
   private readonly defs: Map<ValueId, Node>;
   private readonly uses: Map<ValueId, Node[]>;
   private readonly outputs: Set<ValueId>;
-  private readonly weightFree = new Map<ValueId, boolean>();
+  private weightFree: Set<ValueId> | undefined;
 
   constructor(readonly graph: Graph) {
     this.defs = producers(graph);
@@ -77,41 +77,16 @@ export class MatchEnv {
   /**
    * Whether a value is computed without any weight: only from graph inputs and
    * constants. Attention masks are like this; attention scores are not.
+   * One forward walk over the (topologically ordered) nodes, on first use.
    */
   isWeightFree(id: ValueId): boolean {
-    const known = this.weightFree.get(id);
-    if (known !== undefined) return known;
-    // Iterative post-order walk: deep graphs must not overflow the stack.
-    const stack: ValueId[] = [id];
-    while (stack.length > 0) {
-      const top = stack[stack.length - 1]!;
-      if (this.weightFree.has(top)) {
-        stack.pop();
-        continue;
-      }
-      const n = this.defs.get(top);
-      if (!n) {
-        this.weightFree.set(top, true);
-        stack.pop();
-        continue;
-      }
-      if (n.op === 'weight') {
-        this.weightFree.set(top, false);
-        stack.pop();
-        continue;
-      }
-      const pending = n.inputs.filter((i) => !this.weightFree.has(i));
-      if (pending.length > 0) {
-        stack.push(...pending);
-        continue;
-      }
-      this.weightFree.set(
-        top,
-        n.inputs.every((i) => this.weightFree.get(i)),
-      );
-      stack.pop();
+    if (!this.weightFree) {
+      const free = new Set<ValueId>(this.graph.inputs);
+      for (const n of this.graph.nodes)
+        if (n.op !== 'weight' && n.inputs.every((i) => free.has(i))) for (const o of n.outputs) free.add(o);
+      this.weightFree = free;
     }
-    return this.weightFree.get(id)!;
+    return this.weightFree.has(id);
   }
 }
 

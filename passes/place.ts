@@ -80,7 +80,9 @@ export function place(input: Graph): Graph {
     }
     let inputs = n.inputs;
     if (resultVis === 'secret') {
-      inputs = n.inputs.map((v, i) => (vis(v) === 'client' && !keepsClientOperand(n, i) ? shareOf(v, n.origin) : v));
+      inputs = n.inputs.map((v, i) =>
+        vis(v) === 'client' && !keepsClientOperand(n, i) ? shareOf(v, n.origin) : v,
+      );
     }
     b.add(n.op, inputs, n.attrs, copyOptions(n, placementOf(resultVis)));
   }

@@ -53,6 +53,7 @@ const CASES: { input: string; clientPost: string[]; expected: string; moved: num
   { input: 'slice', clientPost: [], expected: 'slice', moved: 0 },
   { input: 'slice', clientPost: ['slice'], expected: 'slice.declared', moved: 1 },
   { input: 'masked-softmax', clientPost: ['softmax'], expected: 'masked-softmax', moved: 0 },
+  { input: 'two-views', clientPost: [], expected: 'two-views', moved: 1 },
 ];
 
 describe('relocate', () => {

@@ -24,8 +24,11 @@
  * Algorithm, repeated to a fixpoint (a chain reshape -> transpose -> reveal moves
  * step by step):
  *   1. Find a client `reveal` whose operand v is the only result of an `@mpc` node f
- *      with one operand s that is secret, where f's op is bijective or declared, and
- *      the reveal is v's only reader.
+ *      with one operand s that is secret, where f's op is bijective or declared, the
+ *      reveal is v's only reader, and s is not revealed already: one reveal per value,
+ *      so that cleanup's CSE never merges two reveals into one with several readers
+ *      (which the verifier rejects). Two outputs f(s) and g(s) thus move one of them;
+ *      the other stays in MPC (movement ops cost nothing there).
  *   2. Replace f and the reveal by `r = reveal s` (at f's position, with the old reveal's
  *      placement and attributes) and `f r @client` (at the reveal's position, keeping the
  *      reveal's result id, so graph outputs and later readers are unchanged).
@@ -56,6 +59,7 @@ function findCandidate(g: Graph, clientPost: readonly string[]): { reveal: Node;
     if (!relocatableOp(f.op, clientPost)) continue;
     if (g.values.get(f.inputs[0]!)!.visibility !== 'secret') continue;
     if ((readers.get(v) ?? []).length !== 1 || outputs.has(v)) continue;
+    if ((readers.get(f.inputs[0]!) ?? []).some((r) => r.op === 'reveal')) continue;
     return { reveal, f };
   }
   return undefined;
@@ -96,6 +100,7 @@ export function relocate(g: Graph, clientPost: readonly string[]): Graph {
 
 export const relocatePass: Pass = {
   name: 'relocate',
-  summary: 'move bijective movement ops and declared client post-processing after the reveal, onto the client',
+  summary:
+    'move bijective movement ops and declared client post-processing after the reveal, onto the client',
   run: (g: Graph, ctx: PassContext) => relocate(g, ctx.options.clientPost),
 };

@@ -10,7 +10,10 @@ import type { Graph, ValueId, ValueInfo } from '../ir/graph.ts';
 import { resultVisibility } from '../ir/builder.ts';
 import type { Visibility } from '../ir/types.ts';
 
-export function rederiveVisibility(g: Graph, sourceVisibility: ReadonlyMap<ValueId, Visibility> = new Map()): Graph {
+export function rederiveVisibility(
+  g: Graph,
+  sourceVisibility: ReadonlyMap<ValueId, Visibility> = new Map(),
+): Graph {
   const values = new Map<ValueId, ValueInfo>(g.values);
   const vis = (id: ValueId): Visibility => values.get(id)!.visibility;
   for (const [id, v] of sourceVisibility) values.set(id, { ...values.get(id)!, visibility: v });

@@ -112,6 +112,13 @@ const CASES: readonly OpCase[] = [
     inputs: [f32('x', [3, 4])],
     initializers: [floats('g', [1, 2, 3, 4]), floats('b', [0, 0.5, -0.5, 1])],
   },
+  {
+    title: 'RMSNormalization (opset 23)',
+    op: 'RMSNormalization',
+    opset: 23,
+    inputs: [f32('x', [2, 3, 6]), f32('g', [6])],
+    attrs: { epsilon: { float: 1e-6 } },
+  },
   reduce('ReduceMean', 13, 'axes attribute', { attrs: { axes: [-1] } }),
   reduce('ReduceMean', 13, 'axes attribute keepdims 0', { attrs: { axes: [0, 2], keepdims: 0 } }),
   reduce('ReduceMean', 18, 'axes input', { initializers: [ints('axes', [1])] }),

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { decodeDcfCorrections, encodeDcfCorrections } from './dcf-codec.ts';
 import { dcfCorrectionBytes, dcfEval, dcfGen } from './dcf.ts';
 import type { DcfShape } from './dcf.ts';
 
@@ -41,8 +42,8 @@ function checkDcf(bits: number, payloadWords: number, count: number, alphaOverri
     const e = j % count;
     const less = BigInt.asUintN(bits, x[j]!) < BigInt.asUintN(bits, alpha[e]!);
     for (let k = 0; k < payloadWords; k++) {
-      const got = BigInt.asIntN(64, y0[j * payloadWords + k]! + y1[j * payloadWords + k]!);
-      if (got !== (less ? beta[e * payloadWords + k]! : 0n)) mismatches++;
+      const got = BigInt.asIntN(64, y0[k * x.length + j]! + y1[k * x.length + j]!);
+      if (got !== (less ? beta[k * count + e]! : 0n)) mismatches++;
     }
   }
   expect(mismatches).toBe(0);
@@ -72,6 +73,25 @@ describe('distributed comparison function', () => {
     const c = dcfGen({ bits: 10, payloadWords: 2, count: 3 }, randomWords(3), randomWords(6), randomSeeds(3), randomSeeds(3));
     const measured = c.seedCW.byteLength + Math.ceil((c.controlCW.length * 2) / 8) + c.valueCW.byteLength + c.finalCW.byteLength;
     expect(dcfCorrectionBytes(c)).toBe(measured);
+  });
+
+  it('survives the wire form: decoded keys evaluate like the originals', () => {
+    const shape = { bits: 12, payloadWords: 2, count: 37 };
+    const alpha = randomWords(37);
+    const s0 = randomSeeds(37);
+    const s1 = randomSeeds(37);
+    const c = dcfGen(shape, alpha, randomWords(74), s0, s1);
+    const wire = encodeDcfCorrections(c);
+    expect(wire.byteLength).toBe(dcfCorrectionBytes(shape));
+    // An unaligned copy, as frames arrive from a socket.
+    const shifted = new Uint8Array(wire.byteLength + 1).subarray(1);
+    shifted.set(wire);
+    const back = decodeDcfCorrections(shape, shifted);
+    const x = randomWords(37 * 3);
+    expect(dcfEval({ party: 1, rootSeeds: s1, corrections: back }, x)).toEqual(
+      dcfEval({ party: 1, rootSeeds: s1, corrections: c }, x),
+    );
+    expect(() => decodeDcfCorrections(shape, wire.subarray(1))).toThrow(/bytes/);
   });
 
   it('rejects malformed shapes and point counts', () => {

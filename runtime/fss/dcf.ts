@@ -93,7 +93,7 @@ function expand(seeds: Uint32Array, count: number, blocksPer: number, firstTweak
 
 /**
  * Dealer side: correction words for `count` keys. alpha[e] is compared on its low `bits` bits;
- * beta holds count * payloadWords words (beta of key e at e * w). rootSeeds0/1 are the parties'
+ * beta holds payloadWords planes of count words (word k of key e's beta at k * count + e). rootSeeds0/1 are the parties'
  * root seeds (count * 4 words each, uniformly random or derived from the parties' PRG keys).
  */
 export function dcfGen(
@@ -158,7 +158,7 @@ export function dcfGen(
         tmp[vo + 1] = ex1[loseOff + 4 + vo + 1]!;
         sub64(tmp, vo, ex0, loseOff + 4 + vo);
         sub64(tmp, vo, vAlpha, va + vo);
-        if (a === 1) add64(tmp, vo, betaW, e * w * 2 + vo);
+        if (a === 1) add64(tmp, vo, betaW, (vo / 2) * n * 2 + 2 * e);
         // V_alpha = V_alpha - v1_keep + v0_keep + (-1)^t1 V_CW, where (-1)^t1 V_CW is tmp.
         sub64(vAlpha, va + vo, ex1, keepOff + 4 + vo);
         add64(vAlpha, va + vo, ex0, keepOff + 4 + vo);
@@ -202,7 +202,8 @@ export function dcfGen(
 /**
  * Party side: evaluates the keys at `x.length` points, point j with key j % count (so the points
  * of one key may be laid out as several count-sized planes). Returns x.length * payloadWords
- * ring words: this party's shares of f(x_j), word k of point j at j * w + k.
+ * ring words: this party's shares of f(x_j), in payloadWords planes (word k of point j at
+ * k * x.length + j).
  */
 export function dcfEval(keys: DcfKeys, x: BigInt64Array): BigInt64Array {
   const { corrections: cw, party, rootSeeds } = keys;
@@ -262,21 +263,21 @@ export function dcfEval(keys: DcfKeys, x: BigInt64Array): BigInt64Array {
       let q1 = blocks[base + 1]!;
       let q2 = blocks[base + 2]!;
       let q3 = blocks[base + 3]!;
-      const out = j * w * 2;
+      const slot = j * 2;
       if (tOld === 1) {
         q0 ^= seedCW[cwi * 4]!;
         q1 ^= seedCW[cwi * 4 + 1]!;
         q2 ^= seedCW[cwi * 4 + 2]!;
         q3 ^= seedCW[cwi * 4 + 3]!;
         tNew ^= (controlCW[cwi]! >> sides[j]!) & 1;
-        for (let k = 0; k < 2 * w; k += 2) add64(acc, out + k, cwV, cwi * w * 2 + k);
+        for (let k = 0; k < w; k++) add64(acc, slot + k * m * 2, cwV, (cwi * w + k) * 2);
       }
       seeds[4 * j] = q0;
       seeds[4 * j + 1] = q1;
       seeds[4 * j + 2] = q2;
       seeds[4 * j + 3] = q3;
       ctrl[j] = tNew;
-      for (let k = 0; k < 2 * w; k += 2) add64(acc, out + k, blocks, base + 4 + k);
+      for (let k = 0; k < w; k++) add64(acc, slot + k * m * 2, blocks, base + 4 + 2 * k);
     }
   }
 
@@ -287,8 +288,8 @@ export function dcfEval(keys: DcfKeys, x: BigInt64Array): BigInt64Array {
   for (let j = 0; j < m; j++) {
     const e = j % n;
     for (let k = 0; k < w; k++) {
-      add64(acc, (j * w + k) * 2, leaf, j * vb * 4 + 2 * k);
-      if (ctrl[j] === 1) add64(acc, (j * w + k) * 2, cwF, (e * w + k) * 2);
+      add64(acc, (k * m + j) * 2, leaf, j * vb * 4 + 2 * k);
+      if (ctrl[j] === 1) add64(acc, (k * m + j) * 2, cwF, (e * w + k) * 2);
     }
   }
   if (party === 1) for (let i = 0; i < acc.length; i += 2) neg64(acc, i);

@@ -9,7 +9,7 @@
  * whole tree level of a whole tensor is one AES-ECB call into OpenSSL (AES-NI).
  */
 import { createCipheriv } from 'node:crypto';
-import type { Cipheriv } from 'node:crypto';
+import type { Cipher } from 'node:crypto';
 
 /** Bytes in a seed (the security parameter: lambda = 128). */
 export const SEED_BYTES = 16;
@@ -19,9 +19,9 @@ export const SEED_WORDS = 4;
 /** Public fixed key ("marillc-fss-prg!"); any public constant works, the seeds are the secret. */
 const FIXED_KEY = Buffer.from('6d6172696c6c632d6673732d70726721', 'hex');
 
-let sharedCipher: Cipheriv | undefined;
+let sharedCipher: Cipher | undefined;
 
-function cipher(): Cipheriv {
+function cipher(): Cipher {
   if (sharedCipher === undefined) {
     // ECB without padding is stateless: one cipher object serves every call.
     sharedCipher = createCipheriv('aes-128-ecb', FIXED_KEY, null);

@@ -1,0 +1,109 @@
+/**
+ * Where a party's dealer material comes from, one frame per bound op per
+ * inference (runtime/bound-plan.ts order), behind one interface:
+ *
+ *  - in process (`inProcessFeeds`): a dealer in the same process (simulate, tests);
+ *  - a live dealer process over TCP (./live.ts);
+ *  - files generated ahead (./files.ts).
+ *
+ * `PlanDealer` is the dealer's side for a whole plan: it deals one inference
+ * at a time for both parties and queues each party's frames until it asks.
+ */
+import { MarillError } from '../../ir/errors.ts';
+import type { BoundPlanOp } from '../bound-plan.ts';
+import { bindPlan } from '../bound-plan.ts';
+import type { Plan } from '../plan.ts';
+import type { Party } from '../protocol.ts';
+import { partyIndex } from '../protocol.ts';
+import type { PartySeeds } from './streams.ts';
+import { Dealer, freshSeeds } from './streams.ts';
+
+export interface MaterialFeed {
+  /** The seeds this party shares with the dealer. */
+  readonly seeds: PartySeeds;
+  /** Starts an inference (a live dealer is asked for its material). */
+  begin(): Promise<void>;
+  /** The frame of the next bound op. */
+  next(): Promise<Uint8Array>;
+  close(): void;
+}
+
+/** The dealer for a plan: deals whole inferences, holds frames until each party takes them. */
+export class PlanDealer {
+  readonly seeds: readonly [PartySeeds, PartySeeds];
+  private readonly dealer: Dealer;
+  private readonly ops: BoundPlanOp[];
+  private readonly queues: [Uint8Array[][], Uint8Array[][]] = [[], []];
+  /** Inferences dealt so far. */
+  dealt = 0;
+
+  constructor(plan: Plan, seeds: readonly [PartySeeds, PartySeeds] = [freshSeeds(), freshSeeds()]) {
+    this.seeds = seeds;
+    this.dealer = new Dealer(seeds);
+    this.ops = bindPlan(plan);
+  }
+
+  get opCount(): number {
+    return this.ops.length;
+  }
+
+  /** Deals the next inference for both parties; returns [server frames, client frames]. */
+  dealInference(): [Uint8Array[], Uint8Array[]] {
+    const frames: [Uint8Array[], Uint8Array[]] = [[], []];
+    for (const op of this.ops) {
+      op.bound.deal(this.dealer.forOp(op.spec.id));
+      const [f0, f1] = this.dealer.takeFrames();
+      frames[0].push(f0);
+      frames[1].push(f1);
+    }
+    this.dealt++;
+    return frames;
+  }
+
+  /** The next inference's frames for `party`, dealing a new inference if it is ahead of the other. */
+  framesFor(party: Party): Uint8Array[] {
+    const i = partyIndex(party);
+    if (this.queues[i].length === 0) {
+      const [f0, f1] = this.dealInference();
+      this.queues[0].push(f0);
+      this.queues[1].push(f1);
+    }
+    return this.queues[i].shift()!;
+  }
+}
+
+/** A feed over a list of frames per inference (shared by in-process and live feeds). */
+export class QueuedFeed implements MaterialFeed {
+  private frames: Uint8Array[] = [];
+
+  constructor(
+    readonly seeds: PartySeeds,
+    private readonly fetch: () => Promise<Uint8Array[]>,
+    private readonly onClose: () => void = () => {},
+  ) {}
+
+  async begin(): Promise<void> {
+    if (this.frames.length > 0)
+      throw new MarillError(`${this.frames.length} dealer frames of the previous inference were not used`);
+    this.frames = await this.fetch();
+  }
+
+  async next(): Promise<Uint8Array> {
+    const f = this.frames.shift();
+    if (!f) throw new MarillError('the dealer sent fewer material frames than the plan has protocol ops');
+    return f;
+  }
+
+  close(): void {
+    this.onClose();
+  }
+}
+
+/** Both parties' feeds from one dealer in this process. */
+export function inProcessFeeds(plan: Plan): [MaterialFeed, MaterialFeed] {
+  const dealer = new PlanDealer(plan);
+  return [
+    new QueuedFeed(dealer.seeds[0], async () => dealer.framesFor('server')),
+    new QueuedFeed(dealer.seeds[1], async () => dealer.framesFor('client')),
+  ];
+}

@@ -1,0 +1,187 @@
+/**
+ * Runs ONE party's side of a plan, one inference at a time.
+ *
+ * Per node, in plan order:
+ *  - weight: the party loads it if it may know it (public: both; server/client:
+ *    the owner), checked against the plan's hash;
+ *  - const: both parties (constants are public);
+ *  - plaintext nodes (placement client/server/both): computed by the party(ies)
+ *    placed, with the plaintext interpreter's evalOp; the other party holds
+ *    nothing for the result;
+ *  - protocol nodes (share, reveal, mpc): the bound protocol, with this party's
+ *    dealer frame for the op, in a context that accounts the op.
+ * Values are dropped after their last use. Errors carry the node.
+ */
+import { MarillError } from '../ir/errors.ts';
+import type { Graph, Node, ValueId } from '../ir/graph.ts';
+import { evalOp } from '../ir/interpret.ts';
+import type { Tensor } from '../ir/tensor.ts';
+import { tensorHash } from '../ir/tensor.ts';
+import type { TensorType } from '../ir/types.ts';
+import { formatType, shapeEquals } from '../ir/types.ts';
+import type { BoundPlanOp } from './bound-plan.ts';
+import { bindPlan, nodeLabel } from './bound-plan.ts';
+import type { MaterialFeed } from './dealer/feeds.ts';
+import { MaterialSource } from './dealer/streams.ts';
+import { PartyAccounting } from './mpc/accounting.ts';
+import type { SessionState } from './mpc/context.ts';
+import { opContext } from './mpc/context.ts';
+import type { Plan } from './plan.ts';
+import type { Operand, Party } from './protocol.ts';
+
+/** Weights by name (the server's model, or the client's public weights). */
+export type WeightSource = ReadonlyMap<string, Tensor>;
+
+function knows(party: Party, visibility: string): boolean {
+  return visibility === 'public' || visibility === party;
+}
+
+function runsAt(party: Party, node: Node, visibility: string): boolean {
+  const placement = node.placement ?? (visibility === 'public' ? 'both' : visibility);
+  return placement === 'both' || placement === party;
+}
+
+function sameType(t: Tensor, want: TensorType): boolean {
+  return t.dtype === want.dtype && shapeEquals(t.shape, want.shape);
+}
+
+/** Index of the last node reading each value; outputs live to the end. */
+function lastUses(g: Graph): Map<ValueId, number> {
+  const last = new Map<ValueId, number>();
+  g.nodes.forEach((n, i) => n.inputs.forEach((v) => last.set(v, i)));
+  for (const o of g.outputs) last.set(o.value, Infinity);
+  return last;
+}
+
+export class PartyExecutor {
+  readonly accounting: PartyAccounting;
+  private readonly ops: Map<number, BoundPlanOp>;
+  private readonly weights = new Map<ValueId, Tensor>();
+  private readonly material: MaterialSource;
+  private readonly last: Map<ValueId, number>;
+  private session: SessionState | undefined;
+
+  /** Binds the plan and loads and checks this party's weights (no communication yet). */
+  constructor(
+    private readonly plan: Plan,
+    readonly party: Party,
+    private readonly feed: MaterialFeed,
+    weights: WeightSource,
+  ) {
+    this.accounting = new PartyAccounting(party);
+    this.ops = new Map(bindPlan(plan).map((b) => [b.index, b]));
+    this.material = new MaterialSource(party, feed.seeds);
+    this.last = lastUses(plan.graph);
+    this.loadWeights(weights);
+  }
+
+  /** Connects the executor to a session (after the handshake). */
+  attach(session: SessionState): void {
+    if (session.party !== this.party) throw new MarillError(`a ${session.party} session for the ${this.party}'s executor`);
+    this.session = session;
+  }
+
+  /** Loads and checks every weight this party may know, before any communication. */
+  private loadWeights(source: WeightSource): void {
+    for (const node of this.plan.graph.nodes) {
+      if (node.op !== 'weight') continue;
+      const id = node.outputs[0]!;
+      const info = this.plan.graph.values.get(id)!;
+      if (!knows(this.party, info.visibility)) continue;
+      const name = String(node.attrs['name']);
+      const t = source.get(name);
+      const what = `weight '${name}'`;
+      if (!t) throw new MarillError(`is missing from the ${this.party}'s weights`, { what });
+      if (!sameType(t, info.type))
+        throw new MarillError(`is ${t.dtype}[${t.shape.join(',')}], the plan needs ${formatType(info.type)}`, { what });
+      const want = String(node.attrs['hash']);
+      if (tensorHash(t) !== want)
+        throw new MarillError(
+          `differs from the plan's (${info.visibility} weight hash ${want.slice(0, 12)}…): not the model the plan was compiled for`,
+          { what },
+        );
+      this.weights.set(id, t);
+    }
+  }
+
+  /** Runs one inference; returns the graph outputs this party learns (by output name). */
+  async infer(inputs: ReadonlyMap<string, Tensor>): Promise<Map<string, Tensor>> {
+    if (!this.session) throw new MarillError('the executor has no session (attach it after the handshake)');
+    const { graph } = this.plan;
+    const env = new Map<ValueId, Operand>();
+    for (const id of graph.inputs) {
+      const info = graph.values.get(id)!;
+      if (!knows(this.party, info.visibility)) {
+        env.set(id, { kind: 'hidden', type: info.type });
+        continue;
+      }
+      const t = inputs.get(id);
+      const what = `input '${id}'`;
+      if (!t) throw new MarillError(`is missing (the ${this.party} must give ${formatType(info.type)})`, { what });
+      if (!sameType(t, info.type))
+        throw new MarillError(`is ${t.dtype}[${t.shape.join(',')}], the plan needs ${formatType(info.type)}`, { what });
+      env.set(id, { kind: 'plain', tensor: t });
+    }
+    await this.feed.begin();
+    for (let index = 0; index < graph.nodes.length; index++) {
+      const node = graph.nodes[index]!;
+      try {
+        const results = await this.runNode(index, node, env);
+        node.outputs.forEach((o, k) => env.set(o, results[k]!));
+      } catch (e) {
+        if (e instanceof MarillError && e.location.what === undefined)
+          throw new MarillError(e.message, { ...e.location, what: nodeLabel(node) });
+        if (e instanceof MarillError) throw e;
+        throw new MarillError(e instanceof Error ? e.message : String(e), { what: nodeLabel(node) });
+      }
+      for (const v of new Set([...node.inputs, ...node.outputs]))
+        if ((this.last.get(v) ?? -1) <= index) env.delete(v);
+    }
+    const out = new Map<string, Tensor>();
+    for (const o of graph.outputs) {
+      const v = env.get(o.value);
+      if (v?.kind === 'plain') out.set(o.name, v.tensor);
+    }
+    return out;
+  }
+
+  private async runNode(index: number, node: Node, env: Map<ValueId, Operand>): Promise<Operand[]> {
+    const { graph } = this.plan;
+    const outTypes = node.outputs.map((o) => graph.values.get(o)!.type);
+    const hidden = (): Operand[] => outTypes.map((type) => ({ kind: 'hidden', type }));
+    const operands = node.inputs.map((v) => {
+      const o = env.get(v);
+      if (!o) throw new MarillError(`operand %${v} has no value here`);
+      return o;
+    });
+    const bound = this.ops.get(index);
+    if (bound) return this.runProtocol(bound, operands);
+    const visibility = graph.values.get(node.outputs[0]!)!.visibility;
+    if (node.op === 'weight') {
+      const t = this.weights.get(node.outputs[0]!);
+      return t ? [{ kind: 'plain', tensor: t }] : hidden();
+    }
+    if (node.op === 'const') return evalOp('const', [], node.attrs, outTypes).map((tensor) => ({ kind: 'plain', tensor }));
+    if (!runsAt(this.party, node, visibility)) return hidden();
+    const tensors = operands.map((o, i) => {
+      if (o.kind !== 'plain')
+        throw new MarillError(`the ${this.party} computes this node in plaintext but does not know operand %${node.inputs[i]}`);
+      return o.tensor;
+    });
+    return evalOp(node.op, tensors, node.attrs, outTypes).map((tensor) => ({ kind: 'plain', tensor }));
+  }
+
+  private async runProtocol(op: BoundPlanOp, operands: readonly Operand[]): Promise<Operand[]> {
+    const frame = await this.feed.next();
+    const stats = this.accounting.op(op.spec.id, op.node.op, op.protocol);
+    stats.offlineBytes += frame.byteLength;
+    stats.runs += 1;
+    const stream = this.material.forOp(op.spec.id, frame);
+    const run = op.bound.prepare(stream);
+    stream.finish();
+    const t0 = performance.now();
+    const results = await run(opContext(this.session!, stats), operands);
+    stats.seconds += (performance.now() - t0) / 1000;
+    return results;
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * The session handshake, run first on every connection (party-party and
+ * party-dealer): each side sends a hello, reads the peer's, and both refuse
+ * (with the same one-line reason) a peer that speaks another protocol
+ * version, runs another plan, holds other public weights, or claims the wrong
+ * role. Party-party hellos also carry a random contribution to the parties'
+ * common seed (./../protocols/sharing.ts shares from it), which the dealer
+ * never sees.
+ */
+import { createHash } from 'node:crypto';
+import { MarillError } from '../../ir/errors.ts';
+import { Prg, SEED_BYTES } from '../crypto/prg.ts';
+import type { Channel } from './channel.ts';
+
+export const PROTOCOL_NAME = 'marill-2pc';
+export const PROTOCOL_VERSION = 1;
+
+export type Role = 'server' | 'client' | 'dealer';
+
+export interface Hello {
+  readonly protocol: string;
+  readonly version: number;
+  readonly role: Role;
+  readonly planHash: string;
+  /** Digest of the public weights' hashes (runtime/plan.ts publicWeightsDigest). */
+  readonly publicWeights: string;
+  /** Hex random contribution to the common seed (party-party only). */
+  readonly nonce: string;
+}
+
+const short = (h: string) => `${h.slice(0, 12)}…`;
+
+/** Why two hellos do not belong to one session, or undefined if they do. */
+export function helloMismatch(mine: Hello, peer: Hello, expectedPeer: Role): string | undefined {
+  if (peer.protocol !== PROTOCOL_NAME) return `the peer does not speak ${PROTOCOL_NAME}`;
+  if (peer.version !== mine.version) return `protocol version differs (this side ${mine.version}, peer ${peer.version})`;
+  if (peer.role !== expectedPeer) return `expected the ${expectedPeer}, but the peer is the ${peer.role}`;
+  if (peer.planHash !== mine.planHash)
+    return `plan differs (this side ${short(mine.planHash)}, ${peer.role} ${short(peer.planHash)})`;
+  if (mine.role !== 'dealer' && peer.role !== 'dealer' && peer.publicWeights !== mine.publicWeights)
+    return `public weights differ (this side ${short(mine.publicWeights)}, ${peer.role} ${short(peer.publicWeights)})`;
+  return undefined;
+}
+
+function parseHello(bytes: Uint8Array, peer: string): Hello {
+  try {
+    const h = JSON.parse(new TextDecoder().decode(bytes)) as Hello;
+    if (typeof h !== 'object' || h === null || typeof h.planHash !== 'string') throw new Error('not a hello');
+    return h;
+  } catch {
+    throw new MarillError(`the ${peer} sent something that is not a ${PROTOCOL_NAME} hello`, { what: peer });
+  }
+}
+
+export function makeHello(role: Role, planHash: string, publicWeights: string): Hello {
+  return {
+    protocol: PROTOCOL_NAME,
+    version: PROTOCOL_VERSION,
+    role,
+    planHash,
+    publicWeights,
+    nonce: Buffer.from(Prg.freshSeed()).toString('hex'),
+  };
+}
+
+/** Sends our hello, reads the peer's, and refuses a mismatch (closing the channel). */
+export async function handshake(channel: Channel, mine: Hello, expectedPeer: Role): Promise<Hello> {
+  channel.send(new TextEncoder().encode(JSON.stringify(mine)));
+  const peer = parseHello(await channel.recv(), channel.peer);
+  const why = helloMismatch(mine, peer, expectedPeer);
+  if (why) {
+    channel.close();
+    throw new MarillError(`refusing the ${channel.peer}: ${why}`, { what: 'handshake' });
+  }
+  return peer;
+}
+
+/** The parties' common seed: both nonces hashed in role order (server first). */
+export function commonSeed(a: Hello, b: Hello): Uint8Array {
+  const [server, client] = a.role === 'server' ? [a, b] : [b, a];
+  const h = createHash('sha256').update(`common/${server.nonce}/${client.nonce}`).digest();
+  return new Uint8Array(h.subarray(0, SEED_BYTES));
+}

@@ -1,0 +1,106 @@
+/**
+ * A party's session: the handshake with the peer (plan hash, public weights,
+ * common seed), then any number of inferences through the executor. The same
+ * code runs over TCP (./party.ts) and in one process (`simulatePlan`).
+ */
+import type { Tensor } from '../ir/tensor.ts';
+import { Prg } from './crypto/prg.ts';
+import type { MaterialFeed } from './dealer/feeds.ts';
+import { inProcessFeeds } from './dealer/feeds.ts';
+import type { WeightSource } from './executor.ts';
+import { PartyExecutor } from './executor.ts';
+import type { OpStats, RunReport } from './mpc/accounting.ts';
+import { combineReports } from './mpc/accounting.ts';
+import type { Channel } from './net/channel.ts';
+import { channelPair } from './net/channel.ts';
+import { commonSeed, handshake, makeHello } from './net/handshake.ts';
+import type { Plan } from './plan.ts';
+import { publicWeightsDigest } from './plan.ts';
+import type { Party } from './protocol.ts';
+import { otherParty } from './protocol.ts';
+
+export interface PartySessionOptions {
+  readonly plan: Plan;
+  readonly party: Party;
+  /** Connected to the other party. */
+  readonly channel: Channel;
+  readonly feed: MaterialFeed;
+  readonly weights: WeightSource;
+}
+
+export class PartySession {
+  private constructor(
+    private readonly executor: PartyExecutor,
+    private readonly channel: Channel,
+    private readonly feed: MaterialFeed,
+  ) {}
+
+  /**
+   * Checks this party's weights against the plan, then handshakes with the
+   * peer: refuses a peer with another plan or other public weights.
+   */
+  static async open(opts: PartySessionOptions): Promise<PartySession> {
+    const { plan, party, channel } = opts;
+    const mine = makeHello(party, plan.hash, publicWeightsDigest(plan.publicWeights));
+    // Weights are checked before the handshake so a wrong model fails locally, with a clear message.
+    const executor = new PartyExecutor(plan, party, opts.feed, opts.weights);
+    const peer = await handshake(channel, mine, otherParty(party));
+    executor.attach({
+      party,
+      fracBits: plan.fracBits,
+      channel,
+      common: new Prg(commonSeed(mine, peer)),
+      onceCache: new Map(),
+    });
+    return new PartySession(executor, channel, opts.feed);
+  }
+
+  /** One inference: this party's inputs in, the outputs it learns out. */
+  infer(inputs: ReadonlyMap<string, Tensor>): Promise<Map<string, Tensor>> {
+    return this.executor.infer(inputs);
+  }
+
+  stats(): OpStats[] {
+    return this.executor.accounting.list();
+  }
+
+  close(): void {
+    this.channel.close();
+    this.feed.close();
+  }
+}
+
+export interface SimulateResult {
+  /** Outputs the client learns, by output name. */
+  readonly outputs: Map<string, Tensor>;
+  readonly report: RunReport;
+}
+
+/**
+ * Runs a plan with both parties and the dealer in this process (real
+ * protocols, in-process channel): `marillc simulate`, and tests.
+ */
+export async function simulatePlan(
+  plan: Plan,
+  weights: { server: WeightSource; client: WeightSource },
+  inputs: { server?: ReadonlyMap<string, Tensor>; client: ReadonlyMap<string, Tensor> },
+  opts: { inferences?: number } = {},
+): Promise<SimulateResult> {
+  const [toClient, toServer] = channelPair(['client', 'server']);
+  const [serverFeed, clientFeed] = inProcessFeeds(plan);
+  const [server, client] = await Promise.all([
+    PartySession.open({ plan, party: 'server', channel: toClient, feed: serverFeed, weights: weights.server }),
+    PartySession.open({ plan, party: 'client', channel: toServer, feed: clientFeed, weights: weights.client }),
+  ]);
+  let outputs = new Map<string, Tensor>();
+  try {
+    for (let i = 0; i < (opts.inferences ?? 1); i++) {
+      const [, got] = await Promise.all([server.infer(inputs.server ?? new Map()), client.infer(inputs.client)]);
+      outputs = got;
+    }
+  } finally {
+    server.close();
+    client.close();
+  }
+  return { outputs, report: combineReports(server.stats(), client.stats()) };
+}
