@@ -9,13 +9,20 @@ import { MarillError } from '../ir/errors.ts';
 import { printGraph } from '../ir/print.ts';
 import { interpret } from '../ir/interpret.ts';
 import { readInputs, tensorToJson } from '../ir/tensor-json.ts';
-import { loadModel, parseShapeFlag } from './driver.ts';
+import { loadModel, parseShapeFlag, runPipeline } from './driver.ts';
+import { loadBaseModel } from './base-model.ts';
+import { formatSummary, summarize } from './summary.ts';
+import type { CompileOptions, GeluMode, SoftmaxMode } from '../passes/context.ts';
+import { DEFAULT_OPTIONS } from '../passes/context.ts';
 import { readJsonOrFail, writeFileAtomic } from './fs-util.ts';
 
 const EXAMPLES = `
 Examples:
-  $ marillc examples/bert/full.onnx --emit ir                  print the IR
-  $ marillc examples/gpt2/base.onnx --shape input_ids=1x8 --emit ir
+  $ marillc examples/gpt2/lora-merged.onnx --base examples/gpt2/base.onnx       where the work runs
+  $ marillc examples/gpt2/frozen.onnx --base examples/gpt2/base.onnx --emit ir  the placed IR
+  $ marillc examples/bert/full.onnx --shape input_ids=1x16 --shape attention_mask=1x16 --no-marill
+  $ marillc examples/gpt2/full.onnx --gelu quad --softmax 2quad --report out.json
+  $ marillc examples/gpt2/base.onnx --dump-after fuse
   $ marillc eval examples/bert/full.onnx --input examples/bert/input.json
   $ marillc eval model.mir --input in.json --out out.json`;
 
@@ -34,8 +41,19 @@ function emit(text: string, out: string | undefined): void {
 
 interface CompileFlags {
   shape?: string[];
-  emit?: string;
+  emit: 'summary' | 'ir';
   output?: string;
+  base?: string;
+  private?: string[];
+  public?: string[];
+  marill: boolean;
+  gelu: GeluMode;
+  softmax: SoftmaxMode;
+  clientPost?: string[];
+  loraMaxRank: string;
+  loraTolerance: string;
+  dumpAfter?: string[];
+  report?: string;
 }
 
 interface EvalFlags {
@@ -44,9 +62,38 @@ interface EvalFlags {
   out?: string;
 }
 
+function numberFlag(name: string, text: string, min: number): number {
+  const v = Number(text);
+  if (!Number.isFinite(v) || v < min)
+    throw new MarillError(`${name} expects a number >= ${min}, got '${text}'`);
+  return v;
+}
+
+function compileOptions(flags: CompileFlags): CompileOptions {
+  return {
+    ...DEFAULT_OPTIONS,
+    ...(flags.base !== undefined ? { base: loadBaseModel(flags.base) } : {}),
+    privateGlobs: flags.private ?? [],
+    publicGlobs: flags.public ?? [],
+    noMarill: !flags.marill,
+    gelu: flags.gelu,
+    softmax: flags.softmax,
+    clientPost: flags.clientPost ?? [],
+    loraMaxRank: numberFlag('--lora-max-rank', flags.loraMaxRank, 1),
+    loraTolerance: numberFlag('--lora-tolerance', flags.loraTolerance, 0),
+  };
+}
+
 function compileCommand(model: string, flags: CompileFlags): void {
-  const g = loadModel(model, { shapes: shapesFrom(flags.shape) });
-  emit(printGraph(g), flags.output);
+  const options = compileOptions(flags);
+  const loaded = loadModel(model, { shapes: shapesFrom(flags.shape) });
+  const { graph, notes } = runPipeline(loaded, options, {
+    dumpAfter: (flags.dumpAfter ?? []).flatMap((d) => d.split(',')),
+    dump: (pass, g) => process.stderr.write(`// ----- IR after ${pass} -----\n${printGraph(g)}`),
+  });
+  const summary = summarize(graph, notes);
+  if (flags.report) writeFileAtomic(flags.report, `${JSON.stringify(summary, null, 2)}\n`);
+  emit(flags.emit === 'ir' ? printGraph(graph) : formatSummary(summary), flags.output);
 }
 
 function evalCommand(model: string, flags: EvalFlags): void {
@@ -70,9 +117,46 @@ export function buildProgram(): Command {
     .description('compile MODEL (.onnx or .mir)')
     .option('-o, --output <file>', 'write the result here instead of stdout')
     .option('--shape <name=DxD>', 'fix a dynamic input shape (repeatable)', collect)
-    .addOption(
-      new Option('--emit <what>', 'stop after this stage and print it').choices(['ir']).default('ir'),
+    .option('--base <file>', 'the public base model: initializers with equal bytes are public')
+    .option(
+      '--private <glob>',
+      'initializers matching GLOB are private (repeatable; wins over --public)',
+      collect,
     )
+    .option('--public <glob>', 'initializers matching GLOB are public (repeatable)', collect)
+    .option('--no-marill', 'standard baseline: every weight private, nothing hoisted out of MPC')
+    .addOption(
+      new Option('--gelu <form>', 'GeLU form (MPCFormer: relu, quad)')
+        .choices(['exact', 'tanh', 'relu', 'quad'])
+        .default('exact'),
+    )
+    .addOption(
+      new Option('--softmax <form>', 'softmax form (MPCFormer: 2quad)')
+        .choices(['exact', '2quad'])
+        .default('exact'),
+    )
+    .option(
+      '--client-post <op>',
+      'let the client apply OP after the reveal, e.g. softmax (repeatable)',
+      collect,
+    )
+    .option(
+      '--lora-max-rank <r>',
+      'largest rank a merged LoRA split may have',
+      String(DEFAULT_OPTIONS.loraMaxRank),
+    )
+    .option(
+      '--lora-tolerance <t>',
+      'relative error allowed in the low-rank fit',
+      String(DEFAULT_OPTIONS.loraTolerance),
+    )
+    .addOption(
+      new Option('--emit <what>', 'what to print: the placement summary or the IR')
+        .choices(['summary', 'ir'])
+        .default('summary'),
+    )
+    .option('--dump-after <pass>', 'print the IR to stderr after PASS (or all; repeatable)', collect)
+    .option('--report <file>', 'write the summary as JSON')
     .action((model: string, flags: CompileFlags) => compileCommand(model, flags));
 
   program

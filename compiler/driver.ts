@@ -3,8 +3,8 @@
  * stages, to a plan), stoppable after any stage.
  *
  *   load     .onnx -> ONNX frontend (decode, fold, lower)   |  .mir -> text parser
- *   passes   passes/pipeline.ts, in order
- *   emit     --emit ir: the IR text
+ *   passes   passes/pipeline.ts, in order (ending with information-flow verification)
+ *   emit     --emit ir: the IR text; by default the summary of where the work runs
  */
 import { extname } from 'node:path';
 import type { Graph } from '../ir/graph.ts';
@@ -14,6 +14,11 @@ import { verifyGraph } from '../ir/verify.ts';
 import { loadOnnx } from './onnx/load.ts';
 import { lowerOnnx } from './onnx/lower.ts';
 import { readFileOrFail } from './fs-util.ts';
+import type { CompileNotes, CompileOptions } from '../passes/context.ts';
+import { emptyNotes } from '../passes/context.ts';
+import type { RunOptions } from '../passes/manager.ts';
+import { runPasses } from '../passes/manager.ts';
+import { PIPELINE } from '../passes/pipeline.ts';
 
 export interface LoadOptions {
   /** Fixed sizes for dynamic input dimensions, by input name. */
@@ -47,4 +52,16 @@ export function parseShapeFlag(flag: string): [string, number[]] {
   const m = /^(.+)=(\d+(?:x\d+)*)$/.exec(flag);
   if (!m) throw new MarillError(`--shape expects NAME=DxDx..., e.g. input_ids=1x16; got '${flag}'`);
   return [m[1]!, m[2]!.split('x').map(Number)];
+}
+
+export interface Compiled {
+  readonly graph: Graph;
+  readonly notes: CompileNotes;
+}
+
+/** Runs the pass pipeline on a loaded graph. */
+export function runPipeline(g: Graph, options: CompileOptions, run: RunOptions = {}): Compiled {
+  const notes = emptyNotes();
+  const graph = runPasses(g, PIPELINE, { options, notes }, run);
+  return { graph, notes };
 }

@@ -89,6 +89,8 @@ function adapterChain(g: Graph, v: ValueId, defs: ReadonlyMap<ValueId, Node>): A
   let cur = v;
   let rank = Infinity;
   let adapters = 0;
+  // The left operand of the innermost adapter matmul: x in x -> x A -> x A B.
+  let activation = v;
   for (;;) {
     const p = defs.get(cur);
     if (!p) break;
@@ -106,9 +108,9 @@ function adapterChain(g: Graph, v: ValueId, defs: ReadonlyMap<ValueId, Node>): A
     const shape = g.values.get(p.outputs[0]!)!.type.shape;
     rank = Math.min(rank, shape[shape.length - 1]!);
     adapters++;
-    cur = p.inputs[0]!;
+    cur = activation = p.inputs[0]!;
   }
-  return adapters >= 2 ? { activation: cur, rank } : undefined;
+  return adapters >= 2 ? { activation, rank } : undefined;
 }
 
 const BASE_PATH_OPS = new Set(['reshape', 'transpose', 'split', 'slice']);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Matrix } from './lowrank.ts';
-import { frobeniusNorm, lowRankFactor, symmetricEigen } from './lowrank.ts';
+import { frobeniusNorm, lowRankFactor, submatrixRankExceeds, symmetricEigen } from './lowrank.ts';
 
 /** Seeded uniforms in [-0.5, 0.5) (a linear congruential generator: tests need variety, not quality). */
 function randomValues(n: number, seed: number): Float64Array {
@@ -141,5 +141,34 @@ describe('lowRankFactor', () => {
     const a = lowRankFactor(d, { maxRank: 8, tolerance: 1e-6 })!;
     const b = lowRankFactor(d, { maxRank: 8, tolerance: 1e-6 })!;
     expect(Array.from(a.left)).toEqual(Array.from(b.left));
+  });
+});
+
+describe('submatrixRankExceeds', () => {
+  it('proves a full-rank matrix is not rank 4, and never rejects an exactly rank-4 one', () => {
+    const full: Matrix = { rows: 60, cols: 50, data: randomValues(3000, 41) };
+    expect(submatrixRankExceeds(full, 4, 1e-4 * frobeniusNorm(full.data), 1)).toBe(true);
+    for (let seed = 1; seed <= 5; seed++) {
+      const low = rankR(60, 50, 4, 43 + seed);
+      expect(submatrixRankExceeds(low, 4, 1e-9 * frobeniusNorm(low.data), seed)).toBe(false);
+    }
+  });
+
+  it('decides nothing when the submatrix cannot exceed the rank', () => {
+    const full: Matrix = { rows: 4, cols: 50, data: randomValues(200, 47) };
+    expect(submatrixRankExceeds(full, 4, 0, 1)).toBe(false);
+  });
+});
+
+describe('lowRankFactor past the quick rejection', () => {
+  it('rejects a rank-11 matrix whose high-rank part hides in 10 of 200 rows (the submatrix misses it)', () => {
+    const d = rankR(200, 200, 1, 61);
+    const extra = randomValues(10 * 200, 63);
+    for (let i = 0; i < 10 * 200; i++) d.data[i]! += extra[i]!; // rows 0..9 (row-major: the first 2000 values) get a full-rank block
+    const threshold = 1e-4 * frobeniusNorm(d.data);
+    // The sampled submatrix sees (almost) none of those rows, so only the range finder can tell.
+    expect(submatrixRankExceeds(d, 4, threshold, 0x5eed)).toBe(false);
+    expect(lowRankFactor(d, { maxRank: 4, tolerance: 1e-4 })).toBeUndefined();
+    expect(lowRankFactor(d, { maxRank: 11, tolerance: 1e-6 })?.rank).toBe(11);
   });
 });

@@ -5,6 +5,9 @@
  * ||D - L R||_F <= max(tolerance * ||D||_F, noiseFloor).
  *
  * Algorithm (randomised range finder, Halko-Martinsson-Tropp 2011, adaptive in blocks):
+ *   0. Quick rejection: if a random 2(R+8)-square submatrix of D has sigma_{R+1} above the
+ *      threshold, no rank-R fit exists (see submatrixRankExceeds); a fully fine-tuned
+ *      weight is rejected here without touching the rest of D.
  *   1. Sketch D with a block of Gaussian test vectors, Y = D Omega (block columns).
  *   2. Orthonormalise Y against the basis found so far (classical Gram-Schmidt run
  *      twice, which is numerically orthogonal to working precision) and append it to Q.
@@ -16,7 +19,7 @@
  *      in range(Q) is (Q U_r)(U_r^T C), whose residual is ||D||^2 - sum_{i<r} S_i.
  *   5. Check the chosen factors directly, ||D - L R||_F, and report that relative error.
  * All arithmetic is Float64. A rank-4 difference of a 768x768 weight costs one block:
- * two passes over D with 8 vectors each, a few tens of milliseconds.
+ * two passes over D with 8 vectors each, and one more for the direct check.
  *
  * The random test vectors come from a fixed seed, so a compilation is reproducible.
  */
@@ -244,7 +247,8 @@ function sampleIndices(n: number, count: number, uniform: () => number): number[
  * eigenproblem. If D = L + E with rank(L) <= R and ||E||_F <= t, then every submatrix
  * S of D has sigma_{R+1}(S) <= ||S - L_S||_2 <= ||E||_F <= t. So a random submatrix with
  * sigma_{R+1}(S) > t proves that no rank-R fit within t exists (a factor 2 of margin
- * covers rounding). The converse does not hold: passing this test decides nothing.
+ * covers rounding in D; the eigenvalues' own rounding is allowed for). The converse
+ * does not hold: passing this test decides nothing.
  */
 export function submatrixRankExceeds(d: Matrix, maxRank: number, threshold: number, seed: number): boolean {
   const side = 2 * (maxRank + 8);
@@ -266,7 +270,9 @@ export function submatrixRankExceeds(d: Matrix, maxRank: number, threshold: numb
   for (let i = 0; i < n; i++)
     for (let j = i; j < n; j++) gram[i * n + j] = gram[j * n + i] = dot(vectors[i]!, vectors[j]!);
   const { values } = symmetricEigen(gram, n);
-  return values[maxRank]! > 4 * threshold * threshold;
+  // Eigenvalues of the Gram matrix carry absolute rounding error of order n eps lambda_max.
+  const rounding = n * 4 * Number.EPSILON * values[0]!;
+  return values[maxRank]! > 4 * threshold * threshold + rounding;
 }
 
 /** Grows an orthonormal basis of range(D) block by block until it explains D (or spans its range), or exceeds `limit` columns. */

@@ -2,6 +2,7 @@
 // plaintext interpreter, with measured bytes/rounds against the plan's predicted costs.
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../ir/builder.ts';
+import { MarillError } from '../ir/errors.ts';
 import type { Graph } from '../ir/graph.ts';
 import { interpret } from '../ir/interpret.ts';
 import type { Tensor } from '../ir/tensor.ts';
@@ -106,8 +107,12 @@ describe('plan executor (in process)', () => {
     const plan = makePlan(g);
     const clientWeights = weightsOf(g, (v) => v === 'public');
     clientWeights.set('w_pub', randomTensor([8, 8], 0.5));
-    await expect(
-      simulatePlan(plan, { server: weightsOf(g, () => true), client: clientWeights }, { client: new Map() }),
-    ).rejects.toThrow(/w_pub.*differs from the plan/);
+    const err = await simulatePlan(
+      plan,
+      { server: weightsOf(g, () => true), client: clientWeights },
+      { client: new Map() },
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MarillError);
+    expect((err as MarillError).format()).toMatch(/^weight 'w_pub': differs from the plan's/);
   });
 });

@@ -41,7 +41,7 @@ export class PartySession {
    */
   static async open(opts: PartySessionOptions): Promise<PartySession> {
     const { plan, party, channel } = opts;
-    const mine = makeHello(party, plan.hash, publicWeightsDigest(plan.publicWeights));
+    const mine = makeHello(party, plan.hash, publicWeightsDigest(plan.publicWeights), opts.feed.tag);
     // Weights are checked before the handshake so a wrong model fails locally, with a clear message.
     const executor = new PartyExecutor(plan, party, opts.feed, opts.weights);
     const peer = await handshake(channel, mine, otherParty(party));
@@ -88,14 +88,24 @@ export async function simulatePlan(
 ): Promise<SimulateResult> {
   const [toClient, toServer] = channelPair(['client', 'server']);
   const [serverFeed, clientFeed] = inProcessFeeds(plan);
+  // A failure at one party closes the channel, so the other fails at once instead of waiting.
+  const failFast = <T>(p: Promise<T>): Promise<T> =>
+    p.catch((e: unknown) => {
+      toClient.close();
+      toServer.close();
+      throw e;
+    });
   const [server, client] = await Promise.all([
-    PartySession.open({ plan, party: 'server', channel: toClient, feed: serverFeed, weights: weights.server }),
-    PartySession.open({ plan, party: 'client', channel: toServer, feed: clientFeed, weights: weights.client }),
+    failFast(PartySession.open({ plan, party: 'server', channel: toClient, feed: serverFeed, weights: weights.server })),
+    failFast(PartySession.open({ plan, party: 'client', channel: toServer, feed: clientFeed, weights: weights.client })),
   ]);
   let outputs = new Map<string, Tensor>();
   try {
     for (let i = 0; i < (opts.inferences ?? 1); i++) {
-      const [, got] = await Promise.all([server.infer(inputs.server ?? new Map()), client.infer(inputs.client)]);
+      const [, got] = await Promise.all([
+        failFast(server.infer(inputs.server ?? new Map())),
+        failFast(client.infer(inputs.client)),
+      ]);
       outputs = got;
     }
   } finally {

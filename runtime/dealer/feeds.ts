@@ -13,6 +13,7 @@ import { MarillError } from '../../ir/errors.ts';
 import type { BoundPlanOp } from '../bound-plan.ts';
 import { bindPlan } from '../bound-plan.ts';
 import type { Plan } from '../plan.ts';
+import { Prg } from '../crypto/prg.ts';
 import type { Party } from '../protocol.ts';
 import { partyIndex } from '../protocol.ts';
 import type { PartySeeds } from './streams.ts';
@@ -21,6 +22,8 @@ import { Dealer, freshSeeds } from './streams.ts';
 export interface MaterialFeed {
   /** The seeds this party shares with the dealer. */
   readonly seeds: PartySeeds;
+  /** Dealer session id and position; both parties' tags must be equal (checked at the handshake). */
+  readonly tag: string;
   /** Starts an inference (a live dealer is asked for its material). */
   begin(): Promise<void>;
   /** The frame of the next bound op. */
@@ -31,6 +34,8 @@ export interface MaterialFeed {
 /** The dealer for a plan: deals whole inferences, holds frames until each party takes them. */
 export class PlanDealer {
   readonly seeds: readonly [PartySeeds, PartySeeds];
+  /** A random id of this dealer session. */
+  readonly id = Buffer.from(Prg.freshSeed()).toString('hex').slice(0, 16);
   private readonly dealer: Dealer;
   private readonly ops: BoundPlanOp[];
   private readonly queues: [Uint8Array[][], Uint8Array[][]] = [[], []];
@@ -78,6 +83,7 @@ export class QueuedFeed implements MaterialFeed {
 
   constructor(
     readonly seeds: PartySeeds,
+    readonly tag: string,
     private readonly fetch: () => Promise<Uint8Array[]>,
     private readonly onClose: () => void = () => {},
   ) {}
@@ -103,7 +109,7 @@ export class QueuedFeed implements MaterialFeed {
 export function inProcessFeeds(plan: Plan): [MaterialFeed, MaterialFeed] {
   const dealer = new PlanDealer(plan);
   return [
-    new QueuedFeed(dealer.seeds[0], async () => dealer.framesFor('server')),
-    new QueuedFeed(dealer.seeds[1], async () => dealer.framesFor('client')),
+    new QueuedFeed(dealer.seeds[0], dealer.id, async () => dealer.framesFor('server')),
+    new QueuedFeed(dealer.seeds[1], dealer.id, async () => dealer.framesFor('client')),
   ];
 }

@@ -26,19 +26,27 @@ export interface Hello {
   readonly publicWeights: string;
   /** Hex random contribution to the common seed (party-party only). */
   readonly nonce: string;
+  /**
+   * Which dealer material this party will use (dealer session id and position);
+   * the parties must agree, or their correlated randomness would not match.
+   */
+  readonly material?: string;
 }
 
 const short = (h: string) => `${h.slice(0, 12)}…`;
 
 /** Why two hellos do not belong to one session, or undefined if they do. */
-export function helloMismatch(mine: Hello, peer: Hello, expectedPeer: Role): string | undefined {
+export function helloMismatch(mine: Hello, peer: Hello, expectedPeer: Role | readonly Role[]): string | undefined {
+  const expected: readonly Role[] = typeof expectedPeer === 'string' ? [expectedPeer] : expectedPeer;
   if (peer.protocol !== PROTOCOL_NAME) return `the peer does not speak ${PROTOCOL_NAME}`;
   if (peer.version !== mine.version) return `protocol version differs (this side ${mine.version}, peer ${peer.version})`;
-  if (peer.role !== expectedPeer) return `expected the ${expectedPeer}, but the peer is the ${peer.role}`;
+  if (!expected.includes(peer.role)) return `expected the ${expected.join(' or ')}, but the peer is the ${peer.role}`;
   if (peer.planHash !== mine.planHash)
     return `plan differs (this side ${short(mine.planHash)}, ${peer.role} ${short(peer.planHash)})`;
   if (mine.role !== 'dealer' && peer.role !== 'dealer' && peer.publicWeights !== mine.publicWeights)
     return `public weights differ (this side ${short(mine.publicWeights)}, ${peer.role} ${short(peer.publicWeights)})`;
+  if (mine.material !== undefined && peer.material !== undefined && mine.material !== peer.material)
+    return `dealer material differs (this side ${mine.material}, ${peer.role} ${peer.material}): both parties must use the same dealer session and position`;
   return undefined;
 }
 
@@ -52,7 +60,7 @@ function parseHello(bytes: Uint8Array, peer: string): Hello {
   }
 }
 
-export function makeHello(role: Role, planHash: string, publicWeights: string): Hello {
+export function makeHello(role: Role, planHash: string, publicWeights: string, material?: string): Hello {
   return {
     protocol: PROTOCOL_NAME,
     version: PROTOCOL_VERSION,
@@ -60,11 +68,12 @@ export function makeHello(role: Role, planHash: string, publicWeights: string): 
     planHash,
     publicWeights,
     nonce: Buffer.from(Prg.freshSeed()).toString('hex'),
+    ...(material !== undefined ? { material } : {}),
   };
 }
 
 /** Sends our hello, reads the peer's, and refuses a mismatch (closing the channel). */
-export async function handshake(channel: Channel, mine: Hello, expectedPeer: Role): Promise<Hello> {
+export async function handshake(channel: Channel, mine: Hello, expectedPeer: Role | readonly Role[]): Promise<Hello> {
   channel.send(new TextEncoder().encode(JSON.stringify(mine)));
   const peer = parseHello(await channel.recv(), channel.peer);
   const why = helloMismatch(mine, peer, expectedPeer);

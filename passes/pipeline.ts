@@ -1,0 +1,28 @@
+/**
+ * The compiler's pass pipeline, in order. `--dump-after NAME|all` prints the IR
+ * after any of them; `cleanup` runs twice (the second merges the per-layer
+ * copies of constants that fusion creates).
+ */
+import { approximatePass } from './approximate.ts';
+import { cleanupPass } from './cleanup.ts';
+import { dcePass } from './dce.ts';
+import { fusePass } from './fuse.ts';
+import { loraSplitPass } from './lora-split.ts';
+import type { Pass } from './manager.ts';
+import { placePass } from './place.ts';
+import { provenancePass } from './provenance.ts';
+import { relocatePass } from './relocate.ts';
+import { verifyFlowPass } from './verify-flow.ts';
+
+export const PIPELINE: readonly Pass[] = [
+  cleanupPass, // fold constants, CSE, DCE
+  fusePass, // erf/tanh GeLU, LayerNorm, RMSNorm, SiLU, masked softmax
+  cleanupPass,
+  approximatePass, // --gelu / --softmax (MPCFormer), opt-in
+  provenancePass, // which weights are public
+  loraSplitPass, // x@W' = x@W_base + (x@B)@A
+  placePass, // visibility, share/reveal, placement
+  relocatePass, // post-processing after the reveal, on the client
+  dcePass,
+  verifyFlowPass, // always last
+];

@@ -1,0 +1,152 @@
+/**
+ * Dealer material generated ahead to files: one directory per party,
+ *
+ *   DIR/server/  manifest.json  seeds.bin  material.bin  progress.json
+ *   DIR/client/  ...
+ *
+ * material.bin is every frame of every inference in order, each as a 4-byte
+ * little-endian length and the bytes. A party reads its own directory only
+ * (hand each party its directory; never both). progress.json records how
+ * many inferences were used, so material is never used twice (reusing
+ * correlated randomness would break its one-time masks); both parties
+ * announce their position in the handshake, which refuses a mismatch.
+ */
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { MarillError } from '../../ir/errors.ts';
+import { bindPlan } from '../bound-plan.ts';
+import type { Plan } from '../plan.ts';
+import type { Party } from '../protocol.ts';
+import { PARTIES, partyIndex } from '../protocol.ts';
+import type { MaterialFeed } from './feeds.ts';
+import { PlanDealer } from './feeds.ts';
+import { SEED_BYTES } from '../crypto/prg.ts';
+
+export const MATERIAL_FORMAT = 'marill-dealer/1';
+
+export interface MaterialManifest {
+  readonly format: typeof MATERIAL_FORMAT;
+  readonly party: Party;
+  readonly planHash: string;
+  /** Random id of the dealer session that wrote both directories. */
+  readonly session: string;
+  readonly inferences: number;
+  readonly opsPerInference: number;
+  /** Material bytes per inference (frame payloads, as accounted offline). */
+  readonly bytesPerInference: number;
+}
+
+/** Writes `inferences` inferences of material for both parties under dir/server and dir/client. */
+export function writeDealerMaterial(plan: Plan, dir: string, inferences: number): MaterialManifest[] {
+  if (!Number.isInteger(inferences) || inferences < 1) throw new MarillError(`cannot write material for ${inferences} inferences`);
+  const dealer = new PlanDealer(plan);
+  const fds = PARTIES.map((party) => {
+    const d = join(dir, party);
+    mkdirSync(d, { recursive: true });
+    const seeds = dealer.seeds[partyIndex(party)];
+    const seedBytes = new Uint8Array(2 * SEED_BYTES);
+    seedBytes.set(seeds.stream, 0);
+    seedBytes.set(seeds.session, SEED_BYTES);
+    writeFileSync(join(d, 'seeds.bin'), seedBytes, { mode: 0o600 });
+    writeFileSync(join(d, 'progress.json'), JSON.stringify({ used: 0 }));
+    return openSync(join(d, 'material.bin'), 'w', 0o600);
+  });
+  const bytes = [0, 0];
+  try {
+    for (let i = 0; i < inferences; i++) {
+      const frames = dealer.dealInference();
+      frames.forEach((list, p) => {
+        for (const f of list) {
+          const head = Buffer.alloc(4);
+          head.writeUInt32LE(f.byteLength, 0);
+          writeSync(fds[p]!, head);
+          writeSync(fds[p]!, f);
+          if (i === 0) bytes[p]! += f.byteLength;
+        }
+      });
+    }
+  } finally {
+    fds.forEach((fd) => closeSync(fd));
+  }
+  return PARTIES.map((party, p) => {
+    const manifest: MaterialManifest = {
+      format: MATERIAL_FORMAT,
+      party,
+      planHash: plan.hash,
+      session: dealer.id,
+      inferences,
+      opsPerInference: dealer.opCount,
+      bytesPerInference: bytes[p]!,
+    };
+    writeFileSync(join(dir, party, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    return manifest;
+  });
+}
+
+function readJson<T>(path: string, what: string): T {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
+  } catch (e) {
+    throw new MarillError(`cannot read ${what}: ${(e as Error).message}`, { file: path });
+  }
+}
+
+/** A party's feed from its material directory (dir/<party> or a directory holding manifest.json). */
+export function fileFeed(plan: Plan, party: Party, dir: string): MaterialFeed {
+  const d = existsSync(join(dir, 'manifest.json')) ? dir : join(dir, party);
+  const manifestPath = join(d, 'manifest.json');
+  const m = readJson<MaterialManifest>(manifestPath, 'dealer material manifest');
+  if (m.format !== MATERIAL_FORMAT) throw new MarillError(`not ${MATERIAL_FORMAT} material`, { file: manifestPath });
+  if (m.party !== party) throw new MarillError(`is the ${m.party}'s material, not the ${party}'s`, { file: d });
+  if (m.planHash !== plan.hash)
+    throw new MarillError(`was generated for another plan (${m.planHash.slice(0, 12)}…, this plan ${plan.hash.slice(0, 12)}…)`, { file: d });
+  if (m.opsPerInference !== bindPlan(plan).length)
+    throw new MarillError(`has ${m.opsPerInference} frames per inference, the plan needs ${bindPlan(plan).length}`, { file: d });
+  const seedBytes = readFileSync(join(d, 'seeds.bin'));
+  if (seedBytes.length !== 2 * SEED_BYTES) throw new MarillError('seeds.bin is damaged', { file: d });
+  const progressPath = join(d, 'progress.json');
+  let used = readJson<{ used: number }>(progressPath, 'material progress').used;
+  const fd = openSync(join(d, 'material.bin'), 'r');
+  let offset = 0;
+  const readExactly = (n: number): Uint8Array => {
+    const out = new Uint8Array(n);
+    let got = 0;
+    while (got < n) {
+      const k = readSync(fd, out, got, n - got, offset + got);
+      if (k === 0) throw new MarillError('material.bin ends early', { file: d });
+      got += k;
+    }
+    offset += n;
+    return out;
+  };
+  const skipFrames = (count: number) => {
+    for (let i = 0; i < count; i++) offset += Buffer.from(readExactly(4)).readUInt32LE(0);
+  };
+  skipFrames(used * m.opsPerInference);
+  let left = 0;
+  return {
+    seeds: {
+      stream: Uint8Array.from(seedBytes.subarray(0, SEED_BYTES)),
+      session: Uint8Array.from(seedBytes.subarray(SEED_BYTES)),
+    },
+    tag: `files:${m.session}#${used}`,
+    async begin() {
+      if (left > 0) throw new MarillError(`${left} frames of the previous inference were not used`, { file: d });
+      if (used >= m.inferences)
+        throw new MarillError(`all ${m.inferences} inference(s) of this dealer material are used; generate more`, { file: d });
+      used++;
+      // Record use before any frame is read: material must never serve two inferences.
+      writeFileSync(progressPath, JSON.stringify({ used }));
+      left = m.opsPerInference;
+    },
+    async next() {
+      if (left === 0) throw new MarillError('the plan reads more frames than the material holds per inference', { file: d });
+      left--;
+      const len = Buffer.from(readExactly(4)).readUInt32LE(0);
+      return readExactly(len);
+    },
+    close() {
+      closeSync(fd);
+    },
+  };
+}
