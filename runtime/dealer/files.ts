@@ -106,6 +106,9 @@ export function fileFeed(plan: Plan, party: Party, dir: string): MaterialFeed {
   if (seedBytes.length !== 2 * SEED_BYTES) throw new MarillError('seeds.bin is damaged', { file: d });
   const progressPath = join(d, 'progress.json');
   let used = readJson<{ used: number }>(progressPath, 'material progress').used;
+  const exhausted = () =>
+    new MarillError(`all ${m.inferences} inference(s) of this dealer material are used; generate more`, { file: d });
+  if (used >= m.inferences) throw exhausted();
   const fd = openSync(join(d, 'material.bin'), 'r');
   let offset = 0;
   const readExactly = (n: number): Uint8Array => {
@@ -132,8 +135,7 @@ export function fileFeed(plan: Plan, party: Party, dir: string): MaterialFeed {
     tag: `files:${m.session}#${used}`,
     async begin() {
       if (left > 0) throw new MarillError(`${left} frames of the previous inference were not used`, { file: d });
-      if (used >= m.inferences)
-        throw new MarillError(`all ${m.inferences} inference(s) of this dealer material are used; generate more`, { file: d });
+      if (used >= m.inferences) throw exhausted();
       used++;
       // Record use before any frame is read: material must never serve two inferences.
       writeFileSync(progressPath, JSON.stringify({ used }));

@@ -60,9 +60,7 @@ export class Inbox {
       const timer = setTimeout(() => {
         const i = this.waiters.indexOf(waiter);
         if (i >= 0) this.waiters.splice(i, 1);
-        reject(
-          new MarillError(`no message from the ${this.peer} within ${this.timeoutMs / 1000} s`, { what: this.peer }),
-        );
+        reject(new MarillError(`no message from the ${this.peer} within ${this.timeoutMs / 1000} s`));
       }, this.timeoutMs);
       const waiter = {
         resolve: (m: Uint8Array) => {
@@ -92,7 +90,7 @@ class InProcessChannel implements Channel {
   }
 
   send(data: Uint8Array): void {
-    if (this.closed) throw new MarillError(`channel to the ${this.peer} is closed`, { what: this.peer });
+    if (this.closed) throw new MarillError(`channel to the ${this.peer} is closed`);
     // Copy: the sender may reuse its buffer, as it could with a socket.
     this.other!.inbox.deliver(Uint8Array.from(data));
   }
@@ -104,9 +102,9 @@ class InProcessChannel implements Channel {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.inbox.fail(new MarillError(`channel to the ${this.peer} is closed`, { what: this.peer }));
+    this.inbox.fail(new MarillError(`channel to the ${this.peer} is closed`));
     const other = this.other!;
-    other.inbox.fail(new MarillError(`the ${other.peer} closed the connection`, { what: other.peer }));
+    other.inbox.fail(new MarillError(`the ${other.peer} closed the connection`));
   }
 }
 

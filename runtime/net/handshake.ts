@@ -36,11 +36,17 @@ export interface Hello {
 const short = (h: string) => `${h.slice(0, 12)}…`;
 
 /** Why two hellos do not belong to one session, or undefined if they do. */
-export function helloMismatch(mine: Hello, peer: Hello, expectedPeer: Role | readonly Role[]): string | undefined {
+export function helloMismatch(
+  mine: Hello,
+  peer: Hello,
+  expectedPeer: Role | readonly Role[],
+): string | undefined {
   const expected: readonly Role[] = typeof expectedPeer === 'string' ? [expectedPeer] : expectedPeer;
   if (peer.protocol !== PROTOCOL_NAME) return `the peer does not speak ${PROTOCOL_NAME}`;
-  if (peer.version !== mine.version) return `protocol version differs (this side ${mine.version}, peer ${peer.version})`;
-  if (!expected.includes(peer.role)) return `expected the ${expected.join(' or ')}, but the peer is the ${peer.role}`;
+  if (peer.version !== mine.version)
+    return `protocol version differs (this side ${mine.version}, peer ${peer.version})`;
+  if (!expected.includes(peer.role))
+    return `expected the ${expected.join(' or ')}, but the peer is the ${peer.role}`;
   if (peer.planHash !== mine.planHash)
     return `plan differs (this side ${short(mine.planHash)}, ${peer.role} ${short(peer.planHash)})`;
   if (mine.role !== 'dealer' && peer.role !== 'dealer' && peer.publicWeights !== mine.publicWeights)
@@ -73,7 +79,11 @@ export function makeHello(role: Role, planHash: string, publicWeights: string, m
 }
 
 /** Sends our hello, reads the peer's, and refuses a mismatch (closing the channel). */
-export async function handshake(channel: Channel, mine: Hello, expectedPeer: Role | readonly Role[]): Promise<Hello> {
+export async function handshake(
+  channel: Channel,
+  mine: Hello,
+  expectedPeer: Role | readonly Role[],
+): Promise<Hello> {
   channel.send(new TextEncoder().encode(JSON.stringify(mine)));
   const peer = parseHello(await channel.recv(), channel.peer);
   const why = helloMismatch(mine, peer, expectedPeer);

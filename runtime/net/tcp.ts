@@ -57,7 +57,11 @@ function readPem(path: string, what: string): Buffer {
 }
 
 function tlsMaterial(files: TlsFiles): { cert: Buffer; key: Buffer; ca: Buffer } {
-  return { cert: readPem(files.cert, 'certificate'), key: readPem(files.key, 'key'), ca: readPem(files.ca, 'CA') };
+  return {
+    cert: readPem(files.cert, 'certificate'),
+    key: readPem(files.key, 'key'),
+    ca: readPem(files.ca, 'CA'),
+  };
 }
 
 /** A socket as a Channel: frames in, frames out, failure on close/error. */
@@ -75,12 +79,14 @@ class SocketChannel implements Channel {
     this.inbox = new Inbox(peer, recvTimeoutMs);
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (e: Error) => this.inbox.fail(new MarillError(`connection to the ${peer} failed: ${e.message}`, { what: peer })));
+    socket.on('error', (e: Error) =>
+      this.inbox.fail(new MarillError(`connection to the ${peer} failed: ${e.message}`)),
+    );
     socket.on('close', () => {
       const message = this.closing
         ? `connection to the ${peer} was closed`
         : `the ${peer} closed the connection (it disconnected or stopped)`;
-      this.inbox.fail(new MarillError(message, { what: peer }));
+      this.inbox.fail(new MarillError(message));
     });
   }
 
@@ -92,7 +98,7 @@ class SocketChannel implements Channel {
       const head = this.peek(4);
       const len = head.readUInt32BE(0);
       if (len > MAX_FRAME_BYTES) {
-        this.inbox.fail(new MarillError(`the ${this.peer} sent a ${len}-byte message, over the limit`, { what: this.peer }));
+        this.inbox.fail(new MarillError(`the ${this.peer} sent a ${len}-byte message, over the limit`));
         this.socket.destroy();
         return;
       }
@@ -165,11 +171,19 @@ export class Listener {
   }
 
   /** Listens on host:port; a port in use (or any listen failure) is a clear MarillError. */
-  static async open(at: Endpoint, opts: { tls?: TlsFiles; peerRole?: string; recvTimeoutMs?: number } = {}): Promise<Listener> {
+  static async open(
+    at: Endpoint,
+    opts: { tls?: TlsFiles; peerRole?: string; recvTimeoutMs?: number } = {},
+  ): Promise<Listener> {
     const server = opts.tls
       ? tls.createServer({ ...tlsMaterial(opts.tls), requestCert: true, rejectUnauthorized: true })
       : net.createServer();
-    const listener = new Listener(server, opts.peerRole ?? 'peer', opts.recvTimeoutMs ?? DEFAULT_RECV_TIMEOUT_MS, !!opts.tls);
+    const listener = new Listener(
+      server,
+      opts.peerRole ?? 'peer',
+      opts.recvTimeoutMs ?? DEFAULT_RECV_TIMEOUT_MS,
+      !!opts.tls,
+    );
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e: NodeJS.ErrnoException) => {
         const why = e.code === 'EADDRINUSE' ? 'address already in use' : e.message;
@@ -201,7 +215,9 @@ export class Listener {
       const timer = setTimeout(() => {
         const i = this.waiters.indexOf(w);
         if (i >= 0) this.waiters.splice(i, 1);
-        reject(new MarillError(`no ${this.peerRole} connected to port ${this.port} within ${timeoutMs / 1000} s`));
+        reject(
+          new MarillError(`no ${this.peerRole} connected to port ${this.port} within ${timeoutMs / 1000} s`),
+        );
       }, timeoutMs);
       const w = {
         resolve: (c: Channel) => {
@@ -232,12 +248,24 @@ export async function connect(to: Endpoint, peerRole: string, opts: ConnectOptio
     try {
       const socket = await new Promise<net.Socket>((resolve, reject) => {
         const s: net.Socket = material
-          ? tls.connect({ host: to.host, port: to.port, ...material, servername: to.host.match(/^[\d.]+$/) ? undefined : to.host }, () => resolve(s))
+          ? tls.connect(
+              {
+                host: to.host,
+                port: to.port,
+                ...material,
+                servername: to.host.match(/^[\d.]+$/) ? undefined : to.host,
+              },
+              () => resolve(s),
+            )
           : net.connect({ host: to.host, port: to.port }, () => resolve(s));
         s.once('error', reject);
       });
       socket.removeAllListeners('error');
-      return new SocketChannel(socket, `${peerRole} at ${to.host}:${to.port}`, opts.recvTimeoutMs ?? DEFAULT_RECV_TIMEOUT_MS);
+      return new SocketChannel(
+        socket,
+        `${peerRole} at ${to.host}:${to.port}`,
+        opts.recvTimeoutMs ?? DEFAULT_RECV_TIMEOUT_MS,
+      );
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       const retry = err.code === 'ECONNREFUSED' || err.code === 'ECONNRESET' || err.code === 'ENOENT';

@@ -1,0 +1,122 @@
+// runParty over TCP in one process: a peer that disconnects mid-protocol, a peer on another
+// plan, and a live dealer that both parties must share.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { MarillError } from '../ir/errors.ts';
+import { writeDealerMaterial } from './dealer/files.ts';
+import { handshake, makeHello } from './net/handshake.ts';
+import { Listener, parseEndpoint } from './net/tcp.ts';
+import { makePlan, publicWeightsDigest } from './plan.ts';
+import { runParty } from './party.ts';
+import { SMALL_LAYER, bertEncoderLayer, layerInput, layerWeights } from './testing/layers.ts';
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+function materialDir(plan: ReturnType<typeof makePlan>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'marill-party-'));
+  dirs.push(dir);
+  writeDealerMaterial(plan, dir, 1);
+  return dir;
+}
+
+const layer = { ...SMALL_LAYER, seed: 21, nonlinear: false };
+
+describe('runParty', () => {
+  it('a server that disconnects mid-protocol ends the client run with a clear error', async () => {
+    const graph = bertEncoderLayer(layer);
+    const plan = makePlan(graph);
+    const dir = materialDir(plan);
+    const listener = await Listener.open(parseEndpoint('127.0.0.1:0'), { peerRole: 'client' });
+    // A fake server: completes the handshake, then leaves when the protocol starts.
+    const fake = (async () => {
+      const ch = await listener.accept(10_000);
+      await handshake(ch, makeHello('server', plan.hash, publicWeightsDigest(plan.publicWeights)), 'client');
+      ch.close();
+      listener.close();
+    })();
+    const t0 = Date.now();
+    const err = await runParty({
+      plan,
+      party: 'client',
+      weights: layerWeights(graph, 'client'),
+      inputs: [new Map([['hidden_in', layerInput(layer, 1)]])],
+      connect: `127.0.0.1:${listener.port}`,
+      dealerDir: dir,
+      timeoutMs: 60_000,
+    }).catch((e: unknown) => e);
+    await fake;
+    expect(err).toBeInstanceOf(MarillError);
+    const line = (err as MarillError).format();
+    expect(line).toMatch(/= matmul.*the server at 127\.0\.0\.1:\d+ closed the connection/);
+    expect(line).not.toContain('\n');
+    expect(Date.now() - t0).toBeLessThan(30_000); // not the 60 s receive timeout
+  });
+
+  it('parties on different plans refuse each other', async () => {
+    const serverGraph = bertEncoderLayer(layer);
+    const clientGraph = bertEncoderLayer({ ...layer, seed: 22 });
+    const [serverPlan, clientPlan] = [makePlan(serverGraph), makePlan(clientGraph)];
+    let port = 0;
+    let listening: () => void = () => {};
+    const ready = new Promise<void>((r) => (listening = r));
+    const server = runParty({
+      plan: serverPlan,
+      party: 'server',
+      weights: layerWeights(serverGraph, 'server'),
+      inputs: [new Map()],
+      listen: '127.0.0.1:0',
+      dealerDir: materialDir(serverPlan),
+      onListening: (p) => {
+        port = p;
+        listening();
+      },
+    }).catch((e: unknown) => e);
+    await ready;
+    const client = await runParty({
+      plan: clientPlan,
+      party: 'client',
+      weights: layerWeights(clientGraph, 'client'),
+      inputs: [new Map([['hidden_in', layerInput(layer, 1)]])],
+      connect: `127.0.0.1:${port}`,
+      dealerDir: materialDir(clientPlan),
+    }).catch((e: unknown) => e);
+    for (const e of [await server, client]) {
+      expect(e).toBeInstanceOf(MarillError);
+      expect((e as MarillError).message).toMatch(/^refusing the (server|client) at .*: plan differs/);
+    }
+  });
+
+  it('dealer material is used once: a second run on the same directory is refused', async () => {
+    const graph = bertEncoderLayer(layer);
+    const plan = makePlan(graph);
+    const dir = materialDir(plan);
+    let port = 0;
+    let listening: () => void = () => {};
+    const ready = new Promise<void>((r) => (listening = r));
+    const server = runParty({
+      plan,
+      party: 'server',
+      weights: layerWeights(graph, 'server'),
+      inputs: [new Map()],
+      listen: '127.0.0.1:0',
+      dealerDir: dir,
+      onListening: (p) => {
+        port = p;
+        listening();
+      },
+    });
+    await ready;
+    const input = new Map([['hidden_in', layerInput(layer, 1)]]);
+    const opts = { plan, party: 'client' as const, weights: layerWeights(graph, 'client'), dealerDir: dir };
+    const first = await runParty({ ...opts, inputs: [input], connect: `127.0.0.1:${port}` });
+    await server;
+    expect(first.outputs[0]!.get('hidden_out')!.shape).toEqual([1, layer.seq, layer.hidden]);
+    const again = await runParty({ ...opts, inputs: [input], connect: '127.0.0.1:1', timeoutMs: 2_000 }).catch(
+      (e: unknown) => e,
+    );
+    expect((again as MarillError).message).toMatch(/all 1 inference\(s\) of this dealer material are used/);
+  });
+});

@@ -1,0 +1,257 @@
+/**
+ * One-opening building blocks in split form, so that independent openings of one round travel
+ * in one message (./open.ts): each part has a `message` (this party's share of the values to
+ * open) and a local `finish` from the opened values. The composite protocols in this folder
+ * chain them and count one round per merged opening.
+ *
+ *  - `squarePart`, `mulPart`: Beaver square / product, in the ring (material of
+ *    ../beaver.ts, the same algebra in split form).
+ *  - `truncPart`: exact truncation (material of ../truncate.ts; its header derives
+ *    y = E + A with E = (c >>> bits) - 2^(62-bits) public and A = m (1 - msb(c)) 2^(64-bits) - r_hi
+ *    shared, c the opened x + 2^62 + r). Error: y = floor(x / 2^bits) + {0, 1}; needs
+ *    x in [-2^62, 2^62).
+ *  - `truncMulPart`: (trunc(z) + o) * w in ONE round, opening z's truncation mask and w - b
+ *    together: with y = E + A, y w = E w + A (w - b) + A b, and A b is linear in the dealer's
+ *    shares of m b and r_hi b. Saves the round a truncation followed by a Beaver product needs.
+ *  - `truncSquarePart`: (trunc(z) + o)^2 in ONE round: (E + o + A)^2 expands with
+ *    A^2 = r_hi^2 - 2 (1 - msb(c)) 2^(64-bits) m r_hi (m^2 = m, and 2^(2(64-bits)) = 0 mod 2^64
+ *    for bits <= 32), linear in the dealer's shares of r_hi^2 and m r_hi.
+ * Both fused parts also return the truncated value y itself (its shares are a by-product).
+ * The results are ring-exact given y; the only error is the truncation's {0, 1}.
+ */
+import { MarillError } from '../../../ir/errors.ts';
+import { applyMap } from '../../mpc/layout.ts';
+import type { DealerStream, MaterialStream, PartyContext } from '../../protocol.ts';
+import type { Ring } from '../../ring/kernels.ts';
+import {
+  ringAdd,
+  ringAddScalar,
+  ringMsb,
+  ringMul,
+  ringMulScalar,
+  ringNeg,
+  ringShl,
+  ringShrLogical,
+  ringSub,
+} from '../../ring/kernels.ts';
+import type { PairMaterial, TripleMaterial } from '../beaver.ts';
+import { beaverMul, beaverSquare } from '../beaver.ts';
+import type { TruncMaterial } from '../truncate.ts';
+import { truncate } from '../truncate.ts';
+
+type Index = Pick<PartyContext, 'index'>;
+
+const OFFSET = 1n << 62n;
+
+function need(r: Ring, n: number, what: string): void {
+  if (r.length !== n) throw new MarillError(`${what}: expected ${n} elements, got ${r.length}`);
+}
+
+// ---- Beaver square and product ------------------------------------------------------------------
+
+export const squarePart = {
+  deal: (n: number, d: DealerStream): void => beaverSquare.deal({ n }, d),
+  material: (n: number, s: MaterialStream): PairMaterial => beaverSquare.material({ n }, s),
+  message(m: PairMaterial, x: Ring): Ring {
+    need(x, m.a.length, 'square');
+    return ringSub(x, m.a);
+  },
+  /** x^2 in the ring (scale doubles). */
+  finish(ctx: Index, m: PairMaterial, e: Ring): Ring {
+    const z = ringMulScalar(ringMul(e, m.a), 2n);
+    ringAdd(z, m.c, z);
+    if (ctx.index === 0) ringAdd(z, ringMul(e, e), z);
+    return z;
+  },
+  offline: (n: number): [number, number] => [0, 8 * n],
+  opened: (n: number): number => n,
+};
+
+export const mulPart = {
+  deal: (n: number, d: DealerStream): void => beaverMul.deal({ n }, d),
+  material: (n: number, s: MaterialStream): TripleMaterial => beaverMul.material({ n }, s),
+  message(m: TripleMaterial, x: Ring, y: Ring): Ring {
+    const n = m.a.length;
+    need(x, n, 'product x');
+    need(y, n, 'product y');
+    const out = new BigInt64Array(2 * n);
+    ringSub(x, m.a, out.subarray(0, n));
+    ringSub(y, m.b, out.subarray(n));
+    return out;
+  },
+  /** x * y in the ring, from the opened (x - a, y - b) and this party's y share. */
+  finish(m: TripleMaterial, y: Ring, opened: Ring): Ring {
+    const n = m.a.length;
+    const z = ringMul(opened.subarray(0, n), y);
+    ringAdd(z, ringMul(m.a, opened.subarray(n)), z);
+    return ringAdd(z, m.c, z);
+  },
+  offline: (n: number): [number, number] => [0, 8 * n],
+  opened: (n: number): number => 2 * n,
+};
+
+// ---- truncation ---------------------------------------------------------------------------------
+
+function checkTruncBits(bits: number, max = 62): void {
+  if (!Number.isInteger(bits) || bits < 1 || bits > max) throw new MarillError(`cannot truncate by ${bits} bits here`);
+}
+
+/** The opened truncation message: public part E (known to both parties) and this party's share of A. */
+interface TruncView {
+  readonly e: Ring;
+  readonly a: Ring;
+  /** (1 - msb(c)) 2^(64 - bits): public. */
+  readonly weight: Ring;
+}
+
+function truncMessage(ctx: Index, m: TruncMaterial, x: Ring): Ring {
+  need(x, m.r.length, 'truncation');
+  const masked = ringAdd(x, m.r);
+  if (ctx.index === 0) ringAddScalar(masked, OFFSET, masked);
+  return masked;
+}
+
+function truncView(bits: number, m: TruncMaterial, c: Ring, offset: bigint): TruncView {
+  const weight = ringShl(ringAddScalar(ringNeg(ringMsb(c)), 1n), 64 - bits);
+  const a = ringSub(ringMul(m.msb, weight), m.rHi);
+  const e = ringAddScalar(ringShrLogical(c, bits), offset - (OFFSET >> BigInt(bits)));
+  return { e, a, weight };
+}
+
+/** This party's share of E + A (party 0 adds the public E). */
+function truncatedShare(ctx: Index, v: TruncView): Ring {
+  return ctx.index === 0 ? ringAdd(v.a, v.e) : v.a;
+}
+
+export const truncPart = {
+  deal(n: number, bits: number, d: DealerStream): void {
+    checkTruncBits(bits);
+    truncate.deal({ n, bits }, d);
+  },
+  material: (n: number, bits: number, s: MaterialStream): TruncMaterial => truncate.material({ n, bits }, s),
+  message: truncMessage,
+  /** floor(x / 2^bits) + {0, 1}, plus a public `offset`. */
+  finish(ctx: Index, bits: number, m: TruncMaterial, c: Ring, offset = 0n): Ring {
+    return truncatedShare(ctx, truncView(bits, m, c, offset));
+  },
+  offline: (n: number): [number, number] => [0, 16 * n],
+  opened: (n: number): number => n,
+};
+
+// ---- truncation fused with a product ------------------------------------------------------------
+
+export interface TruncMulMaterial {
+  readonly trunc: TruncMaterial;
+  /** Beaver mask of w (per w element). */
+  readonly b: Ring;
+  /** Shares of m b and r_hi b (per w element, m and r_hi of the z element it is paired with). */
+  readonly mb: Ring;
+  readonly rb: Ring;
+}
+
+/**
+ * Shape of a fused truncate-and-multiply: `nz` truncated values, `nw` multiplied values; w
+ * element j pairs with z element zIndex[j] (absent: nz = nw, pairing j with j).
+ */
+export interface TruncMulShape {
+  readonly nz: number;
+  readonly nw: number;
+  readonly zIndex: Int32Array | undefined;
+  readonly bits: number;
+}
+
+function paired(z: Ring, s: TruncMulShape): Ring {
+  return s.zIndex ? applyMap(z, s.zIndex) : z;
+}
+
+export const truncMulPart = {
+  deal(s: TruncMulShape, d: DealerStream): void {
+    checkTruncBits(s.bits);
+    const r = d.sharedRandom(s.nz);
+    const rHi = ringShrLogical(r, s.bits);
+    const msb = ringMsb(r);
+    d.share(rHi);
+    d.share(msb);
+    const b = d.sharedRandom(s.nw);
+    d.share(ringMul(paired(msb, s), b));
+    d.share(ringMul(paired(rHi, s), b));
+  },
+  material(s: TruncMulShape, st: MaterialStream): TruncMulMaterial {
+    const trunc = { r: st.sharedRandom(s.nz), rHi: st.share(s.nz), msb: st.share(s.nz) };
+    const b = st.sharedRandom(s.nw);
+    return { trunc, b, mb: st.share(s.nw), rb: st.share(s.nw) };
+  },
+  message(ctx: Index, s: TruncMulShape, m: TruncMulMaterial, z: Ring, w: Ring): Ring {
+    need(w, s.nw, 'fused product w');
+    const out = new BigInt64Array(s.nz + s.nw);
+    out.set(truncMessage(ctx, m.trunc, z));
+    ringSub(w, m.b, out.subarray(s.nz));
+    return out;
+  },
+  /** (trunc(z) + offset) * w in the ring, and trunc(z) + offset itself. */
+  finish(
+    ctx: Index,
+    s: TruncMulShape,
+    m: TruncMulMaterial,
+    w: Ring,
+    offset: bigint,
+    opened: Ring,
+  ): { product: Ring; truncated: Ring } {
+    const v = truncView(s.bits, m.trunc, opened.subarray(0, s.nz), offset);
+    const g = opened.subarray(s.nz);
+    // (E + o) w + A (w - b) + A b, with A b = m b weight - r_hi b.
+    const product = ringMul(paired(v.e, s), w);
+    ringAdd(product, ringMul(paired(v.a, s), g), product);
+    ringAdd(product, ringMul(m.mb, paired(v.weight, s)), product);
+    ringSub(product, m.rb, product);
+    return { product, truncated: truncatedShare(ctx, v) };
+  },
+  offline: (s: TruncMulShape): [number, number] => [0, 16 * s.nz + 16 * s.nw],
+  opened: (s: TruncMulShape): number => s.nz + s.nw,
+};
+
+// ---- truncation fused with a square -------------------------------------------------------------
+
+export interface TruncSquareMaterial {
+  readonly trunc: TruncMaterial;
+  /** Shares of r_hi^2 and m r_hi. */
+  readonly rr: Ring;
+  readonly mr: Ring;
+}
+
+export const truncSquarePart = {
+  deal(n: number, bits: number, d: DealerStream): void {
+    checkTruncBits(bits, 32);
+    const r = d.sharedRandom(n);
+    const rHi = ringShrLogical(r, bits);
+    const msb = ringMsb(r);
+    d.share(rHi);
+    d.share(msb);
+    d.share(ringMul(rHi, rHi));
+    d.share(ringMul(msb, rHi));
+  },
+  material(n: number, _bits: number, st: MaterialStream): TruncSquareMaterial {
+    const trunc = { r: st.sharedRandom(n), rHi: st.share(n), msb: st.share(n) };
+    return { trunc, rr: st.share(n), mr: st.share(n) };
+  },
+  message: (ctx: Index, m: TruncSquareMaterial, z: Ring): Ring => truncMessage(ctx, m.trunc, z),
+  /** (trunc(z) + offset)^2 in the ring, and trunc(z) + offset itself. */
+  finish(
+    ctx: Index,
+    bits: number,
+    m: TruncSquareMaterial,
+    offset: bigint,
+    opened: Ring,
+  ): { square: Ring; truncated: Ring } {
+    checkTruncBits(bits, 32);
+    const v = truncView(bits, m.trunc, opened, offset);
+    // (E + A)^2 = E^2 + 2 E A + A^2, A^2 = r_hi^2 - 2 weight (m r_hi).
+    const square = ringMulScalar(ringMul(v.e, v.a), 2n);
+    ringAdd(square, m.rr, square);
+    ringSub(square, ringMulScalar(ringMul(v.weight, m.mr), 2n), square);
+    if (ctx.index === 0) ringAdd(square, ringMul(v.e, v.e), square);
+    return { square, truncated: truncatedShare(ctx, v) };
+  },
+  offline: (n: number): [number, number] => [0, 32 * n],
+  opened: (n: number): number => n,
+};
