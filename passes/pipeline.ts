@@ -14,6 +14,14 @@ import { provenancePass } from './provenance.ts';
 import { relocatePass } from './relocate.ts';
 import { verifyFlowPass } from './verify-flow.ts';
 
+/**
+ * --no-marill is the standard baseline: nothing is hoisted out of MPC (DESIGN.md §5), so
+ * relocation onto the client is skipped. (lora-split checks the flag itself.)
+ */
+function unlessNoMarill(pass: Pass): Pass {
+  return { ...pass, run: (g, ctx) => (ctx.options.noMarill ? g : pass.run(g, ctx)) };
+}
+
 export const PIPELINE: readonly Pass[] = [
   cleanupPass, // fold constants, CSE, DCE
   fusePass, // erf/tanh GeLU, LayerNorm, RMSNorm, SiLU, masked softmax
@@ -22,7 +30,7 @@ export const PIPELINE: readonly Pass[] = [
   provenancePass, // which weights are public
   loraSplitPass, // x@W' = x@W_base + (x@B)@A
   placePass, // visibility, share/reveal, placement
-  relocatePass, // post-processing after the reveal, on the client
+  unlessNoMarill(relocatePass), // post-processing after the reveal, on the client
   dcePass,
   verifyFlowPass, // always last
 ];

@@ -21,7 +21,9 @@ import { matchesAny } from './glob.ts';
 import type { Pass } from './manager.ts';
 import { rederiveVisibility } from './visibility.ts';
 
-const LORA_NAME = /lora[_.-]?[ab]\b|lora[_.-]?(up|down)/i;
+// `lora_A` / `lora_B` not followed by a letter or digit (`lora_A.weight`, `lora_A_0`, but
+// not `lora_bias`), or kohya-style `lora_up` / `lora_down`.
+const LORA_NAME = /lora[_.-]?[ab](?![a-z0-9])|lora[_.-]?(up|down)/i;
 
 export function isLoraAdapterName(name: string): boolean {
   return LORA_NAME.test(name);

@@ -4,6 +4,12 @@
  *
  * Preconditions: the graph is placed (every node has a placement).
  * Rules (DESIGN.md §3), each violation a MarillError naming the value and op:
+ *   0. Sources carry a visibility their owner can give them: graph inputs are the
+ *      client's (`client`: its input never leaves it in the clear), weights are
+ *      `public` (equal to the base) or the server's (`server`). Rule 1 trusts
+ *      source visibilities, so a weight labelled `client` (the client would compute
+ *      with a private weight) or an input labelled `public`/`server` (the server
+ *      would see the client's data) must be refused here.
  *   1. Every value's visibility is the join of its operands' (share -> secret,
  *      reveal -> its target); sources keep theirs. So server or secret data can
  *      reach the client only through a `reveal`.
@@ -22,13 +28,11 @@ import { resultVisibility } from '../ir/builder.ts';
 import { MarillError } from '../ir/errors.ts';
 import type { Graph, Node, ValueId } from '../ir/graph.ts';
 import { users } from '../ir/graph.ts';
-import type { OpName } from '../ir/ops.ts';
 import { placementOf } from '../ir/types.ts';
 import type { PassContext } from './context.ts';
 import type { Pass } from './manager.ts';
-
-/** Ops that are bijections on their single operand: revealing their input reveals no more than their output. */
-const BIJECTIVE_MOVEMENT: ReadonlySet<OpName> = new Set(['reshape', 'transpose']);
+// One list of bijective ops for both: what relocate moves behind a reveal is what is accepted after one.
+import { BIJECTIVE_OPS } from './relocate.ts';
 
 function where(n: Node): string {
   return `%${n.outputs.join(', %')} = ${n.op}${n.origin ? ` (${n.origin})` : ''}`;
@@ -42,8 +46,16 @@ export function verifyFlow(g: Graph, clientPost: readonly string[] = []): void {
   const outputValues = new Set(g.outputs.map((o) => o.value));
   const useMap = users(g);
 
+  for (const id of g.inputs)
+    if (vis(id) !== 'client')
+      throw new MarillError(
+        `information flow: graph input %${id} is ${vis(id)}; inputs are the client's own data (client)`,
+        { what: `graph @${g.name} inputs` },
+      );
   for (const n of g.nodes) {
     const v = vis(n.outputs[0]!);
+    if (n.op === 'weight' && v !== 'public' && v !== 'server')
+      fail(n, `a weight is public (equal to the base) or the server's, not ${v}`);
     if (n.op !== 'weight' && n.op !== 'const') {
       const expected = resultVisibility(n.op, n.inputs.map(vis), n.attrs);
       if (expected !== v) fail(n, `result is ${v} but its operands make it ${expected}`);
@@ -81,7 +93,7 @@ function checkRevealReachesOutputs(
     if (readers.length > 1 || outputs.has(value))
       fail(reveal, 'a revealed value may only be used as a declared output');
     const next = readers[0]!;
-    if (!BIJECTIVE_MOVEMENT.has(next.op) && !clientPost.includes(next.op))
+    if (!BIJECTIVE_OPS.has(next.op) && !clientPost.includes(next.op))
       fail(reveal, `revealed value is used by '${next.op}', which is not declared client post-processing`);
     if (next.inputs.length !== 1) fail(reveal, `revealed value is combined with other data by '${next.op}'`);
     value = next.outputs[0]!;

@@ -55,7 +55,8 @@ export function bindPlan(plan: Plan): BoundPlanOp[] {
       const { name, bound } = bindNode(spec, node.protocol, { fracBits: plan.fracBits });
       out.push({ index, node, spec, protocol: name, bound });
     } catch (e) {
-      if (e instanceof MarillError) throw new MarillError(e.message, { ...e.location, what: nodeLabel(node) });
+      if (e instanceof MarillError)
+        throw new MarillError(e.message, { ...e.location, what: nodeLabel(node) });
       throw e;
     }
   });
@@ -64,5 +65,10 @@ export function bindPlan(plan: Plan): BoundPlanOp[] {
 
 /** Predicted communication per protocol node, in plan order. */
 export function planCosts(plan: Plan): { id: string; op: string; protocol: string; cost: Cost }[] {
-  return bindPlan(plan).map((b) => ({ id: b.spec.id, op: b.node.op, protocol: b.protocol, cost: b.bound.cost }));
+  return bindPlan(plan).map((b) => ({
+    id: b.spec.id,
+    op: b.node.op,
+    protocol: b.protocol,
+    cost: b.bound.cost,
+  }));
 }

@@ -15,7 +15,11 @@ import { simulatePlan } from './session.ts';
 function randomTensor(shape: number[], scale: number): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
   const u = new Uint32Array(Prg.fresh().bytes(4 * n).buffer);
-  return makeTensor('f32', shape, Float32Array.from(u, (v) => ((v / 2 ** 32) * 2 - 1) * scale));
+  return makeTensor(
+    'f32',
+    shape,
+    Float32Array.from(u, (v) => ((v / 2 ** 32) * 2 - 1) * scale),
+  );
 }
 
 /** Weights of a graph by name (the server knows all, the client the public ones). */
@@ -38,16 +42,39 @@ function linearGraph(): Graph {
   const x = b.addInput('x', { dtype: 'f32', shape: [2, 4, 8] }, 'client');
   const wPub = b.addWeight('w_pub', 'public', { tensor: randomTensor([8, 8], 0.5) }, { placement: 'both' });
   const wSrv = b.addWeight('w_srv', 'server', { tensor: randomTensor([8, 6], 0.5) }, { placement: 'server' });
-  const wLeft = b.addWeight('w_left', 'server', { tensor: randomTensor([3, 4], 0.5) }, { placement: 'server' });
+  const wLeft = b.addWeight(
+    'w_left',
+    'server',
+    { tensor: randomTensor([3, 4], 0.5) },
+    { placement: 'server' },
+  );
   const bias = b.addWeight('bias', 'server', { tensor: randomTensor([6], 0.5) }, { placement: 'server' });
-  const mask = b.addWeight('mask', 'public', { tensor: makeTensor('bool', [4, 6], Uint8Array.from({ length: 24 }, (_, i) => i % 3 ? 1 : 0)) }, { placement: 'both' });
+  const mask = b.addWeight(
+    'mask',
+    'public',
+    {
+      tensor: makeTensor(
+        'bool',
+        [4, 6],
+        Uint8Array.from({ length: 24 }, (_, i) => (i % 3 ? 1 : 0)),
+      ),
+    },
+    { placement: 'both' },
+  );
   // client plaintext work (frozen layer), then share
-  const xc = b.add1('mul', [x, b.addConst(makeTensor('f32', [], Float32Array.of(0.5)), { placement: 'both' })], {}, { placement: 'client' });
+  const xc = b.add1(
+    'mul',
+    [x, b.addConst(makeTensor('f32', [], Float32Array.of(0.5)), { placement: 'both' })],
+    {},
+    { placement: 'client' },
+  );
   const s = b.add1('share', [xc], { from: 'client' }, mpc);
   const h = b.add1('matmul', [s, wPub], {}, { ...mpc, protocol: 'linear' });
   const w = b.add1('matmul', [h, wSrv], {}, { ...mpc, protocol: 'beaver.weight' });
   const wb = b.add1('add', [w, bias], {}, mpc);
-  const sq = b.add1('mul', [wb, wb], {}, { ...mpc, protocol: 'beaver' });
+  const gain = b.addWeight('gain', 'server', { tensor: randomTensor([6], 1) }, { placement: 'server' });
+  const scaledByServer = b.add1('mul', [wb, gain], {}, mpc); // default protocol: beaver.weight (elementwise)
+  const sq = b.add1('mul', [scaledByServer, wb], {}, { ...mpc, protocol: 'beaver' });
   const masked = b.add1('where', [mask, sq, wb], {}, mpc);
   const left = b.add1('matmul', [wLeft, masked], {}, { ...mpc, protocol: 'beaver.weight' }); // [2,3,6]
   const t = b.add1('transpose', [left], { perm: [0, 2, 1] }, mpc); // [2,6,3]
@@ -56,7 +83,12 @@ function linearGraph(): Graph {
   const sum = b.add1('reduce_sum', [masked], { axes: [1], keepdims: 0 }, mpc); // [2,6]
   const cat = b.add1('concat', [red, sum], { axis: 1 }, mpc); // [2,12]
   const sl = b.add1('slice', [cat], { starts: [1], ends: [11], axes: [1], steps: [2] }, mpc); // [2,5]
-  const scaled = b.add1('div', [sl, b.addConst(makeTensor('f32', [], Float32Array.of(4)), { placement: 'both' })], {}, mpc);
+  const scaled = b.add1(
+    'div',
+    [sl, b.addConst(makeTensor('f32', [], Float32Array.of(4)), { placement: 'both' })],
+    {},
+    mpc,
+  );
   const y = b.add1('reveal', [scaled], { to: 'client' }, mpc);
   b.setOutputs([{ name: 'y', value: y }]);
   return b.build();
@@ -91,7 +123,10 @@ describe('plan executor (in process)', () => {
       expect(op.setupBytes, op.id).toEqual(c.setupBytes);
       expect(op.setupRounds, op.id).toBe(c.setupRounds);
     }
-    expect(report.ops.map((o) => o.protocol)).toContain('beaver.weight');
+    const protocols = report.ops.map((o) => `${o.op}:${o.protocol}`);
+    expect(protocols).toEqual(
+      expect.arrayContaining(['matmul:beaver.weight', 'mul:beaver.weight', 'mul:beaver']),
+    );
   });
 
   it('a plan survives its spec literal; a tampered spec is refused', () => {

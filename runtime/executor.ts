@@ -77,7 +77,8 @@ export class PartyExecutor {
 
   /** Connects the executor to a session (after the handshake). */
   attach(session: SessionState): void {
-    if (session.party !== this.party) throw new MarillError(`a ${session.party} session for the ${this.party}'s executor`);
+    if (session.party !== this.party)
+      throw new MarillError(`a ${session.party} session for the ${this.party}'s executor`);
     this.session = session;
   }
 
@@ -93,7 +94,10 @@ export class PartyExecutor {
       const what = `weight '${name}'`;
       if (!t) throw new MarillError(`is missing from the ${this.party}'s weights`, { what });
       if (!sameType(t, info.type))
-        throw new MarillError(`is ${t.dtype}[${t.shape.join(',')}], the plan needs ${formatType(info.type)}`, { what });
+        throw new MarillError(
+          `is ${t.dtype}[${t.shape.join(',')}], the plan needs ${formatType(info.type)}`,
+          { what },
+        );
       const want = String(node.attrs['hash']);
       if (tensorHash(t) !== want)
         throw new MarillError(
@@ -117,9 +121,13 @@ export class PartyExecutor {
       }
       const t = inputs.get(id);
       const what = `input '${id}'`;
-      if (!t) throw new MarillError(`is missing (the ${this.party} must give ${formatType(info.type)})`, { what });
+      if (!t)
+        throw new MarillError(`is missing (the ${this.party} must give ${formatType(info.type)})`, { what });
       if (!sameType(t, info.type))
-        throw new MarillError(`is ${t.dtype}[${t.shape.join(',')}], the plan needs ${formatType(info.type)}`, { what });
+        throw new MarillError(
+          `is ${t.dtype}[${t.shape.join(',')}], the plan needs ${formatType(info.type)}`,
+          { what },
+        );
       env.set(id, { kind: 'plain', tensor: t });
     }
     await this.feed.begin();
@@ -161,11 +169,14 @@ export class PartyExecutor {
       const t = this.weights.get(node.outputs[0]!);
       return t ? [{ kind: 'plain', tensor: t }] : hidden();
     }
-    if (node.op === 'const') return evalOp('const', [], node.attrs, outTypes).map((tensor) => ({ kind: 'plain', tensor }));
+    if (node.op === 'const')
+      return evalOp('const', [], node.attrs, outTypes).map((tensor) => ({ kind: 'plain', tensor }));
     if (!runsAt(this.party, node, visibility)) return hidden();
     const tensors = operands.map((o, i) => {
       if (o.kind !== 'plain')
-        throw new MarillError(`the ${this.party} computes this node in plaintext but does not know operand %${node.inputs[i]}`);
+        throw new MarillError(
+          `the ${this.party} computes this node in plaintext but does not know operand %${node.inputs[i]}`,
+        );
       return o.tensor;
     });
     return evalOp(node.op, tensors, node.attrs, outTypes).map((tensor) => ({ kind: 'plain', tensor }));

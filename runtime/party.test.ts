@@ -114,9 +114,12 @@ describe('runParty', () => {
     const first = await runParty({ ...opts, inputs: [input], connect: `127.0.0.1:${port}` });
     await server;
     expect(first.outputs[0]!.get('hidden_out')!.shape).toEqual([1, layer.seq, layer.hidden]);
-    const again = await runParty({ ...opts, inputs: [input], connect: '127.0.0.1:1', timeoutMs: 2_000 }).catch(
-      (e: unknown) => e,
-    );
+    const again = await runParty({
+      ...opts,
+      inputs: [input],
+      connect: '127.0.0.1:1',
+      timeoutMs: 2_000,
+    }).catch((e: unknown) => e);
     expect((again as MarillError).message).toMatch(/all 1 inference\(s\) of this dealer material are used/);
   });
 });

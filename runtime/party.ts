@@ -92,7 +92,13 @@ export async function runParty(opts: RunPartyOptions): Promise<PartyResult> {
   let session: PartySession | undefined;
   try {
     channel = await peerChannel(opts);
-    session = await PartySession.open({ plan: opts.plan, party: opts.party, channel, feed, weights: opts.weights });
+    session = await PartySession.open({
+      plan: opts.plan,
+      party: opts.party,
+      channel,
+      feed,
+      weights: opts.weights,
+    });
     const outputs: Map<string, Tensor>[] = [];
     for (const inputs of opts.inputs) outputs.push(await session.infer(inputs));
     return { outputs, stats: session.stats(), seconds: (performance.now() - t0) / 1000 };

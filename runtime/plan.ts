@@ -137,7 +137,8 @@ function specGraph(spec: PlanSpec): Graph {
   const nodes: Node[] = spec.nodes.map((n, i) => {
     if (!isOpName(n.op)) throw new MarillError(`plan node ${i} has unknown op '${String(n.op)}'`);
     for (const id of [...n.inputs, ...n.outputs])
-      if (!values.has(id)) throw new MarillError(`plan node ${i} (${n.op}) refers to undeclared value %${id}`);
+      if (!values.has(id))
+        throw new MarillError(`plan node ${i} (${n.op}) refers to undeclared value %${id}`);
     return {
       op: n.op,
       inputs: [...n.inputs],
@@ -152,11 +153,14 @@ function specGraph(spec: PlanSpec): Graph {
 
 /** A plan from its spec; a stated hash must match the spec's content. */
 export function definePlan(spec: PlanSpec): Plan {
-  if (spec.format !== PLAN_FORMAT) throw new MarillError(`plan format '${String(spec.format)}' is not ${PLAN_FORMAT}`);
+  if (spec.format !== PLAN_FORMAT)
+    throw new MarillError(`plan format '${String(spec.format)}' is not ${PLAN_FORMAT}`);
   checkFracBits(spec.fracBits);
   const hash = specHash(spec);
   if (spec.hash !== undefined && spec.hash !== hash)
-    throw new MarillError(`plan '${spec.name}' states hash ${spec.hash.slice(0, 12)}… but its content hashes to ${hash.slice(0, 12)}…`);
+    throw new MarillError(
+      `plan '${spec.name}' states hash ${spec.hash.slice(0, 12)}… but its content hashes to ${hash.slice(0, 12)}…`,
+    );
   const graph = specGraph(spec);
   return { name: spec.name, graph, fracBits: spec.fracBits, hash, publicWeights: publicWeightsOf(graph) };
 }

@@ -96,8 +96,24 @@ export async function simulatePlan(
       throw e;
     });
   const [server, client] = await Promise.all([
-    failFast(PartySession.open({ plan, party: 'server', channel: toClient, feed: serverFeed, weights: weights.server })),
-    failFast(PartySession.open({ plan, party: 'client', channel: toServer, feed: clientFeed, weights: weights.client })),
+    failFast(
+      PartySession.open({
+        plan,
+        party: 'server',
+        channel: toClient,
+        feed: serverFeed,
+        weights: weights.server,
+      }),
+    ),
+    failFast(
+      PartySession.open({
+        plan,
+        party: 'client',
+        channel: toServer,
+        feed: clientFeed,
+        weights: weights.client,
+      }),
+    ),
   ]);
   let outputs = new Map<string, Tensor>();
   try {

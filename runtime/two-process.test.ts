@@ -4,6 +4,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { interpret } from '../ir/interpret.ts';
 import { planCosts } from './bound-plan.ts';
@@ -31,13 +32,44 @@ function resultOf(m: ChildMessage, role: string): { outputs: number[][]; stats: 
   return m.result;
 }
 
-/** Runs server, client (and a live dealer unless `dealerDir`) as three processes. */
-async function runProcesses(layer: LayerKind, layerOptions: LayerOptions, inputs: number[][], dealerDir?: string): Promise<Outcome> {
+const fixture = (name: string) => fileURLToPath(new URL(`./net/testdata/${name}`, import.meta.url));
+const tlsFor = (who: string) => ({
+  cert: fixture(`${who}.pem`),
+  key: fixture(`${who}.key`),
+  ca: fixture('ca.pem'),
+});
+
+/** Runs server, client (and a live dealer unless `dealerDir`) as three processes, optionally over mutual TLS. */
+async function runProcesses(
+  layer: LayerKind,
+  layerOptions: LayerOptions,
+  inputs: number[][],
+  opts: { dealerDir?: string; tls?: boolean },
+): Promise<Outcome> {
   const base = { layer, layerOptions, timeoutMs: 60_000 };
-  const dealer = dealerDir ? undefined : startChild({ ...base, role: 'dealer', listen: '127.0.0.1:0' });
-  const dealerAt = dealer ? { dealer: `127.0.0.1:${await dealer.listening}` } : { dealerDir: dealerDir! };
-  const server = startChild({ ...base, role: 'server', listen: '127.0.0.1:0', inputs: inputs.map(() => []), ...dealerAt });
-  const client = startChild({ ...base, role: 'client', connect: `127.0.0.1:${await server.listening}`, inputs, ...dealerAt });
+  const tls = (who: string) => (opts.tls ? { tls: tlsFor(who) } : {});
+  const dealer = opts.dealerDir
+    ? undefined
+    : startChild({ ...base, role: 'dealer', listen: '127.0.0.1:0', ...tls('dealer') });
+  const dealerAt = dealer
+    ? { dealer: `127.0.0.1:${await dealer.listening}` }
+    : { dealerDir: opts.dealerDir! };
+  const server = startChild({
+    ...base,
+    role: 'server',
+    listen: '127.0.0.1:0',
+    inputs: inputs.map(() => []),
+    ...dealerAt,
+    ...tls('server'),
+  });
+  const client = startChild({
+    ...base,
+    role: 'client',
+    connect: `127.0.0.1:${await server.listening}`,
+    inputs,
+    ...dealerAt,
+    ...tls('client'),
+  });
   const [s, c] = await Promise.all([server.done, client.done]);
   if (dealer) resultOf(await dealer.done, 'dealer');
   const sr = resultOf(s, 'server');
@@ -53,14 +85,18 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /** Runs a layer in three processes and checks output and communication. */
-async function checkLayer(layer: LayerKind, layerOptions: LayerOptions, dealerDir?: string): Promise<void> {
+async function checkLayer(
+  layer: LayerKind,
+  layerOptions: LayerOptions,
+  opts: { dealerDir?: string; tls?: boolean } = {},
+): Promise<void> {
   const graph = LAYERS[layer](layerOptions);
   const plan = makePlan(graph);
   const x = layerInput(layerOptions, 11);
   const x2 = layerInput(layerOptions, 12);
   const inputs = [[...(x.data as Float32Array)], [...(x2.data as Float32Array)]];
-  if (dealerDir) writeDealerMaterial(plan, dealerDir, 2);
-  const { outputs, stats } = await runProcesses(layer, layerOptions, inputs, dealerDir);
+  if (opts.dealerDir) writeDealerMaterial(plan, opts.dealerDir, 2);
+  const { outputs, stats } = await runProcesses(layer, layerOptions, inputs, opts);
   [x, x2].forEach((input, i) => {
     const ref = interpret(graph, new Map([['hidden_in', input]])).get('hidden_out')!;
     expect(maxAbsDiff(outputs[i]!, ref.data as Float32Array)).toBeLessThanOrEqual(1e-2);
@@ -80,23 +116,29 @@ async function checkLayer(layer: LayerKind, layerOptions: LayerOptions, dealerDi
 const nonlinearReady = (['softmax', 'layernorm', 'gelu'] as const).every((op) => protocolsFor(op).length > 0);
 
 describe('two processes over TCP', () => {
-  it('linear plumbing of an encoder layer, live dealer process', async () => {
-    await checkLayer('bert', { ...SMALL_LAYER, seed: 5, nonlinear: false });
+  it('linear plumbing of an encoder layer, live dealer process, mutual TLS', async () => {
+    await checkLayer('bert', { ...SMALL_LAYER, seed: 5, nonlinear: false }, { tls: true });
   });
 
   it('linear plumbing of a decoder layer, dealer material from files', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'marill-dealer-'));
     dirs.push(dir);
-    await checkLayer('gpt', { ...SMALL_LAYER, seed: 6, nonlinear: false }, dir);
+    await checkLayer('gpt', { ...SMALL_LAYER, seed: 6, nonlinear: false }, { dealerDir: dir });
   });
 
-  it.skipIf(!nonlinearReady)('BERT-style encoder layer (softmax, layernorm, erf GeLU) matches the interpreter', async () => {
-    await checkLayer('bert', { ...SMALL_LAYER, seed: 7 });
-  });
+  it.skipIf(!nonlinearReady)(
+    'BERT-style encoder layer (softmax, layernorm, erf GeLU) matches the interpreter',
+    async () => {
+      await checkLayer('bert', { ...SMALL_LAYER, seed: 7 });
+    },
+  );
 
-  it.skipIf(!nonlinearReady)('GPT-style decoder layer (causal softmax, layernorm, tanh GeLU) matches the interpreter', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'marill-dealer-'));
-    dirs.push(dir);
-    await checkLayer('gpt', { ...SMALL_LAYER, seed: 8 });
-  });
+  it.skipIf(!nonlinearReady)(
+    'GPT-style decoder layer (causal softmax, layernorm, tanh GeLU) matches the interpreter',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'marill-dealer-'));
+      dirs.push(dir);
+      await checkLayer('gpt', { ...SMALL_LAYER, seed: 8 });
+    },
+  );
 });

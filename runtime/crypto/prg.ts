@@ -20,7 +20,8 @@ export class Prg {
   private readonly seed: Uint8Array;
 
   constructor(seed: Uint8Array, iv: Uint8Array = new Uint8Array(16)) {
-    if (seed.length !== SEED_BYTES) throw new MarillError(`a PRG seed has ${SEED_BYTES} bytes, got ${seed.length}`);
+    if (seed.length !== SEED_BYTES)
+      throw new MarillError(`a PRG seed has ${SEED_BYTES} bytes, got ${seed.length}`);
     this.seed = Uint8Array.from(seed);
     this.cipher = createCipheriv('aes-128-ctr', seed, iv);
   }

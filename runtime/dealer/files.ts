@@ -11,7 +11,16 @@
  * correlated randomness would break its one-time masks); both parties
  * announce their position in the handshake, which refuses a mismatch.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { MarillError } from '../../ir/errors.ts';
 import { bindPlan } from '../bound-plan.ts';
@@ -38,7 +47,8 @@ export interface MaterialManifest {
 
 /** Writes `inferences` inferences of material for both parties under dir/server and dir/client. */
 export function writeDealerMaterial(plan: Plan, dir: string, inferences: number): MaterialManifest[] {
-  if (!Number.isInteger(inferences) || inferences < 1) throw new MarillError(`cannot write material for ${inferences} inferences`);
+  if (!Number.isInteger(inferences) || inferences < 1)
+    throw new MarillError(`cannot write material for ${inferences} inferences`);
   const dealer = new PlanDealer(plan);
   const fds = PARTIES.map((party) => {
     const d = join(dir, party);
@@ -96,18 +106,28 @@ export function fileFeed(plan: Plan, party: Party, dir: string): MaterialFeed {
   const d = existsSync(join(dir, 'manifest.json')) ? dir : join(dir, party);
   const manifestPath = join(d, 'manifest.json');
   const m = readJson<MaterialManifest>(manifestPath, 'dealer material manifest');
-  if (m.format !== MATERIAL_FORMAT) throw new MarillError(`not ${MATERIAL_FORMAT} material`, { file: manifestPath });
-  if (m.party !== party) throw new MarillError(`is the ${m.party}'s material, not the ${party}'s`, { file: d });
+  if (m.format !== MATERIAL_FORMAT)
+    throw new MarillError(`not ${MATERIAL_FORMAT} material`, { file: manifestPath });
+  if (m.party !== party)
+    throw new MarillError(`is the ${m.party}'s material, not the ${party}'s`, { file: d });
   if (m.planHash !== plan.hash)
-    throw new MarillError(`was generated for another plan (${m.planHash.slice(0, 12)}…, this plan ${plan.hash.slice(0, 12)}…)`, { file: d });
+    throw new MarillError(
+      `was generated for another plan (${m.planHash.slice(0, 12)}…, this plan ${plan.hash.slice(0, 12)}…)`,
+      { file: d },
+    );
   if (m.opsPerInference !== bindPlan(plan).length)
-    throw new MarillError(`has ${m.opsPerInference} frames per inference, the plan needs ${bindPlan(plan).length}`, { file: d });
+    throw new MarillError(
+      `has ${m.opsPerInference} frames per inference, the plan needs ${bindPlan(plan).length}`,
+      { file: d },
+    );
   const seedBytes = readFileSync(join(d, 'seeds.bin'));
   if (seedBytes.length !== 2 * SEED_BYTES) throw new MarillError('seeds.bin is damaged', { file: d });
   const progressPath = join(d, 'progress.json');
   let used = readJson<{ used: number }>(progressPath, 'material progress').used;
   const exhausted = () =>
-    new MarillError(`all ${m.inferences} inference(s) of this dealer material are used; generate more`, { file: d });
+    new MarillError(`all ${m.inferences} inference(s) of this dealer material are used; generate more`, {
+      file: d,
+    });
   if (used >= m.inferences) throw exhausted();
   const fd = openSync(join(d, 'material.bin'), 'r');
   let offset = 0;
@@ -134,7 +154,8 @@ export function fileFeed(plan: Plan, party: Party, dir: string): MaterialFeed {
     },
     tag: `files:${m.session}#${used}`,
     async begin() {
-      if (left > 0) throw new MarillError(`${left} frames of the previous inference were not used`, { file: d });
+      if (left > 0)
+        throw new MarillError(`${left} frames of the previous inference were not used`, { file: d });
       if (used >= m.inferences) throw exhausted();
       used++;
       // Record use before any frame is read: material must never serve two inferences.
@@ -142,7 +163,10 @@ export function fileFeed(plan: Plan, party: Party, dir: string): MaterialFeed {
       left = m.opsPerInference;
     },
     async next() {
-      if (left === 0) throw new MarillError('the plan reads more frames than the material holds per inference', { file: d });
+      if (left === 0)
+        throw new MarillError('the plan reads more frames than the material holds per inference', {
+          file: d,
+        });
       left--;
       const len = Buffer.from(readExactly(4)).readUInt32LE(0);
       return readExactly(len);

@@ -44,7 +44,12 @@ export interface DealerSummary {
   readonly bytesSent: [number, number];
 }
 
-async function serveParty(channel: Channel, party: Party, dealer: PlanDealer, sent: [number, number]): Promise<void> {
+async function serveParty(
+  channel: Channel,
+  party: Party,
+  dealer: PlanDealer,
+  sent: [number, number],
+): Promise<void> {
   const seeds = dealer.seeds[partyIndex(party)];
   const hello = new Uint8Array(2 * SEED_BYTES + dealer.id.length);
   hello.set(seeds.stream, 0);
@@ -59,7 +64,8 @@ async function serveParty(channel: Channel, party: Party, dealer: PlanDealer, se
       return; // the party went away: nothing more to deal for it
     }
     if (request[0] === DONE) return;
-    if (request[0] !== NEXT) throw new MarillError(`the ${party} sent an unknown dealer request ${request[0]}`);
+    if (request[0] !== NEXT)
+      throw new MarillError(`the ${party} sent an unknown dealer request ${request[0]}`);
     for (const frame of dealer.framesFor(party)) {
       channel.send(frame);
       sent[partyIndex(party)] += frame.byteLength;
@@ -70,7 +76,11 @@ async function serveParty(channel: Channel, party: Party, dealer: PlanDealer, se
 /** Runs a dealer for one session: accepts the server and the client, serves both until they finish. */
 export async function runDealer(opts: DealerOptions): Promise<DealerSummary> {
   const dealer = new PlanDealer(opts.plan);
-  const listener = await Listener.open(opts.listen, { tls: opts.tls, peerRole: 'party', recvTimeoutMs: opts.timeoutMs });
+  const listener = await Listener.open(opts.listen, {
+    tls: opts.tls,
+    peerRole: 'party',
+    recvTimeoutMs: opts.timeoutMs,
+  });
   opts.onListening?.(listener.port);
   const sent: [number, number] = [0, 0];
   const mine = makeHello('dealer', opts.plan.hash, publicWeightsDigest(opts.plan.publicWeights));

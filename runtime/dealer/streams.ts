@@ -58,6 +58,8 @@ function concat(chunks: readonly Uint8Array[]): Uint8Array {
 export class Dealer {
   private readonly prgs: [Prg, Prg];
   private readonly chunks: [Uint8Array[], Uint8Array[]] = [[], []];
+  /** Session-fixed values, generated once (they enter every inference's correlations). */
+  private readonly sessionValues = new Map<string, Ring>();
 
   constructor(private readonly seeds: readonly [PartySeeds, PartySeeds]) {
     this.prgs = [new Prg(seeds[0].stream), new Prg(seeds[1].stream)];
@@ -67,6 +69,7 @@ export class Dealer {
     const prgs = this.prgs;
     const chunks = this.chunks;
     const seeds = this.seeds;
+    const sessionValues = this.sessionValues;
     return {
       sharedRandom(n: number): Ring {
         return ringAdd(prgs[0].ring(n), prgs[1].ring(n));
@@ -79,7 +82,13 @@ export class Dealer {
         return prgs[partyIndex(owner)].ring(n);
       },
       sessionOwnedRandom(owner: Party, key: string, n: number): Ring {
-        return sessionPrg(seeds[partyIndex(owner)].session, opId, key).ring(n);
+        const id = `${owner}/${opId}/${key}/${n}`;
+        let v = sessionValues.get(id);
+        if (!v) {
+          v = sessionPrg(seeds[partyIndex(owner)].session, opId, key).ring(n);
+          sessionValues.set(id, v);
+        }
+        return v;
       },
       sharedRandomBytes(n: number): Uint8Array {
         return xorBytes(prgs[0].bytes(n), prgs[1].bytes(n));
@@ -124,9 +133,12 @@ export class MaterialSource {
     let at = 0;
     const read = (n: number): Uint8Array => {
       if (at + n > frame.byteLength)
-        throw new MarillError(`dealer material for this op is ${frame.byteLength} bytes, the protocol reads more`, {
-          what: opId,
-        });
+        throw new MarillError(
+          `dealer material for this op is ${frame.byteLength} bytes, the protocol reads more`,
+          {
+            what: opId,
+          },
+        );
       const out = frame.subarray(at, at + n);
       at += n;
       return out;

@@ -39,7 +39,18 @@ export class PartyAccounting {
   op(id: string, op: string, protocol: string): OpStats {
     let s = this.byId.get(id);
     if (!s) {
-      s = { id, op, protocol, bytesSent: 0, rounds: 0, setupBytesSent: 0, setupRounds: 0, offlineBytes: 0, seconds: 0, runs: 0 };
+      s = {
+        id,
+        op,
+        protocol,
+        bytesSent: 0,
+        rounds: 0,
+        setupBytesSent: 0,
+        setupRounds: 0,
+        offlineBytes: 0,
+        seconds: 0,
+        runs: 0,
+      };
       this.byId.set(id, s);
     }
     return s;

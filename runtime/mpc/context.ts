@@ -29,7 +29,8 @@ export function ringBytes(r: Ring): Uint8Array {
 
 /** A ring array from received bytes (copied: the bytes may be unaligned). */
 export function bytesToRing(b: Uint8Array, what = 'message'): Ring {
-  if (b.byteLength % 8 !== 0) throw new MarillError(`${what} of ${b.byteLength} bytes is not a whole number of ring elements`);
+  if (b.byteLength % 8 !== 0)
+    throw new MarillError(`${what} of ${b.byteLength} bytes is not a whole number of ring elements`);
   const out = new BigInt64Array(b.byteLength / 8);
   new Uint8Array(out.buffer).set(b);
   return out;

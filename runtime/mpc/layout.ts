@@ -26,8 +26,17 @@ const F32_EXACT = 1 << 24;
 /** Operand element numbers 1..total (0 is kept for "zero-filled" results such as trilu's). */
 function numbering(shape: Shape, first: number, asF32: boolean): Tensor {
   const n = numel(shape);
-  if (asF32) return makeTensor('f32', shape, Float32Array.from({ length: n }, (_, i) => first + i + 1));
-  return makeTensor('i64', shape, BigInt64Array.from({ length: n }, (_, i) => BigInt(first + i + 1)));
+  if (asF32)
+    return makeTensor(
+      'f32',
+      shape,
+      Float32Array.from({ length: n }, (_, i) => first + i + 1),
+    );
+  return makeTensor(
+    'i64',
+    shape,
+    BigInt64Array.from({ length: n }, (_, i) => BigInt(first + i + 1)),
+  );
 }
 
 function readMap(t: Tensor): Int32Array {
@@ -63,7 +72,10 @@ export function movementMaps(
     first += numel(t.shape);
     return num;
   });
-  const numberedTypes = outTypes.map((t) => ({ dtype: asF32 ? ('f32' as const) : ('i64' as const), shape: t.shape }));
+  const numberedTypes = outTypes.map((t) => ({
+    dtype: asF32 ? ('f32' as const) : ('i64' as const),
+    shape: t.shape,
+  }));
   return evalOp(op, args, attrs, numberedTypes).map(readMap);
 }
 
@@ -96,7 +108,13 @@ export function concatRings(parts: readonly Ring[]): Ring {
 /** The index map broadcasting `from` to `to` (numpy rules), or undefined when they are equal. */
 export function broadcastMap(from: Shape, to: Shape): Int32Array | undefined {
   if (shapeEquals(from, to)) return undefined;
-  return movementMaps('expand', { shape: [...to] }, [{ dtype: 'f32', shape: from }], [true], [{ dtype: 'f32', shape: to }])[0];
+  return movementMaps(
+    'expand',
+    { shape: [...to] },
+    [{ dtype: 'f32', shape: from }],
+    [true],
+    [{ dtype: 'f32', shape: to }],
+  )[0];
 }
 
 /** `r` broadcast from shape `from` to `to`. */
@@ -109,7 +127,10 @@ export function broadcastRing(r: Ring, from: Shape, to: Shape): Ring {
  * For a reduction over `axes` of `shape`: the result position of every input
  * element (row-major), and the number of elements summed into each result.
  */
-export function reductionMap(shape: Shape, axes: readonly number[]): { map: Int32Array; count: number; outSize: number } {
+export function reductionMap(
+  shape: Shape,
+  axes: readonly number[],
+): { map: Int32Array; count: number; outSize: number } {
   const rank = shape.length;
   const reduced = new Set(axes.map((a) => (a < 0 ? a + rank : a)));
   const outStrides = new Array<number>(rank).fill(0);

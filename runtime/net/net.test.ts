@@ -156,11 +156,17 @@ describe('handshake', () => {
     expect(Buffer.from(commonSeed(sh, peerOfServer))).toEqual(Buffer.from(commonSeed(ch, peerOfClient)));
   });
 
-  it.each([
+  interface Diff {
+    plan?: string;
+    weights?: string;
+    material?: string;
+    role?: 'server';
+  }
+  it.each<[string, Diff, RegExp]>([
     ['plan', { plan: 'q'.repeat(64) }, /plan differs/],
     ['public weights', { weights: 'v'.repeat(64) }, /public weights differ/],
     ['dealer material', { material: 'files:x#1' }, /dealer material differs/],
-    ['role', { role: 'server' as const }, /expected the client, but the peer is the server/],
+    ['role', { role: 'server' }, /expected the client, but the peer is the server/],
   ])('refuses a peer with other %s, on both sides', async (_what, diff, message) => {
     const [a, b] = channelPair(['client', 'server']);
     const sh = makeHello('server', 'p'.repeat(64), 'w'.repeat(64), 'files:x#0');

@@ -107,7 +107,11 @@ export interface MatmulParams {
   readonly n: number;
 }
 
-const sizes = ({ batch, m, k, n }: MatmulParams) => ({ x: batch * m * k, y: batch * k * n, z: batch * m * n });
+const sizes = ({ batch, m, k, n }: MatmulParams) => ({
+  x: batch * m * k,
+  y: batch * k * n,
+  z: batch * m * n,
+});
 
 function batched(p: MatmulParams, a: Ring, b: Ring): Ring {
   return ringMatmulBatched(a, b, p.batch, p.m, p.k, p.n);

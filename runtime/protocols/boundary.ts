@@ -28,7 +28,8 @@ export const shareProtocol = defineOpProtocol<ShareParams, null>({
     const { visibility, type } = node.inputs[0]!;
     if (visibility === 'secret') throw nodeError(node, 'the value is already secret');
     const from = stringAttr(node.attrs, 'from');
-    if (visibility !== 'public' && visibility !== from) throw nodeError(node, `share from ${from} of a ${visibility} value`);
+    if (visibility !== 'public' && visibility !== from)
+      throw nodeError(node, `share from ${from} of a ${visibility} value`);
     return { owner: ownerOf(visibility), type };
   },
   deal() {},
@@ -50,7 +51,8 @@ export const revealProtocol = defineOpProtocol<RevealParams, null>({
   ops: ['reveal'],
   doc: 'open a secret value to one party (the other sends its share)',
   params(node) {
-    if (node.inputs[0]!.visibility !== 'secret') throw nodeError(node, 'reveal of a value that is not secret');
+    if (node.inputs[0]!.visibility !== 'secret')
+      throw nodeError(node, 'reveal of a value that is not secret');
     const to = stringAttr(node.attrs, 'to') === 'server' ? 'server' : 'client';
     return { to, n: numel(node.outputs[0]!.shape), node };
   },
@@ -61,7 +63,9 @@ export const revealProtocol = defineOpProtocol<RevealParams, null>({
     if (input.kind !== 'share') throw nodeError(p.node, 'reveal needs a share');
     const value = await revealTo(ctx, p.to, input.share.data);
     const type = p.node.outputs[0]!;
-    return [value ? { kind: 'plain', tensor: decodeTensor(value, type, ctx.fracBits) } : { kind: 'hidden', type }];
+    return [
+      value ? { kind: 'plain', tensor: decodeTensor(value, type, ctx.fracBits) } : { kind: 'hidden', type },
+    ];
   },
   cost: (p) => revealCost(p.n, p.to),
 });

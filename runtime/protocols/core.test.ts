@@ -55,9 +55,9 @@ describe('truncate', () => {
 
   it('rejects a bit count it cannot handle', async () => {
     const s = new TwoPartySession();
-    await expect(s.run(truncate, { n: 1, bits: 63 }, [new BigInt64Array(1), new BigInt64Array(1)])).rejects.toThrow(
-      /cannot truncate/,
-    );
+    await expect(
+      s.run(truncate, { n: 1, bits: 63 }, [new BigInt64Array(1), new BigInt64Array(1)]),
+    ).rejects.toThrow(/cannot truncate/);
   });
 });
 
@@ -69,10 +69,15 @@ describe('Beaver products (ring, exact)', () => {
     const s = new TwoPartySession();
     const [x0, x1] = splitShares(x);
     const [yy0, yy1] = splitShares(y);
-    const [p0, p1] = await s.run(beaverMul, { n }, [
-      [x0, yy0],
-      [x1, yy1],
-    ], 'mul');
+    const [p0, p1] = await s.run(
+      beaverMul,
+      { n },
+      [
+        [x0, yy0],
+        [x1, yy1],
+      ],
+      'mul',
+    );
     const [q0, q1] = await s.run(beaverSquare, { n }, [x0, x1], 'sq');
     const p = ringAdd(p0, p1);
     const q = ringAdd(q0, q1);
@@ -91,36 +96,49 @@ describe('Beaver products (ring, exact)', () => {
     const [x0, x1] = splitShares(x);
     const [y0, y1] = splitShares(y);
     const s = new TwoPartySession();
-    const [z0, z1] = await s.run(beaverMatmul, p, [
-      [x0, y0],
-      [x1, y1],
-    ], 'mm');
+    const [z0, z1] = await s.run(
+      beaverMatmul,
+      p,
+      [
+        [x0, y0],
+        [x1, y1],
+      ],
+      'mm',
+    );
     expect([...ringAdd(z0, z1)]).toEqual([...ringMatmulBatched(x, y, p.batch, p.m, p.k, p.n)]);
     expectCost(s, 'mm', beaverMatmul.cost(p));
   });
 });
 
 describe('server-weight product', () => {
-  it.each(['right', 'left'] as const)('%s product equals the ring product; W - B is opened once per session', async (side) => {
-    const p = { side, batch: 3, m: 4, k: 6, n: 5 };
-    const xSize = side === 'right' ? p.batch * p.m * p.k : p.batch * p.k * p.n;
-    const w = Prg.fresh().ring(side === 'right' ? p.k * p.n : p.m * p.k);
-    const s = new TwoPartySession();
-    for (let run = 0; run < 3; run++) {
-      const x = Prg.fresh().ring(xSize);
-      const [x0, x1] = splitShares(x);
-      const [z0, z1] = await s.run(weightMatmul, p, [
-        { x: x0, w },
-        { x: x1, w: undefined },
-      ], 'w');
-      const expected =
-        side === 'right'
-          ? ringMatmulBatched(x, w, p.batch, p.m, p.k, p.n, { a: p.m * p.k, b: 0 })
-          : ringMatmulBatched(w, x, p.batch, p.m, p.k, p.n, { a: 0, b: p.k * p.n });
-      expect([...ringAdd(z0, z1)]).toEqual([...expected]);
-    }
-    expectCost(s, 'w', weightMatmul.cost(p), 3);
-  });
+  it.each(['right', 'left'] as const)(
+    '%s product equals the ring product; W - B is opened once per session',
+    async (side) => {
+      const p = { side, batch: 3, m: 4, k: 6, n: 5 };
+      const xSize = side === 'right' ? p.batch * p.m * p.k : p.batch * p.k * p.n;
+      const w = Prg.fresh().ring(side === 'right' ? p.k * p.n : p.m * p.k);
+      const s = new TwoPartySession();
+      for (let run = 0; run < 3; run++) {
+        const x = Prg.fresh().ring(xSize);
+        const [x0, x1] = splitShares(x);
+        const [z0, z1] = await s.run(
+          weightMatmul,
+          p,
+          [
+            { x: x0, w },
+            { x: x1, w: undefined },
+          ],
+          'w',
+        );
+        const expected =
+          side === 'right'
+            ? ringMatmulBatched(x, w, p.batch, p.m, p.k, p.n, { a: p.m * p.k, b: 0 })
+            : ringMatmulBatched(w, x, p.batch, p.m, p.k, p.n, { a: 0, b: p.k * p.n });
+        expect([...ringAdd(z0, z1)]).toEqual([...expected]);
+      }
+      expectCost(s, 'w', weightMatmul.cost(p), 3);
+    },
+  );
 });
 
 describe('fixed-point products', () => {
@@ -139,10 +157,15 @@ describe('fixed-point products', () => {
     const [b0, b1] = shareReals(b, F);
     const s = new TwoPartySession();
     const z = openReals(
-      await s.run(fixedMul, { n, fracBits: F }, [
-        [a0, b0],
-        [a1, b1],
-      ], 'fm'),
+      await s.run(
+        fixedMul,
+        { n, fracBits: F },
+        [
+          [a0, b0],
+          [a1, b1],
+        ],
+        'fm',
+      ),
       F,
     );
     let worst = 0;
@@ -162,7 +185,8 @@ describe('fixed-point products', () => {
     const w = gaussian(k * n, 0.2);
     const ref = new Float64Array(m * n);
     for (let i = 0; i < m; i++)
-      for (let j = 0; j < n; j++) for (let t = 0; t < k; t++) ref[i * n + j]! += x[i * k + t]! * w[t * n + j]!;
+      for (let j = 0; j < n; j++)
+        for (let t = 0; t < k; t++) ref[i * n + j]! += x[i * k + t]! * w[t * n + j]!;
     const [x0, x1] = shareReals(x, F);
     const [w0, w1] = shareReals(w, F);
     const s = new TwoPartySession();
@@ -194,7 +218,11 @@ describe('fixed-point products', () => {
     const s = new TwoPartySession();
     const c = 0.125;
     const z = openReals(
-      await s.run(fixedScalePublic, { n: 1000, fracBits: F, scalar: encodeFixed([c], F)[0]! }, shareReals(x, F)),
+      await s.run(
+        fixedScalePublic,
+        { n: 1000, fracBits: F, scalar: encodeFixed([c], F)[0]! },
+        shareReals(x, F),
+      ),
       F,
     );
     for (let i = 0; i < 1000; i++) expect(Math.abs(z[i]! - x[i]! * c)).toBeLessThanOrEqual(2 * ulp);

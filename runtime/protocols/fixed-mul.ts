@@ -18,6 +18,8 @@ import { beaverMatmul, beaverMul, beaverSquare } from './beaver.ts';
 import type { TruncMaterial } from './truncate.ts';
 import { truncate } from './truncate.ts';
 import type { WeightMatmulParams } from './weight-matmul.ts';
+import type { WeightMulParams } from './weight-mul.ts';
+import { weightMul } from './weight-mul.ts';
 import { weightMatmul } from './weight-matmul.ts';
 
 /** Parameters of a fixed-point protocol: the inner protocol's plus the bits to drop. */
@@ -59,13 +61,20 @@ export const fixedMul = thenTruncate('fixed.mul', beaverMul, (p: ElementwisePara
 /** Secret squared, fixed point: 2 rounds, half the online bytes of fixedMul. */
 export const fixedSquare = thenTruncate('fixed.square', beaverSquare, (p: ElementwiseParams) => p.n);
 /** Secret x secret (batched) fixed-point matrix product: 2 rounds. */
-export const fixedMatmul = thenTruncate('fixed.matmul', beaverMatmul, (p: MatmulParams) => p.batch * p.m * p.n);
+export const fixedMatmul = thenTruncate(
+  'fixed.matmul',
+  beaverMatmul,
+  (p: MatmulParams) => p.batch * p.m * p.n,
+);
 /** Secret x server-private weight, fixed point: 2 rounds (plus 1 setup round per session). */
 export const fixedWeightMatmul = thenTruncate(
   'fixed.weight',
   weightMatmul,
   (p: WeightMatmulParams) => p.batch * p.m * p.n,
 );
+
+/** Secret x server-private elementwise operand, fixed point: 2 rounds (plus 1 setup round per session). */
+export const fixedWeightMul = thenTruncate('fixed.weight-mul', weightMul, (p: WeightMulParams) => p.n);
 
 /** Shared x by a public fixed-point vector (same length): local product, then 1 truncation round. */
 const ringMulPublic: Protocol<ElementwiseParams, null, readonly [Ring, Ring], Ring> = {
@@ -99,4 +108,8 @@ const ringScalePublic: Protocol<ElementwiseParams & { readonly scalar: bigint },
   },
 };
 
-export const fixedScalePublic = thenTruncate('fixed.scale-public', ringScalePublic, (p: ElementwiseParams) => p.n);
+export const fixedScalePublic = thenTruncate(
+  'fixed.scale-public',
+  ringScalePublic,
+  (p: ElementwiseParams) => p.n,
+);

@@ -9,6 +9,7 @@
  *   reduce_sum                            local
  *   reduce_mean                           local sum, product by public 1/count, truncation
  *   where with a public condition         y + cond * (x - y), local, exact
+ *   cast between integer types, to f32     local (integer -> f32 multiplies by 2^f), exact
  *   reshape, transpose, slice, concat,
  *   split, expand, trilu, gather (public
  *   indices)                              local data movement (./../mpc/layout.ts)
@@ -40,7 +41,16 @@ import { encodeTensor, operandShare, scaleOf } from './sharing.ts';
 import type { TruncMaterial } from './truncate.ts';
 import { truncate } from './truncate.ts';
 
-const MOVEMENT: readonly OpName[] = ['reshape', 'transpose', 'slice', 'concat', 'split', 'expand', 'trilu', 'gather'];
+const MOVEMENT: readonly OpName[] = [
+  'reshape',
+  'transpose',
+  'slice',
+  'concat',
+  'split',
+  'expand',
+  'trilu',
+  'gather',
+];
 const OPS: readonly OpName[] = [
   'add',
   'sub',
@@ -51,6 +61,7 @@ const OPS: readonly OpName[] = [
   'reduce_sum',
   'reduce_mean',
   'where',
+  'cast',
   ...MOVEMENT,
 ];
 
@@ -74,7 +85,10 @@ function truncationSize(node: NodeSpec, fracBits: number): number {
     case 'mul':
     case 'matmul':
       if (!isPublic(node, 0) && !isPublic(node, 1))
-        throw nodeError(node, `'linear' needs a public operand for ${node.op}; use 'beaver' or 'beaver.weight'`);
+        throw nodeError(
+          node,
+          `'linear' needs a public operand for ${node.op}; use 'beaver' or 'beaver.weight'`,
+        );
       return scaled ? numel(out.shape) : 0;
     case 'div':
       if (!isPublic(node, 1)) throw nodeError(node, `'linear' divides by public values only`);
@@ -84,8 +98,19 @@ function truncationSize(node: NodeSpec, fracBits: number): number {
     case 'where':
       if (!isPublic(node, 0)) throw nodeError(node, `'linear' needs a public condition for where`);
       return 0;
+    case 'cast':
+      if (node.inputs[0]!.type.dtype === 'f32' && out.dtype !== 'f32')
+        throw nodeError(
+          node,
+          `'linear' casts integers only; f32 -> ${out.dtype} needs a comparison protocol`,
+        );
+      return 0;
     case 'gather':
-      if (!isPublic(node, 1)) throw nodeError(node, `'linear' gathers at public indices only (secret indices need a lookup protocol)`);
+      if (!isPublic(node, 1))
+        throw nodeError(
+          node,
+          `'linear' gathers at public indices only (secret indices need a lookup protocol)`,
+        );
       return 0;
     default:
       return 0;
@@ -100,7 +125,9 @@ function plainOf(node: NodeSpec, inputs: readonly Operand[], i: number): Tensor 
 
 /** Every operand as this party's share (private ones shared from their owner, in operand order). */
 function liftAll(ctx: PartyContext, node: NodeSpec, inputs: readonly Operand[]): Share[] {
-  return inputs.map((o, i) => operandShare(ctx, o, node.inputs[i]!.type, ownerOf(node.inputs[i]!.visibility)));
+  return inputs.map((o, i) =>
+    operandShare(ctx, o, node.inputs[i]!.type, ownerOf(node.inputs[i]!.visibility)),
+  );
 }
 
 /** A public f32 tensor as fixed point (or an integer tensor as integers), broadcast to `to`. */
@@ -147,7 +174,12 @@ function localResult(ctx: PartyContext, p: LinearParams, inputs: readonly Operan
     case 'div': {
       const pub = node.op === 'div' ? 1 : isPublic(node, 1) ? 1 : 0;
       const sec = 1 - pub;
-      const x = operandShare(ctx, inputs[sec]!, node.inputs[sec]!.type, ownerOf(node.inputs[sec]!.visibility));
+      const x = operandShare(
+        ctx,
+        inputs[sec]!,
+        node.inputs[sec]!.type,
+        ownerOf(node.inputs[sec]!.visibility),
+      );
       const plain = plainOf(node, inputs, pub);
       const factor =
         node.op === 'div'
@@ -158,7 +190,12 @@ function localResult(ctx: PartyContext, p: LinearParams, inputs: readonly Operan
     case 'matmul': {
       const pub = isPublic(node, 1) ? 1 : 0;
       const sec = 1 - pub;
-      const x = operandShare(ctx, inputs[sec]!, node.inputs[sec]!.type, ownerOf(node.inputs[sec]!.visibility));
+      const x = operandShare(
+        ctx,
+        inputs[sec]!,
+        node.inputs[sec]!.type,
+        ownerOf(node.inputs[sec]!.visibility),
+      );
       const w = encodeTensor(plainOf(node, inputs, pub), fracBits);
       return [
         pub === 1
@@ -173,6 +210,12 @@ function localResult(ctx: PartyContext, p: LinearParams, inputs: readonly Operan
       const sum = scatterAdd(x.data, map, outSize);
       if (node.op === 'reduce_sum') return [sum];
       return [out.dtype === 'f32' ? ringMulScalar(sum, encodeScalar(1 / count, fracBits)) : sum];
+    }
+    case 'cast': {
+      // integer -> f32 scales by 2^f exactly; integer -> integer and f32 -> f32 keep the ring value
+      const x = liftAll(ctx, node, inputs)[0]!.data;
+      const up = node.inputs[0]!.type.dtype !== 'f32' && out.dtype === 'f32';
+      return [up ? ringMulScalar(x, 1n << BigInt(fracBits)) : x];
     }
     case 'where': {
       const cond = publicRing(plainOf(node, inputs, 0), out.shape, 0);
@@ -197,7 +240,11 @@ function moveShares(ctx: PartyContext, p: LinearParams, inputs: readonly Operand
   }
   const data = concatRings(
     inputs
-      .map((o, i) => (moved[i] ? operandShare(ctx, o, node.inputs[i]!.type, ownerOf(node.inputs[i]!.visibility)).data : undefined))
+      .map((o, i) =>
+        moved[i]
+          ? operandShare(ctx, o, node.inputs[i]!.type, ownerOf(node.inputs[i]!.visibility)).data
+          : undefined,
+      )
       .filter((r): r is Ring => r !== undefined),
   );
   return p.maps.value.map((m) => applyMap(data, m));

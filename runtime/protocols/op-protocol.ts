@@ -59,7 +59,9 @@ export function defineOpProtocol<P, M>(spec: OpProtocolSpec<P, M>): OpProtocol {
     doc: spec.doc,
     bind(node, settings) {
       if (!spec.ops.includes(node.op))
-        throw new MarillError(`protocol '${spec.name}' does not implement op '${node.op}'`, { what: `%${node.id}` });
+        throw new MarillError(`protocol '${spec.name}' does not implement op '${node.op}'`, {
+          what: `%${node.id}`,
+        });
       const params = spec.params(node, settings);
       return {
         cost: spec.cost(params),
@@ -98,6 +100,7 @@ export function inputTypes(node: NodeSpec): TensorType[] {
 /** The one output type of a single-result node. */
 export function outputType(node: NodeSpec): TensorType {
   const t = node.outputs[0];
-  if (!t || node.outputs.length !== 1) throw nodeError(node, `expected one result, the node has ${node.outputs.length}`);
+  if (!t || node.outputs.length !== 1)
+    throw nodeError(node, `expected one result, the node has ${node.outputs.length}`);
   return t;
 }

@@ -5,24 +5,26 @@
  *    with dealer triples (./beaver.ts), then truncation for f32 (./truncate.ts).
  *    2 rounds; error +1 ulp beyond the ring-exact product. i64 products are
  *    exact (no truncation, 1 round).
- *  - 'beaver.weight': matmul of a secret activation by a server-private
- *    operand (./weight-matmul.ts): the masked weight is opened once per session,
+ *  - 'beaver.weight': matmul or elementwise mul of a secret activation by a
+ *    server-private operand (./weight-matmul.ts, ./weight-mul.ts): the masked
+ *    operand is opened once per session,
  *    then 1 round (client -> server) plus truncation per inference. The server
  *    operand must be the same in every inference of the session (weights and
  *    values computed from weights only); the server checks this.
  */
 import { numel } from '../../ir/types.ts';
 import type { Shape } from '../../ir/types.ts';
-import { broadcastRing } from '../mpc/layout.ts';
+import { broadcastMap, broadcastRing } from '../mpc/layout.ts';
 import type { NodeSpec, Operand, PartyContext } from '../protocol.ts';
 import type { Ring } from '../ring/kernels.ts';
 import type { MatmulParams, TripleMaterial } from './beaver.ts';
 import { beaverMatmul, beaverMul } from './beaver.ts';
 import type { Fixed, TruncatedMaterial } from './fixed-mul.ts';
-import { fixedMatmul, fixedMul, fixedWeightMatmul } from './fixed-mul.ts';
+import { fixedMatmul, fixedMul, fixedWeightMatmul, fixedWeightMul } from './fixed-mul.ts';
 import { defineOpProtocol, nodeError, ownerOf, shareOperands } from './op-protocol.ts';
 import { encodeTensor, operandShare } from './sharing.ts';
 import type { WeightMatmulMaterial, WeightMatmulParams } from './weight-matmul.ts';
+import type { WeightMulMaterial, WeightMulParams } from './weight-mul.ts';
 
 function shareOf(ctx: PartyContext, node: NodeSpec, inputs: readonly Operand[], i: number): Ring {
   const inp = node.inputs[i]!;
@@ -56,10 +58,16 @@ export const beaverProtocol = defineOpProtocol<BeaverOpParams, BeaverOpMaterial>
     if (node.inputs.some((i) => i.visibility === 'public'))
       throw nodeError(node, `'beaver' multiplies two non-public operands; a public operand is 'linear'`);
     const fixed = out.dtype === 'f32';
-    if (node.op === 'mul') return { node, fixed, fracBits: settings.fracBits, n: numel(out.shape), mm: undefined };
+    if (node.op === 'mul')
+      return { node, fixed, fracBits: settings.fracBits, n: numel(out.shape), mm: undefined };
     const a = node.inputs[0]!.type.shape;
     const b = node.inputs[1]!.type.shape;
-    const mm = { batch: numel(out.shape.slice(0, -2)), m: a[a.length - 2]!, k: a[a.length - 1]!, n: b[b.length - 1]! };
+    const mm = {
+      batch: numel(out.shape.slice(0, -2)),
+      m: a[a.length - 2]!,
+      k: a[a.length - 1]!,
+      n: b[b.length - 1]!,
+    };
     return { node, fixed, fracBits: settings.fracBits, n: numel(out.shape), mm };
   },
   deal(p, d) {
@@ -100,17 +108,54 @@ export const beaverProtocol = defineOpProtocol<BeaverOpParams, BeaverOpMaterial>
 
 // ---- 'beaver.weight' ------------------------------------------------------------------------------
 
-interface WeightOpParams {
+type WeightOpParams = {
   readonly node: NodeSpec;
   /** Which operand is the server's. */
   readonly weightIndex: 0 | 1;
-  readonly mm: Fixed<WeightMatmulParams>;
+} & (
+  | { readonly kind: 'matmul'; readonly mm: Fixed<WeightMatmulParams> }
+  | { readonly kind: 'mul'; readonly mul: Fixed<WeightMulParams> }
+);
+
+type WeightOpMaterial = TruncatedMaterial<WeightMatmulMaterial> | TruncatedMaterial<WeightMulMaterial>;
+
+function weightMatmulParams(node: NodeSpec, weightIndex: 0 | 1, fracBits: number): Fixed<WeightMatmulParams> {
+  const w = node.inputs[weightIndex]!.type.shape;
+  const x = node.inputs[1 - weightIndex]!.type.shape;
+  if (w.slice(0, -2).some((d) => d !== 1))
+    throw nodeError(node, `'beaver.weight' needs a 2-D server operand, got [${w.join(',')}]`);
+  const batch = numel(x.slice(0, -2));
+  const mm: Fixed<WeightMatmulParams> =
+    weightIndex === 1
+      ? { side: 'right', batch, m: x[x.length - 2]!, k: x[x.length - 1]!, n: w[w.length - 1]!, fracBits }
+      : { side: 'left', batch, m: w[w.length - 2]!, k: w[w.length - 1]!, n: x[x.length - 1]!, fracBits };
+  if (numel(node.outputs[0]!.shape) !== batch * mm.m * mm.n)
+    throw nodeError(node, `'beaver.weight' cannot broadcast the activation's batch against the weight`);
+  return mm;
 }
 
-export const weightProtocol = defineOpProtocol<WeightOpParams, TruncatedMaterial<WeightMatmulMaterial>>({
+/**
+ * The server's operand, encoded. The first inference of the session keeps it
+ * (with the tensor it came from); later ones reuse it when handed the same
+ * tensor, and otherwise check the content is unchanged: 'beaver.weight' opens
+ * W - B once per session, so W must not change.
+ */
+async function serverOperand(ctx: PartyContext, p: WeightOpParams, inputs: readonly Operand[]): Promise<Ring | undefined> {
+  if (ctx.party !== 'server') return undefined;
+  const o = inputs[p.weightIndex]!;
+  if (o.kind !== 'plain') throw nodeError(p.node, 'the server does not hold its weight operand');
+  const first = await ctx.once('weight', async () => ({ tensor: o.tensor, encoded: encodeTensor(o.tensor, ctx.fracBits) }));
+  if (first.tensor === o.tensor) return first.encoded;
+  const encoded = encodeTensor(o.tensor, ctx.fracBits);
+  if (Buffer.compare(Buffer.from(first.encoded.buffer), Buffer.from(encoded.buffer)) !== 0)
+    throw nodeError(p.node, `the server operand changed between inferences; 'beaver.weight' opens it once per session`);
+  return encoded;
+}
+
+export const weightProtocol = defineOpProtocol<WeightOpParams, WeightOpMaterial>({
   name: 'beaver.weight',
-  ops: ['matmul'],
-  doc: 'secret activation x server-private weight: masked weight opened once per session, 1 round + truncation per inference',
+  ops: ['matmul', 'mul'],
+  doc: 'secret activation x server-private operand (matmul or elementwise): masked operand opened once per session, 1 round + truncation per inference',
   params(node, settings) {
     const vis = node.inputs.map((i) => i.visibility);
     const weightIndex = vis[1] === 'server' ? 1 : vis[0] === 'server' ? 0 : -1;
@@ -119,36 +164,39 @@ export const weightProtocol = defineOpProtocol<WeightOpParams, TruncatedMaterial
     if (vis[act] === 'server' || vis[act] === 'public')
       throw nodeError(node, `'beaver.weight' needs a secret or client activation, got ${vis[act]}`);
     if (node.outputs[0]!.dtype !== 'f32') throw nodeError(node, `'beaver.weight' multiplies f32 values`);
-    const w = node.inputs[weightIndex]!.type.shape;
-    const x = node.inputs[act]!.type.shape;
-    if (w.slice(0, -2).some((d) => d !== 1))
-      throw nodeError(node, `'beaver.weight' needs a 2-D server operand, got [${w.join(',')}]`);
-    const batch = numel(x.slice(0, -2));
-    const mm: Fixed<WeightMatmulParams> =
-      weightIndex === 1
-        ? { side: 'right', batch, m: x[x.length - 2]!, k: x[x.length - 1]!, n: w[w.length - 1]!, fracBits: settings.fracBits }
-        : { side: 'left', batch, m: w[w.length - 2]!, k: w[w.length - 1]!, n: x[x.length - 1]!, fracBits: settings.fracBits };
-    if (numel(node.outputs[0]!.shape) !== batch * mm.m * mm.n)
-      throw nodeError(node, `'beaver.weight' cannot broadcast the activation's batch against the weight`);
-    return { node, weightIndex: weightIndex as 0 | 1, mm };
+    const wi = weightIndex as 0 | 1;
+    if (node.op === 'matmul')
+      return { node, weightIndex: wi, kind: 'matmul', mm: weightMatmulParams(node, wi, settings.fracBits) };
+    const out = node.outputs[0]!.shape;
+    const wShape = node.inputs[wi]!.type.shape;
+    const mul = {
+      n: numel(out),
+      w: numel(wShape),
+      wMap: broadcastMap(wShape, out),
+      fracBits: settings.fracBits,
+    };
+    return { node, weightIndex: wi, kind: 'mul', mul };
   },
-  deal: (p, d) => fixedWeightMatmul.deal(p.mm, d),
-  material: (p, s) => fixedWeightMatmul.material(p.mm, s),
+  deal(p, d) {
+    if (p.kind === 'matmul') fixedWeightMatmul.deal(p.mm, d);
+    else fixedWeightMul.deal(p.mul, d);
+  },
+  material(p, s) {
+    return p.kind === 'matmul' ? fixedWeightMatmul.material(p.mm, s) : fixedWeightMul.material(p.mul, s);
+  },
   async online(ctx, p, m, inputs) {
     const act = 1 - p.weightIndex;
     const x = shareOf(ctx, p.node, inputs, act);
-    let w: Ring | undefined;
-    if (ctx.party === 'server') {
-      const o = inputs[p.weightIndex]!;
-      if (o.kind !== 'plain') throw nodeError(p.node, 'the server does not hold its weight operand');
-      const encoded = encodeTensor(o.tensor, ctx.fracBits);
-      const first = await ctx.once('weight-copy', async () => Uint8Array.from(new Uint8Array(encoded.buffer)));
-      if (Buffer.compare(Buffer.from(first), Buffer.from(encoded.buffer)) !== 0)
-        throw nodeError(p.node, `the server operand changed between inferences; 'beaver.weight' opens it once per session`);
-      w = encoded;
-    }
-    const z = await fixedWeightMatmul.online(ctx, p.mm, m, { x, w });
-    return shareOperands([{ shape: p.node.outputs[0]!.shape, data: z }]);
+    const w = await serverOperand(ctx, p, inputs);
+    const out = p.node.outputs[0]!.shape;
+    const z =
+      p.kind === 'matmul'
+        ? await fixedWeightMatmul.online(ctx, p.mm, m as TruncatedMaterial<WeightMatmulMaterial>, { x, w })
+        : await fixedWeightMul.online(ctx, p.mul, m as TruncatedMaterial<WeightMulMaterial>, {
+            x: broadcastRing(x, p.node.inputs[act]!.type.shape, out),
+            w,
+          });
+    return shareOperands([{ shape: out, data: z }]);
   },
-  cost: (p) => fixedWeightMatmul.cost(p.mm),
+  cost: (p) => (p.kind === 'matmul' ? fixedWeightMatmul.cost(p.mm) : fixedWeightMul.cost(p.mul)),
 });

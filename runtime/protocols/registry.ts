@@ -54,7 +54,11 @@ export function allProtocols(): readonly OpProtocol[] {
  * Binds a node to its protocol: the named one, or else the first that accepts
  * it. Returns the protocol's name with the bound op.
  */
-export function bindNode(node: NodeSpec, protocol: string | undefined, settings: RingSettings): { name: string; bound: BoundOp } {
+export function bindNode(
+  node: NodeSpec,
+  protocol: string | undefined,
+  settings: RingSettings,
+): { name: string; bound: BoundOp } {
   if (protocol !== undefined) return { name: protocol, bound: protocolByName(protocol).bind(node, settings) };
   const reasons: string[] = [];
   for (const p of protocolsFor(node.op)) {

@@ -59,7 +59,8 @@ export function decodeTensor(r: Ring, type: TensorType, fracBits: number): Tenso
 export function shareFromOwner(ctx: PartyContext, owner: Party, n: number, value?: Ring): Ring {
   const r = ctx.common.ring(n);
   if (ctx.party !== owner) return r;
-  if (!value || value.length !== n) throw new MarillError(`the ${owner} shares a value of ${n} elements it does not hold`);
+  if (!value || value.length !== n)
+    throw new MarillError(`the ${owner} shares a value of ${n} elements it does not hold`);
   return ringSub(value, r);
 }
 
@@ -77,7 +78,9 @@ export function sharePublic(ctx: Pick<PartyContext, 'index'>, value: Ring): Ring
 export function operandShare(ctx: PartyContext, operand: Operand, type: TensorType, owner?: Party): Share {
   if (operand.kind === 'share') {
     if (!shapeEquals(operand.share.shape, type.shape))
-      throw new MarillError(`share has shape [${operand.share.shape}] where ${formatType(type)} was expected`);
+      throw new MarillError(
+        `share has shape [${operand.share.shape}] where ${formatType(type)} was expected`,
+      );
     return operand.share;
   }
   const n = numel(type.shape);
@@ -121,6 +124,7 @@ export function openCost(n: number): Cost {
 
 /** A share tensor with the given shape and data. */
 export function shareOf(shape: Shape, data: Ring): Share {
-  if (data.length !== numel(shape)) throw new MarillError(`${data.length} elements do not fill shape [${shape}]`);
+  if (data.length !== numel(shape))
+    throw new MarillError(`${data.length} elements do not fill shape [${shape}]`);
   return { shape, data };
 }

@@ -49,7 +49,8 @@ export interface TruncMaterial {
 const OFFSET = 1n << 62n;
 
 function checkBits(bits: number): void {
-  if (!Number.isInteger(bits) || bits < 1 || bits > 62) throw new MarillError(`cannot truncate by ${bits} bits`);
+  if (!Number.isInteger(bits) || bits < 1 || bits > 62)
+    throw new MarillError(`cannot truncate by ${bits} bits`);
 }
 
 export const truncate: Protocol<TruncParams, TruncMaterial, Ring, Ring> = {

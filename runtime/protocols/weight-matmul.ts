@@ -38,7 +38,11 @@ export interface WeightMatmulMaterial {
   /** A, at the client only. */
   readonly a: Ring | undefined;
   /** B, at the server only. */
-  readonly b: Ring | undefined;
+  /**
+   * B, at the server only, drawn on demand: the server needs it once per
+   * session (to open W - B), so it is not regenerated every inference.
+   */
+  readonly b: (() => Ring) | undefined;
   readonly c: Ring;
 }
 
@@ -75,27 +79,31 @@ export const weightMatmul: Protocol<WeightMatmulParams, WeightMatmulMaterial, We
 
   material(p, st) {
     const s = sizes(p);
-    const b = st.sessionOwnedRandom('server', 'B', s.w);
+    const b = st.party === 'server' ? () => st.sessionOwnedRandom('server', 'B', s.w)! : undefined;
     const a = st.ownedRandom('client', s.x);
     return { a, b, c: st.share(s.z) };
   },
 
   async online(ctx, p, mat, { x, w }) {
     const s = sizes(p);
-    if (x.length !== s.x) throw new MarillError(`beaver.weight: activation share has ${x.length} elements, expected ${s.x}`);
+    if (x.length !== s.x)
+      throw new MarillError(`beaver.weight: activation share has ${x.length} elements, expected ${s.x}`);
     if (ctx.party === 'server') {
-      if (!w || w.length !== s.w) throw new MarillError(`beaver.weight: the server has no ${s.w}-element weight`);
+      if (!w || w.length !== s.w)
+        throw new MarillError(`beaver.weight: the server has no ${s.w}-element weight`);
       const weight = w;
       await ctx.once('masked-weight', async () => {
-        await ctx.sendRing(ringSub(weight, mat.b!));
+        await ctx.sendRing(ringSub(weight, mat.b!()));
         return true;
       });
       const e = await ctx.recvRing();
-      if (e.length !== s.x) throw new MarillError(`beaver.weight: client sent ${e.length} elements, expected ${s.x}`);
+      if (e.length !== s.x)
+        throw new MarillError(`beaver.weight: client sent ${e.length} elements, expected ${s.x}`);
       return ringAdd(product(p, ringAdd(x, e), weight), mat.c);
     }
     const f = await ctx.once('masked-weight', () => ctx.recvRing());
-    if (f.length !== s.w) throw new MarillError(`beaver.weight: server sent ${f.length} weight elements, expected ${s.w}`);
+    if (f.length !== s.w)
+      throw new MarillError(`beaver.weight: server sent ${f.length} weight elements, expected ${s.w}`);
     await ctx.sendRing(ringSub(x, mat.a!));
     return ringAdd(product(p, mat.a!, f), mat.c);
   },

@@ -1,6 +1,13 @@
 // Fixed-point encode/decode against hand-derived values and float arithmetic.
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_FRAC_BITS, clipRange, decodeFixed, decodeFixedF32, encodeFixed, encodeScalar } from './fixed.ts';
+import {
+  DEFAULT_FRAC_BITS,
+  clipRange,
+  decodeFixed,
+  decodeFixedF32,
+  encodeFixed,
+  encodeScalar,
+} from './fixed.ts';
 
 describe('fixed point', () => {
   it('encodes by round-half-even of x * 2^f', () => {
@@ -14,11 +21,14 @@ describe('fixed point', () => {
     const f = DEFAULT_FRAC_BITS;
     const xs = Float64Array.from({ length: 1000 }, (_, i) => Math.sin(i) * 10 ** ((i % 9) - 3));
     const back = decodeFixed(encodeFixed(xs, f), f);
-    for (let i = 0; i < xs.length; i++) expect(Math.abs(back[i]! - xs[i]!)).toBeLessThanOrEqual(2 ** -(f + 1));
+    for (let i = 0; i < xs.length; i++)
+      expect(Math.abs(back[i]! - xs[i]!)).toBeLessThanOrEqual(2 ** -(f + 1));
     const x32 = Float32Array.from(xs);
     const back32 = decodeFixedF32(encodeFixed(x32, f), f);
     for (let i = 0; i < xs.length; i++)
-      expect(Math.abs(back32[i]! - x32[i]!)).toBeLessThanOrEqual(2 ** -(f + 1) + Math.abs(x32[i]!) * 2 ** -23);
+      expect(Math.abs(back32[i]! - x32[i]!)).toBeLessThanOrEqual(
+        2 ** -(f + 1) + Math.abs(x32[i]!) * 2 ** -23,
+      );
   });
 
   it('saturates at the clip range instead of wrapping; NaN encodes as 0', () => {

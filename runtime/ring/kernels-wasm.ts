@@ -106,7 +106,11 @@ function encodeKernel(name: string, input: 'f32' | 'f64'): FunctionSpec {
   c.get(n).set(end);
   forLoop(c, i, end, 1, (c) => {
     c.get(out).get(i).i32Const(3).i32Shl().i32Add();
-    c.get(x).get(i).i32Const(width === 4 ? 2 : 3).i32Shl().i32Add();
+    c.get(x)
+      .get(i)
+      .i32Const(width === 4 ? 2 : 3)
+      .i32Shl()
+      .i32Add();
     if (input === 'f32') c.f32Load().f64PromoteF32();
     else c.f64Load();
     c.get(scale).f64Mul().f64Nearest();
@@ -122,7 +126,11 @@ function decodeKernel(name: string, output: 'f32' | 'f64'): FunctionSpec {
   const c = new Code();
   c.get(n).set(end);
   forLoop(c, i, end, 1, (c) => {
-    c.get(out).get(i).i32Const(output === 'f32' ? 2 : 3).i32Shl().i32Add();
+    c.get(out)
+      .get(i)
+      .i32Const(output === 'f32' ? 2 : 3)
+      .i32Shl()
+      .i32Add();
     c.get(x).get(i).i32Const(3).i32Shl().i32Add().i64Load();
     c.f64ConvertI64S().get(invScale).f64Mul();
     if (output === 'f32') c.f32DemoteF64().f32Store();
@@ -136,7 +144,9 @@ function decodeKernel(name: string, output: 'f32' | 'f64'): FunctionSpec {
  * params (out, a, outer, len, inner).
  */
 function reduceMiddleKernel(): FunctionSpec {
-  const [out, a, outer, len, inner, o, l, j, acc, src, rowBytes, innerBytes] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+  const [out, a, outer, len, inner, o, l, j, acc, src, rowBytes, innerBytes] = [
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+  ];
   const c = new Code();
   c.get(inner).i32Const(3).i32Shl().set(innerBytes);
   c.get(innerBytes).get(len).i32Mul().set(rowBytes);
@@ -171,7 +181,12 @@ function reduceMiddleKernel(): FunctionSpec {
 function packRowsKernel(name: string, width: number): FunctionSpec {
   const [dst, src, rows, cols, p, kk, panels, row, d] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
   const c = new Code();
-  c.get(rows).i32Const(width - 1).i32Add().i32Const(width).i32DivU().set(panels);
+  c.get(rows)
+    .i32Const(width - 1)
+    .i32Add()
+    .i32Const(width)
+    .i32DivU()
+    .set(panels);
   c.get(dst).set(d);
   forLoop(c, p, panels, 1, (c) => {
     c.i32Const(0).set(kk);
@@ -180,13 +195,28 @@ function packRowsKernel(name: string, width: number): FunctionSpec {
         c.get(p).i32Const(width).i32Mul().i32Const(r).i32Add().set(row);
         // value = row < rows ? src[row*cols + kk] : 0
         c.get(row).get(rows).i32LtU().if();
-        c.get(d).get(src).get(row).get(cols).i32Mul().get(kk).i32Add().i32Const(3).i32Shl().i32Add().i64Load();
+        c.get(d)
+          .get(src)
+          .get(row)
+          .get(cols)
+          .i32Mul()
+          .get(kk)
+          .i32Add()
+          .i32Const(3)
+          .i32Shl()
+          .i32Add()
+          .i64Load();
         c.i64Store(r * 8);
         c.else();
-        c.get(d).i64Const(0n).i64Store(r * 8);
+        c.get(d)
+          .i64Const(0n)
+          .i64Store(r * 8);
         c.end();
       }
-      c.get(d).i32Const(width * 8).i32Add().set(d);
+      c.get(d)
+        .i32Const(width * 8)
+        .i32Add()
+        .set(d);
     });
   });
   return { name, params: [I32, I32, I32, I32], locals: [I32, I32, I32, I32, I32], body: c };
@@ -200,7 +230,12 @@ function packRowsKernel(name: string, width: number): FunctionSpec {
 function packColsKernel(name: string, width: number): FunctionSpec {
   const [dst, src, rows, cols, p, kk, panels, col, d] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
   const c = new Code();
-  c.get(cols).i32Const(width - 1).i32Add().i32Const(width).i32DivU().set(panels);
+  c.get(cols)
+    .i32Const(width - 1)
+    .i32Add()
+    .i32Const(width)
+    .i32DivU()
+    .set(panels);
   c.get(dst).set(d);
   forLoop(c, p, panels, 1, (c) => {
     c.i32Const(0).set(kk);
@@ -208,13 +243,28 @@ function packColsKernel(name: string, width: number): FunctionSpec {
       for (let q = 0; q < width; q++) {
         c.get(p).i32Const(width).i32Mul().i32Const(q).i32Add().set(col);
         c.get(col).get(cols).i32LtU().if();
-        c.get(d).get(src).get(kk).get(cols).i32Mul().get(col).i32Add().i32Const(3).i32Shl().i32Add().i64Load();
+        c.get(d)
+          .get(src)
+          .get(kk)
+          .get(cols)
+          .i32Mul()
+          .get(col)
+          .i32Add()
+          .i32Const(3)
+          .i32Shl()
+          .i32Add()
+          .i64Load();
         c.i64Store(q * 8);
         c.else();
-        c.get(d).i64Const(0n).i64Store(q * 8);
+        c.get(d)
+          .i64Const(0n)
+          .i64Store(q * 8);
         c.end();
       }
-      c.get(d).i32Const(width * 8).i32Add().set(d);
+      c.get(d)
+        .i32Const(width * 8)
+        .i32Add()
+        .set(d);
     });
   });
   return { name, params: [I32, I32, I32, I32], locals: [I32, I32, I32, I32, I32], body: c };
@@ -250,7 +300,10 @@ function gemmPackedKernel(): FunctionSpec {
   const i32Locals = Object.keys(L).length;
 
   const c = new Code();
-  c.get(P.nPanels).i32Const(NR * 8).i32Mul().set(L.cStride);
+  c.get(P.nPanels)
+    .i32Const(NR * 8)
+    .i32Mul()
+    .set(L.cStride);
   // for kb = 0; kb < k; kb += KC
   forLoop(c, L.kb, P.k, KC, (c) => {
     // kc = min(KC, k - kb)
@@ -261,15 +314,44 @@ function gemmPackedKernel(): FunctionSpec {
       c.get(P.panelStart).set(L.ip);
       forLoop(c, L.ip, P.panelEnd, 1, (c) => {
         // a = ap + (ip*k + kb)*MR*8 ; b = bp + (jp*k + kb)*NR*8 ; bEnd = b + kc*NR*8
-        c.get(P.ap).get(L.ip).get(P.k).i32Mul().get(L.kb).i32Add().i32Const(MR * 8).i32Mul().i32Add().set(L.a);
-        c.get(P.bp).get(L.jp).get(P.k).i32Mul().get(L.kb).i32Add().i32Const(NR * 8).i32Mul().i32Add().set(L.b);
-        c.get(L.b).get(L.kc).i32Const(NR * 8).i32Mul().i32Add().set(L.bEnd);
+        c.get(P.ap)
+          .get(L.ip)
+          .get(P.k)
+          .i32Mul()
+          .get(L.kb)
+          .i32Add()
+          .i32Const(MR * 8)
+          .i32Mul()
+          .i32Add()
+          .set(L.a);
+        c.get(P.bp)
+          .get(L.jp)
+          .get(P.k)
+          .i32Mul()
+          .get(L.kb)
+          .i32Add()
+          .i32Const(NR * 8)
+          .i32Mul()
+          .i32Add()
+          .set(L.b);
+        c.get(L.b)
+          .get(L.kc)
+          .i32Const(NR * 8)
+          .i32Mul()
+          .i32Add()
+          .set(L.bEnd);
         for (let t = 0; t < nAcc; t++) c.i64Const(0n).set(acc0 + t);
         // inner k loop: registers a_r, b_c; acc[r][c] += a_r * b_c
         c.block().loop();
         c.get(L.b).get(L.bEnd).i32GeU().brIf(1);
-        for (let r = 0; r < MR; r++) c.get(L.a).i64Load(r * 8).set(aReg0 + r);
-        for (let q = 0; q < NR; q++) c.get(L.b).i64Load(q * 8).set(bReg0 + q);
+        for (let r = 0; r < MR; r++)
+          c.get(L.a)
+            .i64Load(r * 8)
+            .set(aReg0 + r);
+        for (let q = 0; q < NR; q++)
+          c.get(L.b)
+            .i64Load(q * 8)
+            .set(bReg0 + q);
         for (let r = 0; r < MR; r++)
           for (let q = 0; q < NR; q++) {
             const acc = acc0 + r * NR + q;
@@ -280,13 +362,23 @@ function gemmPackedKernel(): FunctionSpec {
               .i64Add()
               .set(acc);
           }
-        c.get(L.a).i32Const(MR * 8).i32Add().set(L.a);
-        c.get(L.b).i32Const(NR * 8).i32Add().set(L.b);
+        c.get(L.a)
+          .i32Const(MR * 8)
+          .i32Add()
+          .set(L.a);
+        c.get(L.b)
+          .i32Const(NR * 8)
+          .i32Add()
+          .set(L.b);
         c.br(0).end().end();
         // C tile += acc ; cRow = cp + (ip*MR)*cStride + jp*NR*8
         for (let r = 0; r < MR; r++) {
           c.get(P.cp).get(L.ip).i32Const(MR).i32Mul().i32Const(r).i32Add().get(L.cStride).i32Mul().i32Add();
-          c.get(L.jp).i32Const(NR * 8).i32Mul().i32Add().set(L.cRow);
+          c.get(L.jp)
+            .i32Const(NR * 8)
+            .i32Mul()
+            .i32Add()
+            .set(L.cRow);
           for (let q = 0; q < NR; q++) {
             c.get(L.cRow);
             c.get(L.cRow).i64Load(q * 8);
@@ -353,7 +445,15 @@ export interface KernelExports {
   reduce_middle(out: number, a: number, outer: number, len: number, inner: number): void;
   pack_a(dst: number, src: number, rows: number, cols: number): void;
   pack_b(dst: number, src: number, rows: number, cols: number): void;
-  gemm_packed(cp: number, ap: number, bp: number, k: number, nPanels: number, start: number, end: number): void;
+  gemm_packed(
+    cp: number,
+    ap: number,
+    bp: number,
+    k: number,
+    nPanels: number,
+    start: number,
+    end: number,
+  ): void;
   unpack_c(dst: number, cp: number, m: number, n: number, nPad: number): void;
   zero(p: number, n: number): void;
 }
@@ -384,5 +484,8 @@ export function kernelModuleBytes(): Uint8Array {
     unpackCKernel(),
     zeroKernel(),
   ];
-  return assembleModule({ module: 'env', field: 'mem', initialPages: 16, maximumPages: MAX_PAGES, shared: true }, functions);
+  return assembleModule(
+    { module: 'env', field: 'mem', initialPages: 16, maximumPages: MAX_PAGES, shared: true },
+    functions,
+  );
 }

@@ -18,7 +18,8 @@ export type Ring = BigInt64Array;
 export const RING_BITS = 64;
 
 function sameLength(a: Ring, b: Ring, what: string): void {
-  if (a.length !== b.length) throw new MarillError(`${what}: operand lengths differ (${a.length} vs ${b.length})`);
+  if (a.length !== b.length)
+    throw new MarillError(`${what}: operand lengths differ (${a.length} vs ${b.length})`);
 }
 
 type BinaryKernel = 'add' | 'sub' | 'mul' | 'and' | 'xor';
@@ -66,16 +67,19 @@ export const ringMulScalar = (a: Ring, s: bigint, out?: Ring): Ring => withScala
 export const ringAndScalar = (a: Ring, s: bigint, out?: Ring): Ring => withScalar('and_scalar', a, s, out);
 
 function checkShift(bits: number): bigint {
-  if (!Number.isInteger(bits) || bits < 0 || bits > 63) throw new MarillError(`shift by ${bits} bits is out of range`);
+  if (!Number.isInteger(bits) || bits < 0 || bits > 63)
+    throw new MarillError(`shift by ${bits} bits is out of range`);
   return BigInt(bits);
 }
 
 /** Arithmetic (sign-extending) shift right: floor(a / 2^bits) for signed a. */
-export const ringShrArith = (a: Ring, bits: number, out?: Ring): Ring => withScalar('shr_s', a, checkShift(bits), out);
+export const ringShrArith = (a: Ring, bits: number, out?: Ring): Ring =>
+  withScalar('shr_s', a, checkShift(bits), out);
 /** Logical shift right: floor(a / 2^bits) for a read as unsigned. */
 export const ringShrLogical = (a: Ring, bits: number, out?: Ring): Ring =>
   withScalar('shr_u', a, checkShift(bits), out);
-export const ringShl = (a: Ring, bits: number, out?: Ring): Ring => withScalar('shl', a, checkShift(bits), out);
+export const ringShl = (a: Ring, bits: number, out?: Ring): Ring =>
+  withScalar('shl', a, checkShift(bits), out);
 
 /** The most significant bit of each element (1 for negative), as ring 0/1. */
 export const ringMsb = (a: Ring, out?: Ring): Ring => ringShrLogical(a, 63, out);
@@ -94,7 +98,9 @@ export function ringFill(n: number, value: bigint): Ring {
 
 function checkMatmul(a: Ring, b: Ring, m: number, k: number, n: number): void {
   if (a.length !== m * k || b.length !== k * n)
-    throw new MarillError(`ring matmul: operands have ${a.length} and ${b.length} elements, shapes need ${m * k} and ${k * n}`);
+    throw new MarillError(
+      `ring matmul: operands have ${a.length} and ${b.length} elements, shapes need ${m * k} and ${k * n}`,
+    );
 }
 
 /**
@@ -162,7 +168,9 @@ export function ringMatmulBatched(
   const needA = (batch - 1) * strides.a + m * k;
   const needB = (batch - 1) * strides.b + k * n;
   if (batch > 0 && (a.length < needA || b.length < needB))
-    throw new MarillError(`ring batched matmul: operands too short for ${batch} products of ${m}x${k} by ${k}x${n}`);
+    throw new MarillError(
+      `ring batched matmul: operands too short for ${batch} products of ${m}x${k} by ${k}x${n}`,
+    );
   scoped(() => {
     const sharedB = strides.b === 0 ? packB(b.subarray(0, k * n), k, n) : -1;
     for (let t = 0; t < batch; t++) {

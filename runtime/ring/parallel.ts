@@ -66,7 +66,10 @@ export function useHelperThread(macs: number): boolean {
 function startHelper(): Helper {
   const { module, memory } = wasm();
   const control = new Int32Array(new SharedArrayBuffer(4 * (ARGS + ARG_COUNT)));
-  const worker = new Worker(HELPER_SOURCE, { eval: true, workerData: { module, memory, control: control.buffer } });
+  const worker = new Worker(HELPER_SOURCE, {
+    eval: true,
+    workerData: { module, memory, control: control.buffer },
+  });
   worker.unref();
   const h: Helper = { worker, control, job: 0, broken: false };
   worker.on('error', () => {
@@ -82,7 +85,14 @@ const HELPER_TIMEOUT_MS = 120_000;
  * Runs gemm_packed over A panels [0, panels) split in two: the helper takes
  * the first part, this thread the rest.
  */
-export function gemmTwoThreads(cp: number, ap: number, bp: number, k: number, nPanels: number, panels: number): void {
+export function gemmTwoThreads(
+  cp: number,
+  ap: number,
+  bp: number,
+  k: number,
+  nPanels: number,
+  panels: number,
+): void {
   helper ??= startHelper();
   const h = helper;
   const split = Math.floor(panels / 2);
@@ -98,7 +108,9 @@ export function gemmTwoThreads(cp: number, ap: number, bp: number, k: number, nP
     if (left <= 0) {
       // The helper may still write into this memory later: never use it again.
       h.broken = true;
-      throw new MarillError('the ring matmul helper thread did not answer (set MARILL_THREADS=1 to run without it)');
+      throw new MarillError(
+        'the ring matmul helper thread did not answer (set MARILL_THREADS=1 to run without it)',
+      );
     }
     Atomics.wait(h.control, DONE, Atomics.load(h.control, DONE), Math.min(left, 1000));
   }

@@ -31,12 +31,27 @@ export interface LayerOptions {
 export const SMALL_LAYER: Omit<LayerOptions, 'seed'> = { seq: 8, hidden: 32, heads: 2, ffn: 64 };
 
 /** Deterministic uniform values in [-scale, scale) from a seed and a label. */
-function seededTensor(seed: number, label: string, shape: readonly number[], scale: number, offset = 0): Tensor {
+function seededTensor(
+  seed: number,
+  label: string,
+  shape: readonly number[],
+  scale: number,
+  offset = 0,
+): Tensor {
   const seedBytes = new Uint8Array(16);
   new DataView(seedBytes.buffer).setUint32(0, seed >>> 0);
   const n = shape.reduce((a, b) => a * b, 1);
-  const words = new Uint32Array(new Prg(seedBytes).derive(label).bytes(4 * n).buffer.slice(0));
-  return makeTensor('f32', shape, Float32Array.from(words, (w) => offset + ((w / 2 ** 32) * 2 - 1) * scale));
+  const words = new Uint32Array(
+    new Prg(seedBytes)
+      .derive(label)
+      .bytes(4 * n)
+      .buffer.slice(0),
+  );
+  return makeTensor(
+    'f32',
+    shape,
+    Float32Array.from(words, (w) => offset + ((w / 2 ** 32) * 2 - 1) * scale),
+  );
 }
 
 /** A client hidden-state input for a layer. */
@@ -56,14 +71,24 @@ class LayerBuilder {
   }
 
   serverWeight(name: string, shape: readonly number[], scale: number, offset = 0): ValueId {
-    return this.b.addWeight(name, 'server', { tensor: seededTensor(this.o.seed, name, shape, scale, offset) }, { placement: 'server' });
+    return this.b.addWeight(
+      name,
+      'server',
+      { tensor: seededTensor(this.o.seed, name, shape, scale, offset) },
+      { placement: 'server' },
+    );
   }
 
   constant(values: Float32Array, shape: readonly number[]): ValueId {
     return this.b.addConst(makeTensor('f32', shape, values), { placement: 'both' });
   }
 
-  op(op: Parameters<GraphBuilder['add1']>[0], inputs: ValueId[], attrs: Record<string, number | string | number[]> = {}, protocol?: string): ValueId {
+  op(
+    op: Parameters<GraphBuilder['add1']>[0],
+    inputs: ValueId[],
+    attrs: Record<string, number | string | number[]> = {},
+    protocol?: string,
+  ): ValueId {
     return this.b.add1(op, inputs, attrs, protocol ? { ...this.mpc, protocol } : this.mpc);
   }
 
@@ -93,7 +118,8 @@ class LayerBuilder {
   attention(x: ValueId, mask: ValueId): ValueId {
     const { seq: S, hidden: H, heads: nh } = this.o;
     const hd = H / nh;
-    const heads = (v: ValueId, perm: number[]) => this.op('transpose', [this.op('reshape', [v], { shape: [1, S, nh, hd] })], { perm });
+    const heads = (v: ValueId, perm: number[]) =>
+      this.op('transpose', [this.op('reshape', [v], { shape: [1, S, nh, hd] })], { perm });
     const q = heads(this.dense(x, 'attn.q', H, H), [0, 2, 1, 3]); // [1, nh, S, hd]
     const kT = heads(this.dense(x, 'attn.k', H, H), [0, 2, 3, 1]); // [1, nh, hd, S]
     const v = heads(this.dense(x, 'attn.v', H, H), [0, 2, 1, 3]);
@@ -104,7 +130,9 @@ class LayerBuilder {
       ? this.op('softmax', [scaled, mask], { axis: -1 })
       : this.op('mul', [scaled, this.constant(Float32Array.of(1 / S), [])]);
     const ctx = this.op('matmul', [probs, v], {}, 'beaver'); // [1, nh, S, hd]
-    const merged = this.op('reshape', [this.op('transpose', [ctx], { perm: [0, 2, 1, 3] })], { shape: [1, S, H] });
+    const merged = this.op('reshape', [this.op('transpose', [ctx], { perm: [0, 2, 1, 3] })], {
+      shape: [1, S, H],
+    });
     return this.dense(merged, 'attn.out', H, H);
   }
 

@@ -2,8 +2,8 @@
  * Child-process entry for two-process tests and benchmarks: runs one role
  * (server, client or dealer) of a test layer (./layers.ts) over TCP. Started
  * with child_process.fork (tsx loader); talks to its parent over the IPC
- * channel: it reports `{ listening: port }` once listening and finally
- * `{ result }` or `{ error }`.
+ * channel: it receives `{ config }`, reports `{ listening: port }` once
+ * listening and finally `{ result }` or `{ error }`.
  *
  * The layer is rebuilt from its options and seed in every process, so all
  * three agree on the plan without passing it around.
@@ -66,7 +66,9 @@ async function main(config: ChildConfig): Promise<void> {
   const { seq, hidden } = config.layerOptions;
   const inputs =
     config.role === 'client'
-      ? (config.inputs ?? []).map((v) => new Map([['hidden_in', makeTensor('f32', [1, seq, hidden], Float32Array.from(v))]]))
+      ? (config.inputs ?? []).map(
+          (v) => new Map([['hidden_in', makeTensor('f32', [1, seq, hidden], Float32Array.from(v))]]),
+        )
       : (config.inputs ?? [[]]).map(() => new Map());
   const result = await runParty({
     plan,
@@ -83,17 +85,23 @@ async function main(config: ChildConfig): Promise<void> {
   });
   await report({
     result: {
-      outputs: result.outputs.map((o) => [...((o.get('hidden_out')?.data as Float32Array | undefined) ?? [])]),
+      outputs: result.outputs.map((o) => [
+        ...((o.get('hidden_out')?.data as Float32Array | undefined) ?? []),
+      ]),
       stats: result.stats,
       seconds: result.seconds,
     },
   });
 }
 
-const config = JSON.parse(process.argv[2] ?? '{}') as ChildConfig;
-main(config)
-  .catch(async (e: unknown) => {
-    await report({ error: e instanceof MarillError ? e.format() : String(e) });
-    process.exitCode = 1;
-  })
-  .finally(() => process.disconnect?.());
+process.once('message', (m: { config: ChildConfig }) => {
+  main(m.config)
+    .catch(async (e: unknown) => {
+      await report({
+        error:
+          e instanceof MarillError ? e.format() : e instanceof Error ? (e.stack ?? e.message) : String(e),
+      });
+      process.exitCode = 1;
+    })
+    .finally(() => process.disconnect?.());
+});

@@ -19,13 +19,19 @@ export interface Child {
 }
 
 export function startChild(config: ChildConfig, env: Record<string, string> = {}): Child {
-  const child = fork(ENTRY, [JSON.stringify(config)], {
+  const child = fork(ENTRY, [], {
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, ...env },
   });
+  // The config goes over IPC: inputs can be larger than a command-line argument may be.
+  child.send({ config });
   let onListening: (port: number) => void = () => {};
-  const listening = new Promise<number>((resolve) => (onListening = resolve));
+  let onFailure: (e: Error) => void = () => {};
+  const listening = new Promise<number>((resolve, reject) => {
+    onListening = resolve;
+    onFailure = reject;
+  });
   const done = new Promise<ChildMessage>((resolve) => {
     let final: ChildMessage | undefined;
     child.on('message', (m: ChildMessage) => {
@@ -33,8 +39,14 @@ export function startChild(config: ChildConfig, env: Record<string, string> = {}
       else final = m;
     });
     child.on('exit', (code, signal) => {
-      resolve(final ?? { error: `${config.role} process exited (${signal ?? `code ${code}`}) without a report` });
+      const report = final ?? {
+        error: `${config.role} process exited (${signal ?? `code ${code}`}) without a report`,
+      };
+      // A child that ends before listening fails whoever waits for its port.
+      onFailure(new Error(`${config.role}: ${'error' in report ? report.error : 'ended before listening'}`));
+      resolve(report);
     });
   });
+  listening.catch(() => {});
   return { process: child, listening, done };
 }

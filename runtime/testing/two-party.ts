@@ -71,7 +71,12 @@ export class TwoPartySession {
         stats.offlineBytes += frames[i].byteLength;
         stats.runs += 1;
         const t0 = performance.now();
-        const out = await protocol.online(opContext(this.sessions[i], stats), params, materials[i]!, inputs[i]);
+        const out = await protocol.online(
+          opContext(this.sessions[i], stats),
+          params,
+          materials[i]!,
+          inputs[i],
+        );
         stats.seconds += (performance.now() - t0) / 1000;
         return out;
       }),
@@ -80,7 +85,12 @@ export class TwoPartySession {
   }
 
   /** Runs an op protocol bound to a node (as the executor does). */
-  async runBound(bound: BoundOp, inputs: readonly [readonly Operand[], readonly Operand[]], opId: string, name: string) {
+  async runBound(
+    bound: BoundOp,
+    inputs: readonly [readonly Operand[], readonly Operand[]],
+    opId: string,
+    name: string,
+  ) {
     bound.deal(this.dealer.forOp(opId));
     const frames = this.dealer.takeFrames();
     const runs = ([0, 1] as const).map((i) => {

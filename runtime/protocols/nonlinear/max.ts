@@ -15,9 +15,9 @@
  * Layout: x is [outer, len, inner] row-major; results are [outer, inner].
  */
 import type { Cost, DealerStream, MaterialStream, PartyContext, Protocol } from '../../protocol.ts';
-import { sumCosts } from '../../protocol.ts';
+import { cost, sumCosts } from '../../protocol.ts';
 import type { Ring } from '../../ring/kernels.ts';
-import { ringAdd, ringAddScalar, ringSub } from '../../ring/kernels.ts';
+import { ringAdd, ringSub } from '../../ring/kernels.ts';
 import type { TripleMaterial } from '../beaver.ts';
 import type { CompareParams } from './compare.ts';
 import type { CompareMaterial } from './comparator.ts';
@@ -167,7 +167,8 @@ export function treeCost(p: TreeParams): Cost {
       parts.push({ ...merged, rounds: 0 }, materialCost(mulPart.offline(l.n)));
     }
   });
-  if (p.withIndex && all.length > 1) parts.push({ ...openingCost(0), onlineBytes: [0, 0] });
+  // The last level's index product is opened alone.
+  if (p.withIndex && all.length > 1) parts.push(cost({ rounds: 1 }));
   return sumCosts(...parts);
 }
 
@@ -178,6 +179,3 @@ export const maxTreeProtocol: Protocol<TreeParams, TreeMaterial, Ring, { max: Ri
   online: runTree,
   cost: treeCost,
 };
-
-// Exported for callers that shift indices (argmax of a sub-range) or need a public constant.
-export const shiftIndices = (index: Ring, by: bigint): Ring => ringAddScalar(index, by);
