@@ -18,7 +18,9 @@ import type { CompileNotes, CompileOptions } from '../passes/context.ts';
 import { emptyNotes } from '../passes/context.ts';
 import type { RunOptions } from '../passes/manager.ts';
 import { runPasses } from '../passes/manager.ts';
-import { PIPELINE } from '../passes/pipeline.ts';
+import { PIPELINE, pipelineWith } from '../passes/pipeline.ts';
+import type { NetworkProfile } from './network.ts';
+import { selectProtocolsPass } from './select.ts';
 
 export interface LoadOptions {
   /** Fixed sizes for dynamic input dimensions, by input name. */
@@ -59,9 +61,24 @@ export interface Compiled {
   readonly notes: CompileNotes;
 }
 
-/** Runs the pass pipeline on a loaded graph. */
-export function runPipeline(g: Graph, options: CompileOptions, run: RunOptions = {}): Compiled {
+/** What protocol selection needs: the network to optimise for and the fixed-point setting. */
+export interface SelectionTarget {
+  readonly network: NetworkProfile;
+  readonly fracBits: number;
+}
+
+/**
+ * Runs the pass pipeline on a loaded graph; with a target, protocol selection
+ * too (before the final information-flow verification).
+ */
+export function runPipeline(
+  g: Graph,
+  options: CompileOptions,
+  run: RunOptions = {},
+  target?: SelectionTarget,
+): Compiled {
   const notes = emptyNotes();
-  const graph = runPasses(g, PIPELINE, { options, notes }, run);
+  const passes = target ? pipelineWith([selectProtocolsPass(target.network, target.fracBits)]) : PIPELINE;
+  const graph = runPasses(g, passes, { options, notes }, run);
   return { graph, notes };
 }

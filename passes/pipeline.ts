@@ -22,6 +22,14 @@ function unlessNoMarill(pass: Pass): Pass {
   return { ...pass, run: (g, ctx) => (ctx.options.noMarill ? g : pass.run(g, ctx)) };
 }
 
+/**
+ * The pipeline with `beforeVerify` passes (the compiler's protocol selection)
+ * inserted just before the information-flow verification, which stays last.
+ */
+export function pipelineWith(beforeVerify: readonly Pass[]): readonly Pass[] {
+  return [...PIPELINE.slice(0, -1), ...beforeVerify, verifyFlowPass];
+}
+
 export const PIPELINE: readonly Pass[] = [
   cleanupPass, // fold constants, CSE, DCE
   fusePass, // erf/tanh GeLU, LayerNorm, RMSNorm, SiLU, masked softmax

@@ -140,15 +140,25 @@ function weightMatmulParams(node: NodeSpec, weightIndex: 0 | 1, fracBits: number
  * tensor, and otherwise check the content is unchanged: 'beaver.weight' opens
  * W - B once per session, so W must not change.
  */
-async function serverOperand(ctx: PartyContext, p: WeightOpParams, inputs: readonly Operand[]): Promise<Ring | undefined> {
+async function serverOperand(
+  ctx: PartyContext,
+  p: WeightOpParams,
+  inputs: readonly Operand[],
+): Promise<Ring | undefined> {
   if (ctx.party !== 'server') return undefined;
   const o = inputs[p.weightIndex]!;
   if (o.kind !== 'plain') throw nodeError(p.node, 'the server does not hold its weight operand');
-  const first = await ctx.once('weight', async () => ({ tensor: o.tensor, encoded: encodeTensor(o.tensor, ctx.fracBits) }));
+  const first = await ctx.once('weight', async () => ({
+    tensor: o.tensor,
+    encoded: encodeTensor(o.tensor, ctx.fracBits),
+  }));
   if (first.tensor === o.tensor) return first.encoded;
   const encoded = encodeTensor(o.tensor, ctx.fracBits);
   if (Buffer.compare(Buffer.from(first.encoded.buffer), Buffer.from(encoded.buffer)) !== 0)
-    throw nodeError(p.node, `the server operand changed between inferences; 'beaver.weight' opens it once per session`);
+    throw nodeError(
+      p.node,
+      `the server operand changed between inferences; 'beaver.weight' opens it once per session`,
+    );
   return encoded;
 }
 

@@ -8,18 +8,18 @@
  * Method, with c = x - mean (layernorm) or x (rmsnorm):
  *   mean = trunc(sum(x) * round(2^s / size), s)          1 round (s = 32: relative 1e-9)
  *   V = sum(c^2) + size * eps                              Beaver square + 1 truncation round
- *       (truncated from 2f bits straight to the Newton iteration's input scale, fN - q = 18)
- *   y = 1/sqrt(V) by Newton (./newton.ts, domain [2^-6, 2^24], K = 4, 2 steps)
+ *       (truncated from 2f bits straight to the Newton iteration's input scale, fN - q = 17)
+ *   y = 1/sqrt(V) by Newton (./newton.ts, domain [2^-8, 2^24], K = 4, 2 steps)
  *   out = c * y * sqrt(size) * gamma (+ beta): since var + eps = V / size, 1/sqrt(var + eps)
  *   is sqrt(size) y. With public gamma, c * round(sqrt(size) gamma 2^12) is local and one fused
  *   truncate-and-multiply by y (truncated to 25 bits) plus a final truncation finish it; a
  *   shared gamma costs one more fused product.
  * Rounds ('dcf'): layernorm 10 (public gamma) / 11 (shared gamma); rmsnorm one fewer (no mean).
- * Preconditions: |x| < 2^13, 2^-6 <= size * (var(x) + eps) <= 2^24 (e.g. var in [2e-5, 2e4] for
+ * Preconditions: |x| < 2^13, 2^-8 <= size * (var(x) + eps) <= 2^24 (e.g. var + eps in [5e-6, 2e4] for
  * size 768), |out| < 2^8. A row far below that (constant rows) gives beta within ~1e-2.
  * Error (normErrorBound, per output from the true row): |gamma| sqrt(size) (|c| y rho + y dc)
  * + 2^-f with dc = 2^-f (mean) and rho the relative error of y: Newton's bound, V's rounding
- * (size dc^2 + 2 sum|c| dc + 2^(1-18)) / (2V), y's truncation and the constant's encoding.
+ * (size dc^2 + 2 sum|c| dc + 2^(1-17)) / (2V), y's truncation and the constant's encoding.
  */
 import { MarillError } from '../../../ir/errors.ts';
 import { applyMap, scatterAdd } from '../../mpc/layout.ts';
@@ -68,7 +68,7 @@ const CONSTANT_BITS = 12;
 /** 1/sqrt(V) enters the product with this many fractional bits. */
 const Y_BITS = 25;
 /** Newton domain for V = sum(c^2) + size eps. */
-const V_DOMAIN = { lo: -6, hi: 24 };
+const V_DOMAIN = { lo: -8, hi: 24 };
 
 export interface NormMaterial {
   readonly mean: TruncMaterial | undefined;

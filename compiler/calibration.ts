@@ -1,0 +1,27 @@
+/**
+ * Local-work rates the cost model turns op sizes into seconds with. They come
+ * from the kernel microbenchmarks (`npm run bench`, bench/results/runtime.json)
+ * on the reference machine (2 cores); `--calibration FILE` is not needed for the
+ * promise the model keeps exactly (bytes and rounds), only for its time
+ * estimates. Update these figures from a fresh runtime.json when kernels change.
+ */
+export interface Calibration {
+  /** Ring (Z_2^64) multiply-accumulates per second in a party's local matmul (both cores). */
+  readonly ringMacsPerSecond: number;
+  /** float32 multiply-accumulates per second in the plaintext interpreter. */
+  readonly floatMacsPerSecond: number;
+  /** Plaintext elementwise elements per second (interpreter). */
+  readonly floatElementsPerSecond: number;
+  /**
+   * Local work per byte an MPC protocol communicates (PRG expansion of
+   * material, masking, ring arithmetic, (de)serialisation), in bytes per second.
+   */
+  readonly protocolBytesPerSecond: number;
+}
+
+export const DEFAULT_CALIBRATION: Calibration = {
+  ringMacsPerSecond: 4.5e9,
+  floatMacsPerSecond: 0.5e9,
+  floatElementsPerSecond: 50e6,
+  protocolBytesPerSecond: 150e6,
+};
