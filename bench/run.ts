@@ -7,12 +7,16 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCompileBench } from './compile-bench.ts';
+import { runRuntimeBench } from './runtime-bench.ts';
 
 const RESULTS = join('bench', 'results');
 
 type Bench = { name: string; run: () => unknown | Promise<unknown> };
 
-const BENCHES: Bench[] = [{ name: 'compile', run: runCompileBench }];
+const BENCHES: Bench[] = [
+  { name: 'compile', run: runCompileBench },
+  { name: 'runtime', run: runRuntimeBench },
+];
 
 const wanted = process.argv.slice(2);
 mkdirSync(RESULTS, { recursive: true });

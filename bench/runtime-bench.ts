@@ -90,23 +90,38 @@ const nonlinearReady = () =>
   (['softmax', 'layernorm', 'gelu'] as const).every((op) => protocolsFor(op).length > 0);
 
 /** Max abs error of a layer (in process) against the interpreter, per fractional-bit setting. */
-async function fracBitsSweep(opts: LayerOptions): Promise<{ frac_bits: number; max_abs_error: number }[]> {
+async function fracBitsSweep(opts: LayerOptions): Promise<SweepPoint[]> {
   const graph = LAYERS.bert(opts);
   const x = layerInput(opts, 3);
   const ref = interpret(graph, new Map([['hidden_in', x]])).get('hidden_out')!.data as Float32Array;
-  const out: { frac_bits: number; max_abs_error: number }[] = [];
+  const out: SweepPoint[] = [];
   for (const fracBits of [8, 10, 12, 14, 16, 18, 20]) {
-    const r = await simulatePlan(
-      makePlan(graph, { fracBits }),
-      { server: layerWeights(graph, 'server'), client: layerWeights(graph, 'client') },
-      { client: new Map([['hidden_in', x]]) },
-    );
-    const y = r.outputs.get('hidden_out')!.data as Float32Array;
-    let worst = 0;
-    for (let i = 0; i < y.length; i++) worst = Math.max(worst, Math.abs(y[i]! - ref[i]!));
-    out.push({ frac_bits: fracBits, max_abs_error: worst });
+    try {
+      const r = await simulatePlan(
+        makePlan(graph, { fracBits }),
+        { server: layerWeights(graph, 'server'), client: layerWeights(graph, 'client') },
+        { client: new Map([['hidden_in', x]]) },
+      );
+      const y = r.outputs.get('hidden_out')!.data as Float32Array;
+      let worst = 0;
+      for (let i = 0; i < y.length; i++) worst = Math.max(worst, Math.abs(y[i]! - ref[i]!));
+      out.push({ frac_bits: fracBits, max_abs_error: worst });
+    } catch (e) {
+      // a protocol may not support this precision at all: record why
+      out.push({
+        frac_bits: fracBits,
+        max_abs_error: null,
+        error: e instanceof Error ? e.message : String(e),
+      });
+    }
   }
   return out;
+}
+
+interface SweepPoint {
+  frac_bits: number;
+  max_abs_error: number | null;
+  error?: string;
 }
 
 interface LayerResult {
@@ -197,7 +212,7 @@ export interface RuntimeBenchResult {
   frac_bits_sweep: {
     layer: string;
     nonlinear: boolean;
-    points: { frac_bits: number; max_abs_error: number }[];
+    points: SweepPoint[];
   };
   layers: LayerResult[];
 }

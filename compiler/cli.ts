@@ -1,111 +1,46 @@
 /**
- * The `marillc` command line (DESIGN.md §8).
+ * The `marillc` command line (DESIGN.md §8): option declarations only; each
+ * command's work is in compiler/commands/.
  *
  * Exit codes: 0 success; 1 bad input (one line `marillc: error: ...`, a stack
  * trace only with --verbose); 2 bad usage.
  */
 import { Command, CommanderError, Option } from 'commander';
 import { MarillError } from '../ir/errors.ts';
-import { printGraph } from '../ir/print.ts';
-import { interpret } from '../ir/interpret.ts';
-import { readInputs, tensorToJson } from '../ir/tensor-json.ts';
-import { loadModel, parseShapeFlag, runPipeline } from './driver.ts';
-import { loadBaseModel } from './base-model.ts';
-import { formatSummary, summarize } from './summary.ts';
-import type { CompileOptions, GeluMode, SoftmaxMode } from '../passes/context.ts';
 import { DEFAULT_OPTIONS } from '../passes/context.ts';
-import { readJsonOrFail, writeFileAtomic } from './fs-util.ts';
+import { DEFAULT_FRAC_BITS } from '../runtime/ring/fixed.ts';
+import { collect } from './commands/common.ts';
+import type { CompileFlags } from './commands/compile.ts';
+import { compileCommand } from './commands/compile.ts';
+import type { EvalFlags } from './commands/eval.ts';
+import { evalCommand } from './commands/eval.ts';
+import type { RunFlags, SimulateFlags } from './commands/run.ts';
+import { runCommand, simulateCommand } from './commands/run.ts';
 
 const EXAMPLES = `
 Examples:
-  $ marillc examples/gpt2/lora-merged.onnx --base examples/gpt2/base.onnx       where the work runs
-  $ marillc examples/gpt2/frozen.onnx --base examples/gpt2/base.onnx --emit ir  the placed IR
-  $ marillc examples/bert/full.onnx --shape input_ids=1x16 --shape attention_mask=1x16 --no-marill
-  $ marillc examples/gpt2/full.onnx --gelu quad --softmax 2quad --report out.json
-  $ marillc examples/gpt2/base.onnx --dump-after fuse
-  $ marillc eval examples/bert/full.onnx --input examples/bert/input.json
-  $ marillc eval model.mir --input in.json --out out.json`;
+  $ marillc examples/gpt2/lora-merged.onnx --base examples/gpt2/base.onnx -o out/plan.ts
+  $ marillc simulate out/plan.ts --server-model out/plan.server.onnx --client-model examples/gpt2/base.onnx \\
+      --input examples/gpt2/input.json
+  $ marillc run out/plan.ts --party dealer --listen 127.0.0.1:7001 &
+  $ marillc run out/plan.ts --party server --model out/plan.server.onnx --listen 127.0.0.1:7000 --dealer 127.0.0.1:7001 &
+  $ marillc run out/plan.ts --party client --model examples/gpt2/base.onnx --connect 127.0.0.1:7000 \\
+      --dealer 127.0.0.1:7001 --input examples/gpt2/input.json
+  $ marillc examples/gpt2/frozen.onnx --base examples/gpt2/base.onnx --emit ir      the placed IR
+  $ marillc examples/gpt2/full.onnx --no-marill --emit cost --network wan          per-op costs
+  $ marillc examples/bert/full.onnx --shape input_ids=1x16 --shape attention_mask=1x16 --gelu quad
+  $ marillc eval examples/gpt2/full.onnx --input examples/gpt2/input.json`;
 
-function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
+const TIMEOUT_S = '60';
+
+function addTlsOptions(cmd: Command): Command {
+  return cmd
+    .option('--tls-cert <pem>', "this party's TLS certificate (with --tls-key and --tls-ca)")
+    .option('--tls-key <pem>', "this party's TLS private key")
+    .option('--tls-ca <pem>', 'the CA that signed every party of the session');
 }
 
-function shapesFrom(flags: readonly string[] | undefined): Record<string, number[]> {
-  return Object.fromEntries((flags ?? []).map(parseShapeFlag));
-}
-
-function emit(text: string, out: string | undefined): void {
-  if (out) writeFileAtomic(out, text);
-  else process.stdout.write(text);
-}
-
-interface CompileFlags {
-  shape?: string[];
-  emit: 'summary' | 'ir';
-  output?: string;
-  base?: string;
-  private?: string[];
-  public?: string[];
-  marill: boolean;
-  gelu: GeluMode;
-  softmax: SoftmaxMode;
-  clientPost?: string[];
-  loraMaxRank: string;
-  loraTolerance: string;
-  dumpAfter?: string[];
-  report?: string;
-}
-
-interface EvalFlags {
-  shape?: string[];
-  input: string;
-  out?: string;
-}
-
-function numberFlag(name: string, text: string, min: number): number {
-  const v = Number(text);
-  if (!Number.isFinite(v) || v < min)
-    throw new MarillError(`${name} expects a number >= ${min}, got '${text}'`);
-  return v;
-}
-
-function compileOptions(flags: CompileFlags): CompileOptions {
-  return {
-    ...DEFAULT_OPTIONS,
-    ...(flags.base !== undefined ? { base: loadBaseModel(flags.base) } : {}),
-    privateGlobs: flags.private ?? [],
-    publicGlobs: flags.public ?? [],
-    noMarill: !flags.marill,
-    gelu: flags.gelu,
-    softmax: flags.softmax,
-    clientPost: flags.clientPost ?? [],
-    loraMaxRank: numberFlag('--lora-max-rank', flags.loraMaxRank, 1),
-    loraTolerance: numberFlag('--lora-tolerance', flags.loraTolerance, 0),
-  };
-}
-
-function compileCommand(model: string, flags: CompileFlags): void {
-  const options = compileOptions(flags);
-  const loaded = loadModel(model, { shapes: shapesFrom(flags.shape) });
-  const { graph, notes } = runPipeline(loaded, options, {
-    dumpAfter: (flags.dumpAfter ?? []).flatMap((d) => d.split(',')),
-    dump: (pass, g) => process.stderr.write(`// ----- IR after ${pass} -----\n${printGraph(g)}`),
-  });
-  const summary = summarize(graph, notes);
-  if (flags.report) writeFileAtomic(flags.report, `${JSON.stringify(summary, null, 2)}\n`);
-  emit(flags.emit === 'ir' ? printGraph(graph) : formatSummary(summary), flags.output);
-}
-
-function evalCommand(model: string, flags: EvalFlags): void {
-  const g = loadModel(model, { shapes: shapesFrom(flags.shape) });
-  const inputs = readInputs(g, readJsonOrFail(flags.input), flags.input);
-  const outputs = interpret(g, inputs, { file: model });
-  const json: Record<string, unknown> = {};
-  for (const [name, t] of outputs) json[name] = tensorToJson(t);
-  emit(`${JSON.stringify(json)}\n`, flags.out);
-}
-
-export function buildProgram(): Command {
+export function buildProgram(argv: readonly string[]): Command {
   const program = new Command('marillc')
     .description('Compile fine-tuned ONNX models into two-party (MPC) inference plans, after Marill.')
     .option('--verbose', 'print stack traces on errors')
@@ -114,8 +49,8 @@ export function buildProgram(): Command {
 
   program
     .command('compile <model>', { isDefault: true })
-    .description('compile MODEL (.onnx or .mir)')
-    .option('-o, --output <file>', 'write the result here instead of stdout')
+    .description('compile MODEL (.onnx or .mir) into a two-party plan')
+    .option('-o, --output <plan.ts>', 'write the plan module (and its weight bundles beside it)')
     .option('--shape <name=DxD>', 'fix a dynamic input shape (repeatable)', collect)
     .option('--base <file>', 'the public base model: initializers with equal bytes are public')
     .option(
@@ -151,13 +86,20 @@ export function buildProgram(): Command {
       String(DEFAULT_OPTIONS.loraTolerance),
     )
     .addOption(
-      new Option('--emit <what>', 'what to print: the placement summary or the IR')
-        .choices(['summary', 'ir'])
+      new Option('--setting <s>', 'who makes the correlated randomness: a dealer process or files')
+        .choices(['2pc-dealer'])
+        .default('2pc-dealer'),
+    )
+    .option('--network <profile>', 'optimise for lan, wan, or BW,LAT (Mbit/s, ms one-way)', 'lan')
+    .option('--frac-bits <f>', 'fixed-point fractional bits', String(DEFAULT_FRAC_BITS))
+    .addOption(
+      new Option('--emit <what>', 'what to print: the placement summary, the IR, or the per-op cost table')
+        .choices(['summary', 'ir', 'cost'])
         .default('summary'),
     )
     .option('--dump-after <pass>', 'print the IR to stderr after PASS (or all; repeatable)', collect)
-    .option('--report <file>', 'write the summary as JSON')
-    .action((model: string, flags: CompileFlags) => compileCommand(model, flags));
+    .option('--report <file>', 'write the summary and predicted costs as JSON')
+    .action((model: string, flags: CompileFlags) => compileCommand(model, flags, argv));
 
   program
     .command('eval <model>')
@@ -167,11 +109,49 @@ export function buildProgram(): Command {
     .option('--shape <name=DxD>', 'fix a dynamic input shape (repeatable)', collect)
     .action((model: string, flags: EvalFlags) => evalCommand(model, flags));
 
+  addTlsOptions(
+    program
+      .command('run <plan>')
+      .description('run one party of a plan (server, client or dealer) over TCP')
+      .addOption(
+        new Option('--party <party>', 'which party this process is')
+          .choices(['server', 'client', 'dealer'])
+          .makeOptionMandatory(),
+      )
+      .option(
+        '--model <file>',
+        'server: fine-tuned model or server bundle; client: base model or client bundle',
+      )
+      .option('--listen <host:port>', 'wait for the other party (or, for the dealer, both parties) here')
+      .option('--connect <host:port>', 'connect to the other party here')
+      .option('--dealer <host:port>', 'a live dealer process')
+      .option('--dealer-dir <dir>', 'dealer material generated ahead (the dealer writes it with this flag)')
+      .option('--inferences <n>', 'dealer with --dealer-dir: inferences of material to generate', '1')
+      .option('--input <file>', 'client: input JSON')
+      .option('--out <file>', 'client: write outputs JSON here instead of stdout')
+      .option('--report <file>', "write this party's measured costs as JSON")
+      .option('--timeout <seconds>', 'give up on a silent peer after this long', TIMEOUT_S),
+  ).action((plan: string, flags: RunFlags) => runCommand(plan, flags));
+
+  program
+    .command('simulate <plan>')
+    .description(
+      'run every party of a plan from one command (real sockets on loopback) and compare with plaintext',
+    )
+    .option('--server-model <file>', 'fine-tuned model or server bundle')
+    .option('--client-model <file>', 'base model or client bundle')
+    .option('--input <file>', 'client input JSON')
+    .option('--out <file>', 'write outputs JSON here')
+    .option('--report <file>', 'write predicted and measured costs and the error as JSON')
+    .option('--network <profile>', 'network profile for the time estimate', 'lan')
+    .option('--timeout <seconds>', 'give up on a silent party after this long', TIMEOUT_S)
+    .action((plan: string, flags: SimulateFlags) => simulateCommand(plan, flags));
+
   return program;
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
-  const program = buildProgram();
+  const program = buildProgram(argv);
   program.exitOverride();
   program.commands.forEach((c) => c.exitOverride());
   const verbose = argv.includes('--verbose');

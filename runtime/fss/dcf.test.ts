@@ -70,8 +70,18 @@ describe('distributed comparison function', () => {
   });
 
   it('counts the correction bytes the dealer ships', () => {
-    const c = dcfGen({ bits: 10, payloadWords: 2, count: 3 }, randomWords(3), randomWords(6), randomSeeds(3), randomSeeds(3));
-    const measured = c.seedCW.byteLength + Math.ceil((c.controlCW.length * 2) / 8) + c.valueCW.byteLength + c.finalCW.byteLength;
+    const c = dcfGen(
+      { bits: 10, payloadWords: 2, count: 3 },
+      randomWords(3),
+      randomWords(6),
+      randomSeeds(3),
+      randomSeeds(3),
+    );
+    const measured =
+      c.seedCW.byteLength +
+      Math.ceil((c.controlCW.length * 2) / 8) +
+      c.valueCW.byteLength +
+      c.finalCW.byteLength;
     expect(dcfCorrectionBytes(c)).toBe(measured);
   });
 
@@ -95,8 +105,24 @@ describe('distributed comparison function', () => {
   });
 
   it('rejects malformed shapes and point counts', () => {
-    expect(() => dcfGen({ bits: 65, payloadWords: 1, count: 1 }, randomWords(1), randomWords(1), randomSeeds(1), randomSeeds(1))).toThrow(/bits/);
-    const c = dcfGen({ bits: 8, payloadWords: 1, count: 2 }, randomWords(2), randomWords(2), randomSeeds(2), randomSeeds(2));
-    expect(() => dcfEval({ party: 0, rootSeeds: randomSeeds(2), corrections: c }, randomWords(3))).toThrow(/points/);
+    expect(() =>
+      dcfGen(
+        { bits: 65, payloadWords: 1, count: 1 },
+        randomWords(1),
+        randomWords(1),
+        randomSeeds(1),
+        randomSeeds(1),
+      ),
+    ).toThrow(/bits/);
+    const c = dcfGen(
+      { bits: 8, payloadWords: 1, count: 2 },
+      randomWords(2),
+      randomWords(2),
+      randomSeeds(2),
+      randomSeeds(2),
+    );
+    expect(() => dcfEval({ party: 0, rootSeeds: randomSeeds(2), corrections: c }, randomWords(3))).toThrow(
+      /points/,
+    );
   });
 });

@@ -15,8 +15,9 @@
  * corrections and a w-word value correction, and a final w-word correction. A key can be
  * evaluated at any number of points; every evaluation yields fresh shares of f at that point.
  */
-import { add64, bit64, neg64, sub64, wordsOf } from './words.ts';
-import { hashBlocksInPlace, prepareBlock } from './prg.ts';
+import { CONVERT_TWEAK, SIDE_TWEAK, dcfWasm } from './dcf-wasm.ts';
+import { aesEcb } from './prg.ts';
+import { ringNeg } from '../ring/kernels.ts';
 
 /** Size of a batch of DCF keys. */
 export interface DcfShape {
@@ -48,10 +49,6 @@ export interface DcfKeys {
   readonly corrections: DcfCorrections;
 }
 
-// Block tweaks: a side's seed block, then its value blocks; the leaf conversion blocks after both.
-const SIDE_TWEAK = 16;
-const CONVERT_TWEAK = 32;
-
 /** 128-bit blocks holding one side's value words. */
 function valueBlocks(payloadWords: number): number {
   return Math.ceil(payloadWords / 2);
@@ -59,10 +56,12 @@ function valueBlocks(payloadWords: number): number {
 
 function checkShape(shape: DcfShape): void {
   const { bits, payloadWords, count } = shape;
-  if (!Number.isInteger(bits) || bits < 1 || bits > 64) throw new Error(`DCF input bits must be 1..64, got ${bits}`);
+  if (!Number.isInteger(bits) || bits < 1 || bits > 64)
+    throw new Error(`DCF input bits must be 1..64, got ${bits}`);
   if (!Number.isInteger(payloadWords) || payloadWords < 1 || payloadWords >= 2 * (SIDE_TWEAK - 1))
     throw new Error(`DCF payload words must be 1..${2 * (SIDE_TWEAK - 1) - 1}, got ${payloadWords}`);
-  if (!Number.isInteger(count) || count < 0) throw new Error(`DCF key count must be a natural number, got ${count}`);
+  if (!Number.isInteger(count) || count < 0)
+    throw new Error(`DCF key count must be a natural number, got ${count}`);
 }
 
 /** Bytes of the correction words of a batch (what the dealer sends to each party). */
@@ -71,30 +70,15 @@ export function dcfCorrectionBytes(shape: DcfShape): number {
   return bits * n * 16 + Math.ceil((bits * n * 2) / 8) + bits * n * w * 8 + n * w * 8;
 }
 
-/**
- * Hashes each of `count` seeds (4 words each) into `blocksPer` consecutive blocks with tweaks
- * firstTweak, firstTweak + 1, ...; with `bothSides` the seed is expanded twice, into the left
- * side's tweaks (0...) and the right side's (SIDE_TWEAK...), left blocks first. Seed-major result.
- */
-function expand(seeds: Uint32Array, count: number, blocksPer: number, firstTweak: number, bothSides: boolean): Uint32Array {
-  const sides = bothSides ? 2 : 1;
-  const stride = blocksPer * 4 * sides;
-  const out = new Uint32Array(count * stride);
-  for (let e = 0; e < count; e++) {
-    for (let side = 0; side < sides; side++) {
-      const base = e * stride + side * blocksPer * 4;
-      const tw = firstTweak + side * SIDE_TWEAK;
-      for (let k = 0; k < blocksPer; k++) prepareBlock(out, base + 4 * k, seeds, e * 4, tw + k);
-    }
-  }
-  hashBlocksInPlace(out);
-  return out;
-}
+/** Keys generated per WebAssembly batch (bounds the scratch memory). */
+const BATCH_KEYS = 1 << 17;
 
 /**
  * Dealer side: correction words for `count` keys. alpha[e] is compared on its low `bits` bits;
- * beta holds payloadWords planes of count words (word k of key e's beta at k * count + e). rootSeeds0/1 are the parties'
- * root seeds (count * 4 words each, uniformly random or derived from the parties' PRG keys).
+ * beta holds payloadWords planes of count words (word k of key e's beta at k * count + e).
+ * rootSeeds0/1 are the parties' root seeds (count * 4 words each, uniformly random or derived
+ * from the parties' PRG keys). Each level is one pass of the WebAssembly `gen` kernel
+ * (./dcf-wasm.ts) over a batch of keys, after one AES call over both parties' expansions.
  */
 export function dcfGen(
   shape: DcfShape,
@@ -105,193 +89,211 @@ export function dcfGen(
 ): DcfCorrections {
   checkShape(shape);
   const { bits, payloadWords: w, count: n } = shape;
-  if (alpha.length !== n || beta.length !== n * w || rootSeeds0.length !== n * 4 || rootSeeds1.length !== n * 4)
+  if (
+    alpha.length !== n ||
+    beta.length !== n * w ||
+    rootSeeds0.length !== n * 4 ||
+    rootSeeds1.length !== n * 4
+  )
     throw new Error('dcfGen: array lengths do not match the key shape');
-  const alphaW = wordsOf(alpha);
-  const betaW = wordsOf(beta);
+  const out: DcfCorrections = {
+    bits,
+    payloadWords: w,
+    count: n,
+    seedCW: new Uint32Array(bits * n * 4),
+    controlCW: new Uint8Array(bits * n),
+    valueCW: new BigInt64Array(bits * n * w),
+    finalCW: new BigInt64Array(n * w),
+  };
+  for (let e0 = 0; e0 < n; e0 += BATCH_KEYS)
+    genBatch(shape, alpha, beta, rootSeeds0, rootSeeds1, e0, Math.min(BATCH_KEYS, n - e0), out);
+  return out;
+}
+
+/** Keys [e0, e0 + kc): fills their correction words in `out`. */
+function genBatch(
+  shape: DcfShape,
+  alpha: BigInt64Array,
+  beta: BigInt64Array,
+  rootSeeds0: Uint32Array,
+  rootSeeds1: Uint32Array,
+  e0: number,
+  kc: number,
+  out: DcfCorrections,
+): void {
+  const { bits, payloadWords: w, count: n } = shape;
+  const wasm = dcfWasm();
+  const k = wasm.k;
   const vb = valueBlocks(w);
   const perSide = 1 + vb;
-  const sideWords = perSide * 4;
-  const seedCW = new Uint32Array(bits * n * 4);
-  const controlCW = new Uint8Array(bits * n);
-  const valueCW = new BigInt64Array(bits * n * w);
-  const valueCWW = wordsOf(valueCW);
-  const finalCW = new BigInt64Array(n * w);
-  const finalCWW = wordsOf(finalCW);
-
-  // Party 0's and party 1's tree state on the path to alpha: seeds and control bits (t0 = 0, t1 = 1).
-  const seeds0 = Uint32Array.from(rootSeeds0);
-  const seeds1 = Uint32Array.from(rootSeeds1);
-  const ctrl0 = new Uint8Array(n);
-  const ctrl1 = new Uint8Array(n).fill(1);
-  // V_alpha: the sum of both parties' outputs accumulated on the path to alpha.
-  const vAlpha = new Uint32Array(n * w * 2);
-  const tmp = new Uint32Array(2 * w);
-
+  wasm.reset();
+  const alphaP = wasm.alloc(8 * kc);
+  const betaP = wasm.alloc(8 * w * kc);
+  const seeds = [wasm.alloc(16 * kc), wasm.alloc(16 * kc)] as const;
+  const ctrl = [wasm.alloc(kc), wasm.alloc(kc)] as const;
+  const vAlpha = wasm.alloc(8 * w * kc);
+  const sides = wasm.alloc(kc);
+  const blockBytes = 16 * perSide * kc;
+  // Expansion inputs and AES outputs: party 0 left, party 0 right, party 1 left, party 1 right.
+  const blocks = wasm.alloc(4 * blockBytes);
+  const enc = wasm.alloc(4 * blockBytes);
+  const scw = wasm.alloc(16 * kc);
+  const ccw = wasm.alloc(kc);
+  const vcw = wasm.alloc(8 * w * kc);
+  wasm.words(alphaP, kc).set(alpha.subarray(e0, e0 + kc));
+  for (let word = 0; word < w; word++)
+    wasm.words(betaP + 8 * word * kc, kc).set(beta.subarray(word * n + e0, word * n + e0 + kc));
+  wasm
+    .bytes(seeds[0], 16 * kc)
+    .set(new Uint8Array(rootSeeds0.buffer, rootSeeds0.byteOffset + 16 * e0, 16 * kc));
+  wasm
+    .bytes(seeds[1], 16 * kc)
+    .set(new Uint8Array(rootSeeds1.buffer, rootSeeds1.byteOffset + 16 * e0, 16 * kc));
+  wasm.bytes(ctrl[1], kc).fill(1);
+  const expand = (
+    count: number,
+    base: (party: 0 | 1, side: 0 | 1) => number,
+    sidesPerParty: 1 | 2,
+    per: number,
+  ) => {
+    for (const party of [0, 1] as const)
+      for (let side = 0; side < sidesPerParty; side++) {
+        const at = blocks + (2 * party + side) * blockBytes;
+        k.prep(0, seeds[party], at, sides, kc, 0n, per, base(party, side as 0 | 1), 0);
+      }
+    for (let part = 0; part < 4; part++) {
+      if (sidesPerParty === 1 && part % 2 === 1) continue;
+      const input = wasm.bytes(blocks + part * blockBytes, 16 * per * kc);
+      wasm.bytes(enc + part * blockBytes, 16 * per * kc).set(aesEcb(input));
+    }
+  };
   for (let level = 0; level < bits; level++) {
-    const bitPos = bits - 1 - level;
-    const ex0 = expand(seeds0, n, perSide, 0, true);
-    const ex1 = expand(seeds1, n, perSide, 0, true);
-    for (let e = 0; e < n; e++) {
-      const a = bit64(alphaW, 2 * e, bitPos);
-      const base = e * 2 * sideWords;
-      const keepOff = base + (a === 0 ? 0 : sideWords);
-      const loseOff = base + (a === 0 ? sideWords : 0);
-      // Control bits are the seed blocks' lowest bits, cleared from the seeds afterwards.
-      const tL0 = ex0[base]! & 1;
-      const tR0 = ex0[base + sideWords]! & 1;
-      const tL1 = ex1[base]! & 1;
-      const tR1 = ex1[base + sideWords]! & 1;
-      ex0[base] &= ~1;
-      ex0[base + sideWords] &= ~1;
-      ex1[base] &= ~1;
-      ex1[base + sideWords] &= ~1;
-      const cw = (level * n + e) * 4;
-      for (let q = 0; q < 4; q++) seedCW[cw + q] = ex0[loseOff + q]! ^ ex1[loseOff + q]!;
-
-      const t1 = ctrl1[e]!;
-      const vcw = (level * n + e) * w * 2;
-      const va = e * w * 2;
-      for (let vo = 0; vo < 2 * w; vo += 2) {
-        // V_CW = (-1)^t1 [v1_lose - v0_lose - V_alpha (+ beta if the lose side is left)]
-        tmp[vo] = ex1[loseOff + 4 + vo]!;
-        tmp[vo + 1] = ex1[loseOff + 4 + vo + 1]!;
-        sub64(tmp, vo, ex0, loseOff + 4 + vo);
-        sub64(tmp, vo, vAlpha, va + vo);
-        if (a === 1) add64(tmp, vo, betaW, (vo / 2) * n * 2 + 2 * e);
-        // V_alpha = V_alpha - v1_keep + v0_keep + (-1)^t1 V_CW, where (-1)^t1 V_CW is tmp.
-        sub64(vAlpha, va + vo, ex1, keepOff + 4 + vo);
-        add64(vAlpha, va + vo, ex0, keepOff + 4 + vo);
-        add64(vAlpha, va + vo, tmp, vo);
-        if (t1 === 1) neg64(tmp, vo);
-        valueCWW[vcw + vo] = tmp[vo]!;
-        valueCWW[vcw + vo + 1] = tmp[vo + 1]!;
-      }
-
-      const tLCW = tL0 ^ tL1 ^ a ^ 1;
-      const tRCW = tR0 ^ tR1 ^ a;
-      controlCW[level * n + e] = tLCW | (tRCW << 1);
-      const tKeepCW = a === 0 ? tLCW : tRCW;
-      const t0 = ctrl0[e]!;
-      for (let q = 0; q < 4; q++) {
-        seeds0[e * 4 + q] = ex0[keepOff + q]! ^ (t0 === 1 ? seedCW[cw + q]! : 0);
-        seeds1[e * 4 + q] = ex1[keepOff + q]! ^ (t1 === 1 ? seedCW[cw + q]! : 0);
-      }
-      ctrl0[e] = (a === 0 ? tL0 : tR0) ^ (t0 & tKeepCW);
-      ctrl1[e] = (a === 0 ? tL1 : tR1) ^ (t1 & tKeepCW);
-    }
+    expand(kc, (_party, side) => side * SIDE_TWEAK, 2, perSide);
+    const at = (part: number) => enc + part * blockBytes;
+    k.gen(
+      at(0),
+      at(1),
+      at(2),
+      at(3),
+      seeds[0],
+      seeds[1],
+      ctrl[0],
+      ctrl[1],
+      alphaP,
+      BigInt(bits - 1 - level),
+      betaP,
+      vAlpha,
+      scw,
+      ccw,
+      vcw,
+      kc,
+      w,
+      perSide,
+    );
+    const row = level * n + e0;
+    new Uint8Array(out.seedCW.buffer, out.seedCW.byteOffset + 16 * row, 16 * kc).set(
+      wasm.bytes(scw, 16 * kc),
+    );
+    out.controlCW.set(wasm.bytes(ccw, kc), row);
+    out.valueCW.set(wasm.words(vcw, w * kc), row * w);
   }
-
-  // Leaf: CW_{n+1} = (-1)^t1 [Convert(s1) - Convert(s0) - V_alpha].
-  const c0 = expand(seeds0, n, vb, CONVERT_TWEAK, false);
-  const c1 = expand(seeds1, n, vb, CONVERT_TWEAK, false);
-  for (let e = 0; e < n; e++) {
-    for (let k = 0; k < w; k++) {
-      const o = (e * w + k) * 2;
-      const co = e * vb * 4 + 2 * k;
-      finalCWW[o] = c1[co]!;
-      finalCWW[o + 1] = c1[co + 1]!;
-      sub64(finalCWW, o, c0, co);
-      sub64(finalCWW, o, vAlpha, o);
-      if (ctrl1[e] === 1) neg64(finalCWW, o);
-    }
-  }
-  return { bits, payloadWords: w, count: n, seedCW, controlCW, valueCW, finalCW };
+  expand(kc, () => CONVERT_TWEAK, 1, vb);
+  k.genLeaf(enc, enc + 2 * blockBytes, seeds[0], seeds[1], ctrl[1], vAlpha, vcw, kc, w, vb);
+  out.finalCW.set(wasm.words(vcw, w * kc), e0 * w);
 }
+
+/** Points evaluated per WebAssembly batch (bounds the scratch memory to ~100 MB). */
+const BATCH_POINTS = 1 << 18;
 
 /**
  * Party side: evaluates the keys at `x.length` points, point j with key j % count (so the points
  * of one key may be laid out as several count-sized planes). Returns x.length * payloadWords
  * ring words: this party's shares of f(x_j), in payloadWords planes (word k of point j at
  * k * x.length + j).
+ *
+ * Work is done in batches of keys (all their points at once), each level being one pass of the
+ * WebAssembly kernels of ./dcf-wasm.ts around one AES call.
  */
 export function dcfEval(keys: DcfKeys, x: BigInt64Array): BigInt64Array {
   const { corrections: cw, party, rootSeeds } = keys;
   checkShape(cw);
-  const { bits, payloadWords: w, count: n } = cw;
-  const m = x.length;
-  if (n === 0 ? m !== 0 : m % n !== 0) throw new Error(`dcfEval: ${m} points for ${n} keys`);
+  const { payloadWords: w, count: n } = cw;
+  const total = x.length;
+  if (n === 0 ? total !== 0 : total % n !== 0) throw new Error(`dcfEval: ${total} points for ${n} keys`);
   if (rootSeeds.length !== n * 4) throw new Error('dcfEval: root seeds do not match the key count');
-  const xW = wordsOf(x);
-  const cwV = wordsOf(cw.valueCW);
-  const cwF = wordsOf(cw.finalCW);
+  const out = new BigInt64Array(total * w);
+  if (total === 0) return out;
+  const planes = total / n;
+  const batchKeys = Math.max(1, Math.floor(BATCH_POINTS / planes));
+  for (let e0 = 0; e0 < n; e0 += batchKeys) evalBatch(keys, x, e0, Math.min(batchKeys, n - e0), planes, out);
+  if (party === 1) ringNeg(out, out);
+  return out;
+}
+
+/** Keys [e0, e0 + kc) at all their points; adds the outputs into `out`. */
+function evalBatch(
+  keys: DcfKeys,
+  x: BigInt64Array,
+  e0: number,
+  kc: number,
+  planes: number,
+  out: BigInt64Array,
+): void {
+  const { corrections: cw, party, rootSeeds } = keys;
+  const { bits, payloadWords: w, count: n } = cw;
+  const wasm = dcfWasm();
+  const k = wasm.k;
+  const m = kc * planes;
   const vb = valueBlocks(w);
   const perSide = 1 + vb;
-  const out = new BigInt64Array(m * w);
-  const acc = wordsOf(out);
-
-  const seeds = new Uint32Array(m * 4);
-  for (let j = 0; j < m; j++) seeds.set(rootSeeds.subarray((j % n) * 4, (j % n) * 4 + 4), j * 4);
-  const ctrl = new Uint8Array(m).fill(party);
-  const blockWords = perSide * 4;
-  const blocks = new Uint32Array(m * blockWords);
-  const sides = new Uint8Array(m);
-  const seedCW = cw.seedCW;
-  const controlCW = cw.controlCW;
-
-  // Both parties add the same kind of terms; party 1 negates its sum at the end ((-1)^b).
+  wasm.reset();
+  const xp = wasm.alloc(8 * m);
+  const seeds = wasm.alloc(16 * m);
+  const ctrl = wasm.alloc(m);
+  const sides = wasm.alloc(m);
+  const acc = wasm.alloc(8 * w * m);
+  const blocks = wasm.alloc(16 * perSide * m);
+  const enc = wasm.alloc(16 * perSide * m);
+  const scw = wasm.alloc(16 * kc);
+  const ccw = wasm.alloc(kc);
+  const vcw = wasm.alloc(8 * w * kc);
+  // Points of the batch, plane-major; each plane's seeds are the keys' root seeds.
+  const xs = wasm.words(xp, m);
+  const seedBytes = wasm.bytes(seeds, 16 * m);
+  const roots = new Uint8Array(rootSeeds.buffer, rootSeeds.byteOffset + 16 * e0, 16 * kc);
+  for (let p = 0; p < planes; p++) {
+    xs.set(x.subarray(p * n + e0, p * n + e0 + kc), p * kc);
+    seedBytes.set(roots, 16 * p * kc);
+  }
+  wasm.bytes(ctrl, m).fill(party);
+  const aes = (count: number) => wasm.bytes(enc, 16 * count).set(aesEcb(wasm.bytes(blocks, 16 * count)));
+  const loadLevel = (level: number) => {
+    const row = level * n + e0;
+    wasm.bytes(scw, 16 * kc).set(new Uint8Array(cw.seedCW.buffer, cw.seedCW.byteOffset + 16 * row, 16 * kc));
+    wasm.bytes(ccw, kc).set(cw.controlCW.subarray(row, row + kc));
+    wasm.words(vcw, w * kc).set(cw.valueCW.subarray(row * w, (row + kc) * w));
+  };
+  const fused = w === 1 ? k.levelFused1 : w === 2 ? k.levelFused2 : undefined;
+  k.prep(xp, seeds, blocks, sides, m, BigInt(bits - 1), perSide, 0, 1);
   for (let level = 0; level < bits; level++) {
-    const bitPos = bits - 1 - level;
-    const half = bitPos < 32 ? 0 : 1;
-    const shift = bitPos & 31;
-    for (let j = 0; j < m; j++) {
-      const side = (xW[2 * j + half]! >>> shift) & 1;
-      sides[j] = side;
-      const base = j * blockWords;
-      const tw = side * SIDE_TWEAK;
-      const s0 = seeds[4 * j]!;
-      const s1 = seeds[4 * j + 1]!;
-      const s2 = seeds[4 * j + 2]!;
-      const s3 = seeds[4 * j + 3]!;
-      for (let k = 0; k < perSide; k++) {
-        const o = base + 4 * k;
-        blocks[o] = s0;
-        blocks[o + 1] = s1;
-        blocks[o + 2] = s2;
-        blocks[o + 3] = s3 ^ (tw + k);
-      }
-    }
-    hashBlocksInPlace(blocks);
-    const levelOff = level * n;
-    for (let j = 0, e = 0; j < m; j++, e = e + 1 === n ? 0 : e + 1) {
-      const base = j * blockWords;
-      const tOld = ctrl[j]!;
-      const b0 = blocks[base]!;
-      let tNew = b0 & 1;
-      const cwi = levelOff + e;
-      let q0 = b0 & ~1;
-      let q1 = blocks[base + 1]!;
-      let q2 = blocks[base + 2]!;
-      let q3 = blocks[base + 3]!;
-      const slot = j * 2;
-      if (tOld === 1) {
-        q0 ^= seedCW[cwi * 4]!;
-        q1 ^= seedCW[cwi * 4 + 1]!;
-        q2 ^= seedCW[cwi * 4 + 2]!;
-        q3 ^= seedCW[cwi * 4 + 3]!;
-        tNew ^= (controlCW[cwi]! >> sides[j]!) & 1;
-        for (let k = 0; k < w; k++) add64(acc, slot + k * m * 2, cwV, (cwi * w + k) * 2);
-      }
-      seeds[4 * j] = q0;
-      seeds[4 * j + 1] = q1;
-      seeds[4 * j + 2] = q2;
-      seeds[4 * j + 3] = q3;
-      ctrl[j] = tNew;
-      for (let k = 0; k < w; k++) add64(acc, slot + k * m * 2, blocks, base + 4 + 2 * k);
+    aes(perSide * m);
+    loadLevel(level);
+    if (fused) {
+      // Also writes the next level's blocks (or the leaf's after the last level).
+      const last = level === bits - 1;
+      fused(enc, seeds, ctrl, sides, acc, scw, ccw, vcw, m, kc, xp, blocks, BigInt(last ? 0 : bits - 2 - level), last ? CONVERT_TWEAK : 0, last ? 0 : 1, last ? vb : perSide);
+    } else {
+      k.level(enc, seeds, ctrl, sides, acc, scw, ccw, vcw, m, kc, w, perSide);
+      if (level < bits - 1) k.prep(xp, seeds, blocks, sides, m, BigInt(bits - 2 - level), perSide, 0, 1);
+      else k.prep(xp, seeds, blocks, sides, m, 0n, vb, CONVERT_TWEAK, 0);
     }
   }
-
-  const leaf = new Uint32Array(m * vb * 4);
-  for (let j = 0; j < m; j++)
-    for (let k = 0; k < vb; k++) prepareBlock(leaf, (j * vb + k) * 4, seeds, j * 4, CONVERT_TWEAK + k);
-  hashBlocksInPlace(leaf);
-  for (let j = 0; j < m; j++) {
-    const e = j % n;
-    for (let k = 0; k < w; k++) {
-      add64(acc, (k * m + j) * 2, leaf, j * vb * 4 + 2 * k);
-      if (ctrl[j] === 1) add64(acc, (k * m + j) * 2, cwF, (e * w + k) * 2);
-    }
-  }
-  if (party === 1) for (let i = 0; i < acc.length; i += 2) neg64(acc, i);
-  return out;
+  aes(vb * m);
+  const fcw = vcw; // the level slices are no longer needed
+  wasm.words(fcw, w * kc).set(cw.finalCW.subarray(e0 * w, (e0 + kc) * w));
+  k.leaf(enc, seeds, ctrl, acc, fcw, m, kc, w, vb);
+  const result = wasm.words(acc, w * m);
+  for (let word = 0; word < w; word++)
+    for (let p = 0; p < planes; p++)
+      out.set(result.subarray(word * m + p * kc, word * m + (p + 1) * kc), word * x.length + p * n + e0);
 }

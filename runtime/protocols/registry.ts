@@ -12,6 +12,7 @@ import type { OpName } from '../../ir/ops.ts';
 import type { BoundOp, NodeSpec, RingSettings } from '../protocol.ts';
 import { revealProtocol, shareProtocol } from './boundary.ts';
 import { linearProtocol } from './linear.ts';
+import { NONLINEAR_PROTOCOLS } from './nonlinear/index.ts';
 import type { OpProtocol } from './op-protocol.ts';
 import { beaverProtocol, weightProtocol } from './products.ts';
 
@@ -23,6 +24,7 @@ const PROTOCOLS: OpProtocol[] = [
   beaverProtocol,
   // runtime/protocols/nonlinear/: comparison, ReLU, max/argmax, exp, reciprocal, rsqrt, GeLU, SiLU,
   // softmax, LayerNorm/RMSNorm, embedding lookup, MPCFormer approximations
+  ...NONLINEAR_PROTOCOLS,
 ];
 
 const byName = new Map<string, OpProtocol>();

@@ -33,7 +33,7 @@ export function scaleOf(dtype: DType, fracBits: number): number {
 /** Plaintext -> ring: fixed point for f32, integers for i64, 0/1 for bool. */
 export function encodeTensor(t: Tensor, fracBits: number): Ring {
   if (t.data instanceof Float32Array) return encodeFixed(t.data, fracBits);
-  if (t.data instanceof BigInt64Array) return BigInt64Array.from(t.data);
+  if (t.data instanceof BigInt64Array) return t.data.slice();
   const out = new BigInt64Array(t.data.length);
   const words = new Int32Array(out.buffer);
   for (let i = 0; i < t.data.length; i++) words[2 * i] = t.data[i] ? 1 : 0;
@@ -45,7 +45,7 @@ export function decodeTensor(r: Ring, type: TensorType, fracBits: number): Tenso
   if (r.length !== numel(type.shape))
     throw new MarillError(`${r.length} ring elements do not make a ${formatType(type)} tensor`);
   if (type.dtype === 'f32') return makeTensor('f32', type.shape, decodeFixedF32(r, fracBits));
-  if (type.dtype === 'i64') return makeTensor('i64', type.shape, BigInt64Array.from(r));
+  if (type.dtype === 'i64') return makeTensor('i64', type.shape, r.slice());
   const bits = new Uint8Array(r.length);
   const words = new Int32Array(r.buffer, r.byteOffset, r.length * 2);
   for (let i = 0; i < r.length; i++) bits[i] = words[2 * i]! !== 0 || words[2 * i + 1]! !== 0 ? 1 : 0;
@@ -66,7 +66,7 @@ export function shareFromOwner(ctx: PartyContext, owner: Party, n: number, value
 
 /** A public (encoded) value as a sharing: the server holds it, the client holds 0. */
 export function sharePublic(ctx: Pick<PartyContext, 'index'>, value: Ring): Ring {
-  return ctx.index === 0 ? BigInt64Array.from(value) : new BigInt64Array(value.length);
+  return ctx.index === 0 ? value.slice() : new BigInt64Array(value.length);
 }
 
 /**

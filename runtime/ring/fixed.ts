@@ -2,12 +2,14 @@
  * Fixed-point encoding of reals in Z_2^64: x is stored as round(x * 2^f)
  * (two's complement), with f = `fracBits` fractional bits.
  *
- * Default f = 16. Measured (runtime/ring/fixed.test.ts and the bench's
- * accuracy sweep): one encode/decode round trip is exact to 2^-17; a BERT-base
- * sized product chain (768-term dot products, truncation error <= 1 ulp each)
- * stays well inside 1e-2 at f = 16, while f = 12 loses ~1e-3 per layer and
- * f >= 20 leaves too little headroom for products (2f fractional bits must fit
- * below 2^62 with the integer part; f = 16 allows |x*y| < 2^30 per product).
+ * Default f = 16, chosen by measured accuracy (bench/runtime-bench.ts
+ * `frac_bits_sweep`: one BERT-style encoder layer, seq 16, hidden 64, all
+ * protocols, max abs error against the float interpreter): f = 10: 7.2e-3,
+ * 12: 2.2e-3, 14: 5.1e-4, 16: 1.5e-4, 18: 1.2e-4 (by then the non-linear
+ * approximations dominate). Past 16 bits accuracy barely improves while the
+ * integer headroom of a product shrinks: two values with f fractional bits
+ * multiply to 2f, and truncation needs the product below 2^62, so |x*y| < 2^30
+ * at f = 16 but only 2^26 at f = 18.
  *
  * The valid range of an encoded value is [-2^62, 2^62): this is the
  * precondition of exact truncation (runtime/protocols/truncate.ts), so encoding

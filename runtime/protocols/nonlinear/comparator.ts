@@ -27,7 +27,8 @@ export function compareMaterial(p: CompareParams, s: MaterialStream): CompareMat
 
 /** This party's share of x + r: the comparison's first message. */
 export function maskedInput(m: CompareMaterial, x: Ring): Ring {
-  if (x.length !== m.r.length) throw new MarillError(`comparison of ${x.length} elements, material for ${m.r.length}`);
+  if (x.length !== m.r.length)
+    throw new MarillError(`comparison of ${x.length} elements, material for ${m.r.length}`);
   return ringAdd(x, m.r);
 }
 

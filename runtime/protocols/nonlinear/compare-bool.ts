@@ -13,9 +13,13 @@
  * shares of rho r, open e = z xor rho (1 bit each way); then z = e + (1 - 2e) rho and
  * z r = e r + (1 - 2e) rho r, all local.
  *
+ * Bits are bit-sliced: a tree node of every lane (threshold x element) is one bit vector, so
+ * each AND or XOR handles 32 lanes per machine word. On the wire and in dealer material a
+ * vector of V lanes takes 4 ceil(V / 32) bytes.
+ *
  * Cost per element and threshold (A = ANDs of the tree, 2L - 3 for L >= 2):
  *   online  1 + ceil(log2 L) + 1 rounds; 8 bytes (opening, once per element) + 2A bits + 1 bit
- *           each way, packed per round;
+ *           each way;
  *   offline client only: m bits of R (once per element), A bits of triples, 8 bytes for rho
  *           (+ 8 with select). The server's side comes from its seed: 0 bytes.
  */
@@ -23,19 +27,20 @@ import type { Cost, DealerStream, MaterialStream, PartyContext } from '../../pro
 import { cost } from '../../protocol.ts';
 import type { Ring } from '../../ring/kernels.ts';
 import { ringAdd, ringAddScalar, ringMul, ringMulScalar } from '../../ring/kernels.ts';
-import type { AndTriples } from './bits.ts';
-import { andRoundBytes, andShared, andTriplesMaterial, dealAndTriples, packBits, packedBytes, unpackBits } from './bits.ts';
 import type { CompareParams, CompareResult } from './compare.ts';
 import { checkCompareParams, combineSign, openedParts, tile } from './compare.ts';
 
 export interface BoolCompareMaterial {
   readonly kind: 'bool';
   readonly r: Ring;
-  /** XOR share of bit j of R for element i at i * m + j (j = 0 least significant). */
-  readonly rBits: Uint8Array;
-  readonly triples: AndTriples;
-  /** rho per (threshold, element): XOR share, arithmetic share, and shares of rho r. */
-  readonly rhoBits: Uint8Array;
+  /** XOR shares of R's bits: vector j (bit j, least significant first) over the n elements. */
+  readonly rBits: Uint32Array[];
+  /** AND triples: per AND slot one vector over the lanes, slots in tree order. */
+  readonly a: Uint32Array;
+  readonly b: Uint32Array;
+  readonly c: Uint32Array;
+  /** rho per lane: XOR share (a vector), arithmetic share, and shares of rho r. */
+  readonly rhoBits: Uint32Array;
   readonly rho: Ring;
   readonly rhoR: Ring | undefined;
 }
@@ -43,7 +48,7 @@ export interface BoolCompareMaterial {
 /** ANDs per comparison at each tree level, for L leaves. */
 export function treeLevels(leaves: number): number[] {
   const levels: number[] = [];
-  for (let c = leaves; c > 1; ) {
+  for (let c = leaves; c > 1;) {
     const pairs = c >> 1;
     const next = pairs + (c & 1);
     levels.push(next === 1 ? 1 : 2 * pairs);
@@ -52,19 +57,46 @@ export function treeLevels(leaves: number): number[] {
   return levels;
 }
 
-function andsPerComparison(p: CompareParams): number {
-  return treeLevels(p.bits - 1).reduce((s, k) => s + k, 0);
+const words = (lanes: number) => Math.ceil(lanes / 32);
+const vectorBytes = (lanes: number) => 4 * words(lanes);
+const andSlots = (p: CompareParams) => treeLevels(p.bits - 1).reduce((s, k) => s + k, 0);
+
+function asWords(bytes: Uint8Array): Uint32Array {
+  const out = new Uint32Array(bytes.byteLength / 4);
+  new Uint8Array(out.buffer).set(bytes);
+  return out;
 }
 
-/** R's m bits per element, unpacked (element-major, least significant first). */
-function bitsOfMask(r: Ring, p: CompareParams): Uint8Array {
-  const out = new Uint8Array(p.n * p.bits);
+function asBytes(v: Uint32Array): Uint8Array {
+  return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+}
+
+/** Bit `bit` of every ring value, as a vector (lane i = value i). */
+function bitVector(r: Ring, bit: number): Uint32Array {
+  const out = new Uint32Array(words(r.length));
   const w = new Uint32Array(r.buffer, r.byteOffset, r.length * 2);
-  for (let i = 0; i < p.n; i++)
-    for (let j = 0; j < p.bits; j++) {
-      const k = j + p.drop;
-      out[i * p.bits + j] = k < 32 ? (w[2 * i]! >>> k) & 1 : (w[2 * i + 1]! >>> (k - 32)) & 1;
-    }
+  const half = bit < 32 ? 0 : 1;
+  const shift = bit & 31;
+  for (let i = 0; i < r.length; i++) out[i >> 5] |= ((w[2 * i + half]! >>> shift) & 1) << (i & 31);
+  return out;
+}
+
+/** The first `n` lanes of `v` repeated `times` times (lane p n + i = lane i). */
+function tileVector(v: Uint32Array, n: number, times: number): Uint32Array {
+  if (times === 1) return v;
+  const out = new Uint32Array(words(n * times));
+  for (let p = 0; p < times; p++) {
+    const at = p * n;
+    for (let i = 0; i < n; i++) if ((v[i >> 5]! >>> (i & 31)) & 1) out[(at + i) >> 5] |= 1 << ((at + i) & 31);
+  }
+  return out;
+}
+
+/** Lanes of a vector as ring 0/1 values. */
+function ringOfVector(v: Uint32Array, lanes: number): Ring {
+  const out = new BigInt64Array(lanes);
+  const w = new Int32Array(out.buffer);
+  for (let i = 0; i < lanes; i++) w[2 * i] = (v[i >> 5]! >>> (i & 31)) & 1;
   return out;
 }
 
@@ -72,11 +104,15 @@ export function dealBoolCompare(p: CompareParams, d: DealerStream): void {
   checkCompareParams(p);
   const lanes = p.n * p.points;
   const r = d.sharedRandom(p.n);
-  d.shareBytes(packBits(bitsOfMask(r, p)));
-  dealAndTriples(lanes * andsPerComparison(p), d);
-  const rhoBits = unpackBits(d.sharedRandomBytes(packedBytes(lanes)), lanes);
-  const rho = new BigInt64Array(lanes);
-  for (let i = 0; i < lanes; i++) rho[i] = BigInt(rhoBits[i]!);
+  for (let j = 0; j < p.bits; j++) d.shareBytes(asBytes(bitVector(r, j + p.drop)));
+  const slotBytes = andSlots(p) * vectorBytes(lanes);
+  const a = asWords(d.sharedRandomBytes(slotBytes));
+  const b = asWords(d.sharedRandomBytes(slotBytes));
+  const c = new Uint32Array(a.length);
+  for (let i = 0; i < c.length; i++) c[i] = a[i]! & b[i]!;
+  d.shareBytes(asBytes(c));
+  const rhoBits = asWords(d.sharedRandomBytes(vectorBytes(lanes)));
+  const rho = ringOfVector(rhoBits, lanes);
   d.share(rho);
   if (p.select) d.share(ringMul(rho, tile(r, p.points)));
 }
@@ -85,83 +121,115 @@ export function boolCompareMaterial(p: CompareParams, s: MaterialStream): BoolCo
   checkCompareParams(p);
   const lanes = p.n * p.points;
   const r = s.sharedRandom(p.n);
-  const rBits = unpackBits(s.shareBytes(packedBytes(p.n * p.bits)), p.n * p.bits);
-  const triples = andTriplesMaterial(lanes * andsPerComparison(p), s);
-  const rhoBits = unpackBits(s.sharedRandomBytes(packedBytes(lanes)), lanes);
+  const rBits = Array.from({ length: p.bits }, () => asWords(s.shareBytes(vectorBytes(p.n))));
+  const slotBytes = andSlots(p) * vectorBytes(lanes);
+  const a = asWords(s.sharedRandomBytes(slotBytes));
+  const b = asWords(s.sharedRandomBytes(slotBytes));
+  const c = asWords(s.shareBytes(slotBytes));
+  const rhoBits = asWords(s.sharedRandomBytes(vectorBytes(lanes)));
   const rho = s.share(lanes);
   const rhoR = p.select ? s.share(lanes) : undefined;
-  return { kind: 'bool', r, rBits, triples, rhoBits, rho, rhoR };
+  return { kind: 'bool', r, rBits, a, b, c, rhoBits, rho, rhoR };
 }
 
-/** Leaves of every lane (threshold-major, then element), most significant bit first. */
-function leaves(ctx: PartyContext, p: CompareParams, m: BoolCompareMaterial, y: Ring): { lt: Uint8Array; eq: Uint8Array } {
-  const L = p.bits - 1;
-  const lanes = y.length;
-  const lt = new Uint8Array(lanes * L);
-  const eq = new Uint8Array(lanes * L);
-  const yw = new Uint32Array(y.buffer, y.byteOffset, y.length * 2);
-  const lead = ctx.index === 0 ? 1 : 0;
-  for (let lane = 0; lane < lanes; lane++) {
-    const i = lane % p.n;
-    for (let k = 0; k < L; k++) {
-      const pos = L - 1 - k;
-      const yb = pos < 32 ? (yw[2 * lane]! >>> pos) & 1 : (yw[2 * lane + 1]! >>> (pos - 32)) & 1;
-      const rb = m.rBits[i * p.bits + pos]!;
-      lt[lane * L + k] = yb === 1 ? 0 : rb;
-      eq[lane * L + k] = rb ^ (lead & (yb ^ 1));
+/** One round of ANDs: x[s] & y[s] for every slot vector, with triples from slot `from` on. */
+async function andVectors(
+  ctx: PartyContext,
+  m: BoolCompareMaterial,
+  x: readonly Uint32Array[],
+  y: readonly Uint32Array[],
+  from: number,
+  width: number,
+): Promise<Uint32Array[]> {
+  const slots = x.length;
+  const mine = new Uint32Array(2 * slots * width);
+  for (let s = 0; s < slots; s++) {
+    const t = (from + s) * width;
+    const xs = x[s]!;
+    const ys = y[s]!;
+    for (let i = 0; i < width; i++) {
+      mine[s * width + i] = xs[i]! ^ m.a[t + i]!;
+      mine[(slots + s) * width + i] = ys[i]! ^ m.b[t + i]!;
     }
   }
-  return { lt, eq };
+  const theirs = asWords(await ctx.exchange(asBytes(mine)));
+  const lead = ctx.index === 0 ? 0xffffffff : 0;
+  const out: Uint32Array[] = [];
+  for (let s = 0; s < slots; s++) {
+    const t = (from + s) * width;
+    const z = new Uint32Array(width);
+    for (let i = 0; i < width; i++) {
+      const d = mine[s * width + i]! ^ theirs[s * width + i]!;
+      const e = mine[(slots + s) * width + i]! ^ theirs[(slots + s) * width + i]!;
+      z[i] = m.c[t + i]! ^ (d & m.b[t + i]!) ^ (e & m.a[t + i]!) ^ (d & e & lead);
+    }
+    out.push(z);
+  }
+  return out;
 }
 
-/** XOR shares of [y < alpha] per lane, one round per tree level. */
-async function lessThanTree(ctx: PartyContext, p: CompareParams, m: BoolCompareMaterial, y: Ring): Promise<Uint8Array> {
-  const lanes = y.length;
-  let { lt, eq } = leaves(ctx, p, m, y);
+/** XOR shares of [y < alpha] per lane (a vector), one round per tree level. */
+async function lessThanTree(
+  ctx: PartyContext,
+  p: CompareParams,
+  m: BoolCompareMaterial,
+  y: Ring,
+): Promise<Uint32Array> {
+  const L = p.bits - 1;
+  const width = words(y.length);
+  const lead = ctx.index === 0 ? 0xffffffff : 0;
+  // Leaves, most significant bit first.
+  let lt: Uint32Array[] = [];
+  let eq: Uint32Array[] = [];
+  for (let k = 0; k < L; k++) {
+    const pos = L - 1 - k;
+    const yv = bitVector(y, pos);
+    const rv = tileVector(m.rBits[pos]!, p.n, p.points);
+    const l = new Uint32Array(width);
+    const e = new Uint32Array(width);
+    for (let i = 0; i < width; i++) {
+      l[i] = rv[i]! & ~yv[i]!;
+      e[i] = rv[i]! ^ (lead & ~yv[i]!);
+    }
+    lt.push(l);
+    eq.push(e);
+  }
   let used = 0;
-  for (let c = p.bits - 1; c > 1; ) {
+  while (lt.length > 1) {
+    const c = lt.length;
     const pairs = c >> 1;
-    const odd = c & 1;
-    const next = pairs + odd;
-    const root = next === 1;
-    const perLane = root ? 1 : 2 * pairs;
-    const xs = new Uint8Array(lanes * perLane);
-    const ys = new Uint8Array(lanes * perLane);
-    for (let lane = 0; lane < lanes; lane++) {
-      for (let q = 0; q < pairs; q++) {
-        const hi = lane * c + 2 * q;
-        const at = lane * perLane + (root ? 0 : 2 * q);
-        xs[at] = eq[hi]!;
-        ys[at] = lt[hi + 1]!;
-        if (!root) {
-          xs[at + 1] = eq[hi]!;
-          ys[at + 1] = eq[hi + 1]!;
-        }
+    const root = pairs + (c & 1) === 1;
+    const xs: Uint32Array[] = [];
+    const ys: Uint32Array[] = [];
+    for (let q = 0; q < pairs; q++) {
+      xs.push(eq[2 * q]!);
+      ys.push(lt[2 * q + 1]!);
+      if (!root) {
+        xs.push(eq[2 * q]!);
+        ys.push(eq[2 * q + 1]!);
       }
     }
-    const ands = await andShared(ctx, xs, ys, m.triples, used);
+    const ands = await andVectors(ctx, m, xs, ys, used, width);
     used += xs.length;
-    const nlt = new Uint8Array(lanes * next);
-    const neq = new Uint8Array(lanes * next);
-    for (let lane = 0; lane < lanes; lane++) {
-      for (let q = 0; q < pairs; q++) {
-        const at = lane * perLane + (root ? 0 : 2 * q);
-        nlt[lane * next + q] = lt[lane * c + 2 * q]! ^ ands[at]!;
-        if (!root) neq[lane * next + q] = ands[at + 1]!;
-      }
-      if (odd) {
-        nlt[lane * next + pairs] = lt[lane * c + c - 1]!;
-        neq[lane * next + pairs] = eq[lane * c + c - 1]!;
-      }
+    const nlt: Uint32Array[] = [];
+    const neq: Uint32Array[] = [];
+    for (let q = 0; q < pairs; q++) {
+      const hi = lt[2 * q]!;
+      const t = ands[root ? q : 2 * q]!;
+      nlt.push(hi.map((v, i) => v ^ t[i]!));
+      if (!root) neq.push(ands[2 * q + 1]!);
+    }
+    if (c & 1) {
+      nlt.push(lt[c - 1]!);
+      neq.push(eq[c - 1]!);
     }
     lt = nlt;
     eq = neq;
-    c = next;
   }
-  return lt;
+  return lt[0]!;
 }
 
-/** After the opening: the comparison tree and the conversion (see cost). */
+/** After the opening: the comparison tree and the conversion (see the header). */
 export async function finishBoolCompare(
   ctx: PartyContext,
   p: CompareParams,
@@ -174,12 +242,13 @@ export async function finishBoolCompare(
   const lanes = y.length;
   const c = await lessThanTree(ctx, p, m, y);
   // e = z xor rho with z = R_{m-1} xor c, opened in one round.
-  const mine = new Uint8Array(lanes);
-  for (let lane = 0; lane < lanes; lane++)
-    mine[lane] = c[lane]! ^ m.rBits[(lane % p.n) * p.bits + p.bits - 1]! ^ m.rhoBits[lane]!;
-  const theirs = unpackBits(await ctx.exchange(packBits(mine)), lanes);
-  const e = new BigInt64Array(lanes);
-  for (let lane = 0; lane < lanes; lane++) e[lane] = BigInt(mine[lane]! ^ theirs[lane]!);
+  const top = tileVector(m.rBits[p.bits - 1]!, p.n, thresholds.length);
+  const mine = c.map((v, i) => v ^ top[i]! ^ m.rhoBits[i]!);
+  const theirs = asWords(await ctx.exchange(asBytes(mine)));
+  const e = ringOfVector(
+    mine.map((v, i) => v ^ theirs[i]!),
+    lanes,
+  );
   const flip = ringAddScalar(ringMulScalar(e, -2n), 1n);
   const z = ringMul(flip, m.rho);
   if (ctx.index === 0) ringAdd(z, e, z);
@@ -194,8 +263,8 @@ export async function finishBoolCompare(
 export function boolCompareCost(p: CompareParams): Cost {
   const lanes = p.n * p.points;
   const levels = treeLevels(p.bits - 1);
-  const online = 8 * p.n + levels.reduce((s, k) => s + andRoundBytes(lanes * k), 0) + packedBytes(lanes);
+  const online = 8 * p.n + levels.reduce((s, k) => s + 2 * k * vectorBytes(lanes), 0) + vectorBytes(lanes);
   const offline =
-    packedBytes(p.n * p.bits) + packedBytes(lanes * andsPerComparison(p)) + 8 * lanes * (p.select ? 2 : 1);
+    p.bits * vectorBytes(p.n) + andSlots(p) * vectorBytes(lanes) + 8 * lanes * (p.select ? 2 : 1);
   return cost({ onlineBytes: [online, online], rounds: levels.length + 2, offlineBytes: [0, offline] });
 }

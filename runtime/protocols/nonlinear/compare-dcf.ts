@@ -90,7 +90,9 @@ export function finishDcfCompare(
   const out = dcfEval(m.keys, y);
   const planes = thresholds.length * p.n;
   const z = ringAdd(out.subarray(0, planes), tile(m.zOffset, thresholds.length));
-  const zr = m.zrOffset ? ringAdd(out.subarray(planes, 2 * planes), tile(m.zrOffset, thresholds.length)) : undefined;
+  const zr = m.zrOffset
+    ? ringAdd(out.subarray(planes, 2 * planes), tile(m.zrOffset, thresholds.length))
+    : undefined;
   return combineSign(ctx, a, z, zr, x, xhat);
 }
 

@@ -11,7 +11,8 @@ import { expectMeasuredCost } from './test-helpers.ts';
 function inputs(n: number, bits: number, thresholds: readonly bigint[]): BigInt64Array {
   const x = Prg.fresh().ring(n);
   const shifts = Prg.fresh().bytes(n);
-  for (let i = 0; i < n; i++) x[i] = BigInt.asIntN(64, x[i]!) >> BigInt(64 - bits + 1 + (shifts[i]! % (bits - 1)));
+  for (let i = 0; i < n; i++)
+    x[i] = BigInt.asIntN(64, x[i]!) >> BigInt(64 - bits + 1 + (shifts[i]! % (bits - 1)));
   const limit = 1n << BigInt(bits - 1);
   const edges = [0n, 1n, -1n, limit - 1n, -limit + 1n];
   for (const t of thresholds) edges.push(t, t - 1n, t + 1n);
@@ -28,7 +29,12 @@ describe.each(COMPARE_VARIANTS)('comparison (%s)', (variant) => {
     const x = inputs(n, bits - 1, thresholds);
     const p: CompareParams = { variant, n, points: thresholds.length, bits, drop: 0, select: true };
     const s = new TwoPartySession();
-    const [r0, r1] = await s.run(compareProtocol, p, splitShares(x).map((xs) => ({ x: xs, thresholds })) as never, 'cmp');
+    const [r0, r1] = await s.run(
+      compareProtocol,
+      p,
+      splitShares(x).map((xs) => ({ x: xs, thresholds })) as never,
+      'cmp',
+    );
     const lt = ringAdd(r0.lt, r1.lt);
     const ltx = ringAdd(r0.ltx!, r1.ltx!);
     let bad = 0;

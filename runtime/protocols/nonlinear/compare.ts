@@ -63,8 +63,10 @@ export interface CompareResult {
 export function checkCompareParams(p: CompareParams): void {
   const { n, points, bits, drop } = p;
   if (!Number.isInteger(n) || n < 0) throw new MarillError(`comparison over ${n} elements`);
-  if (!Number.isInteger(points) || points < 1) throw new MarillError(`comparison needs >= 1 threshold, got ${points}`);
-  if (!Number.isInteger(drop) || drop < 0 || drop > 62) throw new MarillError(`comparison cannot drop ${drop} bits`);
+  if (!Number.isInteger(points) || points < 1)
+    throw new MarillError(`comparison needs >= 1 threshold, got ${points}`);
+  if (!Number.isInteger(drop) || drop < 0 || drop > 62)
+    throw new MarillError(`comparison cannot drop ${drop} bits`);
   if (!Number.isInteger(bits) || bits < 2 || bits + drop > 64)
     throw new MarillError(`comparison width ${bits} bits (dropping ${drop}) is outside 2..${64 - drop}`);
 }
@@ -83,7 +85,11 @@ function lowMask(bits: number): bigint {
  * The public parts of every (threshold, element) pair from the opened x^: a = Y_{m-1} and
  * y = Y mod 2^{m-1}, planes of n per threshold.
  */
-export function openedParts(xhat: Ring, thresholds: readonly bigint[], p: CompareParams): { a: Ring; y: Ring } {
+export function openedParts(
+  xhat: Ring,
+  thresholds: readonly bigint[],
+  p: CompareParams,
+): { a: Ring; y: Ring } {
   const n = xhat.length;
   const a = new BigInt64Array(n * thresholds.length);
   const y = new BigInt64Array(n * thresholds.length);

@@ -36,11 +36,13 @@ function product(p: EmbeddingParams): WeightMatmulParams {
 
 /** The one-hot matrix [tokens, vocab] of the indices. */
 export function oneHot(p: EmbeddingParams, indices: BigInt64Array): Ring {
-  if (indices.length !== p.tokens) throw new MarillError(`embedding: ${indices.length} indices, expected ${p.tokens}`);
+  if (indices.length !== p.tokens)
+    throw new MarillError(`embedding: ${indices.length} indices, expected ${p.tokens}`);
   const x = new BigInt64Array(p.tokens * p.vocab);
   indices.forEach((raw, t) => {
     const i = raw < 0n ? raw + BigInt(p.vocab) : raw;
-    if (i < 0n || i >= BigInt(p.vocab)) throw new MarillError(`embedding index ${raw} is outside a table of ${p.vocab} rows`);
+    if (i < 0n || i >= BigInt(p.vocab))
+      throw new MarillError(`embedding index ${raw} is outside a table of ${p.vocab} rows`);
     x[t * p.vocab + Number(i)] = 1n;
   });
   return x;
@@ -52,7 +54,10 @@ export const embeddingProtocol: Protocol<EmbeddingParams, WeightMatmulMaterial, 
   material: (p, s: MaterialStream) => weightMatmul.material(product(p), s),
   async online(ctx: PartyContext, p, m, { indices, table }) {
     // The server's share of X is 0; the client's is X itself (masked by A before it is sent).
-    const x = ctx.party === 'client' ? oneHot(p, indices ?? fail('the client holds no indices')) : new BigInt64Array(p.tokens * p.vocab);
+    const x =
+      ctx.party === 'client'
+        ? oneHot(p, indices ?? fail('the client holds no indices'))
+        : new BigInt64Array(p.tokens * p.vocab);
     return weightMatmul.online(ctx, product(p), m, { x, w: table });
   },
   cost: (p): Cost => weightMatmul.cost(product(p)),

@@ -9,7 +9,23 @@ const F = 16;
 
 describe.each(COMPARE_VARIANTS)('exp (%s)', (variant) => {
   it('is within its stated bound on [-2^14, 0.5], clipping point and extremes included', async () => {
-    const edges = [0, -(2 ** -F), 0.5, -16, -16 + 2 ** -F, -16 - 2 ** -F, -16.2, -16.25, -17, -100, -8191, -16383, -1, -2, -3];
+    const edges = [
+      0,
+      -(2 ** -F),
+      0.5,
+      -16,
+      -16 + 2 ** -F,
+      -16 - 2 ** -F,
+      -16.2,
+      -16.25,
+      -17,
+      -100,
+      -8191,
+      -16383,
+      -1,
+      -2,
+      -3,
+    ];
     const x = withEdges(edges, 3000, -20, 0.5);
     const p = { variant, n: x.length, fracBits: F };
     const s = new TwoPartySession();

@@ -63,7 +63,9 @@ function clipCompare(p: ExpParams): CompareParams {
 
 function checkExp(p: ExpParams): void {
   if (p.fracBits + EXP_SQUARINGS > CHAIN_BITS)
-    throw new MarillError(`exp needs at most ${CHAIN_BITS - EXP_SQUARINGS} fractional bits, the session has ${p.fracBits}`);
+    throw new MarillError(
+      `exp needs at most ${CHAIN_BITS - EXP_SQUARINGS} fractional bits, the session has ${p.fracBits}`,
+    );
 }
 
 export function dealExp(p: ExpParams, d: DealerStream): void {

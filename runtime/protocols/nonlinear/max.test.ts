@@ -37,10 +37,16 @@ describe.each(COMPARE_VARIANTS)('max and argmax trees (%s)', (variant) => {
     [5, 2, 4],
   ])('reduce [%i, %i, %i] exactly, keeping the first of ties', async (outer, len, inner) => {
     // Quantised values so ties happen often; edges at the range limits.
-    const x = Float64Array.from(uniform(outer * len * inner, -8, 8), (v) => Math.round(v) + 0);
+    const x = Float64Array.from(uniform(outer * len * inner, -8, 8), (v) => Math.round(v) + 0); // integers: on the grid
     x[0] = 8191;
     x[1] = -8191;
-    const p: TreeParams = { outer, len, inner, compare: exactCompare(variant, 0, 1, F, true), withIndex: true };
+    const p: TreeParams = {
+      outer,
+      len,
+      inner,
+      compare: exactCompare(variant, 0, 1, F, true),
+      withIndex: true,
+    };
     const s = new TwoPartySession();
     const [r0, r1] = await s.run(maxTreeProtocol, p, splitShares(encodeFixed(x, F)), 'tree');
     const want = reference(x, outer, len, inner);
@@ -50,7 +56,13 @@ describe.each(COMPARE_VARIANTS)('max and argmax trees (%s)', (variant) => {
   });
 
   it('costs one comparison round per level without indices', () => {
-    const p: TreeParams = { outer: 8, len: 128, inner: 1, compare: exactCompare(variant, 0, 1, F, true), withIndex: false };
+    const p: TreeParams = {
+      outer: 8,
+      len: 128,
+      inner: 1,
+      compare: exactCompare(variant, 0, 1, F, true),
+      withIndex: false,
+    };
     const perLevel = variant === 'dcf' ? 1 : 7;
     expect(maxTreeProtocol.cost(p).rounds).toBe(7 * perLevel);
   });

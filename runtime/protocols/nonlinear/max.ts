@@ -60,7 +60,11 @@ export interface TreeMaterial {
 }
 
 /** Splits rows of `count` elements into the pairs' left and right elements (and the odd one out). */
-function splitPairs(v: Ring, p: TreeParams, count: number): { left: Ring; right: Ring; odd: Ring | undefined } {
+function splitPairs(
+  v: Ring,
+  p: TreeParams,
+  count: number,
+): { left: Ring; right: Ring; odd: Ring | undefined } {
   const pairs = count >> 1;
   const left = new BigInt64Array(p.outer * pairs * p.inner);
   const right = new BigInt64Array(left.length);
@@ -94,7 +98,8 @@ function positions(ctx: Pick<PartyContext, 'index'>, p: TreeParams, count: numbe
   const out = new BigInt64Array(p.outer * count * p.inner);
   if (ctx.index === 0)
     for (let o = 0; o < p.outer; o++)
-      for (let k = 0; k < count; k++) out.fill(BigInt(k), (o * count + k) * p.inner, (o * count + k + 1) * p.inner);
+      for (let k = 0; k < count; k++)
+        out.fill(BigInt(k), (o * count + k) * p.inner, (o * count + k + 1) * p.inner);
   return out;
 }
 
@@ -125,7 +130,9 @@ export async function runTree(
   let values = x;
   let index = p.withIndex ? positions(ctx, p, p.len) : undefined;
   // The previous level's index product, waiting to be opened with this level's comparison.
-  let pending: { triple: TripleMaterial; lt: Ring; diff: Ring; left: Ring; odd: Ring | undefined; pairs: number } | undefined;
+  let pending:
+    | { triple: TripleMaterial; lt: Ring; diff: Ring; left: Ring; odd: Ring | undefined; pairs: number }
+    | undefined;
   const finishPending = (opened: Ring): void => {
     const q = pending!;
     const winners = ringSub(q.left, mulPart.finish(q.triple, q.diff, opened));
@@ -149,11 +156,19 @@ export async function runTree(
         // il - ir = -1 on the first level: idx = il + lt.
         index = joinRows(ringAdd(iv.left, lt), iv.odd, p, l.pairs);
       } else {
-        pending = { triple: m.triples[i]!, lt, diff: ringSub(iv.left, iv.right), left: iv.left, odd: iv.odd, pairs: l.pairs };
+        pending = {
+          triple: m.triples[i]!,
+          lt,
+          diff: ringSub(iv.left, iv.right),
+          left: iv.left,
+          odd: iv.odd,
+          pairs: l.pairs,
+        };
       }
     }
   }
-  if (pending) finishPending((await openTogether(ctx, [mulPart.message(pending.triple, pending.lt, pending.diff)]))[0]!);
+  if (pending)
+    finishPending((await openTogether(ctx, [mulPart.message(pending.triple, pending.lt, pending.diff)]))[0]!);
   return { max: values, index };
 }
 
@@ -172,7 +187,12 @@ export function treeCost(p: TreeParams): Cost {
   return sumCosts(...parts);
 }
 
-export const maxTreeProtocol: Protocol<TreeParams, TreeMaterial, Ring, { max: Ring; index: Ring | undefined }> = {
+export const maxTreeProtocol: Protocol<
+  TreeParams,
+  TreeMaterial,
+  Ring,
+  { max: Ring; index: Ring | undefined }
+> = {
   name: 'max.tree',
   deal: dealTree,
   material: treeMaterial,

@@ -4,6 +4,7 @@ import { TwoPartySession, openReals, splitShares } from '../../testing/two-party
 import { COMPARE_VARIANTS } from './compare.ts';
 import type { NewtonKind, NewtonParams } from './newton.ts';
 import { finishedNewton, guessThresholds, newtonErrorBound } from './newton.ts';
+import { sqrtErrorBound, sqrtProtocol } from './sqrt.ts';
 import { expectMeasuredCost } from './test-helpers.ts';
 
 const F = 16;
@@ -41,10 +42,37 @@ describe.each(COMPARE_VARIANTS)('Newton protocols (%s)', (variant) => {
   });
 });
 
+describe.each(COMPARE_VARIANTS)('square root (%s)', (variant) => {
+  it('is within its bound over the domain and exact at 0', async () => {
+    const p0: NewtonParams = {
+      kind: 'rsqrt',
+      variant,
+      n: 0,
+      fracBits: F,
+      lo: -10,
+      hi: 20,
+      perOctave: 4,
+      iterations: 2,
+    };
+    const x = Float64Array.from([0, ...domainValues(p0, 400)]);
+    const p = { ...p0, n: x.length };
+    const s = new TwoPartySession();
+    const got = openReals(await s.run(sqrtProtocol, p, splitShares(encodeFixed(x, F)), 'sqrt'), F);
+    expect(got[0]).toBe(0);
+    let worst = 0;
+    for (let i = 1; i < x.length; i++)
+      worst = Math.max(worst, Math.abs(got[i]! - Math.sqrt(x[i]!)) / sqrtErrorBound(p, x[i]!));
+    expect(worst).toBeLessThanOrEqual(1);
+    expectMeasuredCost(s, 'sqrt', sqrtProtocol.cost(p));
+  });
+});
+
 describe('Newton costs', () => {
   it('take 2 rounds per 1/x step and 3 per 1/sqrt x step after the first, on a one-round guess', () => {
     const base = { variant: 'dcf' as const, n: 10, fracBits: F, lo: 0, hi: 8, perOctave: 4 };
-    expect(finishedNewton.cost({ ...base, kind: 'reciprocal', iterations: 3 }).rounds).toBe(1 + 1 + 2 * 2 + 1);
+    expect(finishedNewton.cost({ ...base, kind: 'reciprocal', iterations: 3 }).rounds).toBe(
+      1 + 1 + 2 * 2 + 1,
+    );
     expect(finishedNewton.cost({ ...base, kind: 'rsqrt', iterations: 3 }).rounds).toBe(1 + 1 + 3 * 2 + 1);
   });
 });

@@ -91,7 +91,9 @@ export function newtonScale(p: NewtonParams): NewtonScale {
       }
     }
   }
-  throw new MarillError(`${p.kind}: domain [2^${p.lo}, 2^${p.hi}] is too wide for fixed point with ${p.fracBits} bits`);
+  throw new MarillError(
+    `${p.kind}: domain [2^${p.lo}, 2^${p.hi}] is too wide for fixed point with ${p.fracBits} bits`,
+  );
 }
 
 /** The first guess as a step function of x': y0 = values[j] on [thresholds[j-1], thresholds[j]). */
@@ -100,7 +102,8 @@ export function firstGuess(p: NewtonParams): { thresholds: number[]; values: num
   const thresholds: number[] = [];
   for (let j = 0; j <= (p.hi - p.lo) * p.perOctave; j++) thresholds.push(2 ** (p.lo - q + j / p.perOctave));
   const ratio = 2 ** (1 / p.perOctave);
-  const best = (a: number, b: number) => (p.kind === 'reciprocal' ? 2 / (a + b) : 2 / (Math.sqrt(a) + Math.sqrt(b)));
+  const best = (a: number, b: number) =>
+    p.kind === 'reciprocal' ? 2 / (a + b) : 2 / (Math.sqrt(a) + Math.sqrt(b));
   const values = [best(thresholds[0]! / ratio, thresholds[0]!)];
   for (let j = 1; j < thresholds.length; j++) values.push(best(thresholds[j - 1]!, thresholds[j]!));
   const top = thresholds[thresholds.length - 1]!;
@@ -123,9 +126,7 @@ export function newtonMethodError(p: NewtonParams): number {
   const r = 2 ** (1 / p.perOctave);
   const fuzz = 1 / (64 * p.perOctave);
   let e =
-    p.kind === 'reciprocal'
-      ? (r - 1) / (r + 1) + fuzz
-      : (Math.sqrt(r) - 1) / (Math.sqrt(r) + 1) + fuzz / 2;
+    p.kind === 'reciprocal' ? (r - 1) / (r + 1) + fuzz : (Math.sqrt(r) - 1) / (Math.sqrt(r) + 1) + fuzz / 2;
   for (let k = 0; k < p.iterations; k++) e = p.kind === 'reciprocal' ? e * e : 1.5 * e * e + 0.5 * e * e * e;
   return e;
 }
@@ -148,7 +149,8 @@ export function newtonErrorBound(p: NewtonParams, x: number): number {
 function checkNewton(p: NewtonParams): void {
   if (!Number.isInteger(p.lo) || !Number.isInteger(p.hi) || p.lo >= p.hi)
     throw new MarillError(`${p.kind}: bad domain [2^${p.lo}, 2^${p.hi}]`);
-  if (!Number.isInteger(p.iterations) || p.iterations < 1) throw new MarillError(`${p.kind}: needs >= 1 Newton step`);
+  if (!Number.isInteger(p.iterations) || p.iterations < 1)
+    throw new MarillError(`${p.kind}: needs >= 1 Newton step`);
   newtonScale(p);
 }
 
@@ -187,7 +189,6 @@ export interface NewtonMaterial {
   readonly steps: StepMaterial[];
 }
 
-
 export function dealNewton(p: NewtonParams, d: DealerStream): void {
   checkNewton(p);
   dealCompare(guessCompare(p), d);
@@ -202,7 +203,9 @@ export function newtonMaterial(p: NewtonParams, s: MaterialStream): NewtonMateri
   const first = truncMulPart.material(sameShape(p.n, newtonScale(p).fN), s);
   const steps: StepMaterial[] = [];
   for (let k = 1; k < p.iterations; k++)
-    steps.push({ muls: Array.from({ length: laterMuls(p.kind) }, (_, j) => truncMulPart.material(mulShape(p, k, j), s)) });
+    steps.push({
+      muls: Array.from({ length: laterMuls(p.kind) }, (_, j) => truncMulPart.material(mulShape(p, k, j), s)),
+    });
   return { guess, first, steps };
 }
 
@@ -227,7 +230,12 @@ export interface UnfinishedNewton {
   readonly valueScale: number;
 }
 
-export async function runNewton(ctx: PartyContext, p: NewtonParams, m: NewtonMaterial, x: Ring): Promise<UnfinishedNewton> {
+export async function runNewton(
+  ctx: PartyContext,
+  p: NewtonParams,
+  m: NewtonMaterial,
+  x: Ring,
+): Promise<UnfinishedNewton> {
   checkNewton(p);
   const { fN, q } = newtonScale(p);
   // x' = x / 2^q at fN bits: the same integer, shifted left by fN - q - (input bits).
@@ -280,7 +288,12 @@ function finishBits(p: NewtonParams): number {
 }
 
 /** The Newton result truncated to f fractional bits (one more round). */
-export const finishedNewton: Protocol<NewtonParams, { newton: NewtonMaterial; back: TruncMaterial }, Ring, Ring> = {
+export const finishedNewton: Protocol<
+  NewtonParams,
+  { newton: NewtonMaterial; back: TruncMaterial },
+  Ring,
+  Ring
+> = {
   name: 'newton',
   deal(p: NewtonParams, d: DealerStream): void {
     dealNewton(p, d);
@@ -290,7 +303,12 @@ export const finishedNewton: Protocol<NewtonParams, { newton: NewtonMaterial; ba
     const newton = newtonMaterial(p, s);
     return { newton, back: truncPart.material(p.n, finishBits(p), s) };
   },
-  async online(ctx: PartyContext, p: NewtonParams, m: { newton: NewtonMaterial; back: TruncMaterial }, x: Ring) {
+  async online(
+    ctx: PartyContext,
+    p: NewtonParams,
+    m: { newton: NewtonMaterial; back: TruncMaterial },
+    x: Ring,
+  ) {
     const { value } = await runNewton(ctx, p, m.newton, x);
     const [c] = await openTogether(ctx, [truncPart.message(ctx, m.back, value)]);
     return truncPart.finish(ctx, finishBits(p), m.back, c!);

@@ -29,16 +29,36 @@ async function check(kind: NormKind, variant: 'dcf' | 'bool', gammaKind: 'public
   const gamma = Float32Array.from(uniform(size, 0.5, 1.5).map(q));
   const beta = Float32Array.from(uniform(size, -1, 1).map(q));
   const betaKind = kind === 'layernorm' ? gammaKind : 'none';
-  const p: NormParams = { kind, variant, rows, size, fracBits: F, epsilon: eps, gamma: gammaKind, beta: betaKind };
+  const p: NormParams = {
+    kind,
+    variant,
+    rows,
+    size,
+    fracBits: F,
+    epsilon: eps,
+    gamma: gammaKind,
+    beta: betaKind,
+  };
   const asParam = (v: Float32Array): [NormParam, NormParam] => {
-    if (gammaKind === 'public') return [{ kind: 'public', values: v }, { kind: 'public', values: v }];
+    if (gammaKind === 'public')
+      return [
+        { kind: 'public', values: v },
+        { kind: 'public', values: v },
+      ];
     const [a, b] = splitShares(encodeFixed(v, F));
-    return [{ kind: 'shared', share: a }, { kind: 'shared', share: b }];
+    return [
+      { kind: 'shared', share: a },
+      { kind: 'shared', share: b },
+    ];
   };
   const g = asParam(gamma);
   const b = asParam(beta);
   const xs = splitShares(encodeFixed(x, F));
-  const inputs = ([0, 1] as const).map((i): NormInputs => ({ x: xs[i], gamma: g[i], beta: betaKind === 'none' ? undefined : b[i] }));
+  const inputs = ([0, 1] as const).map((i): NormInputs => ({
+    x: xs[i],
+    gamma: g[i],
+    beta: betaKind === 'none' ? undefined : b[i],
+  }));
   const s = new TwoPartySession();
   const got = openReals(await s.run(normProtocol, p, [inputs[0]!, inputs[1]!], kind), F);
   const tensors = [makeTensor('f32', [rows, size], Float32Array.from(x)), makeTensor('f32', [size], gamma)];
@@ -59,8 +79,12 @@ async function check(kind: NormKind, variant: 'dcf' | 'bool', gammaKind: 'public
 }
 
 describe.each(COMPARE_VARIANTS)('normalisation (%s)', (variant) => {
-  it.each(['public', 'shared'] as const)('layernorm with %s gamma and beta', (gk) => check('layernorm', variant, gk, 1e-5));
-  it.each(['public', 'shared'] as const)('rmsnorm with %s gamma', (gk) => check('rmsnorm', variant, gk, 1e-6));
+  it.each(['public', 'shared'] as const)('layernorm with %s gamma and beta', (gk) =>
+    check('layernorm', variant, gk, 1e-5),
+  );
+  it.each(['public', 'shared'] as const)('rmsnorm with %s gamma', (gk) =>
+    check('rmsnorm', variant, gk, 1e-6),
+  );
   it('layernorm with BERT epsilon 1e-12', () => check('layernorm', variant, 'public', 1e-12));
 
   it('maps a constant row (below the documented range) to beta, within 1e-2', async () => {
@@ -68,7 +92,16 @@ describe.each(COMPARE_VARIANTS)('normalisation (%s)', (variant) => {
     const x = new Float64Array(size).fill(2.5);
     const beta = Float32Array.from(uniform(size, -1, 1).map(q));
     const gamma = new Float32Array(size).fill(1);
-    const p: NormParams = { kind: 'layernorm', variant, rows: 1, size, fracBits: F, epsilon: 1e-12, gamma: 'public', beta: 'public' };
+    const p: NormParams = {
+      kind: 'layernorm',
+      variant,
+      rows: 1,
+      size,
+      fracBits: F,
+      epsilon: 1e-12,
+      gamma: 'public',
+      beta: 'public',
+    };
     const xs = splitShares(encodeFixed(x, F));
     const inputs = ([0, 1] as const).map((i): NormInputs => ({
       x: xs[i],

@@ -33,7 +33,14 @@ import type { TruncMaterial } from '../truncate.ts';
 import type { CompareVariant } from './compare.ts';
 import { materialCost, openingCost } from './cost-util.ts';
 import type { NewtonMaterial, NewtonParams } from './newton.ts';
-import { dealNewton, newtonCost, newtonErrorBound, newtonMaterial, newtonScale, runNewton } from './newton.ts';
+import {
+  dealNewton,
+  newtonCost,
+  newtonErrorBound,
+  newtonMaterial,
+  newtonScale,
+  runNewton,
+} from './newton.ts';
 import { openTogether } from './open.ts';
 import type { TruncMulMaterial, TruncMulShape } from './parts.ts';
 import { squarePart, truncMulPart, truncPart } from './parts.ts';
@@ -53,7 +60,9 @@ export interface NormParams {
 }
 
 /** A row parameter as a party holds it (size elements). */
-export type NormParam = { readonly kind: 'public'; readonly values: Float32Array } | { readonly kind: 'shared'; readonly share: Ring };
+export type NormParam =
+  | { readonly kind: 'public'; readonly values: Float32Array }
+  | { readonly kind: 'shared'; readonly share: Ring };
 
 export interface NormInputs {
   readonly x: Ring;
@@ -84,7 +93,15 @@ export interface NormMaterial {
 const elements = (p: NormParams) => p.rows * p.size;
 
 export function rsqrtParams(p: NormParams): NewtonParams {
-  const base: NewtonParams = { kind: 'rsqrt', variant: p.variant, n: p.rows, fracBits: p.fracBits, ...V_DOMAIN, perOctave: 4, iterations: 2 };
+  const base: NewtonParams = {
+    kind: 'rsqrt',
+    variant: p.variant,
+    n: p.rows,
+    fracBits: p.fracBits,
+    ...V_DOMAIN,
+    perOctave: 4,
+    iterations: 2,
+  };
   // sum(c^2) (2f bits) is truncated straight to the iteration's input scale.
   const { fN, q } = newtonScale(base);
   return { ...base, inputBits: fN - q };
@@ -125,8 +142,7 @@ export function dealNorm(p: NormParams, d: DealerStream): void {
   squarePart.deal(n, d);
   truncPart.deal(p.rows, sumBits(p), d);
   dealNewton(rsqrtParams(p), d);
-  const { shape, outBits } = productShape(p);
-  truncMulPart.deal({ ...shape, zIndex: rowIndex(p) }, d);
+  truncMulPart.deal({ ...productShape(p).shape, zIndex: rowIndex(p) }, d);
   if (p.gamma === 'shared') truncMulPart.deal(gammaShape(p), d);
   truncPart.deal(n, backBits(p), d);
 }
@@ -145,7 +161,15 @@ export function normMaterial(p: NormParams, s: MaterialStream): NormMaterial {
   const newton = newtonMaterial(rsqrtParams(p), s);
   const product = truncMulPart.material({ ...productShape(p).shape, zIndex: rowIndex(p) }, s);
   const gammaProduct = p.gamma === 'shared' ? truncMulPart.material(gammaShape(p), s) : undefined;
-  return { mean, square, sumTrunc, newton, product, gammaProduct, back: truncPart.material(n, backBits(p), s) };
+  return {
+    mean,
+    square,
+    sumTrunc,
+    newton,
+    product,
+    gammaProduct,
+    back: truncPart.material(n, backBits(p), s),
+  };
 }
 
 /** A row parameter as this party's share (public values: party 0 holds them). */
@@ -157,7 +181,8 @@ function paramShare(ctx: PartyContext, p: NormParams, v: NormParam): Ring {
 
 /** Repeats a row parameter over all rows. */
 function tiled(p: NormParams, r: Ring): Ring {
-  if (r.length !== p.size) throw new MarillError(`${p.kind} parameter has ${r.length} elements, rows have ${p.size}`);
+  if (r.length !== p.size)
+    throw new MarillError(`${p.kind} parameter has ${r.length} elements, rows have ${p.size}`);
   const out = new BigInt64Array(elements(p));
   for (let i = 0; i < p.rows; i++) out.set(r, i * p.size);
   return out;
@@ -175,13 +200,17 @@ export async function runNorm(
   inputs: NormInputs,
 ): Promise<Ring> {
   checkNorm(p);
-  const f = p.fracBits;
   const map = rowIndex(p);
   const { x } = inputs;
   let c = x;
   if (p.kind === 'layernorm') {
     const sums = scatterAdd(x, map, p.rows);
-    const mean = await truncated(ctx, m.mean!, MEAN_BITS, ringMulScalar(sums, BigInt(Math.round(2 ** MEAN_BITS / p.size))));
+    const mean = await truncated(
+      ctx,
+      m.mean!,
+      MEAN_BITS,
+      ringMulScalar(sums, BigInt(Math.round(2 ** MEAN_BITS / p.size))),
+    );
     c = ringSub(x, applyMap(mean, map));
   }
   const [e] = await openTogether(ctx, [squarePart.message(m.square, c)]);
@@ -197,7 +226,13 @@ export async function runNorm(
   if (inputs.gamma.kind === 'public') {
     if (p.gamma !== 'public') throw new MarillError(`${p.kind} expects a shared gamma`);
     const k = Float64Array.from(inputs.gamma.values, (g) => Math.round(rootSize * g * 2 ** CONSTANT_BITS));
-    w = ringMul(c, tiled(p, BigInt64Array.from(k, (v) => BigInt(v))));
+    w = ringMul(
+      c,
+      tiled(
+        p,
+        BigInt64Array.from(k, (v) => BigInt(v)),
+      ),
+    );
   } else {
     if (p.gamma !== 'shared') throw new MarillError(`${p.kind} expects a public gamma`);
     w = ringMulScalar(c, BigInt(Math.round(rootSize * 2 ** CONSTANT_BITS)));
@@ -213,7 +248,8 @@ export async function runNorm(
   }
   let out = await truncated(ctx, m.back, backBits(p), scaled);
   if (p.beta !== 'none') {
-    if (!inputs.beta || inputs.beta.kind !== p.beta) throw new MarillError(`layernorm expects a ${p.beta} bias`);
+    if (!inputs.beta || inputs.beta.kind !== p.beta)
+      throw new MarillError(`layernorm expects a ${p.beta} bias`);
     out = ringAdd(out, tiled(p, paramShare(ctx, p, inputs.beta)));
   }
   return out;
@@ -222,7 +258,8 @@ export async function runNorm(
 export function normCost(p: NormParams): Cost {
   const n = elements(p);
   const trunc = (k: number) => sumCosts(openingCost(truncPart.opened(k)), materialCost(truncPart.offline(k)));
-  const fused = (s: TruncMulShape) => sumCosts(openingCost(truncMulPart.opened(s)), materialCost(truncMulPart.offline(s)));
+  const fused = (s: TruncMulShape) =>
+    sumCosts(openingCost(truncMulPart.opened(s)), materialCost(truncMulPart.offline(s)));
   const parts: Cost[] = [];
   if (p.kind === 'layernorm') parts.push(trunc(p.rows));
   parts.push(openingCost(squarePart.opened(n)), materialCost(squarePart.offline(n)), trunc(p.rows));

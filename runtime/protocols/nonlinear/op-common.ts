@@ -26,7 +26,13 @@ export function operandRing(ctx: PartyContext, node: NodeSpec, inputs: readonly 
 }
 
 /** Operand i broadcast to `shape`. */
-export function operandAs(ctx: PartyContext, node: NodeSpec, inputs: readonly Operand[], i: number, shape: Shape): Ring {
+export function operandAs(
+  ctx: PartyContext,
+  node: NodeSpec,
+  inputs: readonly Operand[],
+  i: number,
+  shape: Shape,
+): Ring {
   return broadcastRing(operandRing(ctx, node, inputs, i), node.inputs[i]!.type.shape, shape);
 }
 
@@ -37,7 +43,8 @@ export function resultOperand(node: NodeSpec, data: Ring): Operand[] {
 
 /** Throws unless operand `i` is not public (a public-only op never runs in MPC). */
 export function requireNonPublic(node: NodeSpec, i: number, protocol: string): void {
-  if (node.inputs[i]?.visibility === 'public') throw nodeError(node, `'${protocol}' runs on a non-public operand ${i}`);
+  if (node.inputs[i]?.visibility === 'public')
+    throw nodeError(node, `'${protocol}' runs on a non-public operand ${i}`);
 }
 
 /** Throws unless the node's result is f32. */
@@ -53,7 +60,8 @@ export function attrsOf(node: NodeSpec): Attrs {
 /** Throws unless the string attribute `name` (default included) is `value`. */
 export function requireAttr(node: NodeSpec, name: string, value: string, protocol: string): void {
   const v = attrsOf(node)[name];
-  if (v !== value) throw nodeError(node, `'${protocol}' implements ${name} = ${value}, the node has ${String(v)}`);
+  if (v !== value)
+    throw nodeError(node, `'${protocol}' implements ${name} = ${value}, the node has ${String(v)}`);
 }
 
 /** Elements of the node's result. */

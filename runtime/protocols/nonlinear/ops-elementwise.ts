@@ -3,11 +3,11 @@
  *
  *   relu.{dcf,bool}        relu, gelu(approx=relu)        exact
  *   abs.{dcf,bool}         abs                            exact
- *   max.{dcf,bool}         max, min (elementwise)         exact   (reduce_max: ./ops-rows.ts)
  *   cmp.{dcf,bool}         less, greater, equal           exact, bool result
  *   exp.{dcf,bool}         exp (inputs <= 0.5)            <= 7.3e-5
  *   reciprocal.{dcf,bool}  reciprocal on [2^-8, 2^12]     newtonErrorBound
  *   rsqrt.{dcf,bool}       rsqrt on [2^-10, 2^20]         newtonErrorBound
+ *   sqrt.{dcf,bool}        sqrt on 0 and [2^-10, 2^20]    sqrtErrorBound
  *   gelu.erf.{dcf,bool}, gelu.tanh.{dcf,bool}, silu.{dcf,bool}, sigmoid.{dcf,bool},
  *   tanh.{dcf,bool}, erf.{dcf,bool}                       splineErrorBound (~1.2e-4)
  *   gelu.quad              gelu(approx=quad)              <= 2^-f
@@ -38,6 +38,7 @@ import {
 import { quadGeluProtocol } from './quad.ts';
 import { INTEGER_MAGNITUDE_BITS, MAGNITUDE_BITS, exactCompare } from './ranges.ts';
 import { selectProtocol } from './select.ts';
+import { sqrtProtocol } from './sqrt.ts';
 import type { SignOp, SignParams } from './sign-ops.ts';
 import { signCompare, signProtocol } from './sign-ops.ts';
 import type { SplineFunction } from './spline-specs.ts';
@@ -53,7 +54,6 @@ interface SignOpParams extends SignParams {
 const SIGN_OPS: Readonly<Record<string, { readonly ops: readonly OpName[]; readonly doc: string }>> = {
   relu: { ops: ['relu', 'gelu'], doc: 'max(x, 0) = x - [x < 0] x from one comparison with select; exact' },
   abs: { ops: ['abs'], doc: '|x| = x - 2 [x < 0] x from one comparison with select; exact' },
-  max: { ops: ['max', 'min'], doc: 'elementwise max/min from one comparison of x - y with select; exact' },
   cmp: { ops: ['less', 'greater', 'equal'], doc: '[x < y], [x > y], [x == y] as shared 0/1; exact' },
 };
 
@@ -70,7 +70,8 @@ function signProtocolFor(base: string, variant: CompareVariant): OpProtocol {
     doc: `${spec.doc} (${variant} comparison)`,
     params(node, settings) {
       if (node.op === 'gelu') requireAttr(node, 'approx', 'relu', name);
-      if (node.inputs.every((x) => x.visibility === 'public')) throw nodeError(node, `'${name}' needs a non-public operand`);
+      if (node.inputs.every((x) => x.visibility === 'public'))
+        throw nodeError(node, `'${name}' needs a non-public operand`);
       const op = signOpOf(node);
       const scale = operandScale(node, 0, settings.fracBits);
       const magnitude = scale === 0 ? INTEGER_MAGNITUDE_BITS : MAGNITUDE_BITS;
@@ -115,7 +116,10 @@ function unaryOp<P, M>(
     deal: (p, d) => protocol.deal(p.inner, d),
     material: (p, s) => protocol.material(p.inner, s),
     async online(ctx, p, m, inputs) {
-      return resultOperand(p.node, await protocol.online(ctx, p.inner, m, operandRing(ctx, p.node, inputs, 0)));
+      return resultOperand(
+        p.node,
+        await protocol.online(ctx, p.inner, m, operandRing(ctx, p.node, inputs, 0)),
+      );
     },
     cost: (p) => protocol.cost(p.inner),
   });
@@ -133,7 +137,33 @@ function newtonOp(kind: NewtonKind, variant: CompareVariant): OpProtocol {
     [kind],
     `${kind === 'reciprocal' ? '1/x' : '1/sqrt x'} on [2^${NEWTON_DOMAINS[kind].lo}, 2^${NEWTON_DOMAINS[kind].hi}]: comparison-based first guess + 2 Newton steps (${variant})`,
     finishedNewton,
-    (_node, n, fracBits) => ({ kind, variant, n, fracBits, ...NEWTON_DOMAINS[kind], perOctave: 4, iterations: 2 }),
+    (_node, n, fracBits) => ({
+      kind,
+      variant,
+      n,
+      fracBits,
+      ...NEWTON_DOMAINS[kind],
+      perOctave: 4,
+      iterations: 2,
+    }),
+  );
+}
+
+function sqrtOp(variant: CompareVariant): OpProtocol {
+  return unaryOp<NewtonParams, ReturnType<typeof sqrtProtocol.material>>(
+    variantName('sqrt', variant),
+    ['sqrt'],
+    `sqrt x = x (1/sqrt x) on {0} and [2^${NEWTON_DOMAINS.rsqrt.lo}, 2^${NEWTON_DOMAINS.rsqrt.hi}], fused product (${variant})`,
+    sqrtProtocol,
+    (_node, n, fracBits) => ({
+      kind: 'rsqrt',
+      variant,
+      n,
+      fracBits,
+      ...NEWTON_DOMAINS.rsqrt,
+      perOctave: 4,
+      iterations: 2,
+    }),
   );
 }
 
@@ -211,6 +241,7 @@ export const ELEMENTWISE_PROTOCOLS: readonly OpProtocol[] = [
     expOp(v),
     newtonOp('reciprocal', v),
     newtonOp('rsqrt', v),
+    sqrtOp(v),
     ...(Object.keys(SPLINE_OPS) as SplineFunction[]).map((fn) => splineOp(fn, v)),
   ]),
   quadGeluOp,

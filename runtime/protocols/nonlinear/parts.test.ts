@@ -18,7 +18,10 @@ function values(n: number, bits: number): BigInt64Array {
   return x;
 }
 
-const truncMul = (shape: TruncMulShape, offset: bigint): Protocol<null, TruncMulMaterial, readonly [Ring, Ring], [Ring, Ring]> => ({
+const truncMul = (
+  shape: TruncMulShape,
+  offset: bigint,
+): Protocol<null, TruncMulMaterial, readonly [Ring, Ring], [Ring, Ring]> => ({
   name: 'trunc-mul',
   deal: (_p, d) => truncMulPart.deal(shape, d),
   material: (_p, s) => truncMulPart.material(shape, s),
@@ -27,10 +30,19 @@ const truncMul = (shape: TruncMulShape, offset: bigint): Protocol<null, TruncMul
     const r = truncMulPart.finish(ctx, shape, m, w, offset, opened!);
     return [r.product, r.truncated];
   },
-  cost: () => cost({ onlineBytes: [8 * truncMulPart.opened(shape), 8 * truncMulPart.opened(shape)], rounds: 1, offlineBytes: truncMulPart.offline(shape) }),
+  cost: () =>
+    cost({
+      onlineBytes: [8 * truncMulPart.opened(shape), 8 * truncMulPart.opened(shape)],
+      rounds: 1,
+      offlineBytes: truncMulPart.offline(shape),
+    }),
 });
 
-const truncSquare = (n: number, bits: number, offset: bigint): Protocol<null, TruncSquareMaterial, Ring, [Ring, Ring]> => ({
+const truncSquare = (
+  n: number,
+  bits: number,
+  offset: bigint,
+): Protocol<null, TruncSquareMaterial, Ring, [Ring, Ring]> => ({
   name: 'trunc-square',
   deal: (_p, d) => truncSquarePart.deal(n, bits, d),
   material: (_p, s) => truncSquarePart.material(n, bits, s),
@@ -54,10 +66,15 @@ describe('fused truncation parts', () => {
     const offset = 3n << 16n;
     const s = new TwoPartySession();
     const [zs, ws] = [splitShares(z), splitShares(w)];
-    const [[p0, t0], [p1, t1]] = await s.run(truncMul(shape, offset), null, [
-      [zs[0], ws[0]],
-      [zs[1], ws[1]],
-    ], 'tm');
+    const [[p0, t0], [p1, t1]] = await s.run(
+      truncMul(shape, offset),
+      null,
+      [
+        [zs[0], ws[0]],
+        [zs[1], ws[1]],
+      ],
+      'tm',
+    );
     const truncated = ringAdd(t0, t1);
     const product = ringAdd(p0, p1);
     let bad = 0;

@@ -93,7 +93,8 @@ export const mulPart = {
 // ---- truncation ---------------------------------------------------------------------------------
 
 function checkTruncBits(bits: number, max = 62): void {
-  if (!Number.isInteger(bits) || bits < 1 || bits > max) throw new MarillError(`cannot truncate by ${bits} bits here`);
+  if (!Number.isInteger(bits) || bits < 1 || bits > max)
+    throw new MarillError(`cannot truncate by ${bits} bits here`);
 }
 
 /** The opened truncation message: public part E (known to both parties) and this party's share of A. */

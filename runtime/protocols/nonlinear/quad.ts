@@ -19,18 +19,28 @@ export interface QuadParams {
   readonly fracBits: number;
 }
 
-export const quadGeluProtocol: Protocol<QuadParams, { square: PairMaterial; trunc: TruncMaterial }, Ring, Ring> = {
+export const quadGeluProtocol: Protocol<
+  QuadParams,
+  { square: PairMaterial; trunc: TruncMaterial },
+  Ring,
+  Ring
+> = {
   name: 'gelu.quad',
   deal(p, d) {
     squarePart.deal(p.n, d);
     truncPart.deal(p.n, p.fracBits + 3, d);
   },
-  material: (p, s) => ({ square: squarePart.material(p.n, s), trunc: truncPart.material(p.n, p.fracBits + 3, s) }),
+  material: (p, s) => ({
+    square: squarePart.material(p.n, s),
+    trunc: truncPart.material(p.n, p.fracBits + 3, s),
+  }),
   async online(ctx, p, m, x) {
     const one = 1n << BigInt(p.fracBits);
     const shifted = ctx.index === 0 ? ringAddScalar(x, one) : x;
     const [e] = await openTogether(ctx, [squarePart.message(m.square, shifted)]);
-    const [c] = await openTogether(ctx, [truncPart.message(ctx, m.trunc, squarePart.finish(ctx, m.square, e!))]);
+    const [c] = await openTogether(ctx, [
+      truncPart.message(ctx, m.trunc, squarePart.finish(ctx, m.square, e!)),
+    ]);
     return truncPart.finish(ctx, p.fracBits + 3, m.trunc, c!, (3n * one) / 8n);
   },
   cost(p): Cost {

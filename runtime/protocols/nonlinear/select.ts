@@ -12,7 +12,12 @@ import { materialCost, openingCost } from './cost-util.ts';
 import { openTogether } from './open.ts';
 import { mulPart } from './parts.ts';
 
-export const selectProtocol: Protocol<{ readonly n: number }, TripleMaterial, readonly [Ring, Ring, Ring], Ring> = {
+export const selectProtocol: Protocol<
+  { readonly n: number },
+  TripleMaterial,
+  readonly [Ring, Ring, Ring],
+  Ring
+> = {
   name: 'where.beaver',
   deal: (p, d) => mulPart.deal(p.n, d),
   material: (p, s) => mulPart.material(p.n, s),

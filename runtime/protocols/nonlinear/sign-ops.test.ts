@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodeFixed } from '../../ring/fixed.ts';
+import { decodeFixed, encodeFixed } from '../../ring/fixed.ts';
 import { ringAdd } from '../../ring/kernels.ts';
 import { TwoPartySession, openReals, splitShares } from '../../testing/two-party.ts';
 import { COMPARE_VARIANTS } from './compare.ts';
@@ -19,16 +19,21 @@ function run(variant: 'dcf' | 'bool', op: SignOp, xs: Float64Array, ys?: Float64
   const s = new TwoPartySession();
   const x = splitShares(encodeFixed(xs, F));
   const y = ys ? splitShares(encodeFixed(ys, F)) : undefined;
-  const inputs: [BigInt64Array[], BigInt64Array[]] = y ? [[x[0], y[0]], [x[1], y[1]]] : [[x[0]], [x[1]]];
+  const inputs: [BigInt64Array[], BigInt64Array[]] = y
+    ? [
+        [x[0], y[0]],
+        [x[1], y[1]],
+      ]
+    : [[x[0]], [x[1]]];
   return { s, p, result: s.run(signProtocol, p, inputs, op) };
 }
 
-/** The fixed-point value a real encodes to (the protocols are exact on encoded values). */
-const q = (v: number) => Math.round(v / ulp) * ulp;
+/** The fixed-point values reals encode to (the protocols are exact on encoded values). */
+const onGrid = (v: Float64Array) => decodeFixed(encodeFixed(v, F), F);
 
 describe.each(COMPARE_VARIANTS)('sign ops (%s)', (variant) => {
-  const xs = withEdges([0, ulp, -ulp, LIMIT, -LIMIT, 1e-9, -3.5], 2000, -LIMIT, LIMIT);
-  const ys = withEdges([0, 0, ulp, -LIMIT, LIMIT, 0, -3.5], 2000, -LIMIT, LIMIT);
+  const xs = onGrid(withEdges([0, ulp, -ulp, LIMIT, -LIMIT, 1e-9, -3.5], 2000, -LIMIT, LIMIT));
+  const ys = onGrid(withEdges([0, 0, ulp, -LIMIT, LIMIT, 0, -3.5], 2000, -LIMIT, LIMIT));
 
   it.each([
     ['relu', (x: number) => Math.max(x, 0)],
@@ -36,7 +41,7 @@ describe.each(COMPARE_VARIANTS)('sign ops (%s)', (variant) => {
   ] as const)('%s is exact', async (op, f) => {
     const { s, p, result } = run(variant, op, xs);
     const got = openReals(await result, F);
-    for (let i = 0; i < xs.length; i++) expect(got[i]).toBe(f(q(xs[i]!)));
+    for (let i = 0; i < xs.length; i++) expect(got[i]).toBe(f(xs[i]!));
     expectMeasuredCost(s, op, signProtocol.cost(p));
   });
 
@@ -46,7 +51,7 @@ describe.each(COMPARE_VARIANTS)('sign ops (%s)', (variant) => {
   ] as const)('%s is exact', async (op, f) => {
     const { s, p, result } = run(variant, op, xs, ys);
     const got = openReals(await result, F);
-    for (let i = 0; i < xs.length; i++) expect(got[i]).toBe(f(q(xs[i]!), q(ys[i]!)));
+    for (let i = 0; i < xs.length; i++) expect(got[i]).toBe(f(xs[i]!, ys[i]!));
     expectMeasuredCost(s, op, signProtocol.cost(p));
   });
 
@@ -58,7 +63,7 @@ describe.each(COMPARE_VARIANTS)('sign ops (%s)', (variant) => {
     const { s, p, result } = run(variant, op, xs, ys);
     const [a, b] = await result;
     const got = ringAdd(a, b);
-    for (let i = 0; i < xs.length; i++) expect(got[i]).toBe(f(q(xs[i]!), q(ys[i]!)) ? 1n : 0n);
+    for (let i = 0; i < xs.length; i++) expect(got[i]).toBe(f(xs[i]!, ys[i]!) ? 1n : 0n);
     expectMeasuredCost(s, op, signProtocol.cost(p));
   });
 });

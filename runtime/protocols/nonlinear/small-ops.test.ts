@@ -20,10 +20,15 @@ describe('embedding lookup (client index, server table)', () => {
     const enc = encodeFixed(table, F);
     for (const run of [0, 1]) {
       const got = openReals(
-        await s.run(embeddingProtocol, p, [
-          { indices: undefined, table: enc },
-          { indices, table: undefined },
-        ], 'emb'),
+        await s.run(
+          embeddingProtocol,
+          p,
+          [
+            { indices: undefined, table: enc },
+            { indices, table: undefined },
+          ],
+          'emb',
+        ),
         F,
       );
       const rows = [0, 10, 3, 10, 3];
@@ -52,7 +57,8 @@ describe('quadratic GeLU (MPCFormer)', () => {
     const p = { n: x.length, fracBits: F };
     const s = new TwoPartySession();
     const got = openReals(await s.run(quadGeluProtocol, p, splitShares(encodeFixed(x, F)), 'quad'), F);
-    for (let i = 0; i < x.length; i++) expect(Math.abs(got[i]! - GELU.quad!(x[i]!))).toBeLessThanOrEqual(2 ** -F);
+    for (let i = 0; i < x.length; i++)
+      expect(Math.abs(got[i]! - GELU.quad!(x[i]!))).toBeLessThanOrEqual(2 ** -F);
     expectMeasuredCost(s, 'quad', quadGeluProtocol.cost(p));
   });
 });
@@ -67,10 +73,15 @@ describe('where with a secret condition', () => {
     const [x0, x1] = splitShares(x);
     const [y0, y1] = splitShares(y);
     const s = new TwoPartySession();
-    const [r0, r1] = await s.run(selectProtocol, { n }, [
-      [c0, x0, y0],
-      [c1, x1, y1],
-    ], 'where');
+    const [r0, r1] = await s.run(
+      selectProtocol,
+      { n },
+      [
+        [c0, x0, y0],
+        [c1, x1, y1],
+      ],
+      'where',
+    );
     const got = ringAdd(r0, r1);
     for (let i = 0; i < n; i++) expect(got[i]).toBe(c[i] ? x[i] : y[i]);
     expectMeasuredCost(s, 'where', selectProtocol.cost({ n }));

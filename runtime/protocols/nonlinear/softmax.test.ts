@@ -16,11 +16,18 @@ function causalMask(outer: number, len: number): Float32Array {
   const m = new Float32Array(outer * len * len);
   for (let o = 0; o < outer; o++)
     for (let r = 0; r < len; r++)
-      for (let c = 0; c < len; c++) m[(o * len + r) * len + c] = c > r ? -Infinity : c === 0 && r > 2 ? -1e4 : 0.25 * c;
+      for (let c = 0; c < len; c++)
+        m[(o * len + r) * len + c] = c > r ? -Infinity : c === 0 && r > 2 ? -1e4 : 0.25 * c;
   return m;
 }
 
-async function check(approx: SoftmaxApprox, variant: 'dcf' | 'bool', mask: MaskKind, outer: number, len: number) {
+async function check(
+  approx: SoftmaxApprox,
+  variant: 'dcf' | 'bool',
+  mask: MaskKind,
+  outer: number,
+  len: number,
+) {
   // Rows of `len` along the last axis: [outer * len rows when masked causally, len].
   const rowsN = mask === 'none' ? outer : outer * len;
   const x = uniform(rowsN * len, -6, 6).map(q);
@@ -28,20 +35,38 @@ async function check(approx: SoftmaxApprox, variant: 'dcf' | 'bool', mask: MaskK
   x[1] = 8; // a tie at the maximum
   const p: SoftmaxParams = { approx, variant, outer: rowsN, len, inner: 1, fracBits: F, mask };
   const maskValues = mask === 'none' ? undefined : causalMask(outer, len);
-  const sharedMask = maskValues ? splitShares(encodeFixed(maskValues.map((v) => (v < -1e3 ? 0 : v)), F)) : undefined;
+  const sharedMask = maskValues
+    ? splitShares(
+        encodeFixed(
+          maskValues.map((v) => (v < -1e3 ? 0 : v)),
+          F,
+        ),
+      )
+    : undefined;
   const masks: (SoftmaxMask | undefined)[] =
     mask === 'public'
-      ? [{ kind: 'public', values: maskValues! }, { kind: 'public', values: maskValues! }]
+      ? [
+          { kind: 'public', values: maskValues! },
+          { kind: 'public', values: maskValues! },
+        ]
       : mask === 'shared'
-        ? [{ kind: 'shared', share: sharedMask![0] }, { kind: 'shared', share: sharedMask![1] }]
+        ? [
+            { kind: 'shared', share: sharedMask![0] },
+            { kind: 'shared', share: sharedMask![1] },
+          ]
         : [undefined, undefined];
   const xs = splitShares(encodeFixed(x, F));
   const s = new TwoPartySession();
   const got = openReals(
-    await s.run(softmaxProtocol, p, [
-      { x: xs[0], mask: masks[0] },
-      { x: xs[1], mask: masks[1] },
-    ], 'softmax'),
+    await s.run(
+      softmaxProtocol,
+      p,
+      [
+        { x: xs[0], mask: masks[0] },
+        { x: xs[1], mask: masks[1] },
+      ],
+      'softmax',
+    ),
     F,
   );
   const plainMask = mask === 'shared' ? maskValues!.map((v) => (v < -1e3 ? 0 : v)) : maskValues;
@@ -71,7 +96,9 @@ async function check(approx: SoftmaxApprox, variant: 'dcf' | 'bool', mask: MaskK
 }
 
 describe.each(COMPARE_VARIANTS)('softmax (%s)', (variant) => {
-  it.each(['exact', '2quad'] as const)('%s without a mask, odd row length', (approx) => check(approx, variant, 'none', 5, 13));
+  it.each(['exact', '2quad'] as const)('%s without a mask, odd row length', (approx) =>
+    check(approx, variant, 'none', 5, 13),
+  );
   it.each(['exact', '2quad'] as const)('%s with a public causal + padding mask', (approx) =>
     check(approx, variant, 'public', 2, 8),
   );

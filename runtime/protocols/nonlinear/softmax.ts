@@ -38,7 +38,14 @@ import { dealExp, expCost, expErrorBound, expMaterial, runExp } from './exp.ts';
 import type { TreeMaterial, TreeParams } from './max.ts';
 import { dealTree, runTree, treeCost, treeMaterial } from './max.ts';
 import type { NewtonMaterial, NewtonParams } from './newton.ts';
-import { dealNewton, newtonCost, newtonErrorBound, newtonMaterial, newtonScale, runNewton } from './newton.ts';
+import {
+  dealNewton,
+  newtonCost,
+  newtonErrorBound,
+  newtonMaterial,
+  newtonScale,
+  runNewton,
+} from './newton.ts';
 import { openTogether } from './open.ts';
 import type { TruncMulMaterial, TruncMulShape } from './parts.ts';
 import { squarePart, truncMulPart, truncPart } from './parts.ts';
@@ -59,7 +66,9 @@ export interface SoftmaxParams {
 }
 
 /** The mask as a party holds it, broadcast to x's shape. */
-export type SoftmaxMask = { readonly kind: 'public'; readonly values: Float32Array } | { readonly kind: 'shared'; readonly share: Ring };
+export type SoftmaxMask =
+  | { readonly kind: 'public'; readonly values: Float32Array }
+  | { readonly kind: 'shared'; readonly share: Ring };
 
 /** Excluded positions enter the maximum with this value (below every kept input). */
 const EXCLUDED_INPUT = -(2 ** MAGNITUDE_BITS - 1);
@@ -79,7 +88,13 @@ export function rowIndex(p: SoftmaxParams): Int32Array {
 }
 
 function treeParams(p: SoftmaxParams): TreeParams {
-  return { outer: p.outer, len: p.len, inner: p.inner, compare: exactCompare(p.variant, 0, 1, p.fracBits, true), withIndex: false };
+  return {
+    outer: p.outer,
+    len: p.len,
+    inner: p.inner,
+    compare: exactCompare(p.variant, 0, 1, p.fracBits, true),
+    withIndex: false,
+  };
 }
 
 function expParams(p: SoftmaxParams): ExpParams {
@@ -88,8 +103,17 @@ function expParams(p: SoftmaxParams): ExpParams {
 
 export function reciprocalParams(p: SoftmaxParams): NewtonParams {
   const lenBits = Math.ceil(Math.log2(Math.max(2, p.len)));
-  const domain = p.approx === 'exact' ? { lo: -1, hi: lenBits + 1 } : { lo: -4, hi: lenBits + 2 * QUAD_INPUT_BITS };
-  return { kind: 'reciprocal', variant: p.variant, n: rows(p), fracBits: p.fracBits, ...domain, perOctave: 8, iterations: 2 };
+  const domain =
+    p.approx === 'exact' ? { lo: -1, hi: lenBits + 1 } : { lo: -4, hi: lenBits + 2 * QUAD_INPUT_BITS };
+  return {
+    kind: 'reciprocal',
+    variant: p.variant,
+    n: rows(p),
+    fracBits: p.fracBits,
+    ...domain,
+    perOctave: 8,
+    iterations: 2,
+  };
 }
 
 /**
@@ -226,7 +250,12 @@ export function softmaxCost(p: SoftmaxParams): Cost {
   return sumCosts(...parts);
 }
 
-export const softmaxProtocol: Protocol<SoftmaxParams, SoftmaxMaterial, { x: Ring; mask?: SoftmaxMask }, Ring> = {
+export const softmaxProtocol: Protocol<
+  SoftmaxParams,
+  SoftmaxMaterial,
+  { x: Ring; mask?: SoftmaxMask },
+  Ring
+> = {
   name: 'softmax',
   deal: dealSoftmax,
   material: softmaxMaterial,
@@ -242,7 +271,9 @@ export function softmaxErrorBound(p: SoftmaxParams, z: readonly number[], i: num
       ? z.map((v) => Math.exp(v - Math.max(...z)))
       : z.map((v) => (v + TWO_QUAD_SHIFT) ** 2);
   const perElement = (e: number) =>
-    p.approx === 'exact' ? Math.min(expErrorBound(f) - 2 ** -f - 2 ** -22, 0.19 * e + 1.3e-7) + 2 ** -f + 2 ** -22 : 2 ** -f;
+    p.approx === 'exact'
+      ? Math.min(expErrorBound(f) - 2 ** -f - 2 ** -22, 0.19 * e + 1.3e-7) + 2 ** -f + 2 ** -22
+      : 2 ** -f;
   const S = weights.reduce((s, e) => s + e, 0);
   const D = weights.reduce((s, e) => s + perElement(e), 0);
   const pi = weights[i]! / S;

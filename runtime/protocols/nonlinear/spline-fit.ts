@@ -89,7 +89,12 @@ const NODES = 96;
 const LAWSON_STEPS = 60;
 
 /** Near-minimax polynomial of `degree` for f on [lo, hi], and its max error on a dense grid. */
-export function fitPiece(f: (x: number) => number, lo: number, hi: number, degree = 3): { poly: number[]; error: number } {
+export function fitPiece(
+  f: (x: number) => number,
+  lo: number,
+  hi: number,
+  degree = 3,
+): { poly: number[]; error: number } {
   const mid = (lo + hi) / 2;
   const half = (hi - lo) / 2;
   const u = Array.from({ length: NODES }, (_, i) => Math.cos((Math.PI * (i + 0.5)) / NODES));
@@ -162,7 +167,10 @@ export function fitSpline(spec: SplineSpec): SplineTable {
   for (let j = 0; j < knots.length; j++) {
     for (let i = 0; i <= 64; i++) {
       const x = knots[j]! - resolution + (2 * resolution * i) / 64;
-      const neighbours = [j === 0 ? spec.left : pieces[j - 1]!, j === pieces.length ? spec.right : pieces[j]!];
+      const neighbours = [
+        j === 0 ? spec.left : pieces[j - 1]!,
+        j === pieces.length ? spec.right : pieces[j]!,
+      ];
       for (const p of neighbours) error = Math.max(error, Math.abs(evalPoly(p, x) - f(x)));
     }
   }

@@ -37,7 +37,7 @@ export const SPLINE_TABLES: Readonly<Record<SplineFunction, SplineTable>> = {
     right: [0, 1],
     fitError: 0.00011,
   },
-  'silu': {
+  silu: {
     knots: [-14, -7.75, -4.875, -2.875, -1.75, -0.3125, 0.5, 1.875, 3, 5.4375, 8.625, 14],
     pieces: [
       [-0.07236196581490048, -0.018038450572759046, -0.0014967824229255799, -0.000041280174941715144],
@@ -56,7 +56,7 @@ export const SPLINE_TABLES: Readonly<Record<SplineFunction, SplineTable>> = {
     right: [0, 1],
     fitError: 0.00011,
   },
-  'sigmoid': {
+  sigmoid: {
     knots: [-14, -6.375, -3.75, -1.1875, 0.0625, 1.25, 3.75, 6.375, 14],
     pieces: [
       [0.023238253106057025, 0.0063351797558562776, 0.0005688837935546387, 0.000016813420423270155],
@@ -72,7 +72,7 @@ export const SPLINE_TABLES: Readonly<Record<SplineFunction, SplineTable>> = {
     right: [1, 0],
     fitError: 0.00011,
   },
-  'tanh': {
+  tanh: {
     knots: [-6, -3.25, -2.125, -1.3125, -0.625, -0.1875, 0.375, 0.875, 1.75, 2.6875, 4.4375, 6],
     pieces: [
       [-0.9401149707701474, 0.03502983399616375, 0.006820248265565467, 0.0004412158241595958],
@@ -91,7 +91,7 @@ export const SPLINE_TABLES: Readonly<Record<SplineFunction, SplineTable>> = {
     right: [1, 0],
     fitError: 0.00011,
   },
-  'erf': {
+  erf: {
     knots: [-4, -2.3125, -1.625, -0.8125, -0.375, 0.375, 0.8125, 1.75, 2.5625, 4],
     pieces: [
       [-0.9571514994595856, 0.03874388165094563, 0.011577660749154377, 0.0011433944218810868],

@@ -27,7 +27,9 @@ const FUNCTIONS = Object.keys(REFERENCE) as SplineFunction[];
 
 describe('spline tables', () => {
   it.each(FUNCTIONS)('%s: the fitted table stays within its stated fit error', (fn) => {
-    expect(measureError(SPLINE_TABLES[fn], REFERENCE[fn], 200)).toBeLessThanOrEqual(SPLINE_TABLES[fn].fitError);
+    expect(measureError(SPLINE_TABLES[fn], REFERENCE[fn], 200)).toBeLessThanOrEqual(
+      SPLINE_TABLES[fn].fitError,
+    );
   });
 });
 

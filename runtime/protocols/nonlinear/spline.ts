@@ -126,7 +126,12 @@ export function splineMaterial(p: SplineParams, s: MaterialStream): SplineMateri
   };
 }
 
-export async function runSpline(ctx: PartyContext, p: SplineParams, m: SplineMaterial, x: Ring): Promise<Ring> {
+export async function runSpline(
+  ctx: PartyContext,
+  p: SplineParams,
+  m: SplineMaterial,
+  x: Ring,
+): Promise<Ring> {
   checkTable(p.fn, p.fracBits);
   const t = SPLINE_TABLES[p.fn];
   const f = p.fracBits;
@@ -134,8 +139,18 @@ export async function runSpline(ctx: PartyContext, p: SplineParams, m: SplineMat
   const e = inputShift(t);
   const K = t.knots.length;
   const cmp = compareOf(p);
-  const [xhat, sqOpen] = await openTogether(ctx, [maskedInput(m.compare, x), squarePart.message(m.square, x)]);
-  const { lt, ltx } = await finishCompare(ctx, cmp, m.compare, x, xhat!, t.knots.map((k) => encode(k, f)));
+  const [xhat, sqOpen] = await openTogether(ctx, [
+    maskedInput(m.compare, x),
+    squarePart.message(m.square, x),
+  ]);
+  const { lt, ltx } = await finishCompare(
+    ctx,
+    cmp,
+    m.compare,
+    x,
+    xhat!,
+    t.knots.map((k) => encode(k, f)),
+  );
   const s2 = squarePart.finish(ctx, m.square, sqOpen!);
   const plane = (r: Ring, j: number) => r.subarray(j * p.n, (j + 1) * p.n);
 

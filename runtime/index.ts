@@ -1,0 +1,32 @@
+/**
+ * The runtime's public entry: what generated plan.ts modules and the CLI
+ * import. See runtime/README.md ("Plan API").
+ */
+export type { Plan, PlanNodeSpec, PlanSpec, PlanValueSpec } from './plan.ts';
+export {
+  PLAN_FORMAT,
+  definePlan,
+  graphSpec,
+  makePlan,
+  planSpec,
+  publicWeightsDigest,
+  specHash,
+} from './plan.ts';
+export { bindPlan, planCosts } from './bound-plan.ts';
+export type { WeightSource } from './executor.ts';
+export { PartyExecutor } from './executor.ts';
+export type { PartyResult, RunPartyOptions } from './party.ts';
+export { runParty } from './party.ts';
+export type { SimulateResult } from './session.ts';
+export { PartySession, simulatePlan } from './session.ts';
+export type { DealerOptions, DealerSummary } from './dealer/live.ts';
+export { runDealer } from './dealer/live.ts';
+export type { MaterialManifest } from './dealer/files.ts';
+export { writeDealerMaterial } from './dealer/files.ts';
+export type { OpReport, OpStats, RunReport } from './mpc/accounting.ts';
+export { combineReports, roundMismatches } from './mpc/accounting.ts';
+export type { Endpoint, TlsFiles } from './net/tcp.ts';
+export { parseEndpoint } from './net/tcp.ts';
+export type { Cost, Party } from './protocol.ts';
+export { allProtocols, protocolByName, protocolsFor } from './protocols/registry.ts';
+export { DEFAULT_FRAC_BITS } from './ring/fixed.ts';
