@@ -62,6 +62,12 @@ export function formatCostTable(c: PlanCost): string {
     String(t.rounds),
     (t.est_seconds * 1e3).toFixed(2),
   ]);
+  return `${table(rows, 3)}\n\n${formatClassTable(c)}${formatCostLine(c)}\n`;
+}
+
+/** Where the predicted time and bytes go, by op class. */
+export function formatClassTable(c: PlanCost): string {
+  const t = c.total;
   const classes: string[][] = [['class', 'online', 'rounds', 'est. ms', 'share of time']];
   for (const k of OP_CLASSES) {
     const x = c.by_class[k];
@@ -74,7 +80,7 @@ export function formatCostTable(c: PlanCost): string {
       `${share.toFixed(1)}%`,
     ]);
   }
-  return `${table(rows, 3)}\n\n${table(classes)}\n${formatCostLine(c)}\n`;
+  return `${table(classes)}\n`;
 }
 
 /** One line: the plan's predicted totals. */

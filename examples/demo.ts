@@ -1,24 +1,105 @@
 /**
- * `npm run demo`: the main job on a bundled example, step by step, each step a
- * real `marillc` command whose line is printed before its output.
- *   1. compile the LoRA fine-tuned GPT-2-style model against its public base:
- *      where the work runs (client / server / MPC), Standard vs Marill;
- *   2. the plaintext reference result.
+ * `npm run demo`: the main job on a bundled example, each step a real
+ * `marillc` command whose line is printed before its output:
+ *   1. the standard plan of a LoRA fine-tuned GPT-2-style model (every weight private);
+ *   2. the Marill plan against its public base (-o writes plan.ts and weight bundles);
+ *   3. the plan run as three processes over TCP on loopback: dealer, server, client;
+ *   4. the client's result next to the plaintext interpreter's.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const REPO = resolve(import.meta.dirname, '..');
+const OUT = join('out', 'demo');
 const MODEL = 'examples/gpt2/lora-merged.onnx';
 const BASE = 'examples/gpt2/base.onnx';
 const INPUT = 'examples/gpt2/input.json';
+const PLAN = join(OUT, 'plan.ts');
+const CLI = join(REPO, 'bin/marillc.js');
+const DEALER_PORT = 17_301;
+const SERVER_PORT = 17_300;
+
+function show(args: readonly string[]): void {
+  process.stdout.write(`$ marillc ${args.join(' ')}\n`);
+}
 
 function step(title: string, args: readonly string[]): void {
-  process.stdout.write(`\n== ${title}\n$ marillc ${args.join(' ')}\n`);
-  const r = spawnSync(process.execPath, [join(REPO, 'bin/marillc.js'), ...args], { cwd: REPO, stdio: 'inherit' });
+  process.stdout.write(`\n== ${title}\n`);
+  show(args);
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: REPO, stdio: 'inherit' });
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 
-step('standard fine-tuning baseline: every weight private, everything in MPC', [MODEL, '--no-marill']);
-step('Marill: public base weights found by content, LoRA split, layers hoisted', [MODEL, '--base', BASE]);
-step('plaintext reference output (first values)', ['eval', MODEL, '--input', INPUT]);
+/** Starts a party in the background; resolves with its exit code. */
+function party(args: readonly string[]): Promise<number> {
+  show(args);
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: REPO,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  return new Promise((done) => child.on('exit', (code) => done(code ?? 1)));
+}
+
+function firstValues(file: string): number[] {
+  const json = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  return ([json['logits']] as unknown[]).flat(4).slice(0, 6) as number[];
+}
+
+mkdirSync(join(REPO, OUT), { recursive: true });
+step('standard fine-tuning: every weight private, everything under MPC', [MODEL, '--no-marill']);
+step('Marill: base weights found by content are public, LoRA split, work hoisted out of MPC', [
+  MODEL,
+  '--base',
+  BASE,
+  '-o',
+  PLAN,
+]);
+
+process.stdout.write(
+  '\n== the plan as three processes on loopback: dealer, server (weights), client (prompt)\n',
+);
+const dealer = `127.0.0.1:${DEALER_PORT}`;
+const server = `127.0.0.1:${SERVER_PORT}`;
+const codes = await Promise.all([
+  party(['run', PLAN, '--party', 'dealer', '--listen', dealer]),
+  party([
+    'run',
+    PLAN,
+    '--party',
+    'server',
+    '--model',
+    join(OUT, 'plan.server.onnx'),
+    '--listen',
+    server,
+    '--dealer',
+    dealer,
+  ]),
+  new Promise<number>((r) => setTimeout(r, 1500)).then(() =>
+    party([
+      'run',
+      PLAN,
+      '--party',
+      'client',
+      '--model',
+      BASE,
+      '--connect',
+      server,
+      '--dealer',
+      dealer,
+      '--input',
+      INPUT,
+      '--out',
+      join(OUT, 'mpc.json'),
+    ]),
+  ),
+]);
+if (codes.some((c) => c !== 0)) process.exit(1);
+
+step('plaintext reference', ['eval', MODEL, '--input', INPUT, '--out', join(OUT, 'plain.json')]);
+const mpc = firstValues(join(REPO, OUT, 'mpc.json'));
+const plain = firstValues(join(REPO, OUT, 'plain.json'));
+process.stdout.write('\n== result: first logits, two-party run vs plaintext\n');
+mpc.forEach((v, i) =>
+  process.stdout.write(`  ${v.toFixed(5).padStart(10)}  ${plain[i]!.toFixed(5).padStart(10)}\n`),
+);

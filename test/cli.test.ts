@@ -178,11 +178,24 @@ describe('compile', () => {
 
   it('--emit ir output is .mir that the compiler accepts back', () => {
     const mir = join(dir, 'gpt2.mir');
-    const first = marillc([GPT2, '--emit', 'ir', '-o', mir]);
+    const first = marillc([GPT2, '--emit', 'ir']);
     expect(first.code, first.stderr).toBe(0);
+    writeFileSync(mir, first.stdout);
     const again = marillc([mir, '--emit', 'ir']);
     expect(again.code, again.stderr).toBe(0);
-    expect(again.stdout).toBe(readFileSync(mir, 'utf8'));
+    expect(again.stdout).toBe(first.stdout);
+  });
+
+  it('-o writes the plan and its bundles; a failed compile writes nothing', () => {
+    const plan = join(dir, 'plan.ts');
+    const ok = marillc([GPT2, '--base', GPT2, '-o', plan]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(readFileSync(plan, 'utf8')).toContain('export const PLAN_HASH');
+    expect(existsSync(join(dir, 'plan.server.onnx'))).toBe(true);
+    const failed = join(dir, 'failed.ts');
+    expect(marillc([GPT2, '--network', 'fast', '-o', failed]).code).toBe(1);
+    expect(existsSync(failed)).toBe(false);
+    expect(existsSync(join(dir, 'failed.server.onnx'))).toBe(false);
   });
 
   it('--dump-after with an unknown pass is an error naming the passes', () => {

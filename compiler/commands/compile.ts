@@ -13,7 +13,7 @@ import { loadBaseModel } from '../base-model.ts';
 import { planWeights, writeBundle } from '../bundle.ts';
 import { generatePlanModule } from '../codegen.ts';
 import { costPlan } from '../cost.ts';
-import { formatCostLine, formatCostTable } from '../cost-report.ts';
+import { formatClassTable, formatCostLine, formatCostTable } from '../cost-report.ts';
 import { loadModel, runPipeline } from '../driver.ts';
 import { writeFileAtomic } from '../fs-util.ts';
 import { parseNetwork } from '../network.ts';
@@ -86,7 +86,7 @@ export function compileCommand(model: string, flags: CompileFlags, argv: readonl
   if (flags.report) writeJson(flags.report, { ...summary, cost });
   if (flags.emit === 'ir') emit(printGraph(graph), undefined);
   else if (flags.emit === 'cost') emit(formatCostTable(cost), undefined);
-  else emit(`${formatSummary(summary)}${formatCostLine(cost)}\n`, undefined);
+  else emit(`${formatSummary(summary)}\n${formatClassTable(cost)}${formatCostLine(cost)}\n`, undefined);
   if (written.length > 0) process.stderr.write(`wrote ${written.join(', ')}\n`);
 }
 

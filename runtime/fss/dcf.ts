@@ -70,8 +70,8 @@ export function dcfCorrectionBytes(shape: DcfShape): number {
   return bits * n * 16 + Math.ceil((bits * n * 2) / 8) + bits * n * w * 8 + n * w * 8;
 }
 
-/** Keys generated per WebAssembly batch (bounds the scratch memory). */
-const BATCH_KEYS = 1 << 17;
+/** Keys generated per WebAssembly batch: small enough that a level's working set stays in cache. */
+const BATCH_KEYS = 1 << 12;
 
 /**
  * Dealer side: correction words for `count` keys. alpha[e] is compared on its low `bits` bits;
@@ -202,8 +202,8 @@ function genBatch(
   out.finalCW.set(wasm.words(vcw, w * kc), e0 * w);
 }
 
-/** Points evaluated per WebAssembly batch (bounds the scratch memory to ~100 MB). */
-const BATCH_POINTS = 1 << 18;
+/** Points evaluated per WebAssembly batch: small enough that a level's working set stays in cache. */
+const BATCH_POINTS = 1 << 15;
 
 /**
  * Party side: evaluates the keys at `x.length` points, point j with key j % count (so the points

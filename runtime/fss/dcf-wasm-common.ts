@@ -1,0 +1,106 @@
+/**
+ * Helpers shared by the DCF WebAssembly kernels (./dcf-wasm-eval.ts, ./dcf-wasm-gen.ts): loop
+ * shape, the PRG tweaks, and the value-word computation both key generation and evaluation do.
+ */
+import type { Code, FunctionSpec } from '../ring/wasm-asm.ts';
+import { Code as CodeClass } from '../ring/wasm-asm.ts';
+
+export const I32 = 'i32' as const;
+export const I64 = 'i64' as const;
+
+/** Tweak base of a side (its seed block; value blocks follow) and of the leaf conversion. */
+export const SIDE_TWEAK = 16;
+export const CONVERT_TWEAK = 32;
+
+/** `while (i < end) { body; }` over i32 locals; the body advances i itself. */
+export function whileLess(c: Code, i: number, end: number, body: (c: Code) => void): void {
+  c.block().loop();
+  c.get(i).get(end).i32GeU().brIf(1);
+  body(c);
+  c.br(0).end().end();
+}
+
+/**
+ * prep(x, seeds, blocks, sides, m, bitPos, perSide, base, useSide): for point j, side =
+ * bit bitPos of x[j] (0 unless useSide), then perSide blocks seed_j ^ ((base + 16 side + k) << 96).
+ */
+export function prepKernel(): FunctionSpec {
+  const [x, seeds, blocks, sides, m, bitPos, perSide, base, useSide] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const [j, side, s0, s1, k, out] = [9, 10, 11, 12, 13, 14];
+  const c = new CodeClass();
+  c.get(blocks).set(out);
+  whileLess(c, j, m, (c) => {
+    c.i32Const(0).set(side);
+    c.get(useSide).if();
+    c.get(x)
+      .get(j)
+      .i32Const(3)
+      .i32Shl()
+      .i32Add()
+      .i64Load()
+      .get(bitPos)
+      .i64ShrU()
+      .i64Const(1n)
+      .i64And()
+      .i32WrapI64()
+      .set(side);
+    c.end();
+    c.get(sides).get(j).i32Add().get(side).i32Store8();
+    c.get(seeds).get(j).i32Const(4).i32Shl().i32Add().i64Load().set(s0);
+    c.get(seeds).get(j).i32Const(4).i32Shl().i32Add().i64Load(8).set(s1);
+    c.i32Const(0).set(k);
+    whileLess(c, k, perSide, (c) => {
+      c.get(out).get(s0).i64Store();
+      c.get(out).get(s1);
+      c.get(base)
+        .get(side)
+        .i32Const(4)
+        .i32Shl()
+        .i32Add()
+        .get(k)
+        .i32Add()
+        .i64ExtendI32U()
+        .i64Const(32n)
+        .i64Shl();
+      c.i64Xor().i64Store(8);
+      c.get(out).i32Const(16).i32Add().set(out);
+      c.get(k).i32Const(1).i32Add().set(k);
+    });
+    c.get(j).i32Const(1).i32Add().set(j);
+  });
+  return {
+    name: 'prep',
+    params: [I32, I32, I32, I32, I32, I64, I32, I32, I32],
+    locals: [I32, I32, I64, I64, I32, I32],
+    body: c,
+  };
+}
+
+/**
+ * Emits v = value word k of point j (MMO output xor input), leaving it on the stack.
+ * Needs locals bp (the point's first block), os0/os1 (its seed before this level), side
+ * (0 for the leaf; already 16 side with `sideIsTweak`) and the block offset `first` of value
+ * block 0 (1 per level, 0 at the leaf).
+ */
+export function emitValueWord(
+  c: Code,
+  l: { bp: number; os0: number; os1: number; k: number; side: number },
+  first: number,
+  tweakBase: number,
+  sideIsTweak = false,
+): void {
+  // address bp + (first + (k >> 1)) * 16 + (k & 1) * 8
+  c.get(l.bp).get(l.k).i32Const(1).i32ShrU().i32Const(first).i32Add().i32Const(4).i32Shl().i32Add();
+  c.get(l.k).i32Const(1).i32And().i32Const(3).i32Shl().i32Add().i64Load();
+  // input word: os1 ^ (tweak << 32) for odd k, os0 for even k
+  c.get(l.os1);
+  c.i32Const(tweakBase).get(l.side);
+  if (!sideIsTweak) c.i32Const(4).i32Shl();
+  c.i32Add().get(l.k).i32Const(1).i32ShrU().i32Const(first).i32Add().i32Add();
+  c.i64ExtendI32U().i64Const(32n).i64Shl().i64Xor();
+  c.get(l.os0);
+  c.get(l.k).i32Const(1).i32And();
+  c.select();
+  c.i64Xor();
+}
+
