@@ -1,6 +1,7 @@
 /**
  * The `marillc` command line (DESIGN.md §8): option declarations only; each
- * command's work is in compiler/commands/.
+ * command's work is in compiler/commands/, loaded when that command runs (so
+ * `--help` and usage errors answer at once).
  *
  * Exit codes: 0 success; 1 bad input (one line `marillc: error: ...`, a stack
  * trace only with --verbose); 2 bad usage.
@@ -11,11 +12,8 @@ import { DEFAULT_OPTIONS } from '../passes/context.ts';
 import { DEFAULT_FRAC_BITS } from '../runtime/ring/fixed.ts';
 import { collect } from './commands/common.ts';
 import type { CompileFlags } from './commands/compile.ts';
-import { compileCommand } from './commands/compile.ts';
 import type { EvalFlags } from './commands/eval.ts';
-import { evalCommand } from './commands/eval.ts';
 import type { RunFlags, SimulateFlags } from './commands/run.ts';
-import { runCommand, simulateCommand } from './commands/run.ts';
 
 const EXAMPLES = `
 Examples:
@@ -99,7 +97,9 @@ export function buildProgram(argv: readonly string[]): Command {
     )
     .option('--dump-after <pass>', 'print the IR to stderr after PASS (or all; repeatable)', collect)
     .option('--report <file>', 'write the summary and predicted costs as JSON')
-    .action((model: string, flags: CompileFlags) => compileCommand(model, flags, argv));
+    .action(async (model: string, flags: CompileFlags) =>
+      (await import('./commands/compile.ts')).compileCommand(model, flags, argv),
+    );
 
   program
     .command('eval <model>')
@@ -107,7 +107,9 @@ export function buildProgram(argv: readonly string[]): Command {
     .requiredOption('--input <file>', 'input JSON: {"name": nested arrays}')
     .option('--out <file>', 'write outputs JSON here instead of stdout')
     .option('--shape <name=DxD>', 'fix a dynamic input shape (repeatable)', collect)
-    .action((model: string, flags: EvalFlags) => evalCommand(model, flags));
+    .action(async (model: string, flags: EvalFlags) =>
+      (await import('./commands/eval.ts')).evalCommand(model, flags),
+    );
 
   addTlsOptions(
     program
@@ -131,7 +133,9 @@ export function buildProgram(argv: readonly string[]): Command {
       .option('--out <file>', 'client: write outputs JSON here instead of stdout')
       .option('--report <file>', "write this party's measured costs as JSON")
       .option('--timeout <seconds>', 'give up on a silent peer after this long', TIMEOUT_S),
-  ).action((plan: string, flags: RunFlags) => runCommand(plan, flags));
+  ).action(async (plan: string, flags: RunFlags) =>
+    (await import('./commands/run.ts')).runCommand(plan, flags),
+  );
 
   program
     .command('simulate <plan>')
@@ -145,7 +149,9 @@ export function buildProgram(argv: readonly string[]): Command {
     .option('--report <file>', 'write predicted and measured costs and the error as JSON')
     .option('--network <profile>', 'network profile for the time estimate', 'lan')
     .option('--timeout <seconds>', 'give up on a silent party after this long', TIMEOUT_S)
-    .action((plan: string, flags: SimulateFlags) => simulateCommand(plan, flags));
+    .action(async (plan: string, flags: SimulateFlags) =>
+      (await import('./commands/run.ts')).simulateCommand(plan, flags),
+    );
 
   return program;
 }

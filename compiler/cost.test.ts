@@ -18,7 +18,7 @@ import { loadModel, runPipeline } from './driver.ts';
 import { readJsonOrFail } from './fs-util.ts';
 import { NETWORKS, parseNetwork, transferSeconds } from './network.ts';
 
-const CASES = [
+const CASES: { family: string; variant: string; shapes: Record<string, number[]> }[] = [
   { family: 'gpt2', variant: 'lora-merged', shapes: {} },
   { family: 'bert', variant: 'frozen', shapes: { input_ids: [1, 16], attention_mask: [1, 16] } },
   { family: 'llama', variant: 'full', shapes: { input_ids: [1, 12] } },

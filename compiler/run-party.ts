@@ -30,6 +30,8 @@ export interface Connection {
   readonly dealerDir?: string;
   readonly tls?: TlsFiles;
   readonly timeoutMs: number;
+  /** Called once this party listens, with the bound port (what `--listen HOST:0` got from the OS). */
+  readonly onListening?: (port: number) => void;
 }
 
 export function readPlanInputs(plan: Plan, inputFile: string | undefined): Map<string, Tensor> {
@@ -62,6 +64,7 @@ export async function runPartyCommand(
     ...(conn.dealerDir !== undefined ? { dealerDir: conn.dealerDir } : {}),
     ...(conn.tls ? { tls: conn.tls } : {}),
     timeoutMs: conn.timeoutMs,
+    ...(conn.onListening ? { onListening: conn.onListening } : {}),
   });
 }
 
@@ -79,6 +82,7 @@ export async function runDealerCommand(plan: Plan, conn: Connection, inferences:
     listen: parseEndpoint(conn.listen, '--listen'),
     ...(conn.tls ? { tls: conn.tls } : {}),
     timeoutMs: conn.timeoutMs,
+    ...(conn.onListening ? { onListening: conn.onListening } : {}),
   });
   return `dealer: served ${summary.inferences} inference(s): ${summary.bytesSent[0]} bytes to the server, ${summary.bytesSent[1]} to the client`;
 }

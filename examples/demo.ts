@@ -75,7 +75,7 @@ const codes = await Promise.all([
     '--dealer',
     dealer,
   ]),
-  new Promise<number>((r) => setTimeout(r, 1500)).then(() =>
+  new Promise<void>((r) => setTimeout(r, 1500)).then(() =>
     party([
       'run',
       PLAN,

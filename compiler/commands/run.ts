@@ -7,6 +7,7 @@ import { MarillError } from '../../ir/errors.ts';
 import type { Tensor } from '../../ir/tensor.ts';
 import { tensorToJson } from '../../ir/tensor-json.ts';
 import { combineReports } from '../../runtime/mpc/accounting.ts';
+import { parseEndpoint } from '../../runtime/net/tcp.ts';
 import type { Party } from '../../runtime/protocol.ts';
 import { costPlan } from '../cost.ts';
 import { costMismatches, formatCostLine, formatMeasuredLine, measuredSection } from '../cost-report.ts';
@@ -57,6 +58,11 @@ export async function runCommand(planFile: string, flags: RunFlags): Promise<voi
     ...(flags.dealerDir !== undefined ? { dealerDir: flags.dealerDir } : {}),
     ...(tls ? { tls } : {}),
     timeoutMs,
+    // The bound address, so a peer (or a script) can find a party started with --listen HOST:0.
+    onListening: (port: number) => {
+      const host = parseEndpoint(flags.listen ?? '', '--listen').host;
+      process.stderr.write(`${flags.party}: listening on ${host}:${port}\n`);
+    },
   };
   if (flags.party === 'dealer') {
     const inferences = numberFlag('--inferences', flags.inferences, 1, true);

@@ -1,9 +1,10 @@
 /**
- * Helpers shared by the DCF WebAssembly kernels (./dcf-wasm-eval.ts, ./dcf-wasm-gen.ts): loop
- * shape, the PRG tweaks, and the value-word computation both key generation and evaluation do.
+ * What the DCF WebAssembly kernels (./dcf-wasm-eval.ts, ./dcf-wasm-gen.ts) share: the loop
+ * shape, the PRG tweaks, the `prep` kernel (PRG input blocks) and the value-word computation
+ * that key generation and evaluation both do.
  */
-import type { Code, FunctionSpec } from '../ring/wasm-asm.ts';
-import { Code as CodeClass } from '../ring/wasm-asm.ts';
+import { Code } from '../ring/wasm-asm.ts';
+import type { FunctionSpec } from '../ring/wasm-asm.ts';
 
 export const I32 = 'i32' as const;
 export const I64 = 'i64' as const;
@@ -27,7 +28,7 @@ export function whileLess(c: Code, i: number, end: number, body: (c: Code) => vo
 export function prepKernel(): FunctionSpec {
   const [x, seeds, blocks, sides, m, bitPos, perSide, base, useSide] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
   const [j, side, s0, s1, k, out] = [9, 10, 11, 12, 13, 14];
-  const c = new CodeClass();
+  const c = new Code();
   c.get(blocks).set(out);
   whileLess(c, j, m, (c) => {
     c.i32Const(0).set(side);
@@ -103,4 +104,3 @@ export function emitValueWord(
   c.select();
   c.i64Xor();
 }
-

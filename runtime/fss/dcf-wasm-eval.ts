@@ -81,9 +81,24 @@ export function levelKernel(): FunctionSpec {
  * (what `prep` would) from the new seeds: one pass over memory per level.
  */
 export function levelFusedKernel(w: 1 | 2): FunctionSpec {
-  const [enc, seeds, ctrl, sides, acc, scw, ccw, vcw, m, keys, x, blocks, nextBitPos, nextBase, nextUseSide, nextPer] = [
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
-  ];
+  const [
+    enc,
+    seeds,
+    ctrl,
+    sides,
+    acc,
+    scw,
+    ccw,
+    vcw,
+    m,
+    keys,
+    x,
+    blocks,
+    nextBitPos,
+    nextBase,
+    nextUseSide,
+    nextPer,
+  ] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
   let next = 16;
   const i32 = () => next++;
   const [j, e, side, bp, sp, tNew, tOld, cwp, ap, out, k, nside] = Array.from({ length: 12 }, i32);
@@ -105,9 +120,24 @@ export function levelFusedKernel(w: 1 | 2): FunctionSpec {
     c.get(scw).get(e).i32Const(4).i32Shl().i32Add().set(cwp);
     c.get(s0).get(cwp).i64Load().get(mask).i64And().i64Xor().set(s0);
     c.get(s1).get(cwp).i64Load(8).get(mask).i64And().i64Xor().set(s1);
-    c.get(tNew).get(ccw).get(e).i32Add().i32Load8U().get(side).i32ShrU().get(tOld).i32And().i32Xor().set(tNew);
+    c.get(tNew)
+      .get(ccw)
+      .get(e)
+      .i32Add()
+      .i32Load8U()
+      .get(side)
+      .i32ShrU()
+      .get(tOld)
+      .i32And()
+      .i32Xor()
+      .set(tNew);
     // value words: block 1 xor (seed ^ tweak), + t * V_CW
-    c.get(vcw).get(e).i32Const(w === 1 ? 3 : 4).i32Shl().i32Add().set(cwp);
+    c.get(vcw)
+      .get(e)
+      .i32Const(w === 1 ? 3 : 4)
+      .i32Shl()
+      .i32Add()
+      .set(cwp);
     c.get(acc).get(j).i32Const(3).i32Shl().i32Add().set(ap);
     c.get(bp).i64Load(16).get(os0).i64Xor().get(cwp).i64Load().get(mask).i64And().i64Add().set(v);
     c.get(ap).get(ap).i64Load().get(v).i64Add().i64Store();
@@ -124,7 +154,18 @@ export function levelFusedKernel(w: 1 | 2): FunctionSpec {
     // the next step's blocks: new seed ^ ((nextBase + 16 side' + k) << 96)
     c.i32Const(0).set(nside);
     c.get(nextUseSide).if();
-    c.get(x).get(j).i32Const(3).i32Shl().i32Add().i64Load().get(nextBitPos).i64ShrU().i64Const(1n).i64And().i32WrapI64().set(nside);
+    c.get(x)
+      .get(j)
+      .i32Const(3)
+      .i32Shl()
+      .i32Add()
+      .i64Load()
+      .get(nextBitPos)
+      .i64ShrU()
+      .i64Const(1n)
+      .i64And()
+      .i32WrapI64()
+      .set(nside);
     c.end();
     c.get(sides).get(j).i32Add().get(nside).i32Store8();
     c.get(blocks).get(j).get(nextPer).i32Mul().i32Const(4).i32Shl().i32Add().set(out);
@@ -132,7 +173,16 @@ export function levelFusedKernel(w: 1 | 2): FunctionSpec {
     whileLess(c, k, nextPer, (c) => {
       c.get(out).get(s0).i64Store();
       c.get(out).get(s1);
-      c.get(nextBase).get(nside).i32Const(4).i32Shl().i32Add().get(k).i32Add().i64ExtendI32U().i64Const(32n).i64Shl();
+      c.get(nextBase)
+        .get(nside)
+        .i32Const(4)
+        .i32Shl()
+        .i32Add()
+        .get(k)
+        .i32Add()
+        .i64ExtendI32U()
+        .i64Const(32n)
+        .i64Shl();
       c.i64Xor().i64Store(8);
       c.get(out).i32Const(16).i32Add().set(out);
       c.get(k).i32Const(1).i32Add().set(k);
@@ -183,4 +233,3 @@ export function leafKernel(): FunctionSpec {
     body: c,
   };
 }
-

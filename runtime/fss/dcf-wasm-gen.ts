@@ -219,4 +219,3 @@ export function genLeafKernel(): FunctionSpec {
     body: c,
   };
 }
-

@@ -1,18 +1,17 @@
 /**
- * WebAssembly kernels for DCF evaluation (./dcf.ts), generated at startup with the ring's
- * assembler (../ring/wasm-asm.ts). One tree level of a whole batch is three steps:
+ * WebAssembly kernels for the DCF (./dcf.ts), generated at startup with the ring's assembler
+ * (../ring/wasm-asm.ts). One tree level of a batch of evaluations is three steps:
  *   `prep`   builds every point's PRG input blocks (its seed xor the tweak of the side its
- *            input bit selects) and records the sides;
+ *            input bit selects) and records the sides (./dcf-wasm-common.ts);
  *   AES      one node:crypto AES-ECB call over all blocks (AES-NI), outside WebAssembly;
  *   `level`  completes the Matyas-Meyer-Oseas hash (output xor input), applies the correction
- *            words where the control bit is set, and adds the value words into the outputs.
- * `leaf` does the final conversion step. All arithmetic is native i64 (mod 2^64): no BigInt.
+ *            words where the control bit is set, and adds the value words into the outputs
+ *            (./dcf-wasm-eval.ts; the fused variants also do the next level's `prep`).
+ * `leaf` does the final conversion step; `gen`/`genLeaf` (./dcf-wasm-gen.ts) are the dealer's
+ * side. All arithmetic is native i64 (mod 2^64): no BigInt.
  *
  * The module has its own memory (not the ring kernels'), used as a scratch arena per batch.
  */
-import { Code, assembleModule } from '../ring/wasm-asm.ts';
-import type { FunctionSpec } from '../ring/wasm-asm.ts';
-
 import { assembleModule } from '../ring/wasm-asm.ts';
 import { prepKernel } from './dcf-wasm-common.ts';
 import { leafKernel, levelFusedKernel, levelKernel } from './dcf-wasm-eval.ts';
@@ -136,7 +135,15 @@ export class DcfWasm {
     this.memory = new WA.Memory({ initial: 16, maximum: MAX_PAGES });
     const bytes = assembleModule(
       { module: 'env', field: 'mem', initialPages: 16, maximumPages: MAX_PAGES, shared: false },
-      [prepKernel(), levelKernel(), leafKernel(), genKernel(), genLeafKernel(), levelFusedKernel(1), levelFusedKernel(2)],
+      [
+        prepKernel(),
+        levelKernel(),
+        leafKernel(),
+        genKernel(),
+        genLeafKernel(),
+        levelFusedKernel(1),
+        levelFusedKernel(2),
+      ],
     );
     const instance = new WA.Instance(new WA.Module(bytes), { env: { mem: this.memory } });
     this.k = instance.exports as unknown as DcfKernels;

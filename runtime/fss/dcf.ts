@@ -9,8 +9,9 @@
  * with output group G = (Z_2^64)^w (beta is a vector of w ring words): Eval(0, k0, x) +
  * Eval(1, k1, x) = f(x) for every x, and each key alone is pseudorandom (hides alpha and beta).
  *
- * Keys are generated and evaluated for a whole tensor at once, level by level of the tree, so
- * each level is one AES call over all elements. A key holds the party's root seed (16 bytes) and
+ * Keys are generated and evaluated for many elements at once, level by level of the tree: each
+ * level of a batch is one AES call plus one pass of WebAssembly kernels (./dcf-wasm.ts), with
+ * batches sized so a level's working set stays in cache. A key holds the party's root seed (16 bytes) and
  * the correction words shared by both keys: per level a 128-bit seed correction, two control-bit
  * corrections and a w-word value correction, and a final w-word correction. A key can be
  * evaluated at any number of points; every evaluation yields fresh shares of f at that point.
@@ -281,7 +282,24 @@ function evalBatch(
     if (fused) {
       // Also writes the next level's blocks (or the leaf's after the last level).
       const last = level === bits - 1;
-      fused(enc, seeds, ctrl, sides, acc, scw, ccw, vcw, m, kc, xp, blocks, BigInt(last ? 0 : bits - 2 - level), last ? CONVERT_TWEAK : 0, last ? 0 : 1, last ? vb : perSide);
+      fused(
+        enc,
+        seeds,
+        ctrl,
+        sides,
+        acc,
+        scw,
+        ccw,
+        vcw,
+        m,
+        kc,
+        xp,
+        blocks,
+        BigInt(last ? 0 : bits - 2 - level),
+        last ? CONVERT_TWEAK : 0,
+        last ? 0 : 1,
+        last ? vb : perSide,
+      );
     } else {
       k.level(enc, seeds, ctrl, sides, acc, scw, ccw, vcw, m, kc, w, perSide);
       if (level < bits - 1) k.prep(xp, seeds, blocks, sides, m, BigInt(bits - 2 - level), perSide, 0, 1);
