@@ -22,6 +22,7 @@ import type { Plan } from '../runtime/plan.ts';
 import type { Party } from '../runtime/protocol.ts';
 import { readJsonOrFail } from './fs-util.ts';
 import { loadPartyWeights } from './party-weights.ts';
+import { terminalProgress } from './progress.ts';
 
 export interface Connection {
   readonly listen?: string;
@@ -65,7 +66,13 @@ export async function runPartyCommand(
     ...(conn.tls ? { tls: conn.tls } : {}),
     timeoutMs: conn.timeoutMs,
     ...(conn.onListening ? { onListening: conn.onListening } : {}),
+    ...progressOption(party),
   });
+}
+
+function progressOption(label: string): { onProgress?: (done: number, total: number, node: Node) => void } {
+  const onProgress = terminalProgress(label);
+  return onProgress ? { onProgress } : {};
 }
 
 /** The dealer: live (`--listen`) or material generated ahead into a directory (`--dealer-dir`). */
@@ -162,6 +169,7 @@ export async function simulate(
     connect: `127.0.0.1:${sport}`,
     dealer: `127.0.0.1:${dport}`,
     timeoutMs,
+    ...progressOption('simulate'),
   });
   const [s, c] = await Promise.all([server, client, dealer]);
   const seconds = (performance.now() - t0) / 1000;

@@ -60,6 +60,8 @@ export class PartyExecutor {
   private readonly material: MaterialSource;
   private readonly last: Map<ValueId, number>;
   private session: SessionState | undefined;
+  /** Called after each node of an inference (progress display on long runs). */
+  onProgress: ((done: number, total: number, node: Node) => void) | undefined;
 
   /** Binds the plan and loads and checks this party's weights (no communication yet). */
   constructor(
@@ -144,6 +146,7 @@ export class PartyExecutor {
       }
       for (const v of new Set([...node.inputs, ...node.outputs]))
         if ((this.last.get(v) ?? -1) <= index) env.delete(v);
+      this.onProgress?.(index + 1, graph.nodes.length, node);
     }
     const out = new Map<string, Tensor>();
     for (const o of graph.outputs) {

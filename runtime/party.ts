@@ -8,6 +8,7 @@
  *                                   connect: '127.0.0.1:7000', dealer: '127.0.0.1:7001' });
  */
 import { MarillError } from '../ir/errors.ts';
+import type { Node } from '../ir/graph.ts';
 import type { Tensor } from '../ir/tensor.ts';
 import type { MaterialFeed } from './dealer/feeds.ts';
 import { fileFeed } from './dealer/files.ts';
@@ -40,6 +41,8 @@ export interface RunPartyOptions {
   readonly timeoutMs?: number;
   /** Called when listening, with the bound port (useful with port 0). */
   readonly onListening?: (port: number) => void;
+  /** Called after each node of an inference (progress display). */
+  readonly onProgress?: (done: number, total: number, node: Node) => void;
 }
 
 export interface PartyResult {
@@ -98,6 +101,7 @@ export async function runParty(opts: RunPartyOptions): Promise<PartyResult> {
       channel,
       feed,
       weights: opts.weights,
+      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     });
     const outputs: Map<string, Tensor>[] = [];
     for (const inputs of opts.inputs) outputs.push(await session.infer(inputs));

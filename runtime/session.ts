@@ -3,6 +3,7 @@
  * common seed), then any number of inferences through the executor. The same
  * code runs over TCP (./party.ts) and in one process (`simulatePlan`).
  */
+import type { Node } from '../ir/graph.ts';
 import type { Tensor } from '../ir/tensor.ts';
 import { Prg } from './crypto/prg.ts';
 import type { MaterialFeed } from './dealer/feeds.ts';
@@ -26,6 +27,8 @@ export interface PartySessionOptions {
   readonly channel: Channel;
   readonly feed: MaterialFeed;
   readonly weights: WeightSource;
+  /** Called after each node of an inference. */
+  readonly onProgress?: (done: number, total: number, node: Node) => void;
 }
 
 export class PartySession {
@@ -44,6 +47,7 @@ export class PartySession {
     const mine = makeHello(party, plan.hash, publicWeightsDigest(plan.publicWeights), opts.feed.tag);
     // Weights are checked before the handshake so a wrong model fails locally, with a clear message.
     const executor = new PartyExecutor(plan, party, opts.feed, opts.weights);
+    executor.onProgress = opts.onProgress;
     const peer = await handshake(channel, mine, otherParty(party));
     executor.attach({
       party,
