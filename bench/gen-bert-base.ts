@@ -9,16 +9,17 @@
  * LayerNorms, then the pooler (Gather of token 0, Gemm, Tanh) and a Gemm
  * classifier. Weights are deterministic pseudo-random fp32 (std ~0.02), written
  * chunk by chunk (compiler/onnx/stream-write.ts), so generation holds no
- * weight in memory.
+ * weight in memory. The builder and blocks are shared with the evaluation's
+ * model families (bench/models/).
  *
  * Usage: npx tsx bench/gen-bert-base.ts OUT.onnx   (~440 MB; write it outside the repo)
  * The inputs are dynamic: lower with `shapes` from `bertShapes(config)`.
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { StreamedInitializer } from '../compiler/onnx/stream-write.ts';
 import { writeOnnxStreaming } from '../compiler/onnx/stream-write.ts';
-import type { NodeSpec, TensorSpec } from '../compiler/onnx/write.ts';
+import { dynamicShape, erfGelu, layerNorm, linear } from './models/blocks.ts';
+import { ExportBuilder, INIT_SPREAD } from './models/export-builder.ts';
 
 export interface BertConfig {
   readonly layers: number;
@@ -57,115 +58,6 @@ export interface GeneratedModel {
   readonly bytes: number;
   readonly parameters: number;
   readonly shapes: Record<string, number[]>;
-}
-
-// ---- deterministic weights ------------------------------------------------------------------------
-
-function hashName(name: string, seed: number): number {
-  let h = (2166136261 ^ seed) >>> 0;
-  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 16777619) >>> 0;
-  return h;
-}
-
-/** Uniform values in [center - spread, center + spread) from a per-tensor mulberry32 stream. */
-function uniformFill(
-  name: string,
-  seed: number,
-  center: number,
-  spread: number,
-): StreamedInitializer['fill'] {
-  let state = hashName(name, seed);
-  return (chunk) => {
-    for (let i = 0; i < chunk.length; i++) {
-      state = (state + 0x6d2b79f5) >>> 0;
-      let t = state;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      const u = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-      chunk[i] = center + spread * (2 * u - 1);
-    }
-  };
-}
-
-// ---- graph construction -----------------------------------------------------------------------------
-
-/** Accumulates nodes, weights and constants with torch-export-like names. */
-class ExportBuilder {
-  readonly nodes: NodeSpec[] = [];
-  readonly weights: StreamedInitializer[] = [];
-  readonly constants: (TensorSpec & { name: string })[] = [];
-  private counter = 0;
-
-  constructor(private readonly seed: number) {}
-
-  node(
-    op: string,
-    scope: string,
-    inputs: readonly string[],
-    attrs?: NodeSpec['attrs'],
-    outputs = 1,
-  ): string[] {
-    const name = `${scope}/${op}${this.counter === 0 ? '' : `_${this.counter}`}`;
-    this.counter++;
-    const outs = Array.from({ length: outputs }, (_, i) => `${name}_output_${i}`);
-    this.nodes.push({ op, name, inputs, outputs: outs, ...(attrs ? { attrs } : {}) });
-    return outs;
-  }
-
-  one(op: string, scope: string, inputs: readonly string[], attrs?: NodeSpec['attrs']): string {
-    return this.node(op, scope, inputs, attrs)[0]!;
-  }
-
-  /** A Constant node (torch exports scalars and small shape pieces this way). */
-  constant(scope: string, spec: TensorSpec): string {
-    return this.one('Constant', scope, [], { value: spec });
-  }
-
-  scalar(scope: string, value: number): string {
-    return this.constant(scope, { type: 'float', dims: [], values: [value] });
-  }
-
-  ints(scope: string, values: readonly number[]): string {
-    return this.constant(scope, { type: 'int64', dims: [values.length], values });
-  }
-
-  weight(name: string, dims: readonly number[], center: number, spread: number): string {
-    this.weights.push({ name, dims, fill: uniformFill(name, this.seed, center, spread) });
-    return name;
-  }
-}
-
-const INIT_SPREAD = 0.02 * Math.sqrt(3); // uniform with standard deviation 0.02, as BERT's initialiser
-
-function linear(
-  b: ExportBuilder,
-  scope: string,
-  x: string,
-  prefix: string,
-  dIn: number,
-  dOut: number,
-): string {
-  const w = b.weight(`${prefix}.weight`, [dIn, dOut], 0, INIT_SPREAD);
-  const bias = b.weight(`${prefix}.bias`, [dOut], 0, INIT_SPREAD);
-  return b.one('Add', scope, [bias, b.one('MatMul', scope, [x, w])]);
-}
-
-function layerNorm(b: ExportBuilder, scope: string, x: string, prefix: string, hidden: number): string {
-  const gamma = b.weight(`${prefix}.weight`, [hidden], 1, 0.05);
-  const beta = b.weight(`${prefix}.bias`, [hidden], 0, 0.05);
-  return b.one('LayerNormalization', scope, [x, gamma, beta], { axis: -1, epsilon: { float: 1e-12 } });
-}
-
-/** Concat of [batch, seq] read off `like` at run time and the given constant tail, as exporters emit. */
-function dynamicShape(b: ExportBuilder, scope: string, like: string, tail: readonly number[]): string {
-  const shape = b.one('Shape', scope, [like]);
-  const dims = [0, 1].map((i) => {
-    const d = b.one('Gather', scope, [shape, b.constant(scope, { type: 'int64', dims: [], values: [i] })], {
-      axis: 0,
-    });
-    return b.one('Unsqueeze', scope, [d, b.ints(scope, [0])]);
-  });
-  return b.one('Concat', scope, [...dims, b.ints(scope, tail)], { axis: 0 });
 }
 
 function embeddings(b: ExportBuilder, c: BertConfig): string {
@@ -228,17 +120,10 @@ function attention(b: ExportBuilder, c: BertConfig, l: number, x: string, mask: 
   );
 }
 
-/** x * 0.5 * (1 + erf(x / sqrt(2))), the exact GeLU as torch exports it. */
-function gelu(b: ExportBuilder, scope: string, x: string): string {
-  const erf = b.one('Erf', scope, [b.one('Div', scope, [x, b.scalar(scope, 1.4142135381698608)])]);
-  const onePlus = b.one('Add', scope, [erf, b.scalar(scope, 1)]);
-  return b.one('Mul', scope, [b.one('Mul', scope, [x, onePlus]), b.scalar(scope, 0.5)]);
-}
-
 function feedForward(b: ExportBuilder, c: BertConfig, l: number, x: string): string {
   const scope = `/bert/encoder/layer.${l}`;
   const prefix = `bert.encoder.layer.${l}`;
-  const h = gelu(
+  const h = erfGelu(
     b,
     `${scope}/intermediate`,
     linear(b, `${scope}/intermediate`, x, `${prefix}.intermediate.dense`, c.hidden, c.ffn),

@@ -3,10 +3,12 @@
  * Benchmarks are measurements, never pass/fail tests. Select with arguments:
  *   npm run bench                 all
  *   npm run bench -- compile      only the compile-speed benchmark
+ *   npm run bench -- evaluation   the Marill evaluation (bench/evaluation.ts)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCompileBench } from './compile-bench.ts';
+import { runEvaluation } from './evaluation.ts';
 import { runRuntimeBench } from './runtime-bench.ts';
 
 const RESULTS = join('bench', 'results');
@@ -16,6 +18,7 @@ type Bench = { name: string; run: () => unknown | Promise<unknown> };
 const BENCHES: Bench[] = [
   { name: 'compile', run: runCompileBench },
   { name: 'runtime', run: runRuntimeBench },
+  { name: 'evaluation', run: () => runEvaluation() },
 ];
 
 const wanted = process.argv.slice(2);

@@ -11,6 +11,7 @@ import { MarillError } from '../ir/errors.ts';
 import { DEFAULT_OPTIONS } from '../passes/context.ts';
 import { DEFAULT_FRAC_BITS } from '../runtime/ring/fixed.ts';
 import { collect } from './commands/common.ts';
+import type { AdviseFlags } from './commands/advise.ts';
 import type { CompileFlags } from './commands/compile.ts';
 import type { EvalFlags } from './commands/eval.ts';
 import type { RunFlags, SimulateFlags } from './commands/run.ts';
@@ -27,7 +28,8 @@ Examples:
   $ marillc examples/gpt2/frozen.onnx --base examples/gpt2/base.onnx --emit ir      the placed IR
   $ marillc examples/gpt2/full.onnx --no-marill --emit cost --network wan          per-op costs
   $ marillc examples/bert/full.onnx --shape input_ids=1x16 --shape attention_mask=1x16 --gelu quad
-  $ marillc eval examples/gpt2/full.onnx --input examples/gpt2/input.json`;
+  $ marillc eval examples/gpt2/full.onnx --input examples/gpt2/input.json
+  $ marillc advise examples/gpt2/base.onnx --network wan                          what to fine-tune`;
 
 const TIMEOUT_S = '60';
 
@@ -109,6 +111,19 @@ export function buildProgram(argv: readonly string[]): Command {
     .option('--shape <name=DxD>', 'fix a dynamic input shape (repeatable)', collect)
     .action(async (model: string, flags: EvalFlags) =>
       (await import('./commands/eval.ts')).evalCommand(model, flags),
+    );
+
+  program
+    .command('advise <base>')
+    .description(
+      'estimated MPC cost by number of fine-tuned top layers and head-merge factor, before training',
+    )
+    .option('--network <profile>', 'lan, wan, or BW,LAT (Mbit/s, ms one-way)', 'lan')
+    .option('--shape <name=DxD>', 'fix a dynamic input shape (repeatable)', collect)
+    .option('--frac-bits <f>', 'fixed-point fractional bits', String(DEFAULT_FRAC_BITS))
+    .option('--report <file>', 'write the table as JSON')
+    .action(async (base: string, flags: AdviseFlags) =>
+      (await import('./commands/advise.ts')).adviseCommand(base, flags),
     );
 
   addTlsOptions(

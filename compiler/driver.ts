@@ -49,12 +49,7 @@ export function loadModel(path: string, opts: LoadOptions = {}): Graph {
   }
 }
 
-/** Parses `NAME=1x16` into [name, dims]. */
-export function parseShapeFlag(flag: string): [string, number[]] {
-  const m = /^(.+)=(\d+(?:x\d+)*)$/.exec(flag);
-  if (!m) throw new MarillError(`--shape expects NAME=DxDx..., e.g. input_ids=1x16; got '${flag}'`);
-  return [m[1]!, m[2]!.split('x').map(Number)];
-}
+export { parseShapeFlag } from './shape-flag.ts';
 
 export interface Compiled {
   readonly graph: Graph;

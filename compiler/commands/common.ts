@@ -1,7 +1,7 @@
 /** Small helpers shared by the command implementations. */
 import { MarillError } from '../../ir/errors.ts';
 import type { TlsFiles } from '../../runtime/net/tcp.ts';
-import { parseShapeFlag } from '../driver.ts';
+import { parseShapeFlag } from '../shape-flag.ts';
 import { writeFileAtomic } from '../fs-util.ts';
 
 export function collect(value: string, previous: string[] = []): string[] {

@@ -15,6 +15,13 @@ import { MarillError } from '../../ir/errors.ts';
 
 export const SEED_BYTES = 16;
 
+/** CTR keystream = encryption of zeros: one shared, read-only zero buffer (grown on demand). */
+let zeroBuffer = new Uint8Array(1 << 16);
+function zeros(n: number): Uint8Array {
+  if (zeroBuffer.length < n) zeroBuffer = new Uint8Array(Math.max(n, 2 * zeroBuffer.length));
+  return zeroBuffer.subarray(0, n);
+}
+
 export class Prg {
   private readonly cipher: Cipher;
   private readonly seed: Uint8Array;
@@ -38,14 +45,18 @@ export class Prg {
 
   /** The next n pseudo-random bytes. */
   bytes(n: number): Uint8Array {
-    const out = this.cipher.update(new Uint8Array(n));
+    const out = this.cipher.update(zeros(n));
     return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   }
 
   /** The next n uniform ring elements (8 bytes each). */
   ring(n: number): BigInt64Array {
+    const bytes = this.bytes(n * 8);
+    // Large cipher outputs own their memory: view it rather than copy it.
+    if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength)
+      return new BigInt64Array(bytes.buffer, 0, n);
     const out = new BigInt64Array(n);
-    new Uint8Array(out.buffer).set(this.bytes(n * 8));
+    new Uint8Array(out.buffer).set(bytes);
     return out;
   }
 

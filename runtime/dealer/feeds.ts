@@ -68,12 +68,60 @@ export class PlanDealer {
   /** The next inference's frames for `party`, dealing a new inference if it is ahead of the other. */
   framesFor(party: Party): Uint8Array[] {
     const i = partyIndex(party);
-    if (this.queues[i].length === 0) {
-      const [f0, f1] = this.dealInference();
-      this.queues[0].push(f0);
-      this.queues[1].push(f1);
-    }
+    if (this.queues[i].length === 0) this.enqueue(this.dealInference());
     return this.queues[i].shift()!;
+  }
+
+  private enqueue([f0, f1]: [Uint8Array[], Uint8Array[]]): void {
+    this.queues[0].push(f0);
+    this.queues[1].push(f1);
+  }
+
+  /** The inference being dealt ahead, if any. */
+  private ahead: Promise<void> | undefined;
+
+  /**
+   * Run-ahead: once both parties hold every inference dealt so far, deal the
+   * next one in the background (yielding to the event loop between ops, so
+   * the dealer keeps sending frames meanwhile). A party's next request then
+   * finds its material ready instead of waiting for the dealing.
+   */
+  dealAhead(): void {
+    if (this.stopped || this.ahead || this.queues[0].length > 0 || this.queues[1].length > 0) return;
+    const ahead = this.dealInferenceYielding().then((frames) => this.enqueue(frames));
+    // A stopped run-ahead is nobody's error; a failing deal surfaces at the next request.
+    ahead.catch(() => {});
+    this.ahead = ahead.finally(() => {
+      this.ahead = undefined;
+    });
+    this.ahead.catch(() => {});
+  }
+
+  /** Like framesFor, but first waits for an inference being dealt ahead. */
+  async nextFramesFor(party: Party): Promise<Uint8Array[]> {
+    if (this.ahead) await this.ahead;
+    return this.framesFor(party);
+  }
+
+  private stopped = false;
+
+  /** Stops dealing ahead (the session is over): an inference being dealt is abandoned. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private async dealInferenceYielding(): Promise<[Uint8Array[], Uint8Array[]]> {
+    const frames: [Uint8Array[], Uint8Array[]] = [[], []];
+    for (const op of this.ops) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.stopped) throw new MarillError('the dealer stopped');
+      op.bound.deal(this.dealer.forOp(op.spec.id));
+      const [f0, f1] = this.dealer.takeFrames();
+      frames[0].push(f0);
+      frames[1].push(f1);
+    }
+    this.dealt++;
+    return frames;
   }
 }
 

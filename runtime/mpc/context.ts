@@ -27,10 +27,15 @@ export function ringBytes(r: Ring): Uint8Array {
   return new Uint8Array(r.buffer, r.byteOffset, r.byteLength);
 }
 
-/** A ring array from received bytes (copied: the bytes may be unaligned). */
+/**
+ * A ring array from received bytes: a view when the message owns its whole
+ * (aligned) buffer, as the channels deliver it; otherwise a copy.
+ */
 export function bytesToRing(b: Uint8Array, what = 'message'): Ring {
   if (b.byteLength % 8 !== 0)
     throw new MarillError(`${what} of ${b.byteLength} bytes is not a whole number of ring elements`);
+  if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && !(b.buffer instanceof SharedArrayBuffer))
+    return new BigInt64Array(b.buffer, 0, b.byteLength / 8);
   const out = new BigInt64Array(b.byteLength / 8);
   new Uint8Array(out.buffer).set(b);
   return out;

@@ -103,9 +103,31 @@ class SocketChannel implements Channel {
         return;
       }
       if (this.pendingBytes < 4 + len) return;
-      const frame = this.take(4 + len).subarray(4);
-      this.inbox.deliver(new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength));
+      this.inbox.deliver(this.takeFrame(len));
     }
+  }
+
+  /**
+   * The next frame's payload (after its 4-byte header), copied once into
+   * memory of its own: receivers may view it as a ring array without another copy.
+   */
+  private takeFrame(len: number): Uint8Array {
+    const out = new Uint8Array(Buffer.allocUnsafeSlow(len).buffer, 0, len);
+    let skip = 4;
+    let at = 0;
+    while (at < len || skip > 0) {
+      const chunk = this.pending[0]!;
+      const from = Math.min(skip, chunk.length);
+      const n = Math.min(chunk.length - from, len - at);
+      out.set(chunk.subarray(from, from + n), at);
+      skip -= from;
+      at += n;
+      const used = from + n;
+      this.pendingBytes -= used;
+      if (used === chunk.length) this.pending.shift();
+      else this.pending[0] = chunk.subarray(used);
+    }
+    return out;
   }
 
   private peek(n: number): Buffer {
@@ -114,22 +136,14 @@ class SocketChannel implements Channel {
     return this.pending[0]!;
   }
 
-  private take(n: number): Buffer {
-    const all = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
-    const out = all.subarray(0, n);
-    const rest = all.subarray(n);
-    this.pending = rest.length > 0 ? [rest] : [];
-    this.pendingBytes = rest.length;
-    return out;
-  }
-
   send(data: Uint8Array): void {
     if (this.inbox.failed) throw this.inbox.failed;
-    const head = Buffer.alloc(4);
-    head.writeUInt32BE(data.byteLength, 0);
-    this.socket.write(head);
+    // One write per frame (header and payload together: no separate tiny packet with Nagle off).
     // Copy: the caller may reuse or mutate its buffer before the socket flushes it.
-    this.socket.write(Buffer.from(data));
+    const frame = Buffer.allocUnsafe(4 + data.byteLength);
+    frame.writeUInt32BE(data.byteLength, 0);
+    frame.set(data, 4);
+    this.socket.write(frame);
   }
 
   recv(): Promise<Uint8Array> {

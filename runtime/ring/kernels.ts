@@ -10,7 +10,7 @@
 import { MarillError } from '../../ir/errors.ts';
 import { KC, MR, NR } from './kernels-wasm.ts';
 import { gemmTwoThreads, useHelperThread } from './parallel.ts';
-import { arena, putI64, scoped, takeI64, wasm } from './wasm-runtime.ts';
+import { arena, putI64, scoped, takeI64, uninitializedRing, wasm } from './wasm-runtime.ts';
 
 /** A flat array of ring elements. */
 export type Ring = BigInt64Array;
@@ -142,7 +142,7 @@ function unpack(cp: number, m: number, n: number, out: Ring, outOffset: number):
 /** Row-major product (m x k) by (k x n) mod 2^64. */
 export function ringMatmul(a: Ring, b: Ring, m: number, k: number, n: number): Ring {
   checkMatmul(a, b, m, k, n);
-  const out = new BigInt64Array(m * n);
+  const out = uninitializedRing(m * n);
   scoped(() => {
     const bp = packB(b, k, n);
     const ap = packA(a, m, k);
@@ -164,7 +164,8 @@ export function ringMatmulBatched(
   n: number,
   strides: { a: number; b: number } = { a: m * k, b: k * n },
 ): Ring {
-  const out = new BigInt64Array(batch * m * n);
+  // Every product's block is written by unpack (batch 0: nothing to write).
+  const out = uninitializedRing(batch * m * n);
   const needA = (batch - 1) * strides.a + m * k;
   const needB = (batch - 1) * strides.b + k * n;
   if (batch > 0 && (a.length < needA || b.length < needB))

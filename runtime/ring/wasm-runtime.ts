@@ -107,9 +107,20 @@ export function putI64(src: BigInt64Array): number {
   return p;
 }
 
+/**
+ * A ring array of n words whose contents are NOT initialised: for results
+ * that are overwritten in full. Skipping the zero fill of `new
+ * BigInt64Array(n)` matters: kernels return a fresh array per operation.
+ * (allocUnsafeSlow: its own ArrayBuffer, offset 0, so 8-byte aligned.)
+ */
+export function uninitializedRing(n: number): BigInt64Array {
+  const bytes = Buffer.allocUnsafeSlow(8 * n);
+  return new BigInt64Array(bytes.buffer, bytes.byteOffset, n);
+}
+
 /** Copies n words at p out to a new JS-heap array (or into `into`). */
 export function takeI64(p: number, n: number, into?: BigInt64Array): BigInt64Array {
-  const out = into ?? new BigInt64Array(n);
+  const out = into ?? uninitializedRing(n);
   out.set(i64View(p, n));
   return out;
 }

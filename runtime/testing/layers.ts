@@ -62,6 +62,8 @@ export function layerInput(opts: LayerOptions, inputSeed: number): Tensor {
 class LayerBuilder {
   readonly b: GraphBuilder;
   private readonly mpc = { placement: 'mpc' as const };
+  /** Prepended to weight names, so stacked layers have distinct weights ('' for a single layer). */
+  prefix = '';
 
   constructor(
     name: string,
@@ -71,10 +73,11 @@ class LayerBuilder {
   }
 
   serverWeight(name: string, shape: readonly number[], scale: number, offset = 0): ValueId {
+    const full = `${this.prefix}${name}`;
     return this.b.addWeight(
-      name,
+      full,
       'server',
-      { tensor: seededTensor(this.o.seed, name, shape, scale, offset) },
+      { tensor: seededTensor(this.o.seed, full, shape, scale, offset) },
       { placement: 'server' },
     );
   }
@@ -148,18 +151,31 @@ function finish(l: LayerBuilder, out: ValueId): Graph {
   return l.b.build();
 }
 
-/** BERT-style encoder layer: post-LN attention with a padding mask (last position masked), erf GeLU FFN. */
-export function bertEncoderLayer(opts: LayerOptions): Graph {
+/** One post-LN BERT block on shared hidden states `x`. */
+function bertBlock(l: LayerBuilder, x: ValueId, mask: ValueId): ValueId {
+  const h1 = l.layernorm(l.op('add', [l.attention(x, mask), x]), 'attn.norm');
+  return l.layernorm(l.op('add', [l.ffn(h1, 'erf'), h1]), 'ffn.norm');
+}
+
+/**
+ * BERT-style encoder: `layers` (default 1) post-LN blocks with a padding mask
+ * (last position masked), erf GeLU FFN. With more than one layer, weights are
+ * named `layer<i>.<name>`; one layer keeps the plain names.
+ */
+export function bertEncoderLayer(opts: LayerOptions & { readonly layers?: number }): Graph {
   const l = new LayerBuilder('bert_layer', opts);
   const { seq: S, hidden: H } = opts;
+  const layers = opts.layers ?? 1;
   const x = l.b.addInput('hidden_in', { dtype: 'f32', shape: [1, S, H] }, 'client');
-  const xs = l.b.add1('share', [x], { from: 'client' }, { placement: 'mpc' });
+  let h = l.b.add1('share', [x], { from: 'client' }, { placement: 'mpc' });
   // padding mask: the last position is padding (additive -1e4 as in BERT's extended attention mask)
   const pad = Float32Array.from({ length: S }, (_, j) => (j === S - 1 ? -1e4 : 0));
   const mask = l.constant(pad, [1, 1, 1, S]);
-  const h1 = l.layernorm(l.op('add', [l.attention(xs, mask), xs]), 'attn.norm');
-  const out = l.layernorm(l.op('add', [l.ffn(h1, 'erf'), h1]), 'ffn.norm');
-  return finish(l, out);
+  for (let i = 0; i < layers; i++) {
+    l.prefix = layers > 1 ? `layer${i}.` : '';
+    h = bertBlock(l, h, mask);
+  }
+  return finish(l, h);
 }
 
 /** GPT-style decoder layer: pre-LN, causal attention mask, tanh GeLU FFN. */

@@ -6,6 +6,7 @@
  * for a port. Every process has a hard timeout; a failure names the process
  * and carries its stderr.
  */
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunningMarillc, SpawnedResult } from '../cli-harness.ts';
 import { marillc, spawnMarillc } from '../cli-harness.ts';
@@ -53,6 +54,7 @@ export function compileArgs(r: CompileRequest, plan: string, report: string): st
 
 /** Runs the compiler (waiting for it); throws with its stderr unless it succeeds. */
 export function compilePlan(r: CompileRequest, stem = 'plan'): CompiledPlan {
+  mkdirSync(r.dir, { recursive: true });
   const plan = join(r.dir, `${stem}.ts`);
   const report = join(r.dir, `${stem}.compile.json`);
   const res = marillc(compileArgs(r, plan, report), { timeoutMs: PROCESS_TIMEOUT_MS });

@@ -106,28 +106,36 @@ afterAll(async () => {
 describe.each(CASES.map((c) => [c.key, c] as const))('%s', (_key, c) => {
   const how = `${c.dealer} dealer, server --model ${c.serverModel}, client --model ${c.clientModel}`;
 
-  it(`runs as three processes (${how}) and matches the plaintext oracles within ${TOLERANCE}`, async () => {
-    const o = await outcome(c);
-    expect(Object.keys(o.outputs).sort()).toEqual(c.family.outputs.map((t) => t.name).sort());
-    expect(o.errorVsEval).toBeLessThanOrEqual(TOLERANCE);
-    expect(o.errorVsOrt).toBeLessThanOrEqual(TOLERANCE);
-    // The client printed its outputs to --out, not stdout; each party printed its measured line.
-    expect(o.run.client.stdout).toBe('');
-    expect(o.run.server.stderr).toMatch(/^server: measured: online /m);
-    expect(o.run.client.stderr).toMatch(/^client: measured: online /m);
-  }, TEST_TIMEOUT_MS);
+  it(
+    `runs as three processes (${how}) and matches the plaintext oracles within ${TOLERANCE}`,
+    async () => {
+      const o = await outcome(c);
+      expect(Object.keys(o.outputs).sort()).toEqual(c.family.outputs.map((t) => t.name).sort());
+      expect(o.errorVsEval).toBeLessThanOrEqual(TOLERANCE);
+      expect(o.errorVsOrt).toBeLessThanOrEqual(TOLERANCE);
+      // The client printed its outputs to --out, not stdout; each party printed its measured line.
+      expect(o.run.client.stdout).toBe('');
+      expect(o.run.server.stderr).toMatch(/^server: measured: online /m);
+      expect(o.run.client.stderr).toMatch(/^client: measured: online /m);
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('measures exactly the predicted bytes and rounds, op by op and in total', async () => {
-    const o = await outcome(c);
-    expect(o.server.party).toBe('server');
-    expect(o.client.party).toBe('client');
-    expect(o.predicted.cost.ops.length).toBeGreaterThan(0);
-    expect(o.predicted.cost.total.rounds).toBeGreaterThan(0);
-    expect(costDisagreements(o.predicted.cost, o.server, o.client)).toEqual([]);
-    // The dealer's own count of what it sent is the predicted preprocessing.
-    const dealt = dealerBytes(o.run.dealer.stderr);
-    expect(dealt).toBe(o.predicted.cost.total.offline_bytes);
-  }, TEST_TIMEOUT_MS);
+  it(
+    'measures exactly the predicted bytes and rounds, op by op and in total',
+    async () => {
+      const o = await outcome(c);
+      expect(o.server.party).toBe('server');
+      expect(o.client.party).toBe('client');
+      expect(o.predicted.cost.ops.length).toBeGreaterThan(0);
+      expect(o.predicted.cost.total.rounds).toBeGreaterThan(0);
+      expect(costDisagreements(o.predicted.cost, o.server, o.client)).toEqual([]);
+      // The dealer's own count of what it sent is the predicted preprocessing.
+      const dealt = dealerBytes(o.run.dealer.stderr);
+      expect(dealt).toBe(o.predicted.cost.total.offline_bytes);
+    },
+    TEST_TIMEOUT_MS,
+  );
 });
 
 /** The total a dealer reports: live "X bytes to the server, Y to the client", or files "(N bytes)". */
@@ -140,56 +148,60 @@ function dealerBytes(stderr: string): number {
 }
 
 describe(`marillc simulate --report (${SIMULATED})`, () => {
-  it('says the cost model matches the measurement and the error is within tolerance', async () => {
-    const c = CASES.find((x) => x.key === SIMULATED)!;
-    const o = await outcome(c);
-    const report = join(o.compiled.dir, 'simulate.json');
-    const models = modelPaths(c, o.compiled);
-    const res = await limit(async () =>
-      marillc(
-        [
-          'simulate',
-          o.compiled.plan,
-          '--server-model',
-          models.server,
-          ...(models.client !== undefined ? ['--client-model', models.client] : []),
-          '--input',
-          examplePath(c.family.inputFile),
-          '--out',
-          join(o.compiled.dir, 'simulate.out.json'),
-          '--report',
-          report,
-        ],
-        { timeoutMs: PROCESS_TIMEOUT_MS },
-      ),
-    );
-    expect(res.stderr).toBe('');
-    expect(res.code).toBe(0);
-    const json = JSON.parse(readFileSync(report, 'utf8')) as {
-      cost_matches_measured: unknown;
-      error: { max_abs: unknown };
-      cost: { total: Record<string, unknown>; ops: { id: string }[] };
-      measured: { total: Record<string, unknown>; ops: { id: string }[] };
-    };
-    expect(json.cost_matches_measured).toBe(true);
-    expect(typeof json.error.max_abs).toBe('number');
-    expect(json.error.max_abs as number).toBeLessThanOrEqual(TOLERANCE);
-    // The same ops and totals as the separate-process run measured (bytes are deterministic).
-    expect(json.measured.ops.map((op) => op.id)).toEqual(json.cost.ops.map((op) => op.id));
-    const separate = {
-      online_bytes: o.server.total.online_bytes + o.client.total.online_bytes,
-      offline_bytes: o.server.total.offline_bytes + o.client.total.offline_bytes,
-      rounds: o.client.total.rounds,
-    };
-    for (const key of ['online_bytes', 'offline_bytes', 'rounds'] as const) {
-      expect(json.measured.total[key]).toBe(separate[key]);
-      expect(json.cost.total[key]).toBe(o.predicted.cost.total[key]);
-    }
-    expect(typeof json.measured.total['seconds']).toBe('number');
-    // Its outputs agree with the three-process run's within the fixed-point tolerance.
-    const simulated = parseOutputsJson(readFileSync(join(o.compiled.dir, 'simulate.out.json'), 'utf8'));
-    expect(maxAbsDifference(simulated, o.outputs)).toBeLessThanOrEqual(TOLERANCE);
-  }, TEST_TIMEOUT_MS);
+  it(
+    'says the cost model matches the measurement and the error is within tolerance',
+    async () => {
+      const c = CASES.find((x) => x.key === SIMULATED)!;
+      const o = await outcome(c);
+      const report = join(o.compiled.dir, 'simulate.json');
+      const models = modelPaths(c, o.compiled);
+      const res = await limit(async () =>
+        marillc(
+          [
+            'simulate',
+            o.compiled.plan,
+            '--server-model',
+            models.server,
+            ...(models.client !== undefined ? ['--client-model', models.client] : []),
+            '--input',
+            examplePath(c.family.inputFile),
+            '--out',
+            join(o.compiled.dir, 'simulate.out.json'),
+            '--report',
+            report,
+          ],
+          { timeoutMs: PROCESS_TIMEOUT_MS },
+        ),
+      );
+      expect(res.stderr).toBe('');
+      expect(res.code).toBe(0);
+      const json = JSON.parse(readFileSync(report, 'utf8')) as {
+        cost_matches_measured: unknown;
+        error: { max_abs: unknown };
+        cost: { total: Record<string, unknown>; ops: { id: string }[] };
+        measured: { total: Record<string, unknown>; ops: { id: string }[] };
+      };
+      expect(json.cost_matches_measured).toBe(true);
+      expect(typeof json.error.max_abs).toBe('number');
+      expect(json.error.max_abs as number).toBeLessThanOrEqual(TOLERANCE);
+      // The same ops and totals as the separate-process run measured (bytes are deterministic).
+      expect(json.measured.ops.map((op) => op.id)).toEqual(json.cost.ops.map((op) => op.id));
+      const separate = {
+        online_bytes: o.server.total.online_bytes + o.client.total.online_bytes,
+        offline_bytes: o.server.total.offline_bytes + o.client.total.offline_bytes,
+        rounds: o.client.total.rounds,
+      };
+      for (const key of ['online_bytes', 'offline_bytes', 'rounds'] as const) {
+        expect(json.measured.total[key]).toBe(separate[key]);
+        expect(json.cost.total[key]).toBe(o.predicted.cost.total[key]);
+      }
+      expect(typeof json.measured.total['seconds']).toBe('number');
+      // Its outputs agree with the three-process run's within the fixed-point tolerance.
+      const simulated = parseOutputsJson(readFileSync(join(o.compiled.dir, 'simulate.out.json'), 'utf8'));
+      expect(maxAbsDifference(simulated, o.outputs)).toBeLessThanOrEqual(TOLERANCE);
+    },
+    TEST_TIMEOUT_MS,
+  );
 });
 
 function formatBytes(n: number): string {
@@ -203,7 +215,8 @@ function summaryTable(settled: PromiseSettledResult<Outcome>[]): string {
   const rule = `|${'---|'.repeat(9)}`;
   const rows = settled.map((s, i) => {
     const c = CASES[i]!;
-    if (s.status === 'rejected') return `| ${c.key} | ${c.dealer} | failed: ${String(s.reason).split('\n')[0]} ||||||||`;
+    if (s.status === 'rejected')
+      return `| ${c.key} | ${c.dealer} | failed: ${String(s.reason).split('\n')[0]} ||||||||`;
     const o = s.value;
     const t = o.predicted.cost.total;
     const online = o.server.total.online_bytes + o.client.total.online_bytes;

@@ -27,8 +27,9 @@ import type { Cost, DealerStream, MaterialStream, PartyContext } from '../../pro
 import { cost } from '../../protocol.ts';
 import type { Ring } from '../../ring/kernels.ts';
 import { ringAdd, ringAddScalar, ringMul, ringMulScalar } from '../../ring/kernels.ts';
+import { bitPlanes, tilePlane } from './bit-slice.ts';
 import type { CompareParams, CompareResult } from './compare.ts';
-import { checkCompareParams, combineSign, openedParts, tile } from './compare.ts';
+import { checkCompareParams, combineSign, openedParts, ringMulPlanes, tile } from './compare.ts';
 
 export interface BoolCompareMaterial {
   readonly kind: 'bool';
@@ -61,7 +62,10 @@ const words = (lanes: number) => Math.ceil(lanes / 32);
 const vectorBytes = (lanes: number) => 4 * words(lanes);
 const andSlots = (p: CompareParams) => treeLevels(p.bits - 1).reduce((s, k) => s + k, 0);
 
+/** The bytes as words: a view when aligned (callers never write into it), else a copy. */
 function asWords(bytes: Uint8Array): Uint32Array {
+  if (bytes.byteOffset % 4 === 0)
+    return new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
   const out = new Uint32Array(bytes.byteLength / 4);
   new Uint8Array(out.buffer).set(bytes);
   return out;
@@ -69,27 +73,6 @@ function asWords(bytes: Uint8Array): Uint32Array {
 
 function asBytes(v: Uint32Array): Uint8Array {
   return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-}
-
-/** Bit `bit` of every ring value, as a vector (lane i = value i). */
-function bitVector(r: Ring, bit: number): Uint32Array {
-  const out = new Uint32Array(words(r.length));
-  const w = new Uint32Array(r.buffer, r.byteOffset, r.length * 2);
-  const half = bit < 32 ? 0 : 1;
-  const shift = bit & 31;
-  for (let i = 0; i < r.length; i++) out[i >> 5] |= ((w[2 * i + half]! >>> shift) & 1) << (i & 31);
-  return out;
-}
-
-/** The first `n` lanes of `v` repeated `times` times (lane p n + i = lane i). */
-function tileVector(v: Uint32Array, n: number, times: number): Uint32Array {
-  if (times === 1) return v;
-  const out = new Uint32Array(words(n * times));
-  for (let p = 0; p < times; p++) {
-    const at = p * n;
-    for (let i = 0; i < n; i++) if ((v[i >> 5]! >>> (i & 31)) & 1) out[(at + i) >> 5] |= 1 << ((at + i) & 31);
-  }
-  return out;
 }
 
 /** Lanes of a vector as ring 0/1 values. */
@@ -104,7 +87,7 @@ export function dealBoolCompare(p: CompareParams, d: DealerStream): void {
   checkCompareParams(p);
   const lanes = p.n * p.points;
   const r = d.sharedRandom(p.n);
-  for (let j = 0; j < p.bits; j++) d.shareBytes(asBytes(bitVector(r, j + p.drop)));
+  for (const plane of bitPlanes(r, p.drop, p.bits)) d.shareBytes(asBytes(plane));
   const slotBytes = andSlots(p) * vectorBytes(lanes);
   const a = asWords(d.sharedRandomBytes(slotBytes));
   const b = asWords(d.sharedRandomBytes(slotBytes));
@@ -181,10 +164,11 @@ async function lessThanTree(
   // Leaves, most significant bit first.
   let lt: Uint32Array[] = [];
   let eq: Uint32Array[] = [];
+  const yPlanes = bitPlanes(y, 0, L);
   for (let k = 0; k < L; k++) {
     const pos = L - 1 - k;
-    const yv = bitVector(y, pos);
-    const rv = tileVector(m.rBits[pos]!, p.n, p.points);
+    const yv = yPlanes[pos]!;
+    const rv = tilePlane(m.rBits[pos]!, p.n, p.points);
     const l = new Uint32Array(width);
     const e = new Uint32Array(width);
     for (let i = 0; i < width; i++) {
@@ -216,7 +200,8 @@ async function lessThanTree(
     for (let q = 0; q < pairs; q++) {
       const hi = lt[2 * q]!;
       const t = ands[root ? q : 2 * q]!;
-      nlt.push(hi.map((v, i) => v ^ t[i]!));
+      for (let i = 0; i < width; i++) t[i] = t[i]! ^ hi[i]!;
+      nlt.push(t);
       if (!root) neq.push(ands[2 * q + 1]!);
     }
     if (c & 1) {
@@ -242,20 +227,21 @@ export async function finishBoolCompare(
   const lanes = y.length;
   const c = await lessThanTree(ctx, p, m, y);
   // e = z xor rho with z = R_{m-1} xor c, opened in one round.
-  const top = tileVector(m.rBits[p.bits - 1]!, p.n, thresholds.length);
+  const top = tilePlane(m.rBits[p.bits - 1]!, p.n, thresholds.length);
   const mine = c.map((v, i) => v ^ top[i]! ^ m.rhoBits[i]!);
   const theirs = asWords(await ctx.exchange(asBytes(mine)));
   const e = ringOfVector(
     mine.map((v, i) => v ^ theirs[i]!),
     lanes,
   );
-  const flip = ringAddScalar(ringMulScalar(e, -2n), 1n);
+  const flip = ringMulScalar(e, -2n);
+  ringAddScalar(flip, 1n, flip);
   const z = ringMul(flip, m.rho);
   if (ctx.index === 0) ringAdd(z, e, z);
   let zr: Ring | undefined;
   if (m.rhoR) {
     zr = ringMul(flip, m.rhoR);
-    ringAdd(zr, ringMul(e, tile(m.r, thresholds.length)), zr);
+    ringAdd(zr, ringMulPlanes(e, m.r), zr);
   }
   return combineSign(ctx, a, z, zr, x, xhat);
 }

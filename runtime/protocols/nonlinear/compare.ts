@@ -95,7 +95,8 @@ export function openedParts(
   const y = new BigInt64Array(n * thresholds.length);
   thresholds.forEach((t, k) => {
     let v = t === 0n ? xhat : ringAddScalar(xhat, -t);
-    if (p.drop > 0) v = ringShrLogical(v, p.drop);
+    // In place unless v is still the caller's xhat.
+    if (p.drop > 0) v = ringShrLogical(v, p.drop, v === xhat ? undefined : v);
     ringBit(v, p.bits - 1, a.subarray(k * n, (k + 1) * n));
     ringAndScalar(v, lowMask(p.bits), y.subarray(k * n, (k + 1) * n));
   });
@@ -122,14 +123,28 @@ export function combineSign(
   x: Ring,
   xhat: Ring,
 ): CompareResult {
-  const planes = a.length / x.length;
   // 1 - 2a: public, +-1.
-  const flip = ringAddScalar(ringMulScalar(a, -2n), 1n);
+  const flip = ringMulScalar(a, -2n);
+  ringAddScalar(flip, 1n, flip);
   const lt = ringMul(flip, z);
   if (ctx.index === 0) ringAdd(lt, a, lt);
   if (zr === undefined) return { lt, ltx: undefined };
-  const xs = tile(x, planes);
-  const ltx = ringMul(flip, ringSub(ringMul(z, tile(xhat, planes)), zr));
-  ringAdd(ltx, ringMul(a, xs), ltx);
+  // In place from here on: these arrays are fresh and not used elsewhere.
+  const ltx = ringMulPlanes(z, xhat);
+  ringSub(ltx, zr, ltx);
+  ringMul(flip, ltx, ltx);
+  ringAdd(ltx, ringMulPlanes(a, x), ltx);
   return { lt, ltx };
+}
+
+/**
+ * a (planes of b.length elements) times b repeated over the planes: the same
+ * as ringMul(a, tile(b, planes)) without building the tiled copy.
+ */
+export function ringMulPlanes(a: Ring, b: Ring): Ring {
+  const n = b.length;
+  if (n === 0 || a.length === n) return ringMul(a, b);
+  const out = new BigInt64Array(a.length);
+  for (let at = 0; at < a.length; at += n) ringMul(a.subarray(at, at + n), b, out.subarray(at, at + n));
+  return out;
 }

@@ -1,0 +1,168 @@
+/**
+ * Transformer building blocks as torch exports them (ONNX node patterns the
+ * marillc frontend lowers and fuses): linear layers, LayerNorm, RMSNorm in
+ * torch ops, the erf and tanh GeLUs, SiLU, head splitting and merging,
+ * rotary embeddings and scaled dot-product attention. Shared by
+ * bench/gen-bert-base.ts and the evaluation families (bench/models/*.ts).
+ */
+import type { ExportBuilder } from './export-builder.ts';
+import { INIT_SPREAD } from './export-builder.ts';
+
+/** x @ W (+ b) with W stored [dIn, dOut], as a Conv1D / transposed nn.Linear exports. */
+export function linear(
+  b: ExportBuilder,
+  scope: string,
+  x: string,
+  prefix: string,
+  dIn: number,
+  dOut: number,
+  bias = true,
+): string {
+  const w = b.weight(`${prefix}.weight`, [dIn, dOut], 0, INIT_SPREAD);
+  const y = b.one('MatMul', scope, [x, w]);
+  if (!bias) return y;
+  return b.one('Add', scope, [b.weight(`${prefix}.bias`, [dOut], 0, INIT_SPREAD), y]);
+}
+
+/** A rank-r explicit LoRA adapter beside a linear: (x @ lora_A) @ lora_B, names as PEFT keeps them. */
+export function loraBranch(
+  b: ExportBuilder,
+  scope: string,
+  x: string,
+  prefix: string,
+  dIn: number,
+  dOut: number,
+  rank: number,
+): string {
+  const a = b.weight(`${prefix}.lora_A`, [dIn, rank], 0, 1 / Math.sqrt(dIn));
+  const bw = b.weight(`${prefix}.lora_B`, [rank, dOut], 0, 0.05);
+  return b.one('MatMul', scope, [b.one('MatMul', scope, [x, a]), bw]);
+}
+
+export function layerNorm(
+  b: ExportBuilder,
+  scope: string,
+  x: string,
+  prefix: string,
+  hidden: number,
+  epsilon = 1e-12,
+): string {
+  const gamma = b.weight(`${prefix}.weight`, [hidden], 1, 0.05);
+  const beta = b.weight(`${prefix}.bias`, [hidden], 0, 0.05);
+  return b.one('LayerNormalization', scope, [x, gamma, beta], { axis: -1, epsilon: { float: epsilon } });
+}
+
+/** weight * (x * 1/sqrt(mean(x^2) + eps)), LLaMA's RMSNorm in torch ops. */
+export function rmsNorm(b: ExportBuilder, scope: string, x: string, prefix: string, hidden: number): string {
+  const variance = b.one('ReduceMean', scope, [b.one('Pow', scope, [x, b.scalar(scope, 2)])], {
+    axes: [-1],
+    keepdims: 1,
+  });
+  const inv = b.one('Reciprocal', scope, [
+    b.one('Sqrt', scope, [b.one('Add', scope, [variance, b.scalar(scope, 1e-6)])]),
+  ]);
+  const gamma = b.weight(`${prefix}.weight`, [hidden], 1, 0.05);
+  return b.one('Mul', scope, [gamma, b.one('Mul', scope, [x, inv])]);
+}
+
+/** Concat of [batch, seq] read off `like` at run time and the given constant tail, as exporters emit. */
+export function dynamicShape(b: ExportBuilder, scope: string, like: string, tail: readonly number[]): string {
+  const shape = b.one('Shape', scope, [like]);
+  const dims = [0, 1].map((i) => {
+    const d = b.one('Gather', scope, [shape, b.constant(scope, { type: 'int64', dims: [], values: [i] })], {
+      axis: 0,
+    });
+    return b.one('Unsqueeze', scope, [d, b.ints(scope, [0])]);
+  });
+  return b.one('Concat', scope, [...dims, b.ints(scope, tail)], { axis: 0 });
+}
+
+/** x * 0.5 * (1 + erf(x / sqrt(2))), the exact GeLU as torch exports it. */
+export function erfGelu(b: ExportBuilder, scope: string, x: string): string {
+  const erf = b.one('Erf', scope, [b.one('Div', scope, [x, b.scalar(scope, 1.4142135381698608)])]);
+  const onePlus = b.one('Add', scope, [erf, b.scalar(scope, 1)]);
+  return b.one('Mul', scope, [b.one('Mul', scope, [x, onePlus]), b.scalar(scope, 0.5)]);
+}
+
+/** 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), GPT-2's "gelu_new". */
+export function tanhGelu(b: ExportBuilder, scope: string, x: string): string {
+  const cube = b.one('Pow', scope, [x, b.scalar(scope, 3)]);
+  const inner = b.one('Add', scope, [x, b.one('Mul', scope, [b.scalar(scope, 0.044715), cube])]);
+  const t = b.one('Tanh', scope, [b.one('Mul', scope, [b.scalar(scope, Math.sqrt(2 / Math.PI)), inner])]);
+  const half = b.one('Mul', scope, [b.scalar(scope, 0.5), x]);
+  return b.one('Mul', scope, [half, b.one('Add', scope, [b.scalar(scope, 1), t])]);
+}
+
+export function silu(b: ExportBuilder, scope: string, x: string): string {
+  return b.one('Mul', scope, [x, b.one('Sigmoid', scope, [x])]);
+}
+
+/** [1, S, heads*d] -> [1, heads, S, d] (static shapes: the sequence length is fixed at export). */
+export function splitHeads(
+  b: ExportBuilder,
+  scope: string,
+  x: string,
+  seq: number,
+  heads: number,
+  d: number,
+): string {
+  const split = b.one('Reshape', scope, [x, b.ints(scope, [1, seq, heads, d])]);
+  return b.one('Transpose', scope, [split], { perm: [0, 2, 1, 3] });
+}
+
+/** [1, heads, S, d] -> [1, S, heads*d]. */
+export function mergeHeads(b: ExportBuilder, scope: string, x: string, seq: number, hidden: number): string {
+  const t = b.one('Transpose', scope, [x], { perm: [0, 2, 1, 3] });
+  return b.one('Reshape', scope, [t, b.ints(scope, [1, seq, hidden])]);
+}
+
+/** cos/sin tables [1, 1, S, d] of rotary embeddings (theta 10000), as Constant nodes. */
+export function rotaryTables(b: ExportBuilder, scope: string, seq: number, d: number): [string, string] {
+  const cos: number[] = [];
+  const sin: number[] = [];
+  for (let p = 0; p < seq; p++)
+    for (let i = 0; i < d; i++) {
+      const angle = p / 10000 ** ((2 * (i % (d / 2))) / d);
+      cos.push(Math.cos(angle));
+      sin.push(Math.sin(angle));
+    }
+  const table = (values: number[]) => b.constant(scope, { type: 'float', dims: [1, 1, seq, d], values });
+  return [table(cos), table(sin)];
+}
+
+/** x * cos + rotate_half(x) * sin, rotate_half as Slice/Neg/Concat. */
+export function applyRotary(
+  b: ExportBuilder,
+  scope: string,
+  x: string,
+  tables: readonly [string, string],
+  d: number,
+): string {
+  const slice = (start: number, end: number) =>
+    b.one('Slice', scope, [x, b.ints(scope, [start]), b.ints(scope, [end]), b.ints(scope, [3])]);
+  const rotated = b.one('Concat', scope, [b.one('Neg', scope, [slice(d / 2, d)]), slice(0, d / 2)], {
+    axis: -1,
+  });
+  return b.one('Add', scope, [
+    b.one('Mul', scope, [x, tables[0]]),
+    b.one('Mul', scope, [rotated, tables[1]]),
+  ]);
+}
+
+/** softmax(q kT / sqrt(d) (+ mask)) v over [1, heads, S, d] operands; `mask` adds or selects. */
+export function attend(
+  b: ExportBuilder,
+  scope: string,
+  q: string,
+  k: string,
+  v: string,
+  d: number,
+  mask: { readonly add?: string; readonly keep?: string },
+): string {
+  const kT = b.one('Transpose', scope, [k], { perm: [0, 1, 3, 2] });
+  let scores = b.one('Div', scope, [b.one('MatMul', scope, [q, kT]), b.scalar(scope, Math.sqrt(d))]);
+  if (mask.add !== undefined) scores = b.one('Add', scope, [scores, mask.add]);
+  if (mask.keep !== undefined) scores = b.one('Where', scope, [mask.keep, scores, b.scalar(scope, -1e4)]);
+  const probs = b.one('Softmax', scope, [scores], { axis: -1 });
+  return b.one('MatMul', scope, [probs, v]);
+}

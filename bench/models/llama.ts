@@ -1,0 +1,107 @@
+/**
+ * LLaMA-style decoder, shaped like a torch export of Hugging Face's
+ * LlamaForCausalLM at a fixed sequence length: token embeddings, RMSNorm in
+ * torch ops (Pow, ReduceMean, Add, Sqrt, Reciprocal, Mul), rotary position
+ * embeddings (cos/sin tables as constants, rotate_half as Slice/Neg/Concat),
+ * an additive causal mask, the SiLU-gated MLP, no biases, a final RMSNorm and
+ * an untied lm_head. With merged heads the rotary tables follow the wider head
+ * dimension (a model trained with merged heads has its own tables).
+ */
+import type { ExportBuilder } from './export-builder.ts';
+import {
+  applyRotary,
+  attend,
+  linear,
+  loraBranch,
+  mergeHeads,
+  rmsNorm,
+  rotaryTables,
+  silu,
+  splitHeads,
+} from './blocks.ts';
+import type { Family, GraphIO, ModelSize, Structure } from './spec.ts';
+import { layerReader, sampleTokens } from './spec.ts';
+
+const LAYER = 'model.layers';
+
+function causalMask(b: ExportBuilder, seq: number): string {
+  const min = -3.4028234663852886e38;
+  const values = Array.from({ length: seq * seq }, (_, i) => (i % seq <= Math.floor(i / seq) ? 0 : min));
+  return b.constant('/model', { type: 'float', dims: [1, 1, seq, seq], values });
+}
+
+function attention(
+  b: ExportBuilder,
+  s: ModelSize,
+  st: Structure,
+  l: number,
+  x: string,
+  mask: string,
+): string {
+  const scope = `/model/layers.${l}/self_attn`;
+  const prefix = `${LAYER}.${l}.self_attn`;
+  const heads = st.headsOf(l);
+  const d = s.hidden / heads;
+  const tables = rotaryTables(b, scope, s.seq, d);
+  const project = (name: string, adapted: boolean) => {
+    let y = linear(b, scope, x, `${prefix}.${name}`, s.hidden, s.hidden, false);
+    if (adapted && st.explicitLora(l))
+      y = b.one('Add', scope, [
+        y,
+        loraBranch(b, scope, x, `${prefix}.${name}`, s.hidden, s.hidden, s.loraRank),
+      ]);
+    return splitHeads(b, scope, y, s.seq, heads, d);
+  };
+  const q = applyRotary(b, scope, project('q_proj', true), tables, d);
+  const k = applyRotary(b, scope, project('k_proj', false), tables, d);
+  const context = attend(b, scope, q, k, project('v_proj', true), d, { add: mask });
+  return linear(
+    b,
+    scope,
+    mergeHeads(b, scope, context, s.seq, s.hidden),
+    `${prefix}.o_proj`,
+    s.hidden,
+    s.hidden,
+    false,
+  );
+}
+
+function mlp(b: ExportBuilder, s: ModelSize, l: number, x: string): string {
+  const scope = `/model/layers.${l}/mlp`;
+  const prefix = `${LAYER}.${l}.mlp`;
+  const gate = silu(b, scope, linear(b, scope, x, `${prefix}.gate_proj`, s.hidden, s.ffn, false));
+  const up = linear(b, scope, x, `${prefix}.up_proj`, s.hidden, s.ffn, false);
+  return linear(b, scope, b.one('Mul', scope, [gate, up]), `${prefix}.down_proj`, s.ffn, s.hidden, false);
+}
+
+function build(b: ExportBuilder, s: ModelSize, st: Structure): GraphIO {
+  const scope = '/model';
+  const table = b.weight('model.embed_tokens.weight', [s.vocab, s.hidden], 0, 1);
+  let x = b.one('Gather', scope, [table, 'input_ids']);
+  const mask = causalMask(b, s.seq);
+  for (let l = 0; l < s.layers; l++) {
+    const layer = `/model/layers.${l}`;
+    const norm1 = rmsNorm(b, layer, x, `${LAYER}.${l}.input_layernorm`, s.hidden);
+    x = b.one('Add', layer, [x, attention(b, s, st, l, norm1, mask)]);
+    const norm2 = rmsNorm(b, layer, x, `${LAYER}.${l}.post_attention_layernorm`, s.hidden);
+    x = b.one('Add', layer, [x, mlp(b, s, l, norm2)]);
+  }
+  const final = rmsNorm(b, scope, x, 'model.norm', s.hidden);
+  const logits = linear(b, '/lm_head', final, 'lm_head', s.hidden, s.vocab, false);
+  b.nodes.push({ op: 'Identity', name: '/Identity', inputs: [logits], outputs: ['logits'] });
+  return {
+    inputs: [{ name: 'input_ids', type: 'int64', shape: [1, s.seq] }],
+    outputs: [{ name: 'logits', type: 'float', shape: [1, s.seq, s.vocab] }],
+  };
+}
+
+export const LLAMA: Family = {
+  name: 'llama',
+  summary: 'LLaMA-style decoder (RMSNorm, rotary embeddings, SiLU-gated MLP, no biases, untied lm_head)',
+  hasGelu: false,
+  layerOf: layerReader(LAYER),
+  isEmbedding: (name) => name.startsWith('model.embed_tokens.'),
+  loraColumns: (name, dims) => (/\.self_attn\.(q_proj|v_proj)\.weight$/.test(name) ? [[0, dims[1]!]] : []),
+  build,
+  sampleInputs: (s) => ({ input_ids: [[1, ...sampleTokens(s, 33, 3).slice(1)]] }),
+};

@@ -1,0 +1,321 @@
+/**
+ * Online-phase performance of BERT-style encoders under two-party MPC,
+ * written to bench/results/perf-layer.json:
+ *
+ *   - bert-base: one layer, S = 128, H = 768, 12 heads, FFN 3072;
+ *   - bert-tiny2: two layers, S = 128, H = 128, 2 heads, FFN 512.
+ *
+ * Every weight is server-private, the input [1, S, H] belongs to the client,
+ * protocols are those `selectProtocols` picks for the lan profile. The dealer
+ * material is generated BEFORE the parties start (`writeDealerMaterial`, timed
+ * as "dealing"), so the online time excludes dealing. Server and client run as
+ * two OS processes (this file, forked with a role) over loopback TCP. Each runs
+ * two inferences: the first also opens the masked weights (session setup);
+ * the second is the steady-state online phase reported as "online".
+ *
+ *   npx tsx bench/perf-layer.ts [bert-base|bert-tiny2 ...]
+ */
+import { fork } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as inspector from 'node:inspector/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NETWORKS } from '../compiler/network.ts';
+import { selectProtocols } from '../compiler/select.ts';
+import type { Graph } from '../ir/graph.ts';
+import { fileFeed, writeDealerMaterial } from '../runtime/dealer/files.ts';
+import type { OpStats } from '../runtime/mpc/accounting.ts';
+import { combineReports, roundMismatches } from '../runtime/mpc/accounting.ts';
+import type { Channel } from '../runtime/net/channel.ts';
+import { Listener, connect } from '../runtime/net/tcp.ts';
+import type { Plan } from '../runtime/plan.ts';
+import { planCosts } from '../runtime/bound-plan.ts';
+import { makePlan } from '../runtime/plan.ts';
+import { PartySession } from '../runtime/session.ts';
+import type { LayerOptions } from '../runtime/testing/layers.ts';
+import { bertEncoderLayer, layerInput, layerWeights } from '../runtime/testing/layers.ts';
+
+type ModelName = 'bert-base' | 'bert-tiny2';
+
+const MODELS: Record<ModelName, LayerOptions & { layers: number }> = {
+  'bert-base': { seq: 128, hidden: 768, heads: 12, ffn: 3072, layers: 1, seed: 7 },
+  'bert-tiny2': { seq: 128, hidden: 128, heads: 2, ffn: 512, layers: 2, seed: 7 },
+};
+
+/** CrypTen's figures from the product brief (2 parties, online only, 2-core machine). */
+const CRYPTEN = {
+  'bert-base-12': { seconds: 30.4, rounds: 2280, bytes: 9.2e9 },
+  'bert-tiny2': { seconds: 1.37, rounds: 380, bytes: 224e6 },
+} as const;
+
+const INFERENCES = 2;
+
+function buildPlan(model: ModelName): { graph: Graph; plan: Plan } {
+  const graph = selectProtocols(bertEncoderLayer(MODELS[model]), NETWORKS.lan, 16);
+  return { graph, plan: makePlan(graph) };
+}
+
+// ---------------------------------------------------------------- party child
+
+interface PartyConfig {
+  readonly model: ModelName;
+  readonly role: 'server' | 'client';
+  readonly dir: string;
+  readonly port: number;
+}
+
+interface PartyReport {
+  /** Wall seconds of each inference at this party. */
+  readonly inferSeconds: number[];
+  /** CPU seconds (all threads of the process) of each inference: less sensitive to a busy machine. */
+  readonly cpuSeconds: number[];
+  /** Cumulative stats after each inference. */
+  readonly stats: OpStats[][];
+}
+
+async function peer(cfg: PartyConfig): Promise<Channel> {
+  if (cfg.role === 'client') return connect({ host: '127.0.0.1', port: cfg.port }, 'server');
+  const listener = await Listener.open({ host: '127.0.0.1', port: cfg.port }, { peerRole: 'client' });
+  process.send?.({ listening: listener.port });
+  try {
+    return await listener.accept();
+  } finally {
+    listener.close();
+  }
+}
+
+/**
+ * MARILL_PROFILE=DIR: a V8 CPU profile of the steady-state inference, one
+ * file per party (DIR/<model>-<role>.cpuprofile). Returns the stop function.
+ */
+async function startProfile(): Promise<((name: string) => Promise<void>) | undefined> {
+  const dir = process.env['MARILL_PROFILE'];
+  if (!dir) return undefined;
+  const session = new inspector.Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return async (name) => {
+    const { profile } = await session.post('Profiler.stop');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, `${name}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  };
+}
+
+async function runPartyChild(cfg: PartyConfig): Promise<PartyReport> {
+  const { graph, plan } = buildPlan(cfg.model);
+  const feed = fileFeed(plan, cfg.role, cfg.dir);
+  const channel = await peer(cfg);
+  const session = await PartySession.open({
+    plan,
+    party: cfg.role,
+    channel,
+    feed,
+    weights: layerWeights(graph, cfg.role),
+  });
+  const inputs =
+    cfg.role === 'client' ? new Map([['hidden_in', layerInput(MODELS[cfg.model], 11)]]) : new Map();
+  const inferSeconds: number[] = [];
+  const cpuSeconds: number[] = [];
+  const stats: OpStats[][] = [];
+  try {
+    for (let i = 0; i < INFERENCES; i++) {
+      const profiling = i === INFERENCES - 1 ? await startProfile() : undefined;
+      const t0 = performance.now();
+      const cpu0 = process.cpuUsage();
+      await session.infer(inputs);
+      await profiling?.(`${cfg.model}-${cfg.role}`);
+      inferSeconds.push((performance.now() - t0) / 1000);
+      const cpu = process.cpuUsage(cpu0);
+      cpuSeconds.push((cpu.user + cpu.system) / 1e6);
+      stats.push(session.stats().map((s) => ({ ...s })));
+    }
+  } finally {
+    session.close();
+  }
+  return { inferSeconds, cpuSeconds, stats };
+}
+
+// ---------------------------------------------------------------- parent
+
+function startParty(cfg: PartyConfig): { listening: Promise<number>; done: Promise<PartyReport> } {
+  const child = fork(fileURLToPath(import.meta.url), ['--child'], {
+    // MARILL_PROFILE=DIR writes a V8 CPU profile of each party there.
+    execArgv: [
+      '--import',
+      'tsx',
+      ...(process.env['MARILL_PROFILE']
+        ? ['--cpu-prof', `--cpu-prof-dir=${process.env['MARILL_PROFILE']}`]
+        : []),
+    ],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  child.send(cfg);
+  let onListening: (p: number) => void = () => {};
+  const listening = new Promise<number>((r) => (onListening = r));
+  const done = new Promise<PartyReport>((resolve, reject) => {
+    child.on('message', (m: { listening?: number; report?: PartyReport; error?: string }) => {
+      if (m.listening !== undefined) onListening(m.listening);
+      else if (m.report) resolve(m.report);
+      else reject(new Error(`${cfg.role}: ${m.error}`));
+    });
+    child.on('exit', (code) => reject(new Error(`${cfg.role} exited with ${code}`)));
+  });
+  return { listening, done };
+}
+
+/** The second inference's stats: cumulative after it minus after the first. */
+function steadyStats(r: PartyReport): OpStats[] {
+  const first = new Map(r.stats[0]!.map((s) => [s.id, s]));
+  return r.stats[INFERENCES - 1]!.map((s) => {
+    const f = first.get(s.id)!;
+    return {
+      ...s,
+      bytesSent: s.bytesSent - f.bytesSent,
+      rounds: s.rounds - f.rounds,
+      setupBytesSent: 0,
+      setupRounds: 0,
+      offlineBytes: s.offlineBytes - f.offlineBytes,
+      seconds: s.seconds - f.seconds,
+      runs: 1,
+    };
+  });
+}
+
+interface OpProfile {
+  protocol: string;
+  op: string;
+  count: number;
+  seconds: number;
+  bytes: number;
+  rounds: number;
+}
+
+async function measure(model: ModelName): Promise<Record<string, unknown>> {
+  const { plan } = buildPlan(model);
+  const dir = mkdtempSync(join(tmpdir(), 'marill-perf-'));
+  try {
+    const t0 = performance.now();
+    writeDealerMaterial(plan, dir, INFERENCES);
+    const dealingSeconds = (performance.now() - t0) / 1000;
+    const server = startParty({ model, role: 'server', dir, port: 0 });
+    const port = await server.listening;
+    const client = startParty({ model, role: 'client', dir, port });
+    const [s, c] = await Promise.all([server.done, client.done]);
+    const steady = [steadyStats(s), steadyStats(c)] as const;
+    const report = combineReports(steady[0], steady[1]);
+    const costs = planCosts(plan).map((p) => p.cost);
+    const predicted = {
+      onlineBytes: costs.reduce((a, c) => a + c.onlineBytes[0] + c.onlineBytes[1], 0),
+      rounds: costs.reduce((a, c) => a + c.rounds, 0),
+    };
+    const mismatched = roundMismatches(steady[0], steady[1]);
+    // Per protocol: max over the parties of the summed op seconds.
+    const byProtocol = new Map<string, OpProfile>();
+    for (const op of report.ops) {
+      const key = `${op.protocol}`;
+      const p = byProtocol.get(key) ?? {
+        protocol: op.protocol,
+        op: op.op,
+        count: 0,
+        seconds: 0,
+        bytes: 0,
+        rounds: 0,
+      };
+      p.count++;
+      p.seconds += Math.max(...op.seconds);
+      p.bytes += op.onlineBytes[0] + op.onlineBytes[1];
+      p.rounds += op.rounds;
+      byProtocol.set(key, p);
+    }
+    const profile = [...byProtocol.values()].sort((a, b) => b.seconds - a.seconds);
+    const online = Math.max(s.inferSeconds[INFERENCES - 1]!, c.inferSeconds[INFERENCES - 1]!);
+    return {
+      model,
+      options: MODELS[model],
+      transport: 'loopback TCP, two OS processes, dealer material from files generated ahead',
+      dealingSeconds,
+      firstInferenceSeconds: Math.max(s.inferSeconds[0]!, c.inferSeconds[0]!),
+      onlineSeconds: online,
+      cpuSeconds: { server: s.cpuSeconds[INFERENCES - 1]!, client: c.cpuSeconds[INFERENCES - 1]! },
+      loadAverage: loadavg()[0],
+      accountedSeconds: profile.reduce((a, p) => a + p.seconds, 0),
+      onlineBytes: report.totals.onlineBytes,
+      rounds: report.totals.rounds,
+      offlineBytes: report.totals.offlineBytes,
+      predicted: { onlineBytes: predicted.onlineBytes, rounds: predicted.rounds },
+      roundMismatches: mismatched,
+      profile,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function printResult(r: Record<string, unknown>): void {
+  const profile = r['profile'] as OpProfile[];
+  const fmt = (x: number) => x.toFixed(3).padStart(8);
+  console.log(`\n== ${String(r['model'])} ==`);
+  console.log(
+    `dealing ${fmt(r['dealingSeconds'] as number)} s   first inference ${fmt(r['firstInferenceSeconds'] as number)} s`,
+  );
+  console.log(
+    `online  ${fmt(r['onlineSeconds'] as number)} s   accounted ${fmt(r['accountedSeconds'] as number)} s   ` +
+      `${((r['onlineBytes'] as number) / 1e6).toFixed(1)} MB   ${String(r['rounds'])} rounds`,
+  );
+  const cpu = r['cpuSeconds'] as { server: number; client: number };
+  console.log(
+    `cpu     server ${fmt(cpu.server)} s   client ${fmt(cpu.client)} s   (load average ${(r['loadAverage'] as number).toFixed(1)})`,
+  );
+  for (const p of profile)
+    console.log(
+      `  ${p.protocol.padEnd(22)} x${String(p.count).padEnd(4)} ${fmt(p.seconds)} s ${(p.bytes / 1e6).toFixed(1).padStart(8)} MB ${String(p.rounds).padStart(4)} rounds`,
+    );
+}
+
+async function main(): Promise<void> {
+  const wanted = process.argv.slice(2).filter((a) => a in MODELS) as ModelName[];
+  const models = wanted.length > 0 ? wanted : (Object.keys(MODELS) as ModelName[]);
+  const results: Record<string, unknown>[] = [];
+  for (const m of models) {
+    const r = await measure(m);
+    printResult(r);
+    results.push(r);
+  }
+  const base = results.find((r) => r['model'] === 'bert-base');
+  const estimate = base
+    ? {
+        layers: 12,
+        onlineSeconds: 12 * (base['onlineSeconds'] as number),
+        rounds: 12 * (base['rounds'] as number),
+        onlineBytes: 12 * (base['onlineBytes'] as number),
+        crypten: CRYPTEN['bert-base-12'],
+      }
+    : undefined;
+  if (estimate)
+    console.log(
+      `\nBERT-base 12 layers (12 x one layer): ${estimate.onlineSeconds.toFixed(1)} s, ${estimate.rounds} rounds, ` +
+        `${(estimate.onlineBytes / 1e9).toFixed(2)} GB  (CrypTen: 30.4 s, 2280 rounds, 9.2 GB)`,
+    );
+  const out = join(fileURLToPath(new URL('.', import.meta.url)), 'results');
+  mkdirSync(out, { recursive: true });
+  writeFileSync(
+    join(out, 'perf-layer.json'),
+    `${JSON.stringify({ date: new Date().toISOString(), results, bertBase12: estimate, crypten: CRYPTEN }, null, 2)}\n`,
+  );
+}
+
+if (process.argv.includes('--child')) {
+  process.once('message', (cfg: PartyConfig) => {
+    runPartyChild(cfg)
+      .then((report) => process.send?.({ report }))
+      .catch((e: unknown) =>
+        process.send?.({ error: e instanceof Error ? (e.stack ?? e.message) : String(e) }),
+      )
+      .finally(() => process.disconnect?.());
+  });
+} else {
+  await main();
+}
