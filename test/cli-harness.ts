@@ -120,7 +120,9 @@ export function spawnMarillc(args: readonly string[], opts: { timeoutMs: number 
       };
       const timer = setTimeout(() => {
         stop();
-        reject(new Error(`marillc ${args[0]} did not print ${pattern} within ${timeoutMs} ms; stderr:\n${err}`));
+        reject(
+          new Error(`marillc ${args[0]} did not print ${pattern} within ${timeoutMs} ms; stderr:\n${err}`),
+        );
       }, timeoutMs);
       watchers.push(check);
       check();

@@ -3,6 +3,7 @@
  * and print the summary (default), the IR or the cost table; with -o, write the
  * plan module and its weight bundles.
  */
+import { mkdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Graph } from '../../ir/graph.ts';
 import { printGraph } from '../../ir/print.ts';
@@ -98,6 +99,7 @@ function writePlan(
   model: string,
   argv: readonly string[],
 ): string[] {
+  mkdirSync(dirname(out) || '.', { recursive: true });
   const plan = makePlan(graph, { fracBits });
   const bundles = bundlePaths(out);
   const written: string[] = [];

@@ -16,6 +16,7 @@ import {
   existsSync,
   mkdirSync,
   openSync,
+  read,
   readFileSync,
   readSync,
   writeFileSync,
@@ -146,7 +147,8 @@ export function fileFeed(plan: Plan, party: Party, dir: string): MaterialFeed {
     for (let i = 0; i < count; i++) offset += Buffer.from(readExactly(4)).readUInt32LE(0);
   };
   skipFrames(used * m.opsPerInference);
-  let left = 0;
+  const frames = new FramePrefetcher(fd, offset, d);
+  let begun = false;
   return {
     seeds: {
       stream: Uint8Array.from(seedBytes.subarray(0, SEED_BYTES)),
@@ -154,25 +156,114 @@ export function fileFeed(plan: Plan, party: Party, dir: string): MaterialFeed {
     },
     tag: `files:${m.session}#${used}`,
     async begin() {
-      if (left > 0)
-        throw new MarillError(`${left} frames of the previous inference were not used`, { file: d });
+      if (begun && frames.unread > 0)
+        throw new MarillError(`${frames.unread} frames of the previous inference were not used`, { file: d });
       if (used >= m.inferences) throw exhausted();
       used++;
       // Record use before any frame is read: material must never serve two inferences.
       writeFileSync(progressPath, JSON.stringify({ used }));
-      left = m.opsPerInference;
+      begun = true;
+      frames.start(m.opsPerInference);
     },
     async next() {
-      if (left === 0)
+      if (frames.unread === 0)
         throw new MarillError('the plan reads more frames than the material holds per inference', {
           file: d,
         });
-      left--;
-      const len = Buffer.from(readExactly(4)).readUInt32LE(0);
-      return readExactly(len);
+      return frames.next();
     },
     close() {
-      closeSync(fd);
+      frames.close();
     },
   };
+}
+
+/** How far the prefetcher reads ahead of the frames taken (bytes). */
+const PREFETCH_BYTES = 256 << 20;
+
+/**
+ * Reads an inference's frames ahead, on the thread pool (asynchronous reads),
+ * while the party computes: a protocol op then finds its material in memory
+ * instead of waiting for the disk. At most PREFETCH_BYTES are held ahead.
+ */
+class FramePrefetcher {
+  private readonly ready: Uint8Array[] = [];
+  private buffered = 0;
+  /** Frames of this inference not yet read from the file / not yet taken. */
+  private toRead = 0;
+  unread = 0;
+  private waiter: { resolve: (f: Uint8Array) => void; reject: (e: Error) => void } | undefined;
+  private failure: Error | undefined;
+  private pumping = false;
+  private closed = false;
+
+  constructor(
+    private readonly fd: number,
+    private offset: number,
+    private readonly dir: string,
+  ) {}
+
+  start(frames: number): void {
+    this.toRead = frames;
+    this.unread = frames;
+    void this.pump();
+  }
+
+  next(): Promise<Uint8Array> {
+    this.unread--;
+    const f = this.ready.shift();
+    if (f) {
+      this.buffered -= f.byteLength;
+      void this.pump();
+      return Promise.resolve(f);
+    }
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => (this.waiter = { resolve, reject }));
+  }
+
+  close(): void {
+    this.closed = true;
+    // A read in flight still uses the descriptor: the pump closes it when it stops.
+    if (!this.pumping) closeSync(this.fd);
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping || this.closed) return;
+    this.pumping = true;
+    try {
+      while (this.toRead > 0 && this.buffered < PREFETCH_BYTES && !this.closed) {
+        const len = Buffer.from(await this.read(4)).readUInt32LE(0);
+        const frame = await this.read(len);
+        this.toRead--;
+        const w = this.waiter;
+        this.waiter = undefined;
+        if (w) w.resolve(frame);
+        else {
+          this.ready.push(frame);
+          this.buffered += len;
+        }
+      }
+    } catch (e) {
+      this.failure = e instanceof MarillError ? e : new MarillError(String(e), { file: this.dir });
+      this.waiter?.reject(this.failure);
+      this.waiter = undefined;
+    } finally {
+      this.pumping = false;
+      if (this.closed) closeSync(this.fd);
+    }
+  }
+
+  private async read(n: number): Promise<Uint8Array> {
+    const out = new Uint8Array(n);
+    let got = 0;
+    while (got < n) {
+      const k = await new Promise<number>((resolve, reject) =>
+        read(this.fd, out, got, n - got, this.offset + got, (e, bytes) => (e ? reject(e) : resolve(bytes))),
+      );
+      if (k === 0) throw new MarillError('material.bin ends early', { file: this.dir });
+      got += k;
+    }
+    this.offset += n;
+    return out;
+  }
 }

@@ -152,7 +152,8 @@ export class MaterialSource {
         owner === party ? sessionPrg(seeds.session, opId, key).ring(n) : undefined,
       sharedRandomBytes: (n) => prg.bytes(n),
       shareBytes: (n) => (party === 'server' ? prg.bytes(n) : Uint8Array.from(read(n))),
-      receive: (to, n) => (to === party ? Uint8Array.from(read(n)) : undefined),
+      // A view: the frame is this op's own memory, and received material is only read.
+      receive: (to, n) => (to === party ? read(n) : undefined),
       finish: () => {
         if (at !== frame.byteLength)
           throw new MarillError(

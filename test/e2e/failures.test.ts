@@ -6,7 +6,7 @@
  * waiting). The scenarios are independent and mostly wait, so they run
  * concurrently.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,19 +38,16 @@ let lora: CompiledPlan;
 
 beforeAll(async () => {
   root = scratchDir('marillc-e2e-fail-');
-  const dirs = { frozen: join(root, 'frozen'), lora: join(root, 'lora') };
-  frozen = compilePlan({
-    family: gpt2,
-    variant: findVariant(gpt2, 'frozen'),
-    standard: false,
-    dir: dirs.frozen,
-  });
-  lora = compilePlan({
-    family: gpt2,
-    variant: findVariant(gpt2, 'lora-merged'),
-    standard: false,
-    dir: dirs.lora,
-  });
+  [frozen, lora] = await Promise.all(
+    (['frozen', 'lora-merged'] as const).map((style) =>
+      compilePlan({
+        family: gpt2,
+        variant: findVariant(gpt2, style),
+        standard: false,
+        dir: join(root, style),
+      }),
+    ),
+  );
   // Dealer material ahead to files, one inference each: the scenarios below fail before using it.
   const dealers = [frozen, lora].map((p) =>
     spawnMarillc(dealerArgs(p, 'dir'), { timeoutMs: PROCESS_TIMEOUT_MS }),
@@ -59,7 +56,10 @@ beforeAll(async () => {
     if (d.code !== 0) throw new Error(`the dealer failed:\n${d.stderr}`);
 }, TEST_TIMEOUT_MS);
 
-afterAll(() => killAllSpawned());
+afterAll(() => {
+  killAllSpawned();
+  rmSync(root, { recursive: true, force: true });
+});
 
 const materialOf = (p: CompiledPlan) => join(p.dir, 'dealer');
 

@@ -9,7 +9,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunningMarillc, SpawnedResult } from '../cli-harness.ts';
-import { marillc, spawnMarillc } from '../cli-harness.ts';
+import { spawnMarillc } from '../cli-harness.ts';
 import type { ExampleFamily, ExampleVariant } from '../../examples/manifest.ts';
 import { examplePath, findVariant, shapeFlags } from '../../examples/manifest.ts';
 
@@ -52,12 +52,12 @@ export function compileArgs(r: CompileRequest, plan: string, report: string): st
   ];
 }
 
-/** Runs the compiler (waiting for it); throws with its stderr unless it succeeds. */
-export function compilePlan(r: CompileRequest, stem = 'plan'): CompiledPlan {
+/** Runs the compiler as a process; fails with its stderr unless it succeeds. */
+export async function compilePlan(r: CompileRequest, stem = 'plan'): Promise<CompiledPlan> {
   mkdirSync(r.dir, { recursive: true });
   const plan = join(r.dir, `${stem}.ts`);
   const report = join(r.dir, `${stem}.compile.json`);
-  const res = marillc(compileArgs(r, plan, report), { timeoutMs: PROCESS_TIMEOUT_MS });
+  const res = await spawnMarillc(compileArgs(r, plan, report), { timeoutMs: PROCESS_TIMEOUT_MS }).done;
   if (res.code !== 0) throw new Error(`compile of ${r.variant.file} failed (${res.code}):\n${res.stderr}`);
   return {
     dir: r.dir,

@@ -13,7 +13,7 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { examplePath, findVariant } from '../../examples/manifest.ts';
-import { killAllSpawned, marillc, scratchDir } from '../cli-harness.ts';
+import { killAllSpawned, scratchDir, spawnMarillc } from '../cli-harness.ts';
 import type { E2eCase } from './cases.ts';
 import { e2eCases } from './cases.ts';
 import { concurrencyLimit } from './limit.ts';
@@ -55,7 +55,7 @@ function modelPaths(c: E2eCase, compiled: CompiledPlan): { server: string; clien
 async function runCase(c: E2eCase, root: string): Promise<Outcome> {
   const dir = join(root, c.key.replace('/', '-'));
   mkdirSync(dir, { recursive: true });
-  const compiled = compilePlan({ family: c.family, variant: c.variant, standard: c.standard, dir });
+  const compiled = await compilePlan({ family: c.family, variant: c.variant, standard: c.standard, dir });
   const models = modelPaths(c, compiled);
   const run = await runThreeParties({
     plan: compiled,
@@ -155,23 +155,24 @@ describe(`marillc simulate --report (${SIMULATED})`, () => {
       const o = await outcome(c);
       const report = join(o.compiled.dir, 'simulate.json');
       const models = modelPaths(c, o.compiled);
-      const res = await limit(async () =>
-        marillc(
-          [
-            'simulate',
-            o.compiled.plan,
-            '--server-model',
-            models.server,
-            ...(models.client !== undefined ? ['--client-model', models.client] : []),
-            '--input',
-            examplePath(c.family.inputFile),
-            '--out',
-            join(o.compiled.dir, 'simulate.out.json'),
-            '--report',
-            report,
-          ],
-          { timeoutMs: PROCESS_TIMEOUT_MS },
-        ),
+      const res = await limit(
+        () =>
+          spawnMarillc(
+            [
+              'simulate',
+              o.compiled.plan,
+              '--server-model',
+              models.server,
+              ...(models.client !== undefined ? ['--client-model', models.client] : []),
+              '--input',
+              examplePath(c.family.inputFile),
+              '--out',
+              join(o.compiled.dir, 'simulate.out.json'),
+              '--report',
+              report,
+            ],
+            { timeoutMs: PROCESS_TIMEOUT_MS },
+          ).done,
       );
       expect(res.stderr).toBe('');
       expect(res.code).toBe(0);
