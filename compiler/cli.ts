@@ -93,8 +93,11 @@ export function buildProgram(argv: readonly string[]): Command {
     .option('--network <profile>', 'optimise for lan, wan, or BW,LAT (Mbit/s, ms one-way)', 'lan')
     .option('--frac-bits <f>', 'fixed-point fractional bits', String(DEFAULT_FRAC_BITS))
     .addOption(
-      new Option('--emit <what>', 'what to print: the placement summary, the IR, or the per-op cost table')
-        .choices(['summary', 'ir', 'cost'])
+      new Option(
+        '--emit <what>',
+        'what to print: the placement summary, the IR, the per-op cost table, or a Graphviz graph',
+      )
+        .choices(['summary', 'ir', 'cost', 'dot'])
         .default('summary'),
     )
     .option('--dump-after <pass>', 'print the IR to stderr after PASS (or all; repeatable)', collect)

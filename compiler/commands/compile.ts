@@ -13,6 +13,7 @@ import { makePlan } from '../../runtime/plan.ts';
 import { loadBaseModel } from '../base-model.ts';
 import { planWeights, writeBundle } from '../bundle.ts';
 import { generatePlanModule } from '../codegen.ts';
+import { toDot } from '../dot.ts';
 import { costPlan } from '../cost.ts';
 import { formatClassTable, formatCostLine, formatCostTable } from '../cost-report.ts';
 import { loadModel, runPipeline } from '../driver.ts';
@@ -23,7 +24,7 @@ import { emit, numberFlag, shapesFrom, writeJson } from './common.ts';
 
 export interface CompileFlags {
   shape?: string[];
-  emit: 'summary' | 'ir' | 'cost';
+  emit: 'summary' | 'ir' | 'cost' | 'dot';
   output?: string;
   base?: string;
   private?: string[];
@@ -87,6 +88,7 @@ export function compileCommand(model: string, flags: CompileFlags, argv: readonl
   if (flags.report) writeJson(flags.report, { ...summary, cost });
   if (flags.emit === 'ir') emit(printGraph(graph), undefined);
   else if (flags.emit === 'cost') emit(formatCostTable(cost), undefined);
+  else if (flags.emit === 'dot') emit(toDot(graph), undefined);
   else emit(`${formatSummary(summary)}\n${formatClassTable(cost)}${formatCostLine(cost)}\n`, undefined);
   if (written.length > 0) process.stderr.write(`wrote ${written.join(', ')}\n`);
 }
