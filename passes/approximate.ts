@@ -12,7 +12,10 @@
  *   2. --softmax 2quad sets `approx = "2quad"` on every softmax node:
  *      (x + mask + c)^2 normalised by its row sum, c = 5, masked positions
  *      (mask <= -1e4) excluded. log_softmax has no 2quad form and is left alone.
- *      --softmax exact leaves them as they are.
+ *      --softmax exact leaves them as they are. A 2quad softmax whose mask is
+ *      data (BERT's padding mask, not a public constant) is then spelled out in
+ *      primitive ops (passes/masked-2quad.ts), so masked positions get weight 0
+ *      under MPC as well.
  * The approximation applies to every such op, on the client as well as in MPC:
  * it is a property of the model (MPCFormer distils the model into it), not of
  * where an op runs. The plaintext interpreter evaluates the approximated forms,
@@ -22,6 +25,7 @@
 import type { Graph, Node } from '../ir/graph.ts';
 import type { GeluMode, PassContext, SoftmaxMode } from './context.ts';
 import type { Pass } from './manager.ts';
+import { expandMasked2Quad } from './masked-2quad.ts';
 
 /** The gelu/softmax `approx` attribute each option selects; undefined leaves the op as it is. */
 function geluApprox(mode: GeluMode): string | undefined {
@@ -46,7 +50,9 @@ export function approximate(g: Graph, gelu: GeluMode, softmax: SoftmaxMode): Gra
     if (next !== n) changed = true;
     return next;
   });
-  return changed ? { ...g, nodes } : g;
+  if (!changed) return g;
+  const approximated = { ...g, nodes };
+  return softmaxAttr === '2quad' ? expandMasked2Quad(approximated) : approximated;
 }
 
 export const approximatePass: Pass = {
