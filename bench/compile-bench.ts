@@ -10,7 +10,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateBertBase } from './gen-bert-base.ts';
+import { BERT_BASE, generateBertBase } from './gen-bert-base.ts';
+import type { TransformerDims } from './models/spec.ts';
 
 interface Measurement {
   mode: string;
@@ -32,16 +33,7 @@ function measure(mode: 'floor' | 'compile', file: string, repeats: number): Meas
 }
 
 export interface CompileBenchResult {
-  model: {
-    file: string;
-    bytes: number;
-    layers: number;
-    hidden: number;
-    heads: number;
-    ffn: number;
-    vocab: number;
-    seq: number;
-  };
+  model: { file: string; bytes: number } & TransformerDims;
   floor: Measurement;
   compile: Measurement;
   time_ratio_vs_floor: number;
@@ -60,8 +52,9 @@ export function runCompileBench(): CompileBenchResult {
   const compile = measure('compile', file, 3);
   const timeRatio = compile.seconds / floor.seconds;
   const rssRatio = compile.peak_rss_bytes / bytes;
+  const { layers, hidden, heads, ffn, vocab, seq } = BERT_BASE;
   return {
-    model: { file, bytes, layers: 12, hidden: 768, heads: 12, ffn: 3072, vocab: 30522, seq: 128 },
+    model: { file, bytes, layers, hidden, heads, ffn, vocab, seq },
     floor,
     compile,
     time_ratio_vs_floor: timeRatio,

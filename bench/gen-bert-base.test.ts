@@ -10,7 +10,9 @@ import { expect, test } from 'vitest';
 import { loadOnnx } from '../compiler/onnx/load.ts';
 import { lowerOnnx } from '../compiler/onnx/lower.ts';
 import { interpret } from '../ir/interpret.ts';
-import { maxAbsDiff, randomTensor, rng, runOrt } from '../test/fixtures/onnx-builders/differential.ts';
+import { maxAbsDiff } from '../test/fixtures/onnx-builders/differential.ts';
+import { runOrt } from '../test/fixtures/ort.ts';
+import { randomTensor, rng } from '../test/fixtures/random.ts';
 import type { BertConfig } from './gen-bert-base.ts';
 import { BERT_BASE, generateBertBase } from './gen-bert-base.ts';
 

@@ -18,16 +18,18 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { writeOnnxStreaming } from '../compiler/onnx/stream-write.ts';
-import { dynamicShape, erfGelu, layerNorm, linear } from './models/blocks.ts';
+import {
+  dynamicShape,
+  erfGelu,
+  extendedAttentionMask,
+  layerNorm,
+  linear,
+  poolerClassifier,
+} from './models/blocks.ts';
 import { ExportBuilder, INIT_SPREAD } from './models/export-builder.ts';
+import type { TransformerDims } from './models/spec.ts';
 
-export interface BertConfig {
-  readonly layers: number;
-  readonly hidden: number;
-  readonly heads: number;
-  readonly ffn: number;
-  readonly vocab: number;
-  readonly seq: number;
+export interface BertConfig extends TransformerDims {
   readonly maxPositions: number;
   readonly typeVocab: number;
   readonly labels: number;
@@ -82,18 +84,6 @@ function embeddings(b: ExportBuilder, c: BertConfig): string {
   return layerNorm(b, scope, sum, 'bert.embeddings.LayerNorm', c.hidden);
 }
 
-/** (1 - mask) * finfo(float32).min, broadcast over heads and query positions. */
-function extendedMask(b: ExportBuilder): string {
-  const scope = '/bert';
-  const m = b.one('Unsqueeze', scope, [
-    b.one('Unsqueeze', scope, ['attention_mask', b.ints(scope, [1])]),
-    b.ints(scope, [2]),
-  ]);
-  const f = b.one('Cast', scope, [m], { to: 1 });
-  const inverted = b.one('Sub', scope, [b.scalar(scope, 1), f]);
-  return b.one('Mul', scope, [inverted, b.scalar(scope, -3.4028234663852886e38)]);
-}
-
 function attention(b: ExportBuilder, c: BertConfig, l: number, x: string, mask: string): string {
   const scope = `/bert/encoder/layer.${l}/attention/self`;
   const prefix = `bert.encoder.layer.${l}.attention`;
@@ -138,39 +128,13 @@ function feedForward(b: ExportBuilder, c: BertConfig, l: number, x: string): str
   );
 }
 
-function classifierHead(b: ExportBuilder, c: BertConfig, x: string): string {
-  const first = b.one(
-    'Gather',
-    '/bert/pooler',
-    [x, b.constant('/bert/pooler', { type: 'int64', dims: [], values: [0] })],
-    {
-      axis: 1,
-    },
-  );
-  const gemm = (scope: string, input: string, prefix: string, dOut: number) =>
-    b.one(
-      'Gemm',
-      scope,
-      [
-        input,
-        b.weight(`${prefix}.weight`, [dOut, c.hidden], 0, INIT_SPREAD),
-        b.weight(`${prefix}.bias`, [dOut], 0, INIT_SPREAD),
-      ],
-      { alpha: { float: 1 }, beta: { float: 1 }, transB: 1 },
-    );
-  const pooled = b.one('Tanh', '/bert/pooler', [
-    gemm('/bert/pooler/dense', first, 'bert.pooler.dense', c.hidden),
-  ]);
-  return gemm('/classifier', pooled, 'classifier', c.labels);
-}
-
 export function generateBertBase(path: string, config: BertConfig = BERT_BASE): GeneratedModel {
   if (config.hidden % config.heads !== 0) throw new Error('hidden size must be a multiple of the head count');
   const b = new ExportBuilder(config.seed);
   let x = embeddings(b, config);
-  const mask = extendedMask(b);
+  const mask = extendedAttentionMask(b);
   for (let l = 0; l < config.layers; l++) x = feedForward(b, config, l, attention(b, config, l, x, mask));
-  const logits = classifierHead(b, config, x);
+  const logits = poolerClassifier(b, config.hidden, config.labels, x);
   b.nodes.push({ op: 'Identity', name: '/Identity', inputs: [logits], outputs: ['logits'] });
 
   const positionIds = Array.from({ length: config.maxPositions }, (_, i) => i);

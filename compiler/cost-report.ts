@@ -4,7 +4,7 @@
  * op-by-op comparison that holds the cost model to the runtime's counts.
  */
 import type { RunReport } from '../runtime/mpc/accounting.ts';
-import type { OpClass, PlanCost } from './cost.ts';
+import type { OpClass, PlanCost, TrafficCounts } from './cost.ts';
 import { OP_CLASSES } from './cost.ts';
 
 export function formatBytes(n: number): string {
@@ -95,25 +95,13 @@ export function formatCostLine(c: PlanCost): string {
 }
 
 export interface MeasuredSection {
-  readonly total: {
-    readonly online_bytes: number;
-    readonly offline_bytes: number;
-    readonly rounds: number;
-    readonly setup_bytes: number;
-    readonly setup_rounds: number;
-    readonly seconds: number;
-  };
-  readonly ops: readonly {
+  readonly total: TrafficCounts & { readonly seconds: number };
+  readonly ops: readonly (TrafficCounts & {
     readonly id: string;
     readonly op: string;
     readonly protocol: string;
-    readonly online_bytes: number;
-    readonly offline_bytes: number;
-    readonly rounds: number;
-    readonly setup_bytes: number;
-    readonly setup_rounds: number;
     readonly seconds: number;
-  }[];
+  })[];
 }
 
 export function measuredSection(r: RunReport, seconds: number): MeasuredSection {

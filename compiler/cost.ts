@@ -39,11 +39,8 @@ export function opClass(n: Node): OpClass {
   return 'other';
 }
 
-export interface OpCost {
-  readonly id: string;
-  readonly op: string;
-  readonly protocol: string;
-  readonly class: OpClass;
+/** What an op, or a whole plan, costs in communication per inference (predicted or measured). */
+export interface TrafficCounts {
   /** Bytes sent by both parties, online, per inference. */
   readonly online_bytes: number;
   /** Dealer -> parties bytes per inference. */
@@ -51,15 +48,17 @@ export interface OpCost {
   readonly rounds: number;
   readonly setup_bytes: number;
   readonly setup_rounds: number;
+}
+
+export interface OpCost extends TrafficCounts {
+  readonly id: string;
+  readonly op: string;
+  readonly protocol: string;
+  readonly class: OpClass;
   readonly est_seconds: number;
 }
 
-export interface CostTotals {
-  readonly online_bytes: number;
-  readonly offline_bytes: number;
-  readonly rounds: number;
-  readonly setup_bytes: number;
-  readonly setup_rounds: number;
+export interface CostTotals extends TrafficCounts {
   readonly est_seconds: number;
   /** Of est_seconds: plaintext work at the client and server (not under MPC). */
   readonly plaintext_seconds: number;

@@ -3,36 +3,18 @@
  * variant, which layers a variant fine-tuned) as the independent oracle.
  */
 import { describe, expect, it } from 'vitest';
-import type { ExampleFamily } from '../examples/manifest.ts';
-import { examplePath, findVariant, loadExamplesManifest } from '../examples/manifest.ts';
+import { findVariant, loadExamplesManifest } from '../examples/manifest.ts';
 import type { Graph } from '../ir/graph.ts';
-import type { Tensor } from '../ir/tensor.ts';
-import { tensorHash } from '../ir/tensor.ts';
 import type { CompileOptions } from '../passes/context.ts';
 import { DEFAULT_OPTIONS, emptyNotes } from '../passes/context.ts';
 import { place } from '../passes/place.ts';
 import { provenancePass } from '../passes/provenance.ts';
-import { loadModel } from './driver.ts';
+import { baseModelOfGraph } from '../test/fixtures/base-model.ts';
+import { loadExampleVariant } from '../test/fixtures/examples.ts';
 import type { CompileSummary } from './summary.ts';
 import { summarize } from './summary.ts';
 
 const manifest = loadExamplesManifest();
-
-function load(family: ExampleFamily, variant: string): Graph {
-  const shapes = Object.fromEntries(family.inputs.map((t) => [t.name, [...t.shape]]));
-  return loadModel(examplePath(findVariant(family, variant).file), { shapes });
-}
-
-function baseModelOf(g: Graph): NonNullable<CompileOptions['base']> {
-  const tensors = new Map<string, Tensor>();
-  const byHash = new Map<string, string>();
-  for (const n of g.nodes) {
-    if (n.op !== 'weight' || !n.tensor) continue;
-    tensors.set(String(n.attrs['name']), n.tensor);
-    byHash.set(tensorHash(n.tensor), String(n.attrs['name']));
-  }
-  return { file: 'base.onnx', tensors, byHash };
-}
 
 function summaryOf(g: Graph, options: Partial<CompileOptions>): CompileSummary {
   const ctx = { options: { ...DEFAULT_OPTIONS, ...options }, notes: emptyNotes() };
@@ -44,15 +26,15 @@ describe.each(manifest.families.map((f) => [f.name, f] as const))(
   (_name, family) => {
     const layers = Number(family.config['layers']);
     const seq = family.inputs[0]!.shape[1]!;
-    const baseGraph = load(family, 'base');
-    const base = baseModelOf(baseGraph);
+    const baseGraph = loadExampleVariant(family, 'base');
+    const base = baseModelOfGraph(baseGraph);
     const baseRows = summaryOf(baseGraph, { noMarill: true }).attention.reduce((s, a) => s + a.rows, 0);
 
     it.each(['full', 'frozen', 'head-merged'])(
       '%s: one attention per layer with the variant heads',
       (variant) => {
         const v = findVariant(family, variant);
-        const s = summaryOf(load(family, variant), { base });
+        const s = summaryOf(loadExampleVariant(family, variant), { base });
         expect(s.attention).toHaveLength(layers);
         for (const a of s.attention) {
           expect(a.heads).toBe(v.heads);
@@ -65,7 +47,7 @@ describe.each(manifest.families.map((f) => [f.name, f] as const))(
     );
 
     it('head-merged has half the softmax rows of its base', () => {
-      const rows = summaryOf(load(family, 'head-merged'), { noMarill: true }).attention.reduce(
+      const rows = summaryOf(loadExampleVariant(family, 'head-merged'), { noMarill: true }).attention.reduce(
         (s, a) => s + a.rows,
         0,
       );

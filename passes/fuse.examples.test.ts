@@ -6,13 +6,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { loadModel } from '../compiler/driver.ts';
-import type { Graph } from '../ir/graph.ts';
 import { interpret } from '../ir/interpret.ts';
 import { readInputs } from '../ir/tensor-json.ts';
 import { toNumbers } from '../ir/tensor.ts';
 import { examplePath, loadExamplesManifest } from '../examples/manifest.ts';
-import type { ExampleFamily } from '../examples/manifest.ts';
+import { loadExampleFile } from '../test/fixtures/examples.ts';
 import { opCounts } from '../test/passes/pass-harness.ts';
 import { cleanup } from './cleanup.ts';
 import { fuse } from './fuse.ts';
@@ -45,11 +43,6 @@ const EXPECTED: Record<string, Expected> = {
   },
 };
 
-function load(family: ExampleFamily, file: string): Graph {
-  const shapes = Object.fromEntries(family.inputs.map((t) => [t.name, [...t.shape]]));
-  return loadModel(examplePath(file), { shapes });
-}
-
 const manifest = loadExamplesManifest();
 const cases = manifest.families.flatMap((family) =>
   family.variants.map((variant) => ({ family, variant, id: `${family.name}/${variant.name}` })),
@@ -59,7 +52,7 @@ describe('fuse on the example models', () => {
   it.each(cases)('$id', ({ family, variant }) => {
     const expected = EXPECTED[family.name];
     if (!expected) throw new Error(`no expectations for family '${family.name}'`);
-    const g = load(family, variant.file);
+    const g = loadExampleFile(family, variant.file);
     const fused = fuse(cleanup(g));
     const counts = opCounts(fused);
 

@@ -11,38 +11,22 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { summarize } from '../compiler/summary.ts';
-import { loadModel } from '../compiler/driver.ts';
 import { readWeights, sameWeight } from '../examples/gen/onnx-weights.ts';
 import type { ExampleFamily } from '../examples/manifest.ts';
 import { examplePath, findVariant, loadExamplesManifest } from '../examples/manifest.ts';
 import type { Graph } from '../ir/graph.ts';
 import { interpret } from '../ir/interpret.ts';
-import type { Tensor } from '../ir/tensor.ts';
-import { tensorHash, toNumbers } from '../ir/tensor.ts';
+import { toNumbers } from '../ir/tensor.ts';
 import { readInputs } from '../ir/tensor-json.ts';
 import type { CompileOptions, PassContext } from './context.ts';
 import { DEFAULT_OPTIONS, emptyNotes } from './context.ts';
 import { loraSplit } from './lora-split.ts';
 import { place } from './place.ts';
 import { provenancePass } from './provenance.ts';
+import { baseModelOfGraph } from '../test/fixtures/base-model.ts';
+import { loadExampleVariant } from '../test/fixtures/examples.ts';
 
 const manifest = loadExamplesManifest();
-
-function load(family: ExampleFamily, variant: string): Graph {
-  const shapes = Object.fromEntries(family.inputs.map((t) => [t.name, [...t.shape]]));
-  return loadModel(examplePath(findVariant(family, variant).file), { shapes });
-}
-
-function baseModelOf(g: Graph): NonNullable<CompileOptions['base']> {
-  const tensors = new Map<string, Tensor>();
-  const byHash = new Map<string, string>();
-  for (const n of g.nodes) {
-    if (n.op !== 'weight' || !n.tensor) continue;
-    tensors.set(String(n.attrs['name']), n.tensor);
-    byHash.set(tensorHash(n.tensor), String(n.attrs['name']));
-  }
-  return { file: 'base.onnx', tensors, byHash };
-}
 
 function compile(g: Graph, base: CompileOptions['base']): { graph: Graph; ctx: PassContext } {
   const ctx: PassContext = { options: { ...DEFAULT_OPTIONS, base }, notes: emptyNotes() };
@@ -78,11 +62,11 @@ function maxDiff(a: Graph, b: Graph, family: ExampleFamily): number {
 describe.each(manifest.families.map((f) => [f.name, f] as const))(
   'lora-split on examples/%s',
   (_name, family) => {
-    const base = baseModelOf(load(family, 'base'));
+    const base = baseModelOfGraph(loadExampleVariant(family, 'base'));
     const rank = findVariant(family, 'lora-merged').lora!.rank;
 
     it('lora-merged: splits exactly the changed Q/V weights, every adapter block of the LoRA rank', () => {
-      const g = load(family, 'lora-merged');
+      const g = loadExampleVariant(family, 'lora-merged');
       const { graph, ctx } = compile(g, base);
       const expected = changedLayerWeights(family, 'lora-merged');
       expect(expected.length).toBeGreaterThan(0);
@@ -97,8 +81,8 @@ describe.each(manifest.families.map((f) => [f.name, f] as const))(
     });
 
     it('lora-merged costs what lora-explicit costs: the same local and secure MACs', () => {
-      const merged = compile(load(family, 'lora-merged'), base);
-      const explicit = compile(load(family, 'lora-explicit'), base);
+      const merged = compile(loadExampleVariant(family, 'lora-merged'), base);
+      const explicit = compile(loadExampleVariant(family, 'lora-explicit'), base);
       const m = summarize(place(merged.graph), merged.ctx.notes).summary;
       const e = summarize(place(explicit.graph), explicit.ctx.notes).summary;
       expect(m.mpc.local_macs).toBeGreaterThan(0);
@@ -112,7 +96,7 @@ describe.each(manifest.families.map((f) => [f.name, f] as const))(
     });
 
     it.each(['full', 'frozen', 'head-merged'])('%s: full-rank changes, nothing split', (variant) => {
-      const g = load(family, variant);
+      const g = loadExampleVariant(family, variant);
       const { graph, ctx } = compile(g, base);
       expect(ctx.notes.lora).toEqual([]);
       expect(graph.nodes.length).toBe(g.nodes.length);

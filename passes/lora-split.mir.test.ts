@@ -8,56 +8,30 @@
  * masked to zeros in the comparison; their values are checked against the oracle
  * instead (the interpreter on the original graph, within 1e-4).
  */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../ir/builder.ts';
 import type { Graph } from '../ir/graph.ts';
 import { interpret } from '../ir/interpret.ts';
-import { parseGraph } from '../ir/parse.ts';
 import { printGraph } from '../ir/print.ts';
 import type { Tensor } from '../ir/tensor.ts';
 import { makeTensor, tensorHash } from '../ir/tensor.ts';
 import { verifyGraph } from '../ir/verify.ts';
 import { expectTextFile } from '../test/expect-text.ts';
-import type { PassContext } from './context.ts';
-import { DEFAULT_OPTIONS, emptyNotes } from './context.ts';
 import { loraSplit } from './lora-split.ts';
+import { contextWithBase, lcgTensor, lcgValues, loadMir } from '../test/passes/pass-harness.ts';
 
 const DIR = 'test/passes/lora-split';
-
-function randomValues(n: number, seed: number, scale = 1): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s / 4294967296 - 0.5) * scale;
-  }
-  return out;
-}
-
-function tensor(shape: [number, number], seed: number): Tensor {
-  return makeTensor('f32', shape, randomValues(shape[0] * shape[1], seed));
-}
 
 /** base + u v^T over columns [start, end) for each update (rank 1 each). */
 function updated(base: Tensor, updates: readonly { start: number; end: number; seed: number }[]): Tensor {
   const [k, n] = base.shape as [number, number];
   const out = Float32Array.from(base.data as Float32Array);
   for (const { start, end, seed } of updates) {
-    const u = randomValues(k, seed, 0.5);
-    const v = randomValues(end - start, seed + 1, 0.5);
+    const u = lcgValues(k, seed, 0.5);
+    const v = lcgValues(end - start, seed + 1, 0.5);
     for (let i = 0; i < k; i++) for (let c = start; c < end; c++) out[i * n + c]! += u[i]! * v[c - start]!;
   }
   return makeTensor('f32', [k, n], out);
-}
-
-function context(base: Record<string, Tensor>): PassContext {
-  const tensors = new Map(Object.entries(base));
-  const byHash = new Map([...tensors].map(([name, t]) => [tensorHash(t), name]));
-  return {
-    options: { ...DEFAULT_OPTIONS, base: { file: 'base.onnx', tensors, byHash } },
-    notes: emptyNotes(),
-  };
 }
 
 /** An attention block's Q and V projections of a client x (as after provenance): q = x @ Wq, v = x @ Wv^T. */
@@ -90,7 +64,7 @@ function masked(text: string): string {
 }
 
 function maxOutputDiff(a: Graph, b: Graph): number {
-  const x = makeTensor('f32', a.values.get('x')!.type.shape, randomValues(32, 77));
+  const x = makeTensor('f32', a.values.get('x')!.type.shape, lcgValues(32, 77));
   const ra = interpret(a, new Map([['x', x]]));
   const rb = interpret(b, new Map([['x', x]]));
   let m = 0;
@@ -103,34 +77,33 @@ function maxOutputDiff(a: Graph, b: Graph): number {
 }
 
 function load(name: string): Graph {
-  const file = `${DIR}/${name}.in.mir`;
-  return parseGraph(readFileSync(file, 'utf8'), file);
+  return loadMir(`${DIR}/${name}.in.mir`);
 }
 
 describe('lora-split (.mir)', () => {
   it('explicit: recognised, graph unchanged', () => {
-    const ctx = context({});
+    const ctx = contextWithBase({});
     const out = loraSplit(load('explicit'), ctx);
     expectTextFile(printGraph(out), `${DIR}/explicit.out.mir`);
     expect(ctx.notes.lora).toEqual([{ weight: 'onnx::MatMul_5', rank: 2, kind: 'explicit' }]);
   });
 
   it('explicit with a private base weight: not an adapter, nothing recorded', () => {
-    const ctx = context({});
+    const ctx = contextWithBase({});
     const out = loraSplit(load('explicit-private-base'), ctx);
     expectTextFile(printGraph(out), `${DIR}/explicit-private-base.out.mir`);
     expect(ctx.notes.lora).toEqual([]);
   });
 
   it('merged: Q (direct) and V (transposed) split against their base weights', () => {
-    const bq = tensor([8, 8], 1);
-    const bv = tensor([8, 8], 2);
+    const bq = lcgTensor([8, 8], 1);
+    const bv = lcgTensor([8, 8], 2);
     const g = projections(
       updated(bq, [{ start: 0, end: 8, seed: 3 }]),
       updated(bv, [{ start: 0, end: 8, seed: 5 }]),
     );
     expectTextFile(printGraph(g), `${DIR}/merged.in.mir`);
-    const ctx = context({ 'onnx::MatMul_10': bq, 'v.weight': bv });
+    const ctx = contextWithBase({ 'onnx::MatMul_10': bq, 'v.weight': bv });
     const out = loraSplit(g, ctx);
     verifyGraph(out);
     expectTextFile(masked(printGraph(out)), `${DIR}/merged.out.mir`);
@@ -150,7 +123,7 @@ describe('lora-split (.mir)', () => {
   });
 
   it('merged fused QKV: Q and V blocks split separately, K unchanged', () => {
-    const base = tensor([8, 12], 11);
+    const base = lcgTensor([8, 12], 11);
     const g = fusedQkv(
       updated(base, [
         { start: 0, end: 4, seed: 12 },
@@ -158,7 +131,7 @@ describe('lora-split (.mir)', () => {
       ]),
     );
     expectTextFile(printGraph(g), `${DIR}/fused-qkv.in.mir`);
-    const ctx = context({ 'c_attn.weight': base });
+    const ctx = contextWithBase({ 'c_attn.weight': base });
     const out = loraSplit(g, ctx);
     verifyGraph(out);
     expectTextFile(masked(printGraph(out)), `${DIR}/fused-qkv.out.mir`);
@@ -166,9 +139,12 @@ describe('lora-split (.mir)', () => {
   });
 
   it('full-rank difference: unchanged', () => {
-    const g = projections(tensor([8, 8], 21), tensor([8, 8], 22));
+    const g = projections(lcgTensor([8, 8], 21), lcgTensor([8, 8], 22));
     expectTextFile(printGraph(g), `${DIR}/full-rank.in.mir`);
-    const ctx = context({ 'onnx::MatMul_10': tensor([8, 8], 1), 'v.weight': tensor([8, 8], 2) });
+    const ctx = contextWithBase({
+      'onnx::MatMul_10': lcgTensor([8, 8], 1),
+      'v.weight': lcgTensor([8, 8], 2),
+    });
     expectTextFile(printGraph(loraSplit(g, ctx)), `${DIR}/full-rank.out.mir`);
     expect(ctx.notes.lora).toEqual([]);
   });

@@ -5,51 +5,20 @@ import { interpret } from '../ir/interpret.ts';
 import type { Tensor } from '../ir/tensor.ts';
 import { makeTensor, tensorHash } from '../ir/tensor.ts';
 import { verifyGraph } from '../ir/verify.ts';
-import type { CompileOptions, PassContext } from './context.ts';
 import { DEFAULT_OPTIONS, emptyNotes } from './context.ts';
 import { loraSplit, worthwhileRank } from './lora-split.ts';
-
-function randomValues(n: number, seed: number, scale = 1): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s / 4294967296 - 0.5) * scale;
-  }
-  return out;
-}
-
-function tensor(shape: number[], seed: number, scale = 1): Tensor {
-  return makeTensor(
-    'f32',
-    shape,
-    randomValues(
-      shape.reduce((a, b) => a * b, 1),
-      seed,
-      scale,
-    ),
-  );
-}
+import { contextWithBase, lcgTensor, lcgValues } from '../test/passes/pass-harness.ts';
 
 /** base + (u @ v) in float32, like an exporter merging a LoRA update: an exactly rank-r change before rounding. */
 function mergedWeight(base: Tensor, rank: number, seed: number): Tensor {
   const [k, n] = base.shape as [number, number];
-  const u = randomValues(k * rank, seed, 0.2);
-  const v = randomValues(rank * n, seed + 1, 0.2);
+  const u = lcgValues(k * rank, seed, 0.2);
+  const v = lcgValues(rank * n, seed + 1, 0.2);
   const out = Float32Array.from(base.data as Float32Array);
   for (let i = 0; i < k; i++)
     for (let t = 0; t < rank; t++)
       for (let j = 0; j < n; j++) out[i * n + j]! += u[i * rank + t]! * v[t * n + j]!;
   return makeTensor('f32', [k, n], out);
-}
-
-function context(base: Record<string, Tensor>, options: Partial<CompileOptions> = {}): PassContext {
-  const tensors = new Map(Object.entries(base));
-  const byHash = new Map([...tensors].map(([name, t]) => [tensorHash(t), name]));
-  return {
-    options: { ...DEFAULT_OPTIONS, base: { file: 'base.onnx', tensors, byHash }, ...options },
-    notes: emptyNotes(),
-  };
 }
 
 interface WeightSpec {
@@ -72,7 +41,7 @@ function matmulGraph(w: WeightSpec, xVisibility: 'client' | 'server' = 'client')
 }
 
 function run(g: Graph, seed: number): Float32Array {
-  const x = tensor([...g.values.get('x')!.type.shape], seed);
+  const x = lcgTensor([...g.values.get('x')!.type.shape], seed);
   return interpret(g, new Map([['x', x]])).get('y')!.data as Float32Array;
 }
 
@@ -104,12 +73,12 @@ describe('worthwhileRank', () => {
 });
 
 describe('lora-split: merged adapters', () => {
-  const base = tensor([8, 6], 1);
+  const base = lcgTensor([8, 6], 1);
   const merged = mergedWeight(base, 2, 2);
 
   it('splits x @ W_merged into x @ W_base + (x @ B) @ A, equal within 1e-4', () => {
     const g = matmulGraph({ name: 'q.weight', tensor: merged, visibility: 'server' });
-    const ctx = context({ 'q.weight': base });
+    const ctx = contextWithBase({ 'q.weight': base });
     const out = loraSplit(g, ctx);
     verifyGraph(out);
     expect(ctx.notes.lora).toHaveLength(1);
@@ -149,10 +118,10 @@ describe('lora-split: merged adapters', () => {
   });
 
   it('splits a transposed use (x @ W^T with W stored [n, k]) and keeps the transpose on the base', () => {
-    const baseT = tensor([6, 8], 3);
+    const baseT = lcgTensor([6, 8], 3);
     const mergedT = mergedWeight(baseT, 3, 4);
     const g = matmulGraph({ name: 'v', tensor: mergedT, visibility: 'server', transposed: true });
-    const ctx = context({ v: baseT });
+    const ctx = contextWithBase({ v: baseT });
     const out = loraSplit(g, ctx);
     verifyGraph(out);
     expect(ctx.notes.lora.map((n) => n.rank)).toEqual([3]);
@@ -163,10 +132,10 @@ describe('lora-split: merged adapters', () => {
   });
 
   it('finds the base by position among same-shaped weights when names differ', () => {
-    const other = tensor([8, 6], 9);
+    const other = lcgTensor([8, 6], 9);
     const g = matmulGraph({ name: 'onnx::MatMul_77', tensor: merged, visibility: 'server' });
     // The base has two [8, 6] initializers; the graph's only [8, 6] weight is at position 0.
-    const ctx = context({ 'onnx::MatMul_12': base, 'onnx::MatMul_13': other });
+    const ctx = contextWithBase({ 'onnx::MatMul_12': base, 'onnx::MatMul_13': other });
     const out = loraSplit(g, ctx);
     expect(ctx.notes.lora[0]).toMatchObject({ weight: 'onnx::MatMul_77', base: 'onnx::MatMul_12', rank: 2 });
     expect(maxAbsDiff(run(out, 7), run(g, 7))).toBeLessThan(1e-4);
@@ -181,7 +150,7 @@ describe('lora-split: merged adapters', () => {
     const y2 = b.add1('matmul', [x2, w]);
     b.setOutputs([{ name: 'y', value: b.add1('add', [y1, y2]) }]);
     const g = b.build();
-    const ctx = context({ w: base });
+    const ctx = contextWithBase({ w: base });
     const out = loraSplit(g, ctx);
     verifyGraph(out);
     expect(ctx.notes.lora).toHaveLength(2);
@@ -190,37 +159,37 @@ describe('lora-split: merged adapters', () => {
   });
 
   it('does not split a full-rank difference', () => {
-    const g = matmulGraph({ name: 'q.weight', tensor: tensor([8, 6], 10), visibility: 'server' });
-    const ctx = context({ 'q.weight': base });
+    const g = matmulGraph({ name: 'q.weight', tensor: lcgTensor([8, 6], 10), visibility: 'server' });
+    const ctx = contextWithBase({ 'q.weight': base });
     expect(loraSplit(g, ctx)).toBe(g);
     expect(ctx.notes.lora).toEqual([]);
   });
 
   it('does not split a rank above loraMaxRank', () => {
     const g = matmulGraph({ name: 'q.weight', tensor: mergedWeight(base, 2, 2), visibility: 'server' });
-    const ctx = context({ 'q.weight': base }, { loraMaxRank: 1 });
+    const ctx = contextWithBase({ 'q.weight': base }, { loraMaxRank: 1 });
     expect(loraSplit(g, ctx)).toBe(g);
   });
 
   it('does not split when the split would not pay (rank >= k n / (k + n))', () => {
-    const small = tensor([2, 2], 12);
+    const small = lcgTensor([2, 2], 12);
     const g = matmulGraph({ name: 'w', tensor: mergedWeight(small, 1, 13), visibility: 'server' });
-    expect(loraSplit(g, context({ w: small }))).toBe(g);
+    expect(loraSplit(g, contextWithBase({ w: small }))).toBe(g);
   });
 
   it('does not split under --no-marill, without a base, or with server-side x', () => {
     const g = matmulGraph({ name: 'q.weight', tensor: merged, visibility: 'server' });
-    expect(loraSplit(g, context({ 'q.weight': base }, { noMarill: true }))).toBe(g);
+    expect(loraSplit(g, contextWithBase({ 'q.weight': base }, { noMarill: true }))).toBe(g);
     expect(loraSplit(g, { options: DEFAULT_OPTIONS, notes: emptyNotes() })).toBe(g);
     const serverX = matmulGraph({ name: 'q.weight', tensor: merged, visibility: 'server' }, 'server');
-    expect(loraSplit(serverX, context({ 'q.weight': base }))).toBe(serverX);
+    expect(loraSplit(serverX, contextWithBase({ 'q.weight': base }))).toBe(serverX);
   });
 
   it('leaves public weights and adapter weights alone', () => {
     const pub = matmulGraph({ name: 'q.weight', tensor: merged, visibility: 'public' });
-    expect(loraSplit(pub, context({ 'q.weight': base }))).toBe(pub);
+    expect(loraSplit(pub, contextWithBase({ 'q.weight': base }))).toBe(pub);
     const adapter = matmulGraph({ name: 'q.lora_A.weight', tensor: merged, visibility: 'server' });
-    expect(loraSplit(adapter, context({ 'q.lora_A.weight': base }))).toBe(adapter);
+    expect(loraSplit(adapter, contextWithBase({ 'q.lora_A.weight': base }))).toBe(adapter);
   });
 });
 
@@ -229,24 +198,24 @@ function blockUpdate(base: Tensor, updates: { start: number; end: number; u: Flo
   const [k, n] = base.shape as [number, number];
   const out = Float32Array.from(base.data as Float32Array);
   updates.forEach(({ start, end, u }, j) => {
-    const v = randomValues(end - start, 50 + j, 0.5);
+    const v = lcgValues(end - start, 50 + j, 0.5);
     for (let i = 0; i < k; i++) for (let c = start; c < end; c++) out[i * n + c]! += u[i]! * v[c - start]!;
   });
   return makeTensor('f32', [k, n], out);
 }
 
 describe('lora-split: fused weights split by column blocks', () => {
-  const base = tensor([8, 12], 21);
+  const base = lcgTensor([8, 12], 21);
   const run1 = (g: Graph) => run(g, 22);
 
   it('splits [Dq | 0 | Dv] into two rank-1 blocks and a zero block (cheaper than rank 2 as a whole)', () => {
     // Whole: rank 2, 2 * (8 + 12) = 40 MACs per row; blocks: 1 * (8 + 4) twice = 24.
     const fused = blockUpdate(base, [
-      { start: 0, end: 4, u: randomValues(8, 30) },
-      { start: 8, end: 12, u: randomValues(8, 31) },
+      { start: 0, end: 4, u: lcgValues(8, 30) },
+      { start: 8, end: 12, u: lcgValues(8, 31) },
     ]);
     const g = matmulGraph({ name: 'c_attn', tensor: fused, visibility: 'server' });
-    const ctx = context({ c_attn: base });
+    const ctx = contextWithBase({ c_attn: base });
     const out = loraSplit(g, ctx);
     verifyGraph(out);
     expect(ctx.notes.lora[0]).toMatchObject({
@@ -271,13 +240,13 @@ describe('lora-split: fused weights split by column blocks', () => {
 
   it('keeps the whole-matrix split when the blocks share one column space (rank 1 overall)', () => {
     // Whole: rank 1, 1 * (8 + 12) = 20 MACs per row; blocks: 2 * (8 + 4) = 24.
-    const u = randomValues(8, 40);
+    const u = lcgValues(8, 40);
     const fused = blockUpdate(base, [
       { start: 0, end: 4, u },
       { start: 8, end: 12, u },
     ]);
     const g = matmulGraph({ name: 'c_attn', tensor: fused, visibility: 'server' });
-    const ctx = context({ c_attn: base });
+    const ctx = contextWithBase({ c_attn: base });
     const out = loraSplit(g, ctx);
     expect(ctx.notes.lora[0]).toMatchObject({ rank: 1 });
     expect(ctx.notes.lora[0]!.blocks).toBeUndefined();
@@ -291,16 +260,16 @@ describe('lora-split: explicit adapters', () => {
   function explicitGraph(wVisibility: 'public' | 'server', adapters: 1 | 2 = 2): Graph {
     const b = new GraphBuilder('g');
     const x = b.addInput('x', { dtype: 'f32', shape: [1, 4, 8] });
-    const w = b.addWeight('onnx::MatMul_5', wVisibility, { tensor: tensor([8, 6], 1) });
-    const bias = b.addWeight('q.bias', 'public', { tensor: tensor([6], 2) });
+    const w = b.addWeight('onnx::MatMul_5', wVisibility, { tensor: lcgTensor([8, 6], 1) });
+    const bias = b.addWeight('q.bias', 'public', { tensor: lcgTensor([6], 2) });
     const base = b.add1('add', [bias, b.add1('matmul', [x, w])]);
-    const la = b.addWeight('q.lora_A', 'server', { tensor: tensor([8, 3], 3) });
-    const lb = b.addWeight('q.lora_B', 'server', { tensor: tensor([3, 6], 4) });
+    const la = b.addWeight('q.lora_A', 'server', { tensor: lcgTensor([8, 3], 3) });
+    const lb = b.addWeight('q.lora_B', 'server', { tensor: lcgTensor([3, 6], 4) });
     const down = b.add1('matmul', [x, la]);
     const up =
       adapters === 2
         ? b.add1('matmul', [down, lb])
-        : b.add1('matmul', [down, b.addWeight('up', 'server', { tensor: tensor([3, 6], 4) })]);
+        : b.add1('matmul', [down, b.addWeight('up', 'server', { tensor: lcgTensor([3, 6], 4) })]);
     const scaled = b.add1('mul', [up, b.addConst(makeTensor('f32', [], Float32Array.of(2)))]);
     b.setOutputs([{ name: 'y', value: b.add1('add', [base, scaled]) }]);
     return b.build();
@@ -308,16 +277,16 @@ describe('lora-split: explicit adapters', () => {
 
   it('recognises x @ W + ((x @ A) @ B) * s with W public and records the rank', () => {
     const g = explicitGraph('public');
-    const ctx = context({});
+    const ctx = contextWithBase({});
     expect(loraSplit(g, ctx)).toBe(g);
     expect(ctx.notes.lora).toEqual([{ weight: 'onnx::MatMul_5', rank: 3, kind: 'explicit' }]);
   });
 
   it('does not record an adapter whose base weight is private, or a branch with one adapter matmul', () => {
-    const privateBase = context({});
+    const privateBase = contextWithBase({});
     loraSplit(explicitGraph('server'), privateBase);
     expect(privateBase.notes.lora).toEqual([]);
-    const oneAdapter = context({});
+    const oneAdapter = contextWithBase({});
     loraSplit(explicitGraph('public', 1), oneAdapter);
     expect(oneAdapter.notes.lora).toEqual([]);
   });

@@ -1,46 +1,32 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Graph, Node } from '../ir/graph.ts';
 import { interpret } from '../ir/interpret.ts';
-import { parseGraph } from '../ir/parse.ts';
 import { printGraph } from '../ir/print.ts';
 import type { Tensor } from '../ir/tensor.ts';
-import { makeTensor, toNumbers } from '../ir/tensor.ts';
-import type { TensorType } from '../ir/types.ts';
-import { numel } from '../ir/types.ts';
+import { toNumbers } from '../ir/tensor.ts';
 import { verifyGraph } from '../ir/verify.ts';
 import { expectTextFile } from '../test/expect-text.ts';
 import { relocate } from './relocate.ts';
 import { verifyFlow } from './verify-flow.ts';
+import { lcgTensor, loadMir } from '../test/passes/pass-harness.ts';
 
 const DIR = 'test/passes/relocate';
-
-function randomTensor(type: TensorType, seed: number): Tensor {
-  let s = seed >>> 0;
-  const data = new Float32Array(numel(type.shape));
-  for (let i = 0; i < data.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    data[i] = s / 4294967296 - 0.5;
-  }
-  return makeTensor('f32', type.shape, data);
-}
 
 /** Weights parsed from text have no values; give each one random data so the graph can be interpreted. */
 function withWeightData(g: Graph): Graph {
   const nodes = g.nodes.map((n: Node, i) =>
-    n.op === 'weight' ? { ...n, tensor: randomTensor(g.values.get(n.outputs[0]!)!.type, 100 + i) } : n,
+    n.op === 'weight' ? { ...n, tensor: lcgTensor(g.values.get(n.outputs[0]!)!.type.shape, 100 + i) } : n,
   );
   return { ...g, nodes };
 }
 
 function runGraph(g: Graph): Map<string, Tensor> {
-  const inputs = new Map(g.inputs.map((id, i) => [id, randomTensor(g.values.get(id)!.type, 7 + i)]));
+  const inputs = new Map(g.inputs.map((id, i) => [id, lcgTensor(g.values.get(id)!.type.shape, 7 + i)]));
   return interpret(withWeightData(g), inputs);
 }
 
 function load(name: string): Graph {
-  const file = `${DIR}/${name}.in.mir`;
-  return parseGraph(readFileSync(file, 'utf8'), file);
+  return loadMir(`${DIR}/${name}.in.mir`);
 }
 
 const CASES: { input: string; clientPost: string[]; expected: string; moved: number }[] = [

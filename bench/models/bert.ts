@@ -9,7 +9,17 @@
  */
 import type { ExportBuilder } from './export-builder.ts';
 import { INIT_SPREAD } from './export-builder.ts';
-import { attend, erfGelu, layerNorm, linear, loraBranch, mergeHeads, splitHeads } from './blocks.ts';
+import {
+  addLoraAdapter,
+  attend,
+  erfGelu,
+  extendedAttentionMask,
+  layerNorm,
+  linear,
+  mergeHeads,
+  poolerClassifier,
+  splitHeads,
+} from './blocks.ts';
 import type { Family, GraphIO, ModelSize, Structure } from './spec.ts';
 import { layerReader, sampleTokens } from './spec.ts';
 
@@ -30,17 +40,6 @@ function embeddings(b: ExportBuilder, s: ModelSize): string {
   return layerNorm(b, scope, b.one('Add', scope, [words, pos]), 'bert.embeddings.LayerNorm', s.hidden);
 }
 
-/** (1 - mask) * finfo(float32).min, broadcast over heads and query positions. */
-function extendedMask(b: ExportBuilder): string {
-  const scope = '/bert';
-  const m = b.one('Unsqueeze', scope, [
-    b.one('Unsqueeze', scope, ['attention_mask', b.ints(scope, [1])]),
-    b.ints(scope, [2]),
-  ]);
-  const inverted = b.one('Sub', scope, [b.scalar(scope, 1), b.one('Cast', scope, [m], { to: 1 })]);
-  return b.one('Mul', scope, [inverted, b.scalar(scope, -3.4028234663852886e38)]);
-}
-
 function attention(
   b: ExportBuilder,
   s: ModelSize,
@@ -55,10 +54,7 @@ function attention(
   const d = s.hidden / heads;
   const project = (name: string, adapted: boolean) => {
     let y = linear(b, scope, x, `${prefix}.self.${name}`, s.hidden, s.hidden);
-    if (adapted && st.explicitLora(l)) {
-      const delta = loraBranch(b, scope, x, `${prefix}.self.${name}`, s.hidden, s.hidden, s.loraRank);
-      y = b.one('Add', scope, [y, delta]);
-    }
+    if (adapted && st.explicitLora(l)) y = addLoraAdapter(b, scope, x, y, `${prefix}.self.${name}`, s);
     return splitHeads(b, scope, y, s.seq, heads, d);
   };
   const context = attend(b, scope, project('query', true), project('key', false), project('value', true), d, {
@@ -97,29 +93,14 @@ function encoderStack(b: ExportBuilder, s: ModelSize, st: Structure, x: string, 
   return h;
 }
 
-function classifierHead(b: ExportBuilder, s: ModelSize, x: string): string {
-  const zero = b.constant('/bert/pooler', { type: 'int64', dims: [], values: [0] });
-  const first = b.one('Gather', '/bert/pooler', [x, zero], { axis: 1 });
-  const gemm = (scope: string, input: string, prefix: string, dOut: number) =>
-    b.one(
-      'Gemm',
-      scope,
-      [
-        input,
-        b.weight(`${prefix}.weight`, [dOut, s.hidden], 0, INIT_SPREAD),
-        b.weight(`${prefix}.bias`, [dOut], 0, INIT_SPREAD),
-      ],
-      { alpha: { float: 1 }, beta: { float: 1 }, transB: 1 },
-    );
-  const pooled = b.one('Tanh', '/bert/pooler', [
-    gemm('/bert/pooler/dense', first, 'bert.pooler.dense', s.hidden),
-  ]);
-  return gemm('/classifier', pooled, 'classifier', LABELS);
-}
-
 function build(b: ExportBuilder, s: ModelSize, st: Structure): GraphIO {
-  const x = encoderStack(b, s, st, embeddings(b, s), extendedMask(b));
-  b.nodes.push({ op: 'Identity', name: '/Identity', inputs: [classifierHead(b, s, x)], outputs: ['logits'] });
+  const x = encoderStack(b, s, st, embeddings(b, s), extendedAttentionMask(b));
+  b.nodes.push({
+    op: 'Identity',
+    name: '/Identity',
+    inputs: [poolerClassifier(b, s.hidden, LABELS, x)],
+    outputs: ['logits'],
+  });
   const ids = [1, s.seq];
   return {
     inputs: [

@@ -7,6 +7,7 @@
  */
 import type { ExportBuilder } from './export-builder.ts';
 import { INIT_SPREAD } from './export-builder.ts';
+import type { GraphIO, ModelSize } from './spec.ts';
 
 /** x @ W (+ b) with W stored [dIn, dOut], as a Conv1D / transposed nn.Linear exports. */
 export function linear(
@@ -165,4 +166,57 @@ export function attend(
   if (mask.keep !== undefined) scores = b.one('Where', scope, [mask.keep, scores, b.scalar(scope, -1e4)]);
   const probs = b.one('Softmax', scope, [scores], { axis: -1 });
   return b.one('MatMul', scope, [probs, v]);
+}
+
+/** BERT's extended attention mask: (1 - mask) * finfo(float32).min, broadcast over heads and query positions. */
+export function extendedAttentionMask(b: ExportBuilder): string {
+  const scope = '/bert';
+  const m = b.one('Unsqueeze', scope, [
+    b.one('Unsqueeze', scope, ['attention_mask', b.ints(scope, [1])]),
+    b.ints(scope, [2]),
+  ]);
+  const inverted = b.one('Sub', scope, [b.scalar(scope, 1), b.one('Cast', scope, [m], { to: 1 })]);
+  return b.one('Mul', scope, [inverted, b.scalar(scope, -3.4028234663852886e38)]);
+}
+
+/** BERT's pooler (token 0, Gemm, Tanh) and a Gemm classifier to `labels` logits. */
+export function poolerClassifier(b: ExportBuilder, hidden: number, labels: number, x: string): string {
+  const zero = b.constant('/bert/pooler', { type: 'int64', dims: [], values: [0] });
+  const first = b.one('Gather', '/bert/pooler', [x, zero], { axis: 1 });
+  const gemm = (scope: string, input: string, prefix: string, dOut: number) =>
+    b.one(
+      'Gemm',
+      scope,
+      [
+        input,
+        b.weight(`${prefix}.weight`, [dOut, hidden], 0, INIT_SPREAD),
+        b.weight(`${prefix}.bias`, [dOut], 0, INIT_SPREAD),
+      ],
+      { alpha: { float: 1 }, beta: { float: 1 }, transB: 1 },
+    );
+  const pooled = b.one('Tanh', '/bert/pooler', [
+    gemm('/bert/pooler/dense', first, 'bert.pooler.dense', hidden),
+  ]);
+  return gemm('/classifier', pooled, 'classifier', labels);
+}
+
+/** y + an explicit rank-`loraRank` adapter on x beside it (hidden -> hidden), as the attention projections carry. */
+export function addLoraAdapter(
+  b: ExportBuilder,
+  scope: string,
+  x: string,
+  y: string,
+  prefix: string,
+  size: ModelSize,
+): string {
+  return b.one('Add', scope, [y, loraBranch(b, scope, x, prefix, size.hidden, size.hidden, size.loraRank)]);
+}
+
+/** The language models' tail: `logits` [1, seq, vocab] from `input_ids` [1, seq]. */
+export function languageModelIO(b: ExportBuilder, size: ModelSize, logits: string): GraphIO {
+  b.nodes.push({ op: 'Identity', name: '/Identity', inputs: [logits], outputs: ['logits'] });
+  return {
+    inputs: [{ name: 'input_ids', type: 'int64', shape: [1, size.seq] }],
+    outputs: [{ name: 'logits', type: 'float', shape: [1, size.seq, size.vocab] }],
+  };
 }

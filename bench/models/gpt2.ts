@@ -8,7 +8,16 @@
  * changes only the Q and V column blocks of c_attn's weight.
  */
 import type { ExportBuilder } from './export-builder.ts';
-import { attend, layerNorm, linear, loraBranch, mergeHeads, splitHeads, tanhGelu } from './blocks.ts';
+import {
+  addLoraAdapter,
+  attend,
+  languageModelIO,
+  layerNorm,
+  linear,
+  mergeHeads,
+  splitHeads,
+  tanhGelu,
+} from './blocks.ts';
 import { INIT_SPREAD } from './export-builder.ts';
 import type { Family, GraphIO, ModelSize, Structure } from './spec.ts';
 import { layerReader, sampleTokens } from './spec.ts';
@@ -37,8 +46,8 @@ function attention(
   const [q0, k, v0] = b.node('Split', scope, [qkv, sizes], { axis: 2 }, 3) as [string, string, string];
   let [q, v] = [q0, v0];
   if (st.explicitLora(l)) {
-    q = b.one('Add', scope, [q, loraBranch(b, scope, x, `${prefix}.q_lora`, s.hidden, s.hidden, s.loraRank)]);
-    v = b.one('Add', scope, [v, loraBranch(b, scope, x, `${prefix}.v_lora`, s.hidden, s.hidden, s.loraRank)]);
+    q = addLoraAdapter(b, scope, x, q, `${prefix}.q_lora`, s);
+    v = addLoraAdapter(b, scope, x, v, `${prefix}.v_lora`, s);
   }
   const split = (t: string) => splitHeads(b, scope, t, s.seq, heads, d);
   const context = attend(b, scope, split(q), split(k), split(v), d, { keep });
@@ -84,11 +93,7 @@ function build(b: ExportBuilder, s: ModelSize, st: Structure): GraphIO {
     final,
     b.one('Transpose', '/lm_head', [wte], { perm: [1, 0] }),
   ]);
-  b.nodes.push({ op: 'Identity', name: '/Identity', inputs: [logits], outputs: ['logits'] });
-  return {
-    inputs: [{ name: 'input_ids', type: 'int64', shape: [1, s.seq] }],
-    outputs: [{ name: 'logits', type: 'float', shape: [1, s.seq, s.vocab] }],
-  };
+  return languageModelIO(b, s, logits);
 }
 
 export const GPT2: Family = {

@@ -9,10 +9,11 @@
  */
 import type { ExportBuilder } from './export-builder.ts';
 import {
+  addLoraAdapter,
   applyRotary,
   attend,
+  languageModelIO,
   linear,
-  loraBranch,
   mergeHeads,
   rmsNorm,
   rotaryTables,
@@ -45,11 +46,7 @@ function attention(
   const tables = rotaryTables(b, scope, s.seq, d);
   const project = (name: string, adapted: boolean) => {
     let y = linear(b, scope, x, `${prefix}.${name}`, s.hidden, s.hidden, false);
-    if (adapted && st.explicitLora(l))
-      y = b.one('Add', scope, [
-        y,
-        loraBranch(b, scope, x, `${prefix}.${name}`, s.hidden, s.hidden, s.loraRank),
-      ]);
+    if (adapted && st.explicitLora(l)) y = addLoraAdapter(b, scope, x, y, `${prefix}.${name}`, s);
     return splitHeads(b, scope, y, s.seq, heads, d);
   };
   const q = applyRotary(b, scope, project('q_proj', true), tables, d);
@@ -88,11 +85,7 @@ function build(b: ExportBuilder, s: ModelSize, st: Structure): GraphIO {
   }
   const final = rmsNorm(b, scope, x, 'model.norm', s.hidden);
   const logits = linear(b, '/lm_head', final, 'lm_head', s.hidden, s.vocab, false);
-  b.nodes.push({ op: 'Identity', name: '/Identity', inputs: [logits], outputs: ['logits'] });
-  return {
-    inputs: [{ name: 'input_ids', type: 'int64', shape: [1, s.seq] }],
-    outputs: [{ name: 'logits', type: 'float', shape: [1, s.seq, s.vocab] }],
-  };
+  return languageModelIO(b, s, logits);
 }
 
 export const LLAMA: Family = {

@@ -9,14 +9,18 @@ import type { ExportBuilder } from './export-builder.ts';
 export type FamilyName = 'bert' | 'gpt2' | 'llama';
 export type SizeName = 'tiny' | 'larger';
 
-export interface ModelSize {
-  readonly name: SizeName | string;
+/** The dimensions every generated transformer has. */
+export interface TransformerDims {
   readonly layers: number;
   readonly hidden: number;
   readonly heads: number;
   readonly ffn: number;
   readonly vocab: number;
   readonly seq: number;
+}
+
+export interface ModelSize extends TransformerDims {
+  readonly name: SizeName | string;
   /** Rank of the LoRA adapters (on Q and V). */
   readonly loraRank: number;
 }

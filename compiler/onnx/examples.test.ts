@@ -16,7 +16,8 @@ import type { ExampleFamily } from '../../examples/manifest.ts';
 import { interpret } from '../../ir/interpret.ts';
 import type { Tensor } from '../../ir/tensor.ts';
 import { fromNumbers } from '../../ir/tensor.ts';
-import { maxAbsDiff, runOrt } from '../../test/fixtures/onnx-builders/differential.ts';
+import { maxAbsDiff } from '../../test/fixtures/onnx-builders/differential.ts';
+import { runOrt } from '../../test/fixtures/ort.ts';
 import { loadOnnx } from './load.ts';
 import { lowerOnnx } from './lower.ts';
 

@@ -6,13 +6,8 @@
  * weights vs constants, origin).
  */
 import { describe, expect, test } from 'vitest';
-import {
-  differential,
-  errorLine,
-  lowerBytes,
-  randomTensor,
-  rng,
-} from '../../test/fixtures/onnx-builders/differential.ts';
+import { differential, errorLine, lowerBytes } from '../../test/fixtures/onnx-builders/differential.ts';
+import { randomTensor, rng } from '../../test/fixtures/random.ts';
 import type { ModelSpec, NodeSpec } from './write.ts';
 import { encodeOnnx, makeModel } from './write.ts';
 

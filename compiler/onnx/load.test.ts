@@ -10,14 +10,9 @@ import { describe, expect, test } from 'vitest';
 import onnxProto from 'onnx-proto';
 import type { Tensor } from '../../ir/tensor.ts';
 import { toNumbers } from '../../ir/tensor.ts';
-import {
-  errorLine,
-  lowerBytes,
-  maxAbsDiff,
-  randomTensor,
-  rng,
-  runOrt,
-} from '../../test/fixtures/onnx-builders/differential.ts';
+import { errorLine, lowerBytes, maxAbsDiff } from '../../test/fixtures/onnx-builders/differential.ts';
+import { runOrt } from '../../test/fixtures/ort.ts';
+import { randomTensor, rng } from '../../test/fixtures/random.ts';
 import { interpret } from '../../ir/interpret.ts';
 import type { OnnxDtypeName } from './dtypes.ts';
 import { loadOnnx, parseOnnx } from './load.ts';

@@ -10,13 +10,12 @@ Shape -> Gather -> Unsqueeze -> Concat -> Reshape plumbing.
 from __future__ import annotations
 
 import math
-import re
-from typing import Dict, Optional
+from typing import Dict
 
 import torch
 from torch import nn
 
-from common import ExportSpec, Family, Linear, generator, init_norm, merge_linear_loras, randn
+from common import ExportSpec, Family, Linear, generator, init_norm, layer_reader, merge_linear_loras, randn
 
 CONFIG = {
     "layers": 4,
@@ -190,14 +189,6 @@ def sample_inputs() -> Dict[str, torch.Tensor]:
     return {"input_ids": ids[None, :], "attention_mask": mask[None, :]}
 
 
-_LAYER = re.compile(r"^bert\.encoder\.layer\.(\d+)\.")
-
-
-def layer_of(name: str) -> Optional[int]:
-    m = _LAYER.match(name)
-    return int(m.group(1)) if m else None
-
-
 FAMILY = Family(
     name="bert",
     summary="BERT-style encoder, sequence classification (post-LN, erf-GeLU, tanh pooler)",
@@ -211,7 +202,7 @@ FAMILY = Family(
     build=lambda heads, lora: BertForSequenceClassification(heads, lora),
     init_base=init_base,
     sample_inputs=sample_inputs,
-    layer_of=layer_of,
+    layer_of=layer_reader("bert.encoder.layer"),
     is_embedding=lambda name: name.startswith("bert.embeddings."),
     lora_trains=lambda name: name.startswith("classifier."),
     merge_lora=merge_linear_loras,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence
 
@@ -140,6 +141,17 @@ def perturb(
         else:
             out[name] = t
     return out
+
+
+def layer_reader(prefix: str) -> Callable[[str], Optional[int]]:
+    """The transformer layer a parameter belongs to, from `<prefix>.<layer>.` at the start of its name."""
+    pattern = re.compile(rf"^{re.escape(prefix)}\.(\d+)\.")
+
+    def layer_of(name: str) -> Optional[int]:
+        m = pattern.match(name)
+        return int(m.group(1)) if m else None
+
+    return layer_of
 
 
 def lora_keys(state: StateDict) -> List[str]:

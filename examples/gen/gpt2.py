@@ -13,13 +13,23 @@ and the merged update touches only the Q and V column blocks of c_attn's weight.
 from __future__ import annotations
 
 import math
-import re
-from typing import Dict, Optional
+from typing import Dict
 
 import torch
 from torch import nn
 
-from common import Conv1D, ExportSpec, Family, LoraPair, StateDict, generator, init_norm, randn, without_lora
+from common import (
+    Conv1D,
+    ExportSpec,
+    Family,
+    LoraPair,
+    StateDict,
+    generator,
+    init_norm,
+    layer_reader,
+    randn,
+    without_lora,
+)
 
 CONFIG = {
     "layers": 4,
@@ -157,14 +167,6 @@ def sample_inputs() -> Dict[str, torch.Tensor]:
     return {"input_ids": torch.randint(0, int(CONFIG["vocab"]), (1, int(CONFIG["seq"])), generator=g)}
 
 
-_LAYER = re.compile(r"^transformer\.h\.(\d+)\.")
-
-
-def layer_of(name: str) -> Optional[int]:
-    m = _LAYER.match(name)
-    return int(m.group(1)) if m else None
-
-
 FAMILY = Family(
     name="gpt2",
     summary="GPT-2-style decoder (pre-LN, Conv1D/Gemm, fused c_attn, tanh-GeLU, tied lm_head)",
@@ -173,7 +175,7 @@ FAMILY = Family(
     build=lambda heads, lora: GPT2LMHeadModel(heads, lora),
     init_base=init_base,
     sample_inputs=sample_inputs,
-    layer_of=layer_of,
+    layer_of=layer_reader("transformer.h"),
     is_embedding=lambda name: name.startswith("transformer.wte.") or name.startswith("transformer.wpe."),
     lora_trains=lambda _name: False,
     merge_lora=merge_lora,

@@ -11,13 +11,12 @@ Exported with a dynamic sequence axis.
 from __future__ import annotations
 
 import math
-import re
-from typing import Dict, Optional, Tuple
+from typing import Dict, Tuple
 
 import torch
 from torch import Tensor, nn
 
-from common import ExportSpec, Family, Linear, generator, init_norm, merge_linear_loras, randn
+from common import ExportSpec, Family, Linear, generator, init_norm, layer_reader, merge_linear_loras, randn
 
 CONFIG = {
     "layers": 4,
@@ -169,14 +168,6 @@ def sample_inputs() -> Dict[str, torch.Tensor]:
     return {"input_ids": ids}
 
 
-_LAYER = re.compile(r"^model\.layers\.(\d+)\.")
-
-
-def layer_of(name: str) -> Optional[int]:
-    m = _LAYER.match(name)
-    return int(m.group(1)) if m else None
-
-
 FAMILY = Family(
     name="llama",
     summary="LLaMA-style decoder (RMSNorm, rotary embeddings, SiLU-gated MLP, no biases, untied lm_head)",
@@ -190,7 +181,7 @@ FAMILY = Family(
     build=lambda heads, lora: LlamaForCausalLM(heads, lora),
     init_base=init_base,
     sample_inputs=sample_inputs,
-    layer_of=layer_of,
+    layer_of=layer_reader("model.layers"),
     is_embedding=lambda name: name.startswith("model.embed_tokens."),
     lora_trains=lambda _name: False,
     merge_lora=merge_linear_loras,

@@ -7,7 +7,8 @@ import { describe, it } from 'vitest';
 import type { OpName } from '../ops.ts';
 import { fromNumbers } from '../tensor.ts';
 import { expectSameAsOrt } from './testing/against-ort.ts';
-import { i64, randomBool, randomF32, randomI64, rng } from './testing/ort-oracle.ts';
+import { randomBool, randomF32, randomI64, rng } from '../../test/fixtures/random.ts';
+import { i64 } from './testing/ort-oracle.ts';
 
 const next = rng(7);
 

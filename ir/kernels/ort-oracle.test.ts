@@ -8,7 +8,8 @@ import type { OpName } from '../ops.ts';
 import type { Tensor } from '../tensor.ts';
 import { fromNumbers } from '../tensor.ts';
 import { expectSameAsOrt, ours } from './testing/against-ort.ts';
-import { mismatch, randomF32, randomI64, rng, runOrt } from './testing/ort-oracle.ts';
+import { randomF32, randomI64, rng } from '../../test/fixtures/random.ts';
+import { mismatch, runOrtGraph } from './testing/ort-oracle.ts';
 
 const next = rng(20240803);
 const positive = (shape: number[]) => randomF32(shape, next, 0.05, 4);
@@ -135,7 +136,7 @@ describe('softmax and normalisation vs onnxruntime', () => {
     // An attention-style mask: 0 where attended, -10000 where padded, one row per batch.
     const m = fromNumbers('f32', [2, 1, 1, 4], [0, 0, -1e4, -1e4, 0, -1e4, 0, 0]);
     const got = ours('softmax', [x, m])[0]!;
-    const [want] = await runOrt({
+    const [want] = await runOrtGraph({
       nodes: [
         { op: 'Add', inputs: ['x', 'm'], outputs: ['z'] },
         { op: 'Softmax', inputs: ['z'], outputs: ['y'], attrs: { axis: -1 } },
@@ -165,7 +166,7 @@ describe('softmax and normalisation vs onnxruntime', () => {
     const x = randomF32([3, 8], next, -3, 3);
     const scale = randomF32([8], next, 0.5, 2);
     const got = ours('rmsnorm', [x, scale], { epsilon: 1e-6 })[0]!;
-    const [want] = await runOrt({
+    const [want] = await runOrtGraph({
       nodes: [
         { op: 'Mul', inputs: ['x', 'x'], outputs: ['sq'] },
         { op: 'ReduceMean', inputs: ['sq'], outputs: ['ms'], attrs: { axes: [-1], keepdims: 1 } },

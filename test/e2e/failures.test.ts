@@ -29,6 +29,7 @@ const manifest = loadExamplesManifest();
 const gpt2 = manifest.families.find((f) => f.name === 'gpt2')!;
 const llama = manifest.families.find((f) => f.name === 'llama')!;
 const base = (f: ExampleFamily) => examplePath(findVariant(f, 'base').file);
+const gpt2Model = (variant: string) => examplePath(findVariant(gpt2, variant).file);
 const input = examplePath(gpt2.inputFile);
 
 let root = '';
@@ -68,6 +69,16 @@ function party(plan: string, who: 'server' | 'client' | 'dealer', flags: readonl
   return spawnMarillc(['run', plan, '--party', who, ...flags], { timeoutMs: PARTY_TIMEOUT_MS });
 }
 
+/** A server's flags: its model, where it listens, and dealer material read from a directory. */
+function serverFlags(model: string, listen: string, dealerDir: string): string[] {
+  return ['--model', model, '--listen', listen, '--dealer-dir', dealerDir];
+}
+
+/** A client's flags: its model, the server's address, dealer material from a directory, the sample input. */
+function clientFlags(model: string, connect: string, dealerDir: string): string[] {
+  return ['--model', model, '--connect', connect, '--dealer-dir', dealerDir, '--input', input];
+}
+
 /**
  * The process ended by itself with exit code 1 and exactly one error line,
  * `marillc: error: ...` matching `pattern`, and no stack trace.
@@ -96,23 +107,13 @@ describe.concurrent('a model that does not match the plan', () => {
     'a server given another variant’s model refuses it by weight hash; the client, with no server, errs too',
     async () => {
       const port = await unusedPort();
-      const server = party(frozen.plan, 'server', [
-        '--model',
-        examplePath(findVariant(gpt2, 'full').file),
-        '--listen',
-        `127.0.0.1:${port}`,
-        '--dealer-dir',
-        materialOf(frozen),
-      ]);
+      const server = party(
+        frozen.plan,
+        'server',
+        serverFlags(gpt2Model('full'), `127.0.0.1:${port}`, materialOf(frozen)),
+      );
       const client = party(frozen.plan, 'client', [
-        '--model',
-        base(gpt2),
-        '--connect',
-        `127.0.0.1:${port}`,
-        '--dealer-dir',
-        materialOf(frozen),
-        '--input',
-        input,
+        ...clientFlags(base(gpt2), `127.0.0.1:${port}`, materialOf(frozen)),
         '--timeout',
         GIVE_UP_S,
       ]);
@@ -128,26 +129,16 @@ describe.concurrent('a model that does not match the plan', () => {
     'a client given another family’s base model refuses it; the server gives up waiting for it',
     async () => {
       const server = party(frozen.plan, 'server', [
-        '--model',
-        examplePath(findVariant(gpt2, 'frozen').file),
-        '--listen',
-        '127.0.0.1:0',
-        '--dealer-dir',
-        materialOf(frozen),
+        ...serverFlags(gpt2Model('frozen'), '127.0.0.1:0', materialOf(frozen)),
         '--timeout',
         GIVE_UP_S,
       ]);
       const port = await listeningPort(server);
-      const client = party(frozen.plan, 'client', [
-        '--model',
-        base(llama),
-        '--connect',
-        `127.0.0.1:${port}`,
-        '--dealer-dir',
-        materialOf(frozen),
-        '--input',
-        input,
-      ]);
+      const client = party(
+        frozen.plan,
+        'client',
+        clientFlags(base(llama), `127.0.0.1:${port}`, materialOf(frozen)),
+      );
       const [s, c] = await Promise.all([server.done, client.done]);
       expectOneLineError(c, /weight '[^']+' \(sha256 [0-9a-f]{12}…\) is not in it: pass the base model/);
       expectOneLineError(s, new RegExp(`no client connected to port ${port} within ${GIVE_UP_S} s`));
@@ -160,16 +151,11 @@ describe.concurrent('a model that does not match the plan', () => {
     async () => {
       const modified = join(root, 'base-modified.onnx');
       writeWithOneWeightChanged(base(gpt2), 'transformer.wte.weight', modified);
-      const client = party(frozen.plan, 'client', [
-        '--model',
-        modified,
-        '--connect',
-        `127.0.0.1:${await unusedPort()}`,
-        '--dealer-dir',
-        materialOf(frozen),
-        '--input',
-        input,
-      ]);
+      const client = party(
+        frozen.plan,
+        'client',
+        clientFlags(modified, `127.0.0.1:${await unusedPort()}`, materialOf(frozen)),
+      );
       expectOneLineError(
         await client.done,
         /base-modified\.onnx: weight 'transformer\.wte\.weight' \(sha256 [0-9a-f]{12}…\) has other content under that name/,
@@ -181,14 +167,11 @@ describe.concurrent('a model that does not match the plan', () => {
   it(
     'a server given the fine-tuned model of a plan with derived (LoRA) weights asks for the server bundle',
     async () => {
-      const server = party(lora.plan, 'server', [
-        '--model',
-        examplePath(findVariant(gpt2, 'lora-merged').file),
-        '--listen',
-        '127.0.0.1:0',
-        '--dealer-dir',
-        materialOf(lora),
-      ]);
+      const server = party(
+        lora.plan,
+        'server',
+        serverFlags(gpt2Model('lora-merged'), '127.0.0.1:0', materialOf(lora)),
+      );
       expectOneLineError(
         await server.done,
         /lora-merged\.onnx: weight '[^']+' \(sha256 [0-9a-f]{12}…\) .*: pass the fine-tuned model, or the server bundle \(<plan>\.server\.onnx\)/,
@@ -202,25 +185,17 @@ describe.concurrent('parties that do not belong to one session', () => {
   it(
     'two parties running different plans refuse each other at the handshake',
     async () => {
-      const server = party(frozen.plan, 'server', [
-        '--model',
-        examplePath(findVariant(gpt2, 'frozen').file),
-        '--listen',
-        '127.0.0.1:0',
-        '--dealer-dir',
-        materialOf(frozen),
-      ]);
+      const server = party(
+        frozen.plan,
+        'server',
+        serverFlags(gpt2Model('frozen'), '127.0.0.1:0', materialOf(frozen)),
+      );
       const port = await listeningPort(server);
-      const client = party(lora.plan, 'client', [
-        '--model',
-        base(gpt2),
-        '--connect',
-        `127.0.0.1:${port}`,
-        '--dealer-dir',
-        materialOf(lora),
-        '--input',
-        input,
-      ]);
+      const client = party(
+        lora.plan,
+        'client',
+        clientFlags(base(gpt2), `127.0.0.1:${port}`, materialOf(lora)),
+      );
       const [s, c] = await Promise.all([server.done, client.done]);
       expectOneLineError(
         s,
@@ -237,16 +212,11 @@ describe.concurrent('parties that do not belong to one session', () => {
   it(
     'a party given dealer material of another plan refuses it',
     async () => {
-      const client = party(frozen.plan, 'client', [
-        '--model',
-        base(gpt2),
-        '--connect',
-        `127.0.0.1:${await unusedPort()}`,
-        '--dealer-dir',
-        materialOf(lora),
-        '--input',
-        input,
-      ]);
+      const client = party(
+        frozen.plan,
+        'client',
+        clientFlags(base(gpt2), `127.0.0.1:${await unusedPort()}`, materialOf(lora)),
+      );
       expectOneLineError(await client.done, /was generated for another plan/);
     },
     TEST_TIMEOUT_MS,
@@ -265,24 +235,16 @@ describe.concurrent('parties that do not belong to one session', () => {
       const planFile = join(frozen.dir, 'plan-edited.ts');
       writeFileSync(planFile, edited);
       const port = await unusedPort();
-      const server = party(planFile, 'server', [
-        '--model',
-        examplePath(findVariant(gpt2, 'frozen').file),
-        '--listen',
-        `127.0.0.1:${port}`,
-        '--dealer-dir',
-        materialOf(frozen),
-      ]);
-      const client = party(planFile, 'client', [
-        '--model',
-        base(gpt2),
-        '--connect',
-        `127.0.0.1:${port}`,
-        '--dealer-dir',
-        materialOf(frozen),
-        '--input',
-        input,
-      ]);
+      const server = party(
+        planFile,
+        'server',
+        serverFlags(gpt2Model('frozen'), `127.0.0.1:${port}`, materialOf(frozen)),
+      );
+      const client = party(
+        planFile,
+        'client',
+        clientFlags(base(gpt2), `127.0.0.1:${port}`, materialOf(frozen)),
+      );
       const hashError =
         /plan-edited\.ts: plan '[^']*' states hash [0-9a-f]{12}… but its content hashes to [0-9a-f]{12}…/;
       const [s, c] = await Promise.all([server.done, client.done]);
@@ -365,23 +327,13 @@ describe.concurrent('a port in use', () => {
       const port = (squatter.address() as net.AddressInfo).port;
       try {
         const dealer = party(frozen.plan, 'dealer', ['--listen', `127.0.0.1:${port}`]);
-        const server = party(frozen.plan, 'server', [
-          '--model',
-          examplePath(findVariant(gpt2, 'frozen').file),
-          '--listen',
-          `127.0.0.1:${port}`,
-          '--dealer-dir',
-          materialOf(frozen),
-        ]);
+        const server = party(
+          frozen.plan,
+          'server',
+          serverFlags(gpt2Model('frozen'), `127.0.0.1:${port}`, materialOf(frozen)),
+        );
         const client = party(frozen.plan, 'client', [
-          '--model',
-          base(gpt2),
-          '--connect',
-          `127.0.0.1:${port}`,
-          '--dealer-dir',
-          materialOf(frozen),
-          '--input',
-          input,
+          ...clientFlags(base(gpt2), `127.0.0.1:${port}`, materialOf(frozen)),
           '--timeout',
           GIVE_UP_S,
         ]);
@@ -432,14 +384,7 @@ describe.concurrent('missing or incomplete flags', () => {
       plan: () => frozen.plan,
       who: 'client',
       flags: () => [
-        '--model',
-        base(gpt2),
-        '--connect',
-        '127.0.0.1:9',
-        '--dealer-dir',
-        materialOf(frozen),
-        '--input',
-        input,
+        ...clientFlags(base(gpt2), '127.0.0.1:9', materialOf(frozen)),
         '--tls-cert',
         join(root, 'cert.pem'),
       ],

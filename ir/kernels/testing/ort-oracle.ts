@@ -3,28 +3,15 @@
  * oracle the kernels are compared against, and compares tensors with a
  * tolerance. Models are built with the frontend's writer (compiler/onnx/write.ts).
  */
-import * as ort from 'onnxruntime-node';
 import type { AttrInput, NodeSpec } from '../../../compiler/onnx/write.ts';
 import { encodeOnnx, makeModel } from '../../../compiler/onnx/write.ts';
 import type { Tensor } from '../../tensor.ts';
-import { fromNumbers, makeTensor, toNumbers } from '../../tensor.ts';
+import { fromNumbers, toNumbers } from '../../tensor.ts';
+import { runOrt } from '../../../test/fixtures/ort.ts';
 import type { DType, Shape } from '../../types.ts';
-import { formatShape, numel } from '../../types.ts';
+import { formatShape } from '../../types.ts';
 
-const ORT_TYPE = { f32: 'float32', i64: 'int64', bool: 'bool' } as const;
 const ONNX_TYPE = { f32: 'float', i64: 'int64', bool: 'bool' } as const;
-
-function toOrt(t: Tensor): ort.Tensor {
-  return new ort.Tensor(ORT_TYPE[t.dtype], t.data, [...t.shape]);
-}
-
-function fromOrt(t: ort.Tensor): Tensor {
-  const shape = t.dims.map(Number);
-  if (t.type === 'float32') return makeTensor('f32', shape, Float32Array.from(t.data as Float32Array));
-  if (t.type === 'int64') return makeTensor('i64', shape, BigInt64Array.from(t.data as BigInt64Array));
-  if (t.type === 'bool') return makeTensor('bool', shape, Uint8Array.from(t.data as Uint8Array));
-  throw new Error(`unexpected onnxruntime output type ${t.type}`);
-}
 
 export interface OrtGraph {
   readonly nodes: readonly NodeSpec[];
@@ -35,7 +22,7 @@ export interface OrtGraph {
 }
 
 /** Runs the graph in onnxruntime and returns its outputs in order. */
-export async function runOrt(g: OrtGraph): Promise<Tensor[]> {
+export async function runOrtGraph(g: OrtGraph): Promise<Tensor[]> {
   const model = makeModel({
     opset: g.opset ?? 17,
     inputs: Object.entries(g.feeds).map(([name, t]) => ({
@@ -46,15 +33,8 @@ export async function runOrt(g: OrtGraph): Promise<Tensor[]> {
     outputs: g.outputs.map((o) => ({ name: o.name, type: ONNX_TYPE[o.dtype] })),
     nodes: g.nodes,
   });
-  const session = await ort.InferenceSession.create(encodeOnnx(model));
-  try {
-    const feeds: Record<string, ort.Tensor> = {};
-    for (const [name, t] of Object.entries(g.feeds)) feeds[name] = toOrt(t);
-    const result = await session.run(feeds);
-    return g.outputs.map((o) => fromOrt(result[o.name]!));
-  } finally {
-    await session.release();
-  }
+  const result = await runOrt(encodeOnnx(model), new Map(Object.entries(g.feeds)));
+  return g.outputs.map((o) => result.get(o.name)!);
 }
 
 /** One ONNX op on inputs named x0, x1, ... with one output per entry of `outDtypes`. */
@@ -68,50 +48,12 @@ export async function runOrtOp(
   const feeds: Record<string, Tensor> = {};
   inputs.forEach((t, i) => (feeds[`x${i}`] = t));
   const outputs = outDtypes.map((dtype, i) => ({ name: `y${i}`, dtype }));
-  return runOrt({
+  return runOrtGraph({
     nodes: [{ op, inputs: Object.keys(feeds), outputs: outputs.map((o) => o.name), attrs }],
     feeds,
     outputs,
     opset,
   });
-}
-
-// ---- random inputs ----------------------------------------------------------------------------
-
-/** A small deterministic generator (mulberry32), so failures reproduce. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export function randomF32(shape: Shape, next: () => number, lo = -3, hi = 3): Tensor {
-  return fromNumbers(
-    'f32',
-    shape,
-    Array.from({ length: numel(shape) }, () => lo + (hi - lo) * next()),
-  );
-}
-
-export function randomI64(shape: Shape, next: () => number, lo: number, hi: number): Tensor {
-  return fromNumbers(
-    'i64',
-    shape,
-    Array.from({ length: numel(shape) }, () => lo + Math.floor((hi - lo + 1) * next())),
-  );
-}
-
-export function randomBool(shape: Shape, next: () => number): Tensor {
-  return fromNumbers(
-    'bool',
-    shape,
-    Array.from({ length: numel(shape) }, () => (next() < 0.5 ? 1 : 0)),
-  );
 }
 
 export function i64(shape: Shape, values: readonly number[]): Tensor {
