@@ -1,9 +1,9 @@
 /**
- * Local-work rates the cost model turns op sizes into seconds with. They come
- * from the kernel microbenchmarks (`npm run bench`, bench/results/runtime.json)
- * on the reference machine (2 cores); `--calibration FILE` is not needed for the
- * promise the model keeps exactly (bytes and rounds), only for its time
- * estimates. Update these figures from a fresh runtime.json when kernels change.
+ * Local-work rates the cost model turns op sizes into seconds with, from the
+ * kernel and protocol microbenchmarks (`npm run bench`, bench/results/runtime.json)
+ * on the reference machine (2 cores). They affect only the time estimates and
+ * hence protocol selection; bytes and rounds, which the model predicts exactly,
+ * do not depend on them. Update them from a fresh runtime.json when kernels change.
  */
 export interface Calibration {
   /** Ring (Z_2^64) multiply-accumulates per second in a party's local matmul (both cores). */
