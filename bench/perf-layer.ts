@@ -22,7 +22,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as inspector from 'node:inspector/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { NETWORKS } from '../compiler/network.ts';
 import { selectProtocols } from '../compiler/select.ts';
 import type { Graph } from '../ir/graph.ts';
@@ -308,15 +308,11 @@ function bertBase12(r: Record<string, unknown>): Record<string, unknown> {
   };
 }
 
-async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const wanted = args.filter((a) => a in MODELS) as ModelName[];
-  const models = wanted.length > 0 ? wanted : (Object.keys(MODELS) as ModelName[]);
-  const flag = args[args.indexOf('--compare') + 1];
-  const choices: CompareChoice[] =
-    !args.includes('--compare') || flag === 'both'
-      ? ['selected', 'dcf']
-      : [flag === 'dcf' ? 'dcf' : 'selected'];
+/** Measures the models with the given comparison choices; writes and returns bench/results/perf-layer.json. */
+export async function runPerfLayer(
+  models: readonly ModelName[] = Object.keys(MODELS) as ModelName[],
+  choices: readonly CompareChoice[] = ['selected', 'dcf'],
+): Promise<Record<string, unknown>> {
   const results: Record<string, unknown>[] = [];
   for (const m of models)
     for (const c of choices) {
@@ -332,10 +328,20 @@ async function main(): Promise<void> {
     );
   const out = join(fileURLToPath(new URL('.', import.meta.url)), 'results');
   mkdirSync(out, { recursive: true });
-  writeFileSync(
-    join(out, 'perf-layer.json'),
-    `${JSON.stringify({ date: new Date().toISOString(), results, bertBase12: estimates, crypten: CRYPTEN }, null, 2)}\n`,
-  );
+  const json = { date: new Date().toISOString(), results, bertBase12: estimates, crypten: CRYPTEN };
+  writeFileSync(join(out, 'perf-layer.json'), `${JSON.stringify(json, null, 2)}\n`);
+  return json;
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const wanted = args.filter((a) => a in MODELS) as ModelName[];
+  const flag = args[args.indexOf('--compare') + 1];
+  const choices: CompareChoice[] =
+    !args.includes('--compare') || flag === 'both'
+      ? ['selected', 'dcf']
+      : [flag === 'dcf' ? 'dcf' : 'selected'];
+  await runPerfLayer(wanted.length > 0 ? wanted : undefined, choices);
 }
 
 if (process.argv.includes('--child')) {
@@ -347,6 +353,6 @@ if (process.argv.includes('--child')) {
       )
       .finally(() => process.disconnect?.());
   });
-} else {
+} else if (process.argv[1] !== undefined && pathToFileURL(process.argv[1]).href === import.meta.url) {
   await main();
 }

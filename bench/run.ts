@@ -3,12 +3,14 @@
  * Benchmarks are measurements, never pass/fail tests. Select with arguments:
  *   npm run bench                 all
  *   npm run bench -- compile      only the compile-speed benchmark
+ *   npm run bench -- perf-layer   BERT-base layer online time, two processes (bench/perf-layer.ts)
  *   npm run bench -- evaluation   the Marill evaluation (bench/evaluation.ts)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCompileBench } from './compile-bench.ts';
 import { runEvaluation } from './evaluation.ts';
+import { runPerfLayer } from './perf-layer.ts';
 import { runRuntimeBench } from './runtime-bench.ts';
 
 const RESULTS = join('bench', 'results');
@@ -18,6 +20,7 @@ type Bench = { name: string; run: () => unknown | Promise<unknown> };
 const BENCHES: Bench[] = [
   { name: 'compile', run: runCompileBench },
   { name: 'runtime', run: runRuntimeBench },
+  { name: 'perf-layer', run: () => runPerfLayer() },
   { name: 'evaluation', run: () => runEvaluation() },
 ];
 
