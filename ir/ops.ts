@@ -109,28 +109,19 @@ function arith(doc: string, groups: readonly OpGroup[]): OpDef {
   };
 }
 
-/** Comparison: broadcast numeric operands of one dtype, bool out. */
-function compare(doc: string): OpDef {
+/**
+ * Elementwise op with a bool result over broadcast operands: a comparison
+ * (operands of one dtype) or a logical connective (bool operands).
+ */
+function boolResult(doc: string, operands: 'same-dtype' | 'bool'): OpDef {
   return {
     doc,
     arity: [2, 2],
     attrs: {},
     groups: ['elementwise', 'logic'],
     infer: (ins) => {
-      sameDtype(ins);
-      return [{ dtype: 'bool', shape: broadcastShapes(ins.map((t) => t.shape)) }];
-    },
-  };
-}
-
-function boolBinary(doc: string): OpDef {
-  return {
-    doc,
-    arity: [2, 2],
-    attrs: {},
-    groups: ['elementwise', 'logic'],
-    infer: (ins) => {
-      for (const t of ins) requireDtype(t, ['bool']);
+      if (operands === 'bool') for (const t of ins) requireDtype(t, ['bool']);
+      else sameDtype(ins);
       return [{ dtype: 'bool', shape: broadcastShapes(ins.map((t) => t.shape)) }];
     },
   };
@@ -242,11 +233,11 @@ export const OPS = {
   cos: unaryFloat('cos x', ['nonlinear']),
 
   // logic
-  equal: compare('x == y'),
-  less: compare('x < y'),
-  greater: compare('x > y'),
-  and: boolBinary('x && y'),
-  or: boolBinary('x || y'),
+  equal: boolResult('x == y', 'same-dtype'),
+  less: boolResult('x < y', 'same-dtype'),
+  greater: boolResult('x > y', 'same-dtype'),
+  and: boolResult('x && y', 'bool'),
+  or: boolResult('x || y', 'bool'),
   not: {
     doc: '!x',
     arity: [1, 1],
