@@ -8,7 +8,7 @@ import { interpret } from '../ir/interpret.ts';
 import type { Tensor } from '../ir/tensor.ts';
 import { makeTensor } from '../ir/tensor.ts';
 import { Prg } from './crypto/prg.ts';
-import { planCosts } from './bound-plan.ts';
+import { expectPlanCosts } from './testing/expect-cost.ts';
 import { definePlan, makePlan, planSpec } from './plan.ts';
 import { simulatePlan } from './session.ts';
 
@@ -114,15 +114,7 @@ describe('plan executor (in process)', () => {
     for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
     expect(worst).toBeLessThan(1e-2);
     // the cost model's promise: measured == predicted, op by op (two inferences, setup once)
-    const predicted = new Map(planCosts(plan).map((c) => [c.id, c.cost]));
-    for (const op of report.ops) {
-      const c = predicted.get(op.id)!;
-      expect(op.onlineBytes, op.id).toEqual([2 * c.onlineBytes[0], 2 * c.onlineBytes[1]]);
-      expect(op.rounds, op.id).toBe(2 * c.rounds);
-      expect(op.offlineBytes, op.id).toEqual([2 * c.offlineBytes[0], 2 * c.offlineBytes[1]]);
-      expect(op.setupBytes, op.id).toEqual(c.setupBytes);
-      expect(op.setupRounds, op.id).toBe(c.setupRounds);
-    }
+    expectPlanCosts(report, plan, 2);
     const protocols = report.ops.map((o) => `${o.op}:${o.protocol}`);
     expect(protocols).toEqual(
       expect.arrayContaining(['matmul:beaver.weight', 'mul:beaver.weight', 'mul:beaver']),

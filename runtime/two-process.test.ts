@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { interpret } from '../ir/interpret.ts';
-import { planCosts } from './bound-plan.ts';
+import { expectPlanCosts } from './testing/expect-cost.ts';
 import { writeDealerMaterial } from './dealer/files.ts';
 import type { OpStats } from './mpc/accounting.ts';
 import { combineReports, roundMismatches } from './mpc/accounting.ts';
@@ -103,14 +103,7 @@ async function checkLayer(
   });
   expect(roundMismatches(stats[0], stats[1])).toEqual([]);
   const report = combineReports(stats[0], stats[1]);
-  const predicted = new Map(planCosts(plan).map((c) => [c.id, c.cost]));
-  for (const op of report.ops) {
-    const c = predicted.get(op.id)!;
-    expect(op.onlineBytes, op.id).toEqual([2 * c.onlineBytes[0], 2 * c.onlineBytes[1]]);
-    expect(op.rounds, op.id).toBe(2 * c.rounds);
-    expect(op.offlineBytes, op.id).toEqual([2 * c.offlineBytes[0], 2 * c.offlineBytes[1]]);
-    expect(op.setupBytes, op.id).toEqual(c.setupBytes);
-  }
+  expectPlanCosts(report, plan, 2);
 }
 
 const nonlinearReady = (['softmax', 'layernorm', 'gelu'] as const).every((op) => protocolsFor(op).length > 0);

@@ -56,10 +56,7 @@ export class PlanDealer {
   dealInference(): [Uint8Array[], Uint8Array[]] {
     const frames: [Uint8Array[], Uint8Array[]] = [[], []];
     for (const op of this.ops) {
-      op.bound.deal(this.dealer.forOp(op.spec.id));
-      const [f0, f1] = this.dealer.takeFrames();
-      frames[0].push(f0);
-      frames[1].push(f1);
+      this.dealOp(op, frames);
     }
     this.dealt++;
     return frames;
@@ -110,15 +107,20 @@ export class PlanDealer {
     this.stopped = true;
   }
 
+  /** Deals one op of an inference, appending its frames to [server frames, client frames]. */
+  private dealOp(op: BoundPlanOp, frames: [Uint8Array[], Uint8Array[]]): void {
+    op.bound.deal(this.dealer.forOp(op.spec.id));
+    const [f0, f1] = this.dealer.takeFrames();
+    frames[0].push(f0);
+    frames[1].push(f1);
+  }
+
   private async dealInferenceYielding(): Promise<[Uint8Array[], Uint8Array[]]> {
     const frames: [Uint8Array[], Uint8Array[]] = [[], []];
     for (const op of this.ops) {
       await new Promise<void>((resolve) => setImmediate(resolve));
       if (this.stopped) throw new MarillError('the dealer stopped');
-      op.bound.deal(this.dealer.forOp(op.spec.id));
-      const [f0, f1] = this.dealer.takeFrames();
-      frames[0].push(f0);
-      frames[1].push(f1);
+      this.dealOp(op, frames);
     }
     this.dealt++;
     return frames;

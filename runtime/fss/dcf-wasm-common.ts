@@ -1,7 +1,7 @@
 /**
  * What the DCF WebAssembly kernels (./dcf-wasm-eval.ts, ./dcf-wasm-gen.ts) share: the loop
- * shape, the PRG tweaks, the `prep` kernel (PRG input blocks) and the value-word computation
- * that key generation and evaluation both do.
+ * shape, the PRG tweaks, the `prep` kernel (PRG input blocks, which the fused level kernels
+ * also write) and the value-word computation that key generation and evaluation both do.
  */
 import { Code } from '../ring/wasm-asm.ts';
 import type { FunctionSpec } from '../ring/wasm-asm.ts';
@@ -31,42 +31,10 @@ export function prepKernel(): FunctionSpec {
   const c = new Code();
   c.get(blocks).set(out);
   whileLess(c, j, m, (c) => {
-    c.i32Const(0).set(side);
-    c.get(useSide).if();
-    c.get(x)
-      .get(j)
-      .i32Const(3)
-      .i32Shl()
-      .i32Add()
-      .i64Load()
-      .get(bitPos)
-      .i64ShrU()
-      .i64Const(1n)
-      .i64And()
-      .i32WrapI64()
-      .set(side);
-    c.end();
-    c.get(sides).get(j).i32Add().get(side).i32Store8();
+    emitPointSide(c, { x, j, sides, side }, bitPos, useSide);
     c.get(seeds).get(j).i32Const(4).i32Shl().i32Add().i64Load().set(s0);
     c.get(seeds).get(j).i32Const(4).i32Shl().i32Add().i64Load(8).set(s1);
-    c.i32Const(0).set(k);
-    whileLess(c, k, perSide, (c) => {
-      c.get(out).get(s0).i64Store();
-      c.get(out).get(s1);
-      c.get(base)
-        .get(side)
-        .i32Const(4)
-        .i32Shl()
-        .i32Add()
-        .get(k)
-        .i32Add()
-        .i64ExtendI32U()
-        .i64Const(32n)
-        .i64Shl();
-      c.i64Xor().i64Store(8);
-      c.get(out).i32Const(16).i32Add().set(out);
-      c.get(k).i32Const(1).i32Add().set(k);
-    });
+    emitSeedBlocks(c, { out, s0, s1, k, side }, perSide, base);
     c.get(j).i32Const(1).i32Add().set(j);
   });
   return {
@@ -75,6 +43,71 @@ export function prepKernel(): FunctionSpec {
     locals: [I32, I32, I64, I64, I32, I32],
     body: c,
   };
+}
+
+/**
+ * Emits side = bit `bitPos` (i64 local) of x[j], or 0 unless the i32 local `useSide` is set,
+ * and records it at sides[j].
+ */
+export function emitPointSide(
+  c: Code,
+  l: { x: number; j: number; sides: number; side: number },
+  bitPos: number,
+  useSide: number,
+): void {
+  c.i32Const(0).set(l.side);
+  c.get(useSide).if();
+  c.get(l.x)
+    .get(l.j)
+    .i32Const(3)
+    .i32Shl()
+    .i32Add()
+    .i64Load()
+    .get(bitPos)
+    .i64ShrU()
+    .i64Const(1n)
+    .i64And()
+    .i32WrapI64()
+    .set(l.side);
+  c.end();
+  c.get(l.sides).get(l.j).i32Add().get(l.side).i32Store8();
+}
+
+/**
+ * Emits the PRG input blocks of one point at `out` (advanced past them): `perSide` blocks
+ * (s0, s1 ^ ((base + 16 side + k) << 32)), i.e. seed ^ tweak << 96; `perSide` and `base` are
+ * i32 locals, k is the block counter.
+ */
+export function emitSeedBlocks(
+  c: Code,
+  l: { out: number; s0: number; s1: number; k: number; side: number },
+  perSide: number,
+  base: number,
+): void {
+  c.i32Const(0).set(l.k);
+  whileLess(c, l.k, perSide, (c) => {
+    c.get(l.out).get(l.s0).i64Store();
+    c.get(l.out).get(l.s1);
+    c.get(base)
+      .get(l.side)
+      .i32Const(4)
+      .i32Shl()
+      .i32Add()
+      .get(l.k)
+      .i32Add()
+      .i64ExtendI32U()
+      .i64Const(32n)
+      .i64Shl();
+    c.i64Xor().i64Store(8);
+    c.get(l.out).i32Const(16).i32Add().set(l.out);
+    c.get(l.k).i32Const(1).i32Add().set(l.k);
+  });
+}
+
+/** Emits the step to the next point: e = (e + 1) mod keys (the point's key), j += 1. */
+export function emitNextPoint(c: Code, e: number, keys: number, j: number): void {
+  c.get(e).i32Const(1).i32Add().tee(e).get(keys).i32Eq().if().i32Const(0).set(e).end();
+  c.get(j).i32Const(1).i32Add().set(j);
 }
 
 /**

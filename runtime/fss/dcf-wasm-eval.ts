@@ -5,7 +5,53 @@
  */
 import { Code } from '../ring/wasm-asm.ts';
 import type { FunctionSpec } from '../ring/wasm-asm.ts';
-import { CONVERT_TWEAK, I32, I64, emitValueWord, whileLess } from './dcf-wasm-common.ts';
+import {
+  CONVERT_TWEAK,
+  I32,
+  I64,
+  emitNextPoint,
+  emitPointSide,
+  emitSeedBlocks,
+  emitValueWord,
+  whileLess,
+} from './dcf-wasm-common.ts';
+
+/** The locals (and params) that adding a point's value words into its outputs reads. */
+interface ValueWordLocals {
+  acc: number;
+  m: number;
+  j: number;
+  w: number;
+  k: number;
+  ap: number;
+  e: number;
+  tOld: number;
+  cw: number;
+  bp: number;
+  os0: number;
+  os1: number;
+  side: number;
+}
+
+/**
+ * Emits, for k < w: acc[k * m + j] += value word k + tOld * cw[e * w + k], the value
+ * correction `cw` of the point's key e applied where its control bit was set.
+ */
+function emitAddValueWords(c: Code, l: ValueWordLocals, first: number, tweakBase: number): void {
+  const { acc, m, j, w, k, ap, e, tOld, cw } = l;
+  c.i32Const(0).set(k);
+  whileLess(c, k, w, (c) => {
+    c.get(acc).get(k).get(m).i32Mul().get(j).i32Add().i32Const(3).i32Shl().i32Add().set(ap);
+    c.get(ap);
+    c.get(ap).i64Load();
+    emitValueWord(c, l, first, tweakBase);
+    c.i64Add();
+    c.get(cw).get(e).get(w).i32Mul().get(k).i32Add().i32Const(3).i32Shl().i32Add().i64Load();
+    c.i64Const(0n).get(tOld).select().i64Add();
+    c.i64Store();
+    c.get(k).i32Const(1).i32Add().set(k);
+  });
+}
 
 /**
  * level(enc, seeds, ctrl, sides, acc, scw, ccw, vcw, m, keys, w, perSide): one tree level for
@@ -47,24 +93,11 @@ export function levelKernel(): FunctionSpec {
       .i32Xor()
       .set(tNew);
     c.end();
-    c.i32Const(0).set(k);
-    whileLess(c, k, w, (c) => {
-      c.get(acc).get(k).get(m).i32Mul().get(j).i32Add().i32Const(3).i32Shl().i32Add().set(ap);
-      c.get(ap);
-      c.get(ap).i64Load();
-      emitValueWord(c, { bp, os0, os1, k, side }, 1, 0);
-      c.i64Add();
-      // + tOld * vcw[e * w + k]
-      c.get(vcw).get(e).get(w).i32Mul().get(k).i32Add().i32Const(3).i32Shl().i32Add().i64Load();
-      c.i64Const(0n).get(tOld).select().i64Add();
-      c.i64Store();
-      c.get(k).i32Const(1).i32Add().set(k);
-    });
+    emitAddValueWords(c, { acc, m, j, w, k, ap, e, tOld, cw: vcw, bp, os0, os1, side }, 1, 0);
     c.get(sp).get(s0).i64Store();
     c.get(sp).get(s1).i64Store(8);
     c.get(ctrl).get(j).i32Add().get(tNew).i32Store8();
-    c.get(e).i32Const(1).i32Add().tee(e).get(keys).i32Eq().if().i32Const(0).set(e).end();
-    c.get(j).i32Const(1).i32Add().set(j);
+    emitNextPoint(c, e, keys, j);
   });
   return {
     name: 'level',
@@ -152,43 +185,10 @@ export function levelFusedKernel(w: 1 | 2): FunctionSpec {
     c.get(sp).get(s1).i64Store(8);
     c.get(ctrl).get(j).i32Add().get(tNew).i32Store8();
     // the next step's blocks: new seed ^ ((nextBase + 16 side' + k) << 96)
-    c.i32Const(0).set(nside);
-    c.get(nextUseSide).if();
-    c.get(x)
-      .get(j)
-      .i32Const(3)
-      .i32Shl()
-      .i32Add()
-      .i64Load()
-      .get(nextBitPos)
-      .i64ShrU()
-      .i64Const(1n)
-      .i64And()
-      .i32WrapI64()
-      .set(nside);
-    c.end();
-    c.get(sides).get(j).i32Add().get(nside).i32Store8();
+    emitPointSide(c, { x, j, sides, side: nside }, nextBitPos, nextUseSide);
     c.get(blocks).get(j).get(nextPer).i32Mul().i32Const(4).i32Shl().i32Add().set(out);
-    c.i32Const(0).set(k);
-    whileLess(c, k, nextPer, (c) => {
-      c.get(out).get(s0).i64Store();
-      c.get(out).get(s1);
-      c.get(nextBase)
-        .get(nside)
-        .i32Const(4)
-        .i32Shl()
-        .i32Add()
-        .get(k)
-        .i32Add()
-        .i64ExtendI32U()
-        .i64Const(32n)
-        .i64Shl();
-      c.i64Xor().i64Store(8);
-      c.get(out).i32Const(16).i32Add().set(out);
-      c.get(k).i32Const(1).i32Add().set(k);
-    });
-    c.get(e).i32Const(1).i32Add().tee(e).get(keys).i32Eq().if().i32Const(0).set(e).end();
-    c.get(j).i32Const(1).i32Add().set(j);
+    emitSeedBlocks(c, { out, s0, s1, k, side: nside }, nextPer, nextBase);
+    emitNextPoint(c, e, keys, j);
   });
   const locals = Array.from({ length: next - 16 }, (_, i) => (i < 12 ? I32 : I64));
   return {
@@ -211,20 +211,8 @@ export function leafKernel(): FunctionSpec {
     c.get(sp).i64Load().set(os0);
     c.get(sp).i64Load(8).set(os1);
     c.get(ctrl).get(j).i32Add().i32Load8U().set(tOld);
-    c.i32Const(0).set(k);
-    whileLess(c, k, w, (c) => {
-      c.get(acc).get(k).get(m).i32Mul().get(j).i32Add().i32Const(3).i32Shl().i32Add().set(ap);
-      c.get(ap);
-      c.get(ap).i64Load();
-      emitValueWord(c, { bp, os0, os1, k, side }, 0, CONVERT_TWEAK);
-      c.i64Add();
-      c.get(fcw).get(e).get(w).i32Mul().get(k).i32Add().i32Const(3).i32Shl().i32Add().i64Load();
-      c.i64Const(0n).get(tOld).select().i64Add();
-      c.i64Store();
-      c.get(k).i32Const(1).i32Add().set(k);
-    });
-    c.get(e).i32Const(1).i32Add().tee(e).get(keys).i32Eq().if().i32Const(0).set(e).end();
-    c.get(j).i32Const(1).i32Add().set(j);
+    emitAddValueWords(c, { acc, m, j, w, k, ap, e, tOld, cw: fcw, bp, os0, os1, side }, 0, CONVERT_TWEAK);
+    emitNextPoint(c, e, keys, j);
   });
   return {
     name: 'leaf',

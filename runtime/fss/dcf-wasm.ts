@@ -19,7 +19,8 @@ import { genKernel, genLeafKernel } from './dcf-wasm-gen.ts';
 
 export { CONVERT_TWEAK, SIDE_TWEAK } from './dcf-wasm-common.ts';
 
-type LevelFused = (
+/** The arguments every tree-level kernel starts with (see ./dcf-wasm-eval.ts). */
+type LevelArgs = [
   enc: number,
   seeds: number,
   ctrl: number,
@@ -30,12 +31,18 @@ type LevelFused = (
   vcw: number,
   m: number,
   keys: number,
-  x: number,
-  blocks: number,
-  nextBitPos: bigint,
-  nextBase: number,
-  nextUseSide: number,
-  nextPer: number,
+];
+
+type LevelFused = (
+  ...args: [
+    ...LevelArgs,
+    x: number,
+    blocks: number,
+    nextBitPos: bigint,
+    nextBase: number,
+    nextUseSide: number,
+    nextPer: number,
+  ]
 ) => void;
 
 export interface DcfKernels {
@@ -50,20 +57,7 @@ export interface DcfKernels {
     base: number,
     useSide: number,
   ): void;
-  level(
-    enc: number,
-    seeds: number,
-    ctrl: number,
-    sides: number,
-    acc: number,
-    scw: number,
-    ccw: number,
-    vcw: number,
-    m: number,
-    keys: number,
-    w: number,
-    perSide: number,
-  ): void;
+  level(...args: [...LevelArgs, w: number, perSide: number]): void;
   leaf(
     enc: number,
     seeds: number,

@@ -30,6 +30,22 @@ export interface OpStats {
   runs: number;
 }
 
+/** A record of an op that has counted nothing yet. */
+function emptyStats(id: string, op: string, protocol: string): OpStats {
+  return {
+    id,
+    op,
+    protocol,
+    bytesSent: 0,
+    rounds: 0,
+    setupBytesSent: 0,
+    setupRounds: 0,
+    offlineBytes: 0,
+    seconds: 0,
+    runs: 0,
+  };
+}
+
 export class PartyAccounting {
   private readonly byId = new Map<string, OpStats>();
 
@@ -39,18 +55,7 @@ export class PartyAccounting {
   op(id: string, op: string, protocol: string): OpStats {
     let s = this.byId.get(id);
     if (!s) {
-      s = {
-        id,
-        op,
-        protocol,
-        bytesSent: 0,
-        rounds: 0,
-        setupBytesSent: 0,
-        setupRounds: 0,
-        offlineBytes: 0,
-        seconds: 0,
-        runs: 0,
-      };
+      s = emptyStats(id, op, protocol);
       this.byId.set(id, s);
     }
     return s;
@@ -87,19 +92,6 @@ export interface RunReport {
   };
 }
 
-const ZERO_STATS = (id: string): OpStats => ({
-  id,
-  op: '',
-  protocol: '',
-  bytesSent: 0,
-  rounds: 0,
-  setupBytesSent: 0,
-  setupRounds: 0,
-  offlineBytes: 0,
-  seconds: 0,
-  runs: 0,
-});
-
 /**
  * Merges the two parties' records. Rounds are taken from the server's record
  * (both count the same; `roundMismatches` lists ops where they do not).
@@ -109,8 +101,8 @@ export function combineReports(server: readonly OpStats[], client: readonly OpSt
   const ids = [...new Set([...server.map((s) => s.id), ...client.map((s) => s.id)])];
   const serverById = new Map(server.map((s) => [s.id, s]));
   const ops: OpReport[] = ids.map((id) => {
-    const s = serverById.get(id) ?? ZERO_STATS(id);
-    const c = clientById.get(id) ?? ZERO_STATS(id);
+    const s = serverById.get(id) ?? emptyStats(id, '', '');
+    const c = clientById.get(id) ?? emptyStats(id, '', '');
     return {
       id,
       op: s.op || c.op,

@@ -11,6 +11,10 @@
  *
  * Seed compression: a and b (A and B) come from the seeds; only c (C) is sent,
  * as a correction to the client.
+ *
+ * The online algebra is also exported in split form (`beaverMessage` / `beaverFinish`,
+ * `beaverSquareMessage` / `beaverSquareFinish`) for protocols that merge several openings
+ * into one round (./nonlinear/parts.ts).
  */
 import { MarillError } from '../../ir/errors.ts';
 import type { Cost, DealerStream, MaterialStream, PartyContext, Protocol } from '../protocol.ts';
@@ -45,6 +49,27 @@ export interface TripleMaterial {
   readonly c: Ring;
 }
 
+/** This party's share of the values a Beaver product opens: (x - a, y - b), in one array. */
+export function beaverMessage(m: TripleMaterial, x: Ring, y: Ring): Ring {
+  return joined(ringSub(x, m.a), ringSub(y, m.b));
+}
+
+/**
+ * This party's share of x * y from the opened (e, f) = (x - a, y - b) and its share of y:
+ * e y_i + a_i f + c_i. `product` is the product the triple was made for (elementwise by default).
+ */
+export function beaverFinish(
+  m: TripleMaterial,
+  y: Ring,
+  opened: Ring,
+  product: (a: Ring, b: Ring) => Ring = ringMul,
+): Ring {
+  const [e, f] = split2(opened, m.a.length);
+  const z = product(e, y);
+  ringAdd(z, product(m.a, f), z);
+  return ringAdd(z, m.c, z);
+}
+
 export const beaverMul: Protocol<ElementwiseParams, TripleMaterial, readonly [Ring, Ring], Ring> = {
   name: 'beaver.mul',
   deal({ n }, d: DealerStream) {
@@ -58,11 +83,8 @@ export const beaverMul: Protocol<ElementwiseParams, TripleMaterial, readonly [Ri
   async online(ctx: PartyContext, { n }, m, [x, y]) {
     checkLength(x, n, 'beaver.mul x');
     checkLength(y, n, 'beaver.mul y');
-    const mine = joined(ringSub(x, m.a), ringSub(y, m.b));
-    const [e, f] = split2(ringAdd(mine, await ctx.exchangeRing(mine)), n);
-    const z = ringMul(e, y);
-    ringAdd(z, ringMul(m.a, f), z);
-    return ringAdd(z, m.c, z);
+    const mine = beaverMessage(m, x, y);
+    return beaverFinish(m, y, ringAdd(mine, await ctx.exchangeRing(mine)));
   },
   cost({ n }): Cost {
     return cost({ onlineBytes: [16 * n, 16 * n], rounds: 1, offlineBytes: [0, 8 * n] });
@@ -72,6 +94,19 @@ export const beaverMul: Protocol<ElementwiseParams, TripleMaterial, readonly [Ri
 export interface PairMaterial {
   readonly a: Ring;
   readonly c: Ring;
+}
+
+/** This party's share of the value a Beaver square opens: x - a. */
+export function beaverSquareMessage(m: PairMaterial, x: Ring): Ring {
+  return ringSub(x, m.a);
+}
+
+/** This party's share of x^2 from the opened e = x - a: [i = 0] e^2 + 2 e a_i + c_i. */
+export function beaverSquareFinish(index: 0 | 1, m: PairMaterial, e: Ring): Ring {
+  const z = ringMulScalar(ringMul(e, m.a), 2n);
+  ringAdd(z, m.c, z);
+  if (index === 0) ringAdd(z, ringMul(e, e), z);
+  return z;
 }
 
 export const beaverSquare: Protocol<ElementwiseParams, PairMaterial, Ring, Ring> = {
@@ -85,12 +120,8 @@ export const beaverSquare: Protocol<ElementwiseParams, PairMaterial, Ring, Ring>
   },
   async online(ctx, { n }, m, x) {
     checkLength(x, n, 'beaver.square x');
-    const mine = ringSub(x, m.a);
-    const e = ringAdd(mine, await ctx.exchangeRing(mine));
-    const z = ringMulScalar(ringMul(e, m.a), 2n);
-    ringAdd(z, m.c, z);
-    if (ctx.index === 0) ringAdd(z, ringMul(e, e), z);
-    return z;
+    const mine = beaverSquareMessage(m, x);
+    return beaverSquareFinish(ctx.index, m, ringAdd(mine, await ctx.exchangeRing(mine)));
   },
   cost({ n }) {
     return cost({ onlineBytes: [8 * n, 8 * n], rounds: 1, offlineBytes: [0, 8 * n] });
@@ -133,11 +164,9 @@ export const beaverMatmul: Protocol<MatmulParams, TripleMaterial, readonly [Ring
     const s = sizes(p);
     checkLength(x, s.x, 'beaver.matmul x');
     checkLength(y, s.y, 'beaver.matmul y');
-    const mine = joined(ringSub(x, m.a), ringSub(y, m.b));
-    const [e, f] = split2(ringAdd(mine, await ctx.exchangeRing(mine)), s.x);
-    const z = batched(p, e, y);
-    ringAdd(z, batched(p, m.a, f), z);
-    return ringAdd(z, m.c, z);
+    const mine = beaverMessage(m, x, y);
+    const opened = ringAdd(mine, await ctx.exchangeRing(mine));
+    return beaverFinish(m, y, opened, (a, b) => batched(p, a, b));
   },
   cost(p) {
     const s = sizes(p);

@@ -2,8 +2,8 @@
 // fixed-point composites; measured bytes and rounds against each protocol's cost().
 import { describe, expect, it } from 'vitest';
 import { Prg } from '../crypto/prg.ts';
+import { expectMeasuredCost } from '../testing/expect-cost.ts';
 import { TwoPartySession, openReals, shareReals, splitShares } from '../testing/two-party.ts';
-import type { Cost } from '../protocol.ts';
 import { encodeFixed } from '../ring/fixed.ts';
 import { ringAdd, ringMatmulBatched } from '../ring/kernels.ts';
 import { beaverMatmul, beaverMul, beaverSquare } from './beaver.ts';
@@ -13,15 +13,6 @@ import { weightMatmul } from './weight-matmul.ts';
 
 const F = 16;
 const ulp = 2 ** -F;
-
-function expectCost(s: TwoPartySession, opId: string, c: Cost, runs = 1): void {
-  const r = s.stats(opId);
-  expect(r.onlineBytes).toEqual([c.onlineBytes[0] * runs, c.onlineBytes[1] * runs]);
-  expect(r.rounds).toBe(c.rounds * runs);
-  expect(r.offlineBytes).toEqual([c.offlineBytes[0] * runs, c.offlineBytes[1] * runs]);
-  expect(r.setupBytes).toEqual(c.setupBytes);
-  expect(r.setupRounds).toBe(c.setupRounds);
-}
 
 function gaussian(n: number, scale: number): Float64Array {
   const u = new Uint32Array(Prg.fresh().bytes(8 * n).buffer);
@@ -50,7 +41,7 @@ describe('truncate', () => {
       if (d !== 0n && d !== 1n) bad++;
     }
     expect(bad).toBe(0);
-    expectCost(s, 'trunc', truncate.cost({ n, bits: F }));
+    expectMeasuredCost(s, 'trunc', truncate.cost({ n, bits: F }));
   });
 
   it('rejects a bit count it cannot handle', async () => {
@@ -85,8 +76,8 @@ describe('Beaver products (ring, exact)', () => {
       expect(p[i]).toBe(BigInt.asIntN(64, x[i]! * y[i]!));
       expect(q[i]).toBe(BigInt.asIntN(64, x[i]! * x[i]!));
     }
-    expectCost(s, 'mul', beaverMul.cost({ n }));
-    expectCost(s, 'sq', beaverSquare.cost({ n }));
+    expectMeasuredCost(s, 'mul', beaverMul.cost({ n }));
+    expectMeasuredCost(s, 'sq', beaverSquare.cost({ n }));
   });
 
   it('batched matmul equals the ring product', async () => {
@@ -106,7 +97,7 @@ describe('Beaver products (ring, exact)', () => {
       'mm',
     );
     expect([...ringAdd(z0, z1)]).toEqual([...ringMatmulBatched(x, y, p.batch, p.m, p.k, p.n)]);
-    expectCost(s, 'mm', beaverMatmul.cost(p));
+    expectMeasuredCost(s, 'mm', beaverMatmul.cost(p));
   });
 });
 
@@ -136,7 +127,7 @@ describe('server-weight product', () => {
             : ringMatmulBatched(w, x, p.batch, p.m, p.k, p.n, { a: 0, b: p.k * p.n });
         expect([...ringAdd(z0, z1)]).toEqual([...expected]);
       }
-      expectCost(s, 'w', weightMatmul.cost(p), 3);
+      expectMeasuredCost(s, 'w', weightMatmul.cost(p), 3);
     },
   );
 });
@@ -175,7 +166,7 @@ describe('fixed-point products', () => {
       worst = Math.max(worst, Math.abs(z[i]! - exact));
     }
     expect(worst).toBeLessThanOrEqual(ulp * 1.0001);
-    expectCost(s, 'fm', fixedMul.cost({ n, fracBits: F }));
+    expectMeasuredCost(s, 'fm', fixedMul.cost({ n, fracBits: F }));
     expect(fixedMul.cost({ n, fracBits: F }).rounds).toBe(2);
   });
 

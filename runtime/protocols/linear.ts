@@ -123,11 +123,14 @@ function plainOf(node: NodeSpec, inputs: readonly Operand[], i: number): Tensor 
   return o.tensor;
 }
 
+/** Operand i as this party's share (a private one shared from its owner). */
+function lift(ctx: PartyContext, node: NodeSpec, inputs: readonly Operand[], i: number): Share {
+  return operandShare(ctx, inputs[i]!, node.inputs[i]!.type, ownerOf(node.inputs[i]!.visibility));
+}
+
 /** Every operand as this party's share (private ones shared from their owner, in operand order). */
 function liftAll(ctx: PartyContext, node: NodeSpec, inputs: readonly Operand[]): Share[] {
-  return inputs.map((o, i) =>
-    operandShare(ctx, o, node.inputs[i]!.type, ownerOf(node.inputs[i]!.visibility)),
-  );
+  return inputs.map((_, i) => lift(ctx, node, inputs, i));
 }
 
 /** A public f32 tensor as fixed point (or an integer tensor as integers), broadcast to `to`. */
@@ -174,12 +177,7 @@ function localResult(ctx: PartyContext, p: LinearParams, inputs: readonly Operan
     case 'div': {
       const pub = node.op === 'div' ? 1 : isPublic(node, 1) ? 1 : 0;
       const sec = 1 - pub;
-      const x = operandShare(
-        ctx,
-        inputs[sec]!,
-        node.inputs[sec]!.type,
-        ownerOf(node.inputs[sec]!.visibility),
-      );
+      const x = lift(ctx, node, inputs, sec);
       const plain = plainOf(node, inputs, pub);
       const factor =
         node.op === 'div'
@@ -190,12 +188,7 @@ function localResult(ctx: PartyContext, p: LinearParams, inputs: readonly Operan
     case 'matmul': {
       const pub = isPublic(node, 1) ? 1 : 0;
       const sec = 1 - pub;
-      const x = operandShare(
-        ctx,
-        inputs[sec]!,
-        node.inputs[sec]!.type,
-        ownerOf(node.inputs[sec]!.visibility),
-      );
+      const x = lift(ctx, node, inputs, sec);
       const w = encodeTensor(plainOf(node, inputs, pub), fracBits);
       return [
         pub === 1
@@ -219,10 +212,7 @@ function localResult(ctx: PartyContext, p: LinearParams, inputs: readonly Operan
     }
     case 'where': {
       const cond = publicRing(plainOf(node, inputs, 0), out.shape, 0);
-      const shares = inputs.slice(1).map((o, j) => {
-        const i = j + 1;
-        return operandShare(ctx, o, node.inputs[i]!.type, ownerOf(node.inputs[i]!.visibility));
-      });
+      const shares = [1, 2].map((i) => lift(ctx, node, inputs, i));
       const [x, y] = shares.map((s, j) => broadcastRing(s.data, shapeOf(j + 1), out.shape));
       return [ringAdd(y!, ringMul(cond, ringSub(x!, y!)))];
     }
@@ -238,15 +228,7 @@ function moveShares(ctx: PartyContext, p: LinearParams, inputs: readonly Operand
     const operands = node.inputs.map((inp, i) => (moved[i] ? inp.type : plainOf(node, inputs, i)));
     p.maps.value = movementMaps(node.op, node.attrs, operands, moved, node.outputs);
   }
-  const data = concatRings(
-    inputs
-      .map((o, i) =>
-        moved[i]
-          ? operandShare(ctx, o, node.inputs[i]!.type, ownerOf(node.inputs[i]!.visibility)).data
-          : undefined,
-      )
-      .filter((r): r is Ring => r !== undefined),
-  );
+  const data = concatRings(inputs.flatMap((_, i) => (moved[i] ? [lift(ctx, node, inputs, i).data] : [])));
   return p.maps.value.map((m) => applyMap(data, m));
 }
 

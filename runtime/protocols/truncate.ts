@@ -17,6 +17,10 @@
  * where borrow in {0,1} is the carry out of the low bits. Dropping borrow and
  * the 2^(62-bits) offset gives y = floor(x / 2^bits) + borrow. wrap = m * (1 -
  * msb(c)) is linear in the shared m because msb(c) is public.
+ *
+ * The pieces are exported in split form (`dealTruncMask` / `truncMaskMaterial`,
+ * `truncMaskedShare`, `truncOpened` / `truncatedShare`) for protocols that fuse the
+ * truncation's opening with other openings (./nonlinear/parts.ts).
  */
 import { MarillError } from '../../ir/errors.ts';
 import type { Cost, DealerStream, MaterialStream, PartyContext, Protocol } from '../protocol.ts';
@@ -53,35 +57,72 @@ function checkBits(bits: number): void {
     throw new MarillError(`cannot truncate by ${bits} bits`);
 }
 
+/**
+ * Deals the mask of n truncations by `bits`: uniform r from the seeds, then shares of
+ * r_hi = r >>> bits and m = msb(r); returns r_hi and m for material fused with them.
+ */
+export function dealTruncMask(n: number, bits: number, d: DealerStream): { rHi: Ring; msb: Ring } {
+  const r = d.sharedRandom(n);
+  const rHi = ringShrLogical(r, bits);
+  const msb = ringMsb(r);
+  d.share(rHi);
+  d.share(msb);
+  return { rHi, msb };
+}
+
+/** A party's side of `dealTruncMask`. */
+export function truncMaskMaterial(n: number, s: MaterialStream): TruncMaterial {
+  return { r: s.sharedRandom(n), rHi: s.share(n), msb: s.share(n) };
+}
+
+/** This party's share of the opened c = x + 2^62 + r (party 0 adds the offset). */
+export function truncMaskedShare(index: 0 | 1, m: TruncMaterial, x: Ring): Ring {
+  const masked = ringAdd(x, m.r);
+  if (index === 0) ringAddScalar(masked, OFFSET, masked);
+  return masked;
+}
+
+/**
+ * The truncation after c is opened, as y = E + A: the public E = (c >>> bits) - 2^(62-bits)
+ * plus a public `offset`, this party's share of A = m weight - r_hi, and the public
+ * weight = (1 - msb(c)) 2^(64-bits).
+ */
+export interface TruncOpened {
+  readonly e: Ring;
+  readonly a: Ring;
+  readonly weight: Ring;
+}
+
+export function truncOpened(bits: number, m: TruncMaterial, c: Ring, offset = 0n): TruncOpened {
+  const weight = ringShl(ringAddScalar(ringNeg(ringMsb(c)), 1n), 64 - bits);
+  const a = ringSub(ringMul(m.msb, weight), m.rHi);
+  const e = ringAddScalar(ringShrLogical(c, bits), offset - (OFFSET >> BigInt(bits)));
+  return { e, a, weight };
+}
+
+/** This party's share of y = E + A (party 0 adds the public E). */
+export function truncatedShare(index: 0 | 1, v: TruncOpened): Ring {
+  return index === 0 ? ringAdd(v.a, v.e) : v.a;
+}
+
 export const truncate: Protocol<TruncParams, TruncMaterial, Ring, Ring> = {
   name: 'truncate',
 
   deal({ n, bits }: TruncParams, d: DealerStream): void {
     checkBits(bits);
-    const r = d.sharedRandom(n);
-    d.share(ringShrLogical(r, bits));
-    d.share(ringMsb(r));
+    dealTruncMask(n, bits, d);
   },
 
   material({ n }: TruncParams, s: MaterialStream): TruncMaterial {
-    return { r: s.sharedRandom(n), rHi: s.share(n), msb: s.share(n) };
+    return truncMaskMaterial(n, s);
   },
 
   async online(ctx: PartyContext, { n, bits }: TruncParams, m: TruncMaterial, x: Ring): Promise<Ring> {
     checkBits(bits);
     if (x.length !== n) throw new MarillError(`truncate expects ${n} elements, got ${x.length}`);
-    const masked = ringAdd(x, m.r);
-    if (ctx.index === 0) ringAddScalar(masked, OFFSET, masked);
+    const masked = truncMaskedShare(ctx.index, m, x);
     const c = ringAdd(masked, await ctx.exchangeRing(masked));
-    // notWrapWeight = (1 - msb(c)) * 2^(64-bits): public.
-    const notMsb = ringAddScalar(ringNeg(ringMsb(c)), 1n);
-    const weight = ringShl(notMsb, 64 - bits, notMsb);
-    const y = ringSub(ringMul(m.msb, weight), m.rHi);
-    if (ctx.index === 0) {
-      ringAdd(y, ringShrLogical(c, bits), y);
-      ringAddScalar(y, -(OFFSET >> BigInt(bits)), y);
-    }
-    return y;
+    return truncatedShare(ctx.index, truncOpened(bits, m, c));
   },
 
   cost({ n }: TruncParams): Cost {

@@ -37,47 +37,37 @@ function forLoop(c: Code, idx: number, end: number, step: number, body: (c: Code
 
 // ---- elementwise kernels ------------------------------------------------------------------------
 
-type BinaryOp = 'add' | 'sub' | 'mul' | 'and' | 'xor';
+type BinaryOp = 'add' | 'sub' | 'mul' | 'and' | 'xor' | 'shr_s' | 'shr_u' | 'shl';
 
 function emitBinary(c: Code, op: BinaryOp): void {
   if (op === 'add') c.i64Add();
   else if (op === 'sub') c.i64Sub();
   else if (op === 'mul') c.i64Mul();
   else if (op === 'and') c.i64And();
-  else c.i64Xor();
+  else if (op === 'xor') c.i64Xor();
+  else if (op === 'shr_s') c.i64ShrS();
+  else if (op === 'shr_u') c.i64ShrU();
+  else c.i64Shl();
 }
 
-/** out[i] = a[i] op b[i]; params (out, a, b, n). Scalar loop: V8 turns it into tight code. */
-function binaryKernel(name: string, op: BinaryOp): FunctionSpec {
+/**
+ * out[i] = a[i] op b[i] with params (out, a, b, n), or with a `scalar` second operand
+ * out[i] = a[i] op s with params (out, a, s: i64, n). Scalar loop: V8 turns it into tight code.
+ */
+function binaryKernel(name: string, op: BinaryOp, second: 'array' | 'scalar' = 'array'): FunctionSpec {
   const [out, a, b, n, off, end] = [0, 1, 2, 3, 4, 5];
   const c = new Code();
   c.get(n).i32Const(3).i32Shl().set(end);
   forLoop(c, off, end, 8, (c) => {
     c.get(out).get(off).i32Add();
     c.get(a).get(off).i32Add().i64Load();
-    c.get(b).get(off).i32Add().i64Load();
+    if (second === 'array') c.get(b).get(off).i32Add().i64Load();
+    else c.get(b);
     emitBinary(c, op);
     c.i64Store();
   });
-  return { name, params: [I32, I32, I32, I32], locals: [I32, I32], body: c };
-}
-
-/** out[i] = a[i] op s; params (out, a, s: i64, n). */
-function scalarKernel(name: string, op: BinaryOp | 'shr_s' | 'shr_u' | 'shl'): FunctionSpec {
-  const [out, a, s, n, off, end] = [0, 1, 2, 3, 4, 5];
-  const c = new Code();
-  c.get(n).i32Const(3).i32Shl().set(end);
-  forLoop(c, off, end, 8, (c) => {
-    c.get(out).get(off).i32Add();
-    c.get(a).get(off).i32Add().i64Load();
-    c.get(s);
-    if (op === 'shr_s') c.i64ShrS();
-    else if (op === 'shr_u') c.i64ShrU();
-    else if (op === 'shl') c.i64Shl();
-    else emitBinary(c, op);
-    c.i64Store();
-  });
-  return { name, params: [I32, I32, 'i64', I32], locals: [I32, I32], body: c };
+  const bType: ValType = second === 'array' ? I32 : 'i64';
+  return { name, params: [I32, I32, bType, I32], locals: [I32, I32], body: c };
 }
 
 /** out[i] = -a[i]; params (out, a, n). */
@@ -174,14 +164,20 @@ function reduceMiddleKernel(): FunctionSpec {
 // ---- matrix product -----------------------------------------------------------------------------
 
 /**
- * Packs rows of a row-major (rows x cols) matrix into panels of `width` rows,
- * each panel k-major: dst[p][kk][r] = src[p*width + r][kk], zero past `rows`.
- * Used for A (width MR). params (dst, src, rows, cols).
+ * Packs a row-major (rows x cols) matrix into panels of `width` lines, each
+ * panel k-major. `panelAxis` 'rows' packs rows (A, width MR):
+ * dst[p][kk][r] = src[p*width + r][kk], zero past `rows`; 'cols' packs columns
+ * (B, width NR): dst[p][kk][q] = src[kk][p*width + q], zero past `cols`.
+ * params (dst, src, rows, cols).
  */
-function packRowsKernel(name: string, width: number): FunctionSpec {
-  const [dst, src, rows, cols, p, kk, panels, row, d] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+function packPanelsKernel(name: string, width: number, panelAxis: 'rows' | 'cols'): FunctionSpec {
+  const [dst, src, rows, cols, p, kk, panels, line, d] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  // The panels run along one axis, the k-major depth along the other.
+  const [panelExtent, depth] = panelAxis === 'rows' ? [rows, cols] : [cols, rows];
+  // src index = major*cols + minor: (line, kk) for packed rows, (kk, line) for packed columns.
+  const [major, minor] = panelAxis === 'rows' ? [line, kk] : [kk, line];
   const c = new Code();
-  c.get(rows)
+  c.get(panelExtent)
     .i32Const(width - 1)
     .i32Add()
     .i32Const(width)
@@ -190,17 +186,17 @@ function packRowsKernel(name: string, width: number): FunctionSpec {
   c.get(dst).set(d);
   forLoop(c, p, panels, 1, (c) => {
     c.i32Const(0).set(kk);
-    forLoop(c, kk, cols, 1, (c) => {
+    forLoop(c, kk, depth, 1, (c) => {
       for (let r = 0; r < width; r++) {
-        c.get(p).i32Const(width).i32Mul().i32Const(r).i32Add().set(row);
-        // value = row < rows ? src[row*cols + kk] : 0
-        c.get(row).get(rows).i32LtU().if();
+        c.get(p).i32Const(width).i32Mul().i32Const(r).i32Add().set(line);
+        // value = line < panelExtent ? src[major*cols + minor] : 0
+        c.get(line).get(panelExtent).i32LtU().if();
         c.get(d)
           .get(src)
-          .get(row)
+          .get(major)
           .get(cols)
           .i32Mul()
-          .get(kk)
+          .get(minor)
           .i32Add()
           .i32Const(3)
           .i32Shl()
@@ -211,54 +207,6 @@ function packRowsKernel(name: string, width: number): FunctionSpec {
         c.get(d)
           .i64Const(0n)
           .i64Store(r * 8);
-        c.end();
-      }
-      c.get(d)
-        .i32Const(width * 8)
-        .i32Add()
-        .set(d);
-    });
-  });
-  return { name, params: [I32, I32, I32, I32], locals: [I32, I32, I32, I32, I32], body: c };
-}
-
-/**
- * Packs columns of a row-major (rows x cols) matrix into panels of `width`
- * columns, each k-major: dst[p][kk][c] = src[kk][p*width + c], zero past `cols`.
- * Used for B (width NR). params (dst, src, rows, cols).
- */
-function packColsKernel(name: string, width: number): FunctionSpec {
-  const [dst, src, rows, cols, p, kk, panels, col, d] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-  const c = new Code();
-  c.get(cols)
-    .i32Const(width - 1)
-    .i32Add()
-    .i32Const(width)
-    .i32DivU()
-    .set(panels);
-  c.get(dst).set(d);
-  forLoop(c, p, panels, 1, (c) => {
-    c.i32Const(0).set(kk);
-    forLoop(c, kk, rows, 1, (c) => {
-      for (let q = 0; q < width; q++) {
-        c.get(p).i32Const(width).i32Mul().i32Const(q).i32Add().set(col);
-        c.get(col).get(cols).i32LtU().if();
-        c.get(d)
-          .get(src)
-          .get(kk)
-          .get(cols)
-          .i32Mul()
-          .get(col)
-          .i32Add()
-          .i32Const(3)
-          .i32Shl()
-          .i32Add()
-          .i64Load();
-        c.i64Store(q * 8);
-        c.else();
-        c.get(d)
-          .i64Const(0n)
-          .i64Store(q * 8);
         c.end();
       }
       c.get(d)
@@ -454,19 +402,19 @@ export function kernelModuleBytes(): Uint8Array {
     binaryKernel('and', 'and'),
     binaryKernel('xor', 'xor'),
     negKernel(),
-    scalarKernel('add_scalar', 'add'),
-    scalarKernel('mul_scalar', 'mul'),
-    scalarKernel('and_scalar', 'and'),
-    scalarKernel('shr_s', 'shr_s'),
-    scalarKernel('shr_u', 'shr_u'),
-    scalarKernel('shl', 'shl'),
+    binaryKernel('add_scalar', 'add', 'scalar'),
+    binaryKernel('mul_scalar', 'mul', 'scalar'),
+    binaryKernel('and_scalar', 'and', 'scalar'),
+    binaryKernel('shr_s', 'shr_s', 'scalar'),
+    binaryKernel('shr_u', 'shr_u', 'scalar'),
+    binaryKernel('shl', 'shl', 'scalar'),
     encodeKernel('encode_f32', 'f32'),
     encodeKernel('encode_f64', 'f64'),
     decodeKernel('decode_f32', 'f32'),
     decodeKernel('decode_f64', 'f64'),
     reduceMiddleKernel(),
-    packRowsKernel('pack_a', MR),
-    packColsKernel('pack_b', NR),
+    packPanelsKernel('pack_a', MR, 'rows'),
+    packPanelsKernel('pack_b', NR, 'cols'),
     gemmPackedKernel(),
     unpackCKernel(),
     zeroKernel(),

@@ -24,7 +24,6 @@ import type { CompareParams, CompareVariant } from './compare.ts';
 import type { CompareMaterial } from './comparator.ts';
 import { compare, compareCost, compareMaterial, dealCompare } from './comparator.ts';
 import { materialCost, openingCost } from './cost-util.ts';
-import { openTogether } from './open.ts';
 import type { TruncSquareMaterial } from './parts.ts';
 import { squarePart, truncPart, truncSquarePart } from './parts.ts';
 import { coarseCompare } from './ranges.ts';
@@ -96,17 +95,14 @@ export async function runExp(ctx: PartyContext, p: ExpParams, m: ExpMaterial, x:
   ringAdd(clipped, ringMulScalar(lt, clipAt), clipped);
   // t = x' / 2^k at CHAIN_BITS fractional bits (an exact shift).
   const t = ringShl(clipped, CHAIN_BITS - f - EXP_SQUARINGS);
-  const [e] = await openTogether(ctx, [squarePart.message(m.square, t)]);
-  const t2 = squarePart.finish(ctx, m.square, e!);
+  const t2 = await squarePart.run(ctx, m.square, t);
   // 2 y0 = 2 + 2t + t^2 at 2 * CHAIN_BITS bits; the first truncation drops one bit more.
   let z = ringAdd(t2, ringShl(t, CHAIN_BITS + 1));
   if (ctx.index === 0) z = ringAddScalar(z, 1n << BigInt(2 * CHAIN_BITS + 1));
   for (let j = 0; j < EXP_SQUARINGS; j++) {
-    const [c] = await openTogether(ctx, [truncSquarePart.message(ctx, m.chain[j]!, z)]);
-    z = truncSquarePart.finish(ctx, j === 0 ? CHAIN_BITS + 1 : CHAIN_BITS, m.chain[j]!, 0n, c!).square;
+    z = (await truncSquarePart.run(ctx, j === 0 ? CHAIN_BITS + 1 : CHAIN_BITS, m.chain[j]!, z)).square;
   }
-  const [c] = await openTogether(ctx, [truncPart.message(ctx, m.back, z)]);
-  return truncPart.finish(ctx, 2 * CHAIN_BITS - f, m.back, c!);
+  return truncPart.run(ctx, 2 * CHAIN_BITS - f, m.back, z);
 }
 
 export function expCost(p: ExpParams): Cost {

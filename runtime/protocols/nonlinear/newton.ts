@@ -36,7 +36,6 @@ import type { CompareParams, CompareVariant } from './compare.ts';
 import type { CompareMaterial } from './comparator.ts';
 import { compare, compareCost, compareMaterial, dealCompare } from './comparator.ts';
 import { materialCost, openingCost } from './cost-util.ts';
-import { openTogether } from './open.ts';
 import type { TruncMulMaterial, TruncMulShape } from './parts.ts';
 import { truncMulPart, truncPart } from './parts.ts';
 import { coarseCompare } from './ranges.ts';
@@ -220,8 +219,7 @@ async function fusedMul(
   offset: bigint,
 ): Promise<{ product: Ring; truncated: Ring }> {
   const shape = sameShape(n, bits);
-  const [opened] = await openTogether(ctx, [truncMulPart.message(ctx, shape, m, z, w)]);
-  return truncMulPart.finish(ctx, shape, m, w, offset, opened!);
+  return truncMulPart.run(ctx, shape, m, z, w, offset);
 }
 
 /** The result y = 1/x (1/sqrt x) as a ring value with `valueScale` fractional bits. */
@@ -310,8 +308,7 @@ export const finishedNewton: Protocol<
     x: Ring,
   ) {
     const { value } = await runNewton(ctx, p, m.newton, x);
-    const [c] = await openTogether(ctx, [truncPart.message(ctx, m.back, value)]);
-    return truncPart.finish(ctx, finishBits(p), m.back, c!);
+    return truncPart.run(ctx, finishBits(p), m.back, value);
   },
   cost(p: NewtonParams): Cost {
     return sumCosts(newtonCost(p), openingCost(truncPart.opened(p.n)), materialCost(truncPart.offline(p.n)));

@@ -41,7 +41,6 @@ import {
   newtonScale,
   runNewton,
 } from './newton.ts';
-import { openTogether } from './open.ts';
 import type { TruncMulMaterial, TruncMulShape } from './parts.ts';
 import { squarePart, truncMulPart, truncPart } from './parts.ts';
 
@@ -188,11 +187,6 @@ function tiled(p: NormParams, r: Ring): Ring {
   return out;
 }
 
-async function truncated(ctx: PartyContext, m: TruncMaterial, bits: number, x: Ring): Promise<Ring> {
-  const [c] = await openTogether(ctx, [truncPart.message(ctx, m, x)]);
-  return truncPart.finish(ctx, bits, m, c!);
-}
-
 export async function runNorm(
   ctx: PartyContext,
   p: NormParams,
@@ -205,18 +199,17 @@ export async function runNorm(
   let c = x;
   if (p.kind === 'layernorm') {
     const sums = scatterAdd(x, map, p.rows);
-    const mean = await truncated(
+    const mean = await truncPart.run(
       ctx,
-      m.mean!,
       MEAN_BITS,
+      m.mean!,
       ringMulScalar(sums, BigInt(Math.round(2 ** MEAN_BITS / p.size))),
     );
     c = ringSub(x, applyMap(mean, map));
   }
-  const [e] = await openTogether(ctx, [squarePart.message(m.square, c)]);
-  const squares = squarePart.finish(ctx, m.square, e!);
+  const squares = await squarePart.run(ctx, m.square, c);
   const rp = rsqrtParams(p);
-  let v = await truncated(ctx, m.sumTrunc, sumBits(p), scatterAdd(squares, map, p.rows));
+  let v = await truncPart.run(ctx, sumBits(p), m.sumTrunc, scatterAdd(squares, map, p.rows));
   if (ctx.index === 0) v = ringAddScalar(v, encodeScalar(p.size * p.epsilon, rp.inputBits!));
   const { value } = await runNewton(ctx, rp, m.newton, v);
   const fused = { ...productShape(p).shape, zIndex: map };
@@ -237,16 +230,14 @@ export async function runNorm(
     if (p.gamma !== 'shared') throw new MarillError(`${p.kind} expects a public gamma`);
     w = ringMulScalar(c, BigInt(Math.round(rootSize * 2 ** CONSTANT_BITS)));
   }
-  const [opened] = await openTogether(ctx, [truncMulPart.message(ctx, fused, m.product, value, w)]);
-  const product = truncMulPart.finish(ctx, fused, m.product, w, 0n, opened!).product;
+  const { product } = await truncMulPart.run(ctx, fused, m.product, value, w);
   let scaled = product;
   if (p.gamma === 'shared') {
     const gamma = tiled(p, paramShare(ctx, p, inputs.gamma));
     const shape = gammaShape(p);
-    const [g] = await openTogether(ctx, [truncMulPart.message(ctx, shape, m.gammaProduct!, product, gamma)]);
-    scaled = truncMulPart.finish(ctx, shape, m.gammaProduct!, gamma, 0n, g!).product;
+    scaled = (await truncMulPart.run(ctx, shape, m.gammaProduct!, product, gamma)).product;
   }
-  let out = await truncated(ctx, m.back, backBits(p), scaled);
+  let out = await truncPart.run(ctx, backBits(p), m.back, scaled);
   if (p.beta !== 'none') {
     if (!inputs.beta || inputs.beta.kind !== p.beta)
       throw new MarillError(`layernorm expects a ${p.beta} bias`);

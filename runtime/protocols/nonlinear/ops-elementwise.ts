@@ -36,7 +36,7 @@ import {
   variantName,
 } from './op-common.ts';
 import { quadGeluProtocol } from './quad.ts';
-import { INTEGER_MAGNITUDE_BITS, MAGNITUDE_BITS, exactCompare } from './ranges.ts';
+import { exactCompare, magnitudeBitsAt } from './ranges.ts';
 import { selectProtocol } from './select.ts';
 import { sqrtProtocol } from './sqrt.ts';
 import type { SignOp, SignParams } from './sign-ops.ts';
@@ -74,8 +74,7 @@ function signProtocolFor(base: string, variant: CompareVariant): OpProtocol {
         throw nodeError(node, `'${name}' needs a non-public operand`);
       const op = signOpOf(node);
       const scale = operandScale(node, 0, settings.fracBits);
-      const magnitude = scale === 0 ? INTEGER_MAGNITUDE_BITS : MAGNITUDE_BITS;
-      const base = exactCompare(variant, resultSize(node), 1, scale, false, magnitude);
+      const base = exactCompare(variant, resultSize(node), 1, scale, false, magnitudeBitsAt(scale));
       return { node, op, compare: signCompare(op, base) };
     },
     deal: (p, d) => signProtocol.deal(p, d),
@@ -131,21 +130,18 @@ const NEWTON_DOMAINS: Readonly<Record<NewtonKind, { lo: number; hi: number }>> =
   rsqrt: { lo: -10, hi: 20 },
 };
 
+/** Newton parameters of the generic ops: their domain, 4 first-guess points per octave, 2 steps. */
+function genericNewton(kind: NewtonKind, variant: CompareVariant, n: number, fracBits: number): NewtonParams {
+  return { kind, variant, n, fracBits, ...NEWTON_DOMAINS[kind], perOctave: 4, iterations: 2 };
+}
+
 function newtonOp(kind: NewtonKind, variant: CompareVariant): OpProtocol {
   return unaryOp<NewtonParams, ReturnType<typeof finishedNewton.material>>(
     variantName(kind, variant),
     [kind],
     `${kind === 'reciprocal' ? '1/x' : '1/sqrt x'} on [2^${NEWTON_DOMAINS[kind].lo}, 2^${NEWTON_DOMAINS[kind].hi}]: comparison-based first guess + 2 Newton steps (${variant})`,
     finishedNewton,
-    (_node, n, fracBits) => ({
-      kind,
-      variant,
-      n,
-      fracBits,
-      ...NEWTON_DOMAINS[kind],
-      perOctave: 4,
-      iterations: 2,
-    }),
+    (_node, n, fracBits) => genericNewton(kind, variant, n, fracBits),
   );
 }
 
@@ -155,15 +151,7 @@ function sqrtOp(variant: CompareVariant): OpProtocol {
     ['sqrt'],
     `sqrt x = x (1/sqrt x) on {0} and [2^${NEWTON_DOMAINS.rsqrt.lo}, 2^${NEWTON_DOMAINS.rsqrt.hi}], fused product (${variant})`,
     sqrtProtocol,
-    (_node, n, fracBits) => ({
-      kind: 'rsqrt',
-      variant,
-      n,
-      fracBits,
-      ...NEWTON_DOMAINS.rsqrt,
-      perOctave: 4,
-      iterations: 2,
-    }),
+    (_node, n, fracBits) => genericNewton('rsqrt', variant, n, fracBits),
   );
 }
 

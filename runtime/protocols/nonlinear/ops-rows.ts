@@ -39,7 +39,7 @@ import {
   resultSize,
   variantName,
 } from './op-common.ts';
-import { INTEGER_MAGNITUDE_BITS, MAGNITUDE_BITS, exactCompare } from './ranges.ts';
+import { exactCompare, magnitudeBitsAt } from './ranges.ts';
 import type { SignParams } from './sign-ops.ts';
 import { signCompare, signProtocol } from './sign-ops.ts';
 import type { SoftmaxApprox, SoftmaxMask, SoftmaxMaterial, SoftmaxParams } from './softmax.ts';
@@ -64,10 +64,6 @@ function reductionView(
   };
 }
 
-function magnitudeOf(scale: number): number {
-  return scale === 0 ? INTEGER_MAGNITUDE_BITS : MAGNITUDE_BITS;
-}
-
 // ---- max / min / reduce_max / argmax -----------------------------------------------------------
 
 type MaxOpParams =
@@ -85,7 +81,7 @@ function maxProtocolFor(variant: CompareVariant, withIndex: boolean): OpProtocol
     params(node, settings) {
       requireNonPublic(node, 0, name);
       const scale = operandScale(node, 0, settings.fracBits);
-      const compare = exactCompare(variant, resultSize(node), 1, scale, true, magnitudeOf(scale));
+      const compare = exactCompare(variant, resultSize(node), 1, scale, true, magnitudeBitsAt(scale));
       if (node.op === 'max' || node.op === 'min')
         return { kind: 'elementwise', node, sign: { op: node.op, compare: signCompare(node.op, compare) } };
       const shape = node.inputs[0]!.type.shape;
@@ -115,6 +111,13 @@ function maxProtocolFor(variant: CompareVariant, withIndex: boolean): OpProtocol
   });
 }
 
+/** The f32 values of public operand i; `missing` is the error when it is absent or not f32. */
+function publicFloats(node: NodeSpec, inputs: readonly Operand[], i: number, missing: string): Float32Array {
+  const op = inputs[i];
+  if (!op || op.kind !== 'plain' || !(op.tensor.data instanceof Float32Array)) throw nodeError(node, missing);
+  return op.tensor.data;
+}
+
 // ---- softmax -----------------------------------------------------------------------------------
 
 interface SoftmaxOpParams {
@@ -129,12 +132,8 @@ function maskOf(ctx: PartyContext, p: SoftmaxOpParams, inputs: readonly Operand[
   const xShape = p.node.inputs[0]!.type.shape;
   if (p.softmax.mask === 'shared')
     return { kind: 'shared', share: operandAs(ctx, p.node, inputs, 1, xShape) };
-  const op = inputs[1];
-  if (!op || op.kind !== 'plain' || !(op.tensor.data instanceof Float32Array))
-    throw nodeError(p.node, 'the public softmax mask is missing');
-  const values = p.maskMap
-    ? Float32Array.from(p.maskMap, (j) => (op.tensor.data as Float32Array)[j]!)
-    : op.tensor.data;
+  const mask = publicFloats(p.node, inputs, 1, 'the public softmax mask is missing');
+  const values = p.maskMap ? Float32Array.from(p.maskMap, (j) => mask[j]!) : mask;
   return { kind: 'public', values };
 }
 
@@ -184,12 +183,10 @@ interface NormOpParams {
 }
 
 function normParam(ctx: PartyContext, p: NormOpParams, inputs: readonly Operand[], i: number): NormParam {
-  const op = inputs[i];
   if (p.node.inputs[i]!.visibility !== 'public')
     return { kind: 'shared', share: operandRing(ctx, p.node, inputs, i) };
-  if (!op || op.kind !== 'plain' || !(op.tensor.data instanceof Float32Array))
-    throw nodeError(p.node, `public ${p.norm.kind} parameter ${i} is missing`);
-  return { kind: 'public', values: op.tensor.data };
+  const missing = `public ${p.norm.kind} parameter ${i} is missing`;
+  return { kind: 'public', values: publicFloats(p.node, inputs, i, missing) };
 }
 
 function normProtocolFor(kind: 'layernorm' | 'rmsnorm', variant: CompareVariant): OpProtocol {

@@ -4,12 +4,12 @@
  * open) and a local `finish` from the opened values. The composite protocols in this folder
  * chain them and count one round per merged opening.
  *
- *  - `squarePart`, `mulPart`: Beaver square / product, in the ring (material of
- *    ../beaver.ts, the same algebra in split form).
- *  - `truncPart`: exact truncation (material of ../truncate.ts; its header derives
- *    y = E + A with E = (c >>> bits) - 2^(62-bits) public and A = m (1 - msb(c)) 2^(64-bits) - r_hi
- *    shared, c the opened x + 2^62 + r). Error: y = floor(x / 2^bits) + {0, 1}; needs
- *    x in [-2^62, 2^62).
+ *  - `squarePart`, `mulPart`: Beaver square / product, in the ring (material and split-phase
+ *    algebra of ../beaver.ts).
+ *  - `truncPart`: exact truncation (material and split-phase algebra of ../truncate.ts; its
+ *    header derives y = E + A with E = (c >>> bits) - 2^(62-bits) public and
+ *    A = m (1 - msb(c)) 2^(64-bits) - r_hi shared, c the opened x + 2^62 + r).
+ *    Error: y = floor(x / 2^bits) + {0, 1}; needs x in [-2^62, 2^62).
  *  - `truncMulPart`: (trunc(z) + o) * w in ONE round, opening z's truncation mask and w - b
  *    together: with y = E + A, y w = E w + A (w - b) + A b, and A b is linear in the dealer's
  *    shares of m b and r_hi b. Saves the round a truncation followed by a Beaver product needs.
@@ -18,33 +18,43 @@
  *    for bits <= 32), linear in the dealer's shares of r_hi^2 and m r_hi.
  * Both fused parts also return the truncated value y itself (its shares are a by-product).
  * The results are ring-exact given y; the only error is the truncation's {0, 1}.
+ * Each part's `run` is the part opened on its own: one round.
  */
 import { MarillError } from '../../../ir/errors.ts';
 import { applyMap } from '../../mpc/layout.ts';
 import type { DealerStream, MaterialStream, PartyContext } from '../../protocol.ts';
 import type { Ring } from '../../ring/kernels.ts';
-import {
-  ringAdd,
-  ringAddScalar,
-  ringMsb,
-  ringMul,
-  ringMulScalar,
-  ringNeg,
-  ringShl,
-  ringShrLogical,
-  ringSub,
-} from '../../ring/kernels.ts';
+import { ringAdd, ringMul, ringMulScalar, ringSub } from '../../ring/kernels.ts';
 import type { PairMaterial, TripleMaterial } from '../beaver.ts';
-import { beaverMul, beaverSquare } from '../beaver.ts';
+import {
+  beaverFinish,
+  beaverMessage,
+  beaverMul,
+  beaverSquare,
+  beaverSquareFinish,
+  beaverSquareMessage,
+} from '../beaver.ts';
 import type { TruncMaterial } from '../truncate.ts';
-import { truncate } from '../truncate.ts';
+import { openTogether } from './open.ts';
+import {
+  dealTruncMask,
+  truncMaskMaterial,
+  truncMaskedShare,
+  truncOpened,
+  truncate,
+  truncatedShare,
+} from '../truncate.ts';
 
 type Index = Pick<PartyContext, 'index'>;
 
-const OFFSET = 1n << 62n;
-
 function need(r: Ring, n: number, what: string): void {
   if (r.length !== n) throw new MarillError(`${what}: expected ${n} elements, got ${r.length}`);
+}
+
+/** Opens one part's message on its own (one round) and finishes it. */
+async function openAlone<T>(ctx: PartyContext, message: Ring, finish: (opened: Ring) => T): Promise<T> {
+  const [opened] = await openTogether(ctx, [message]);
+  return finish(opened!);
 }
 
 // ---- Beaver square and product ------------------------------------------------------------------
@@ -54,15 +64,12 @@ export const squarePart = {
   material: (n: number, s: MaterialStream): PairMaterial => beaverSquare.material({ n }, s),
   message(m: PairMaterial, x: Ring): Ring {
     need(x, m.a.length, 'square');
-    return ringSub(x, m.a);
+    return beaverSquareMessage(m, x);
   },
   /** x^2 in the ring (scale doubles). */
-  finish(ctx: Index, m: PairMaterial, e: Ring): Ring {
-    const z = ringMulScalar(ringMul(e, m.a), 2n);
-    ringAdd(z, m.c, z);
-    if (ctx.index === 0) ringAdd(z, ringMul(e, e), z);
-    return z;
-  },
+  finish: (ctx: Index, m: PairMaterial, e: Ring): Ring => beaverSquareFinish(ctx.index, m, e),
+  run: (ctx: PartyContext, m: PairMaterial, x: Ring): Promise<Ring> =>
+    openAlone(ctx, squarePart.message(m, x), (e) => squarePart.finish(ctx, m, e)),
   offline: (n: number): [number, number] => [0, 8 * n],
   opened: (n: number): number => n,
 };
@@ -74,18 +81,12 @@ export const mulPart = {
     const n = m.a.length;
     need(x, n, 'product x');
     need(y, n, 'product y');
-    const out = new BigInt64Array(2 * n);
-    ringSub(x, m.a, out.subarray(0, n));
-    ringSub(y, m.b, out.subarray(n));
-    return out;
+    return beaverMessage(m, x, y);
   },
   /** x * y in the ring, from the opened (x - a, y - b) and this party's y share. */
-  finish(m: TripleMaterial, y: Ring, opened: Ring): Ring {
-    const n = m.a.length;
-    const z = ringMul(opened.subarray(0, n), y);
-    ringAdd(z, ringMul(m.a, opened.subarray(n)), z);
-    return ringAdd(z, m.c, z);
-  },
+  finish: (m: TripleMaterial, y: Ring, opened: Ring): Ring => beaverFinish(m, y, opened),
+  run: (ctx: PartyContext, m: TripleMaterial, x: Ring, y: Ring): Promise<Ring> =>
+    openAlone(ctx, mulPart.message(m, x, y), (opened) => mulPart.finish(m, y, opened)),
   offline: (n: number): [number, number] => [0, 8 * n],
   opened: (n: number): number => 2 * n,
 };
@@ -97,31 +98,9 @@ function checkTruncBits(bits: number, max = 62): void {
     throw new MarillError(`cannot truncate by ${bits} bits here`);
 }
 
-/** The opened truncation message: public part E (known to both parties) and this party's share of A. */
-interface TruncView {
-  readonly e: Ring;
-  readonly a: Ring;
-  /** (1 - msb(c)) 2^(64 - bits): public. */
-  readonly weight: Ring;
-}
-
 function truncMessage(ctx: Index, m: TruncMaterial, x: Ring): Ring {
   need(x, m.r.length, 'truncation');
-  const masked = ringAdd(x, m.r);
-  if (ctx.index === 0) ringAddScalar(masked, OFFSET, masked);
-  return masked;
-}
-
-function truncView(bits: number, m: TruncMaterial, c: Ring, offset: bigint): TruncView {
-  const weight = ringShl(ringAddScalar(ringNeg(ringMsb(c)), 1n), 64 - bits);
-  const a = ringSub(ringMul(m.msb, weight), m.rHi);
-  const e = ringAddScalar(ringShrLogical(c, bits), offset - (OFFSET >> BigInt(bits)));
-  return { e, a, weight };
-}
-
-/** This party's share of E + A (party 0 adds the public E). */
-function truncatedShare(ctx: Index, v: TruncView): Ring {
-  return ctx.index === 0 ? ringAdd(v.a, v.e) : v.a;
+  return truncMaskedShare(ctx.index, m, x);
 }
 
 export const truncPart = {
@@ -133,8 +112,10 @@ export const truncPart = {
   message: truncMessage,
   /** floor(x / 2^bits) + {0, 1}, plus a public `offset`. */
   finish(ctx: Index, bits: number, m: TruncMaterial, c: Ring, offset = 0n): Ring {
-    return truncatedShare(ctx, truncView(bits, m, c, offset));
+    return truncatedShare(ctx.index, truncOpened(bits, m, c, offset));
   },
+  run: (ctx: PartyContext, bits: number, m: TruncMaterial, x: Ring, offset = 0n): Promise<Ring> =>
+    openAlone(ctx, truncMessage(ctx, m, x), (c) => truncPart.finish(ctx, bits, m, c, offset)),
   offline: (n: number): [number, number] => [0, 16 * n],
   opened: (n: number): number => n,
 };
@@ -168,17 +149,13 @@ function paired(z: Ring, s: TruncMulShape): Ring {
 export const truncMulPart = {
   deal(s: TruncMulShape, d: DealerStream): void {
     checkTruncBits(s.bits);
-    const r = d.sharedRandom(s.nz);
-    const rHi = ringShrLogical(r, s.bits);
-    const msb = ringMsb(r);
-    d.share(rHi);
-    d.share(msb);
+    const { rHi, msb } = dealTruncMask(s.nz, s.bits, d);
     const b = d.sharedRandom(s.nw);
     d.share(ringMul(paired(msb, s), b));
     d.share(ringMul(paired(rHi, s), b));
   },
   material(s: TruncMulShape, st: MaterialStream): TruncMulMaterial {
-    const trunc = { r: st.sharedRandom(s.nz), rHi: st.share(s.nz), msb: st.share(s.nz) };
+    const trunc = truncMaskMaterial(s.nz, st);
     const b = st.sharedRandom(s.nw);
     return { trunc, b, mb: st.share(s.nw), rb: st.share(s.nw) };
   },
@@ -198,15 +175,20 @@ export const truncMulPart = {
     offset: bigint,
     opened: Ring,
   ): { product: Ring; truncated: Ring } {
-    const v = truncView(s.bits, m.trunc, opened.subarray(0, s.nz), offset);
+    const v = truncOpened(s.bits, m.trunc, opened.subarray(0, s.nz), offset);
     const g = opened.subarray(s.nz);
     // (E + o) w + A (w - b) + A b, with A b = m b weight - r_hi b.
     const product = ringMul(paired(v.e, s), w);
     ringAdd(product, ringMul(paired(v.a, s), g), product);
     ringAdd(product, ringMul(m.mb, paired(v.weight, s)), product);
     ringSub(product, m.rb, product);
-    return { product, truncated: truncatedShare(ctx, v) };
+    return { product, truncated: truncatedShare(ctx.index, v) };
   },
+  /** `finish` after opening on its own (one round). */
+  run: (ctx: PartyContext, s: TruncMulShape, m: TruncMulMaterial, z: Ring, w: Ring, offset = 0n) =>
+    openAlone(ctx, truncMulPart.message(ctx, s, m, z, w), (opened) =>
+      truncMulPart.finish(ctx, s, m, w, offset, opened),
+    ),
   offline: (s: TruncMulShape): [number, number] => [0, 16 * s.nz + 16 * s.nw],
   opened: (s: TruncMulShape): number => s.nz + s.nw,
 };
@@ -223,16 +205,12 @@ export interface TruncSquareMaterial {
 export const truncSquarePart = {
   deal(n: number, bits: number, d: DealerStream): void {
     checkTruncBits(bits, 32);
-    const r = d.sharedRandom(n);
-    const rHi = ringShrLogical(r, bits);
-    const msb = ringMsb(r);
-    d.share(rHi);
-    d.share(msb);
+    const { rHi, msb } = dealTruncMask(n, bits, d);
     d.share(ringMul(rHi, rHi));
     d.share(ringMul(msb, rHi));
   },
   material(n: number, _bits: number, st: MaterialStream): TruncSquareMaterial {
-    const trunc = { r: st.sharedRandom(n), rHi: st.share(n), msb: st.share(n) };
+    const trunc = truncMaskMaterial(n, st);
     return { trunc, rr: st.share(n), mr: st.share(n) };
   },
   message: (ctx: Index, m: TruncSquareMaterial, z: Ring): Ring => truncMessage(ctx, m.trunc, z),
@@ -245,14 +223,19 @@ export const truncSquarePart = {
     opened: Ring,
   ): { square: Ring; truncated: Ring } {
     checkTruncBits(bits, 32);
-    const v = truncView(bits, m.trunc, opened, offset);
+    const v = truncOpened(bits, m.trunc, opened, offset);
     // (E + A)^2 = E^2 + 2 E A + A^2, A^2 = r_hi^2 - 2 weight (m r_hi).
     const square = ringMulScalar(ringMul(v.e, v.a), 2n);
     ringAdd(square, m.rr, square);
     ringSub(square, ringMulScalar(ringMul(v.weight, m.mr), 2n), square);
     if (ctx.index === 0) ringAdd(square, ringMul(v.e, v.e), square);
-    return { square, truncated: truncatedShare(ctx, v) };
+    return { square, truncated: truncatedShare(ctx.index, v) };
   },
+  /** `finish` after opening on its own (one round). */
+  run: (ctx: PartyContext, bits: number, m: TruncSquareMaterial, z: Ring, offset = 0n) =>
+    openAlone(ctx, truncSquarePart.message(ctx, m, z), (c) =>
+      truncSquarePart.finish(ctx, bits, m, offset, c),
+    ),
   offline: (n: number): [number, number] => [0, 32 * n],
   opened: (n: number): number => n,
 };

@@ -11,7 +11,6 @@ import { ringAddScalar } from '../../ring/kernels.ts';
 import type { PairMaterial } from '../beaver.ts';
 import type { TruncMaterial } from '../truncate.ts';
 import { materialCost, openingCost } from './cost-util.ts';
-import { openTogether } from './open.ts';
 import { squarePart, truncPart } from './parts.ts';
 
 export interface QuadParams {
@@ -37,11 +36,8 @@ export const quadGeluProtocol: Protocol<
   async online(ctx, p, m, x) {
     const one = 1n << BigInt(p.fracBits);
     const shifted = ctx.index === 0 ? ringAddScalar(x, one) : x;
-    const [e] = await openTogether(ctx, [squarePart.message(m.square, shifted)]);
-    const [c] = await openTogether(ctx, [
-      truncPart.message(ctx, m.trunc, squarePart.finish(ctx, m.square, e!)),
-    ]);
-    return truncPart.finish(ctx, p.fracBits + 3, m.trunc, c!, (3n * one) / 8n);
+    const square = await squarePart.run(ctx, m.square, shifted);
+    return truncPart.run(ctx, p.fracBits + 3, m.trunc, square, (3n * one) / 8n);
   },
   cost(p): Cost {
     return sumCosts(

@@ -14,6 +14,11 @@ export const MAGNITUDE_BITS = 13;
 /** Integer (i64/bool) operands of comparisons are below 2^31 in magnitude. */
 export const INTEGER_MAGNITUDE_BITS = 31;
 
+/** Magnitude bits of a comparison operand at `scale` fractional bits: integers (scale 0) are wider. */
+export function magnitudeBitsAt(scale: number): number {
+  return scale === 0 ? INTEGER_MAGNITUDE_BITS : MAGNITUDE_BITS;
+}
+
 /**
  * An exact comparison (no dropped bits) of values with |x - t| < 2^(magnitudeBits + 1) reals at
  * `scale` fractional bits.

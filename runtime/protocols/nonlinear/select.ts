@@ -9,7 +9,6 @@ import type { Ring } from '../../ring/kernels.ts';
 import { ringAdd, ringSub } from '../../ring/kernels.ts';
 import type { TripleMaterial } from '../beaver.ts';
 import { materialCost, openingCost } from './cost-util.ts';
-import { openTogether } from './open.ts';
 import { mulPart } from './parts.ts';
 
 export const selectProtocol: Protocol<
@@ -23,8 +22,7 @@ export const selectProtocol: Protocol<
   material: (p, s) => mulPart.material(p.n, s),
   async online(ctx, _p, m, [c, x, y]) {
     const diff = ringSub(x, y);
-    const [opened] = await openTogether(ctx, [mulPart.message(m, c, diff)]);
-    return ringAdd(y, mulPart.finish(m, diff, opened!));
+    return ringAdd(y, await mulPart.run(ctx, m, c, diff));
   },
   cost: (p): Cost => sumCosts(openingCost(mulPart.opened(p.n)), materialCost(mulPart.offline(p.n))),
 };

@@ -46,7 +46,6 @@ import {
   newtonScale,
   runNewton,
 } from './newton.ts';
-import { openTogether } from './open.ts';
 import type { TruncMulMaterial, TruncMulShape } from './parts.ts';
 import { squarePart, truncMulPart, truncPart } from './parts.ts';
 import { MAGNITUDE_BITS, exactCompare } from './ranges.ts';
@@ -212,20 +211,16 @@ export async function runSoftmax(
     weights = await runExp(ctx, expParams(p), m.exp!, ringSub(z, applyMap(max, map)));
   } else {
     const u = ctx.index === 0 ? ringAddScalar(z, BigInt(TWO_QUAD_SHIFT) << BigInt(f)) : z;
-    const [e] = await openTogether(ctx, [squarePart.message(m.square!, u)]);
-    const sq = squarePart.finish(ctx, m.square!, e!);
-    const [c] = await openTogether(ctx, [truncPart.message(ctx, m.squareTrunc!, sq)]);
-    weights = truncPart.finish(ctx, f, m.squareTrunc!, c!);
+    const sq = await squarePart.run(ctx, m.square!, u);
+    weights = await truncPart.run(ctx, f, m.squareTrunc!, sq);
   }
   if (keep) weights = ringMul(weights, keep);
   const sums = scatterAdd(weights, map, rows(p));
   const { value } = await runNewton(ctx, reciprocalParams(p), m.newton, sums);
   const { fy, shape } = outputScale(p);
   const fused = { ...shape, zIndex: map };
-  const [opened] = await openTogether(ctx, [truncMulPart.message(ctx, fused, m.product, value, weights)]);
-  const product = truncMulPart.finish(ctx, fused, m.product, weights, 0n, opened!).product;
-  const [c] = await openTogether(ctx, [truncPart.message(ctx, m.back, product)]);
-  return truncPart.finish(ctx, fy, m.back, c!);
+  const { product } = await truncMulPart.run(ctx, fused, m.product, value, weights);
+  return truncPart.run(ctx, fy, m.back, product);
 }
 
 export function softmaxCost(p: SoftmaxParams): Cost {

@@ -176,10 +176,8 @@ export async function runSpline(
     ringAdd(b, ringAdd(ringMulScalar(ltj, d[2]!), ringMulScalar(ltxj, d[3]!)), b);
   }
   const shape = fusedShape(p);
-  const [fusedOpen] = await openTogether(ctx, [truncMulPart.message(ctx, shape, m.fused, s2, b)]);
-  const inner = ringAdd(a, truncMulPart.finish(ctx, shape, m.fused, b, 0n, fusedOpen!).product);
-  const [c] = await openTogether(ctx, [truncPart.message(ctx, m.back, inner)]);
-  return ringAdd(tails, truncPart.finish(ctx, back, m.back, c!));
+  const inner = ringAdd(a, (await truncMulPart.run(ctx, shape, m.fused, s2, b)).product);
+  return ringAdd(tails, await truncPart.run(ctx, back, m.back, inner));
 }
 
 export function splineCost(p: SplineParams): Cost {

@@ -20,7 +20,6 @@ import {
   newtonScale,
   runNewton,
 } from './newton.ts';
-import { openTogether } from './open.ts';
 import type { TruncMulMaterial, TruncMulShape } from './parts.ts';
 import { truncMulPart, truncPart } from './parts.ts';
 
@@ -57,10 +56,8 @@ export const sqrtProtocol: Protocol<NewtonParams, SqrtMaterial, Ring, Ring> = {
   async online(ctx, p, m, x) {
     const { value } = await runNewton(ctx, p, m.newton, x);
     const sh = shape(p);
-    const [opened] = await openTogether(ctx, [truncMulPart.message(ctx, sh, m.product, value, x)]);
-    const product = truncMulPart.finish(ctx, sh, m.product, x, 0n, opened!).product;
-    const [c] = await openTogether(ctx, [truncPart.message(ctx, m.back, product)]);
-    return truncPart.finish(ctx, Y_BITS, m.back, c!);
+    const { product } = await truncMulPart.run(ctx, sh, m.product, value, x);
+    return truncPart.run(ctx, Y_BITS, m.back, product);
   },
   cost(p): Cost {
     return sumCosts(

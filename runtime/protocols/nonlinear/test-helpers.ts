@@ -2,20 +2,9 @@
  * Shared by the non-linear protocol tests: measured-vs-predicted cost, input generators with
  * edge values, and error measurement against a Float64 reference.
  */
-import { expect } from 'vitest';
 import { Prg } from '../../crypto/prg.ts';
-import type { Cost } from '../../protocol.ts';
-import type { TwoPartySession } from '../../testing/two-party.ts';
 
-/** The accounting of `opId` equals `c` exactly (per run). */
-export function expectMeasuredCost(s: TwoPartySession, opId: string, c: Cost): void {
-  const r = s.stats(opId);
-  expect(r.onlineBytes).toEqual([...c.onlineBytes]);
-  expect(r.rounds).toBe(c.rounds);
-  expect(r.offlineBytes).toEqual([...c.offlineBytes]);
-  expect(r.setupBytes).toEqual([...c.setupBytes]);
-  expect(r.setupRounds).toBe(c.setupRounds);
-}
+export { expectMeasuredCost } from '../../testing/expect-cost.ts';
 
 /** n uniform reals in [lo, hi) from a fresh seed. */
 export function uniform(n: number, lo: number, hi: number): Float64Array {
