@@ -79,9 +79,14 @@ class SocketChannel implements Channel {
     this.inbox = new Inbox(peer, recvTimeoutMs);
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (e: Error) =>
-      this.inbox.fail(new MarillError(`connection to the ${peer} failed: ${e.message}`)),
-    );
+    socket.on('error', (e: NodeJS.ErrnoException) => {
+      // A peer that dies mid-run shows up as a reset or a broken pipe: say so in words.
+      const gone = e.code === 'EPIPE' || e.code === 'ECONNRESET';
+      const message = gone
+        ? `the ${peer} closed the connection (it disconnected or stopped)`
+        : `connection to the ${peer} failed: ${e.message}`;
+      this.inbox.fail(new MarillError(message));
+    });
     socket.on('close', () => {
       const message = this.closing
         ? `connection to the ${peer} was closed`
