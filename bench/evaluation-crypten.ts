@@ -10,9 +10,9 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { costPlan } from '../compiler/cost.ts';
+import { costPlan } from '../compiler/backend/cost.ts';
 import { loadModel, runPipeline } from '../compiler/driver.ts';
-import { NETWORKS } from '../compiler/network.ts';
+import { NETWORKS } from '../compiler/backend/network.ts';
 import { DEFAULT_OPTIONS } from '../passes/context.ts';
 import { DEFAULT_FRAC_BITS } from '../runtime/ring/fixed.ts';
 import { measurePlan } from './evaluation-run.ts';

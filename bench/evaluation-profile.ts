@@ -3,8 +3,8 @@
  * (the slower party) and bytes next to the cost model's prediction, and the
  * share of time and bytes per op class (linear, softmax, GeLU, norm, other).
  */
-import type { OpClass, PlanCost } from '../compiler/cost.ts';
-import { OP_CLASSES } from '../compiler/cost.ts';
+import type { OpClass, PlanCost } from '../compiler/backend/cost.ts';
+import { OP_CLASSES } from '../compiler/backend/cost.ts';
 import type { RunReport } from '../runtime/mpc/accounting.ts';
 
 export interface ProfileOp {

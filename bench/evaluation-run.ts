@@ -6,15 +6,15 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadBaseModel } from '../compiler/base-model.ts';
-import { planWeights, writeBundle } from '../compiler/bundle.ts';
-import type { PlanCost } from '../compiler/cost.ts';
-import { costPlan } from '../compiler/cost.ts';
+import { loadBaseModel } from '../compiler/onnx/base-model.ts';
+import { planWeights, writeBundle } from '../compiler/emit/bundle.ts';
+import type { PlanCost } from '../compiler/backend/cost.ts';
+import { costPlan } from '../compiler/backend/cost.ts';
 import { loadModel, runPipeline } from '../compiler/driver.ts';
-import type { NetworkProfile } from '../compiler/network.ts';
-import { NETWORKS } from '../compiler/network.ts';
-import type { SimulateOutcome } from '../compiler/run-party.ts';
-import { simulate } from '../compiler/run-party.ts';
+import type { NetworkProfile } from '../compiler/backend/network.ts';
+import { NETWORKS } from '../compiler/backend/network.ts';
+import type { SimulateOutcome } from '../compiler/party/run-party.ts';
+import { simulate } from '../compiler/party/run-party.ts';
 import type { Graph } from '../ir/graph.ts';
 import type { CompileOptions } from '../passes/context.ts';
 import { DEFAULT_OPTIONS } from '../passes/context.ts';

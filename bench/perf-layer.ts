@@ -23,8 +23,8 @@ import * as inspector from 'node:inspector/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { NETWORKS } from '../compiler/network.ts';
-import { selectProtocols } from '../compiler/select.ts';
+import { NETWORKS } from '../compiler/backend/network.ts';
+import { selectProtocols } from '../compiler/backend/select.ts';
 import type { Graph } from '../ir/graph.ts';
 import { fileFeed, writeDealerMaterial } from '../runtime/dealer/files.ts';
 import type { OpStats } from '../runtime/mpc/accounting.ts';
@@ -35,8 +35,8 @@ import type { Plan } from '../runtime/plan.ts';
 import { planCosts } from '../runtime/bound-plan.ts';
 import { makePlan } from '../runtime/plan.ts';
 import { PartySession } from '../runtime/session.ts';
-import type { LayerOptions } from '../runtime/testing/layers.ts';
-import { bertEncoderLayer, layerInput, layerWeights } from '../runtime/testing/layers.ts';
+import type { LayerOptions } from '../test/runtime/layers.ts';
+import { bertEncoderLayer, layerInput, layerWeights } from '../test/runtime/layers.ts';
 
 type ModelName = 'bert-base' | 'bert-tiny2';
 

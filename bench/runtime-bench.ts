@@ -26,9 +26,9 @@ import { protocolsFor } from '../runtime/protocols/registry.ts';
 import { GEMM_TILE, ringMatmul } from '../runtime/ring/kernels.ts';
 import { threadCount } from '../runtime/ring/parallel.ts';
 import { simulatePlan } from '../runtime/session.ts';
-import type { LayerKind, LayerOptions } from '../runtime/testing/layers.ts';
-import { LAYERS, layerInput, layerWeights } from '../runtime/testing/layers.ts';
-import { startChild } from '../runtime/testing/processes.ts';
+import type { LayerKind, LayerOptions } from '../test/runtime/layers.ts';
+import { LAYERS, layerInput, layerWeights } from '../test/runtime/layers.ts';
+import { startChild } from '../test/runtime/processes.ts';
 import type { ProtocolResult } from './runtime-protocols.ts';
 import { protocolBenchmarks } from './runtime-protocols.ts';
 

@@ -1,6 +1,6 @@
 /**
  * Per-protocol microbenchmarks for the runtime benchmark: each protocol run
- * with a real dealer and the in-process channel (./../runtime/testing/two-party.ts),
+ * with a real dealer and the in-process channel (test/runtime/two-party.ts),
  * timed, with its measured bytes and rounds next to the theoretical ones from
  * its `cost()`. Op protocols registered by anyone (runtime/protocols/registry.ts)
  * are included through sample nodes, so new protocols show up here untouched.
@@ -19,7 +19,7 @@ import { protocolsFor } from '../runtime/protocols/registry.ts';
 import { truncate } from '../runtime/protocols/truncate.ts';
 import { weightMatmul } from '../runtime/protocols/weight-matmul.ts';
 import { encodeFixed } from '../runtime/ring/fixed.ts';
-import { TwoPartySession, shareReals, splitShares } from '../runtime/testing/two-party.ts';
+import { TwoPartySession, shareReals, splitShares } from '../test/runtime/two-party.ts';
 
 export interface ProtocolResult {
   name: string;

@@ -4,4 +4,4 @@
 import { register } from 'tsx/esm/api';
 
 register();
-await import('../compiler/main.ts');
+await import('../compiler/cli/main.ts');

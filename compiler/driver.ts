@@ -19,8 +19,8 @@ import { emptyNotes } from '../passes/context.ts';
 import type { RunOptions } from '../passes/manager.ts';
 import { runPasses } from '../passes/manager.ts';
 import { PIPELINE, pipelineWith } from '../passes/pipeline.ts';
-import type { NetworkProfile } from './network.ts';
-import { selectProtocolsPass } from './select.ts';
+import type { NetworkProfile } from './backend/network.ts';
+import { selectProtocolsPass } from './backend/select.ts';
 
 export interface LoadOptions {
   /** Fixed sizes for dynamic input dimensions, by input name. */
@@ -49,7 +49,7 @@ export function loadModel(path: string, opts: LoadOptions = {}): Graph {
   }
 }
 
-export { parseShapeFlag } from './shape-flag.ts';
+export { parseShapeFlag } from './cli/shape-flag.ts';
 
 export interface Compiled {
   readonly graph: Graph;

@@ -5,15 +5,15 @@
  *
  *     node bin/run-ts.js examples/summary-table.ts > summary.md
  *
- * The figures are `summarize(...)` of compiler/summary.ts (its header defines every
+ * The figures are `summarize(...)` of compiler/emit/summary.ts (its header defines every
  * column); "softmax rows in MPC" are the attention softmax rows computed under MPC, what
  * layer freezing and head merging reduce.
  */
 import { pathToFileURL } from 'node:url';
-import { loadBaseModel } from '../compiler/base-model.ts';
+import { loadBaseModel } from '../compiler/onnx/base-model.ts';
 import { loadModel, runPipeline } from '../compiler/driver.ts';
-import type { CompileSummary } from '../compiler/summary.ts';
-import { summarize } from '../compiler/summary.ts';
+import type { CompileSummary } from '../compiler/emit/summary.ts';
+import { summarize } from '../compiler/emit/summary.ts';
 import type { BaseModel, CompileOptions } from '../passes/context.ts';
 import { DEFAULT_OPTIONS } from '../passes/context.ts';
 import type { ExampleFamily, ExampleVariant } from './manifest.ts';

@@ -10,7 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { summarize } from '../compiler/summary.ts';
+import { summarize } from '../compiler/emit/summary.ts';
 import { readWeights, sameWeight } from '../examples/gen/onnx-weights.ts';
 import type { ExampleFamily } from '../examples/manifest.ts';
 import { examplePath, findVariant, loadExamplesManifest } from '../examples/manifest.ts';

@@ -10,7 +10,7 @@
  *
  *   Merged adapters: a matmul `x @ W'` with W' server-private [k, n] (or used as
  *   `transpose(W')`), whose difference from a base weight of the same shape is numerically
- *   low-rank. Rewrite, with D = W' - W_base of rank r (passes/lowrank.ts: D ~= B A,
+ *   low-rank. Rewrite, with D = W' - W_base of rank r (passes/numeric/lowrank.ts: D ~= B A,
  *   B [k, r] orthonormal columns, A [r, n]):
  *
  *       x @ W'  =  x @ W_base + x @ (W' - W_base)  =  x @ W_base + (x @ B) @ A
@@ -60,8 +60,8 @@ import { joinVisibility } from '../ir/types.ts';
 import type { BaseModel, LoraNote, PassContext, WeightNote } from './context.ts';
 import { findExplicitAdapters, weightName, weightOperand } from './lora-explicit.ts';
 import type { WeightOperand } from './lora-explicit.ts';
-import { columnRange, factorColumnBlocks, frobeniusNorm, zeroColumnRuns } from './lowrank.ts';
-import type { BlockFactors, Matrix } from './lowrank.ts';
+import { columnRange, factorColumnBlocks, frobeniusNorm, zeroColumnRuns } from './numeric/lowrank.ts';
+import type { BlockFactors, Matrix } from './numeric/lowrank.ts';
 import type { Pass } from './manager.ts';
 import { isLoraAdapterName } from './provenance.ts';
 

@@ -11,11 +11,11 @@
  *  - the plaintext interpreter on the graph as loaded, before any pass, for outputs.
  */
 import { describe, expect, it } from 'vitest';
-import { loadBaseModel } from '../compiler/base-model.ts';
+import { loadBaseModel } from '../compiler/onnx/base-model.ts';
 import type { Compiled } from '../compiler/driver.ts';
 import { loadModel, runPipeline } from '../compiler/driver.ts';
-import type { CompileSummary } from '../compiler/summary.ts';
-import { summarize } from '../compiler/summary.ts';
+import type { CompileSummary } from '../compiler/emit/summary.ts';
+import { summarize } from '../compiler/emit/summary.ts';
 import { readWeights, sameWeight } from '../examples/gen/onnx-weights.ts';
 import type { ExampleFamily } from '../examples/manifest.ts';
 import {

@@ -5,7 +5,7 @@
  * the base model is built here from hand-written tensors, hashed with ir/tensor.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { loadBaseModel } from '../compiler/base-model.ts';
+import { loadBaseModel } from '../compiler/onnx/base-model.ts';
 import { examplePath, findVariant, loadExamplesManifest } from '../examples/manifest.ts';
 import type { Graph } from '../ir/graph.ts';
 import { printGraph } from '../ir/print.ts';

@@ -12,7 +12,7 @@
  */
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { loadBaseModel } from '../compiler/base-model.ts';
+import { loadBaseModel } from '../compiler/onnx/base-model.ts';
 import { loadModel, runPipeline } from '../compiler/driver.ts';
 import { examplePath, findVariant, loadExamplesManifest } from '../examples/manifest.ts';
 import { GraphBuilder } from '../ir/builder.ts';

@@ -8,7 +8,7 @@ import { interpret } from '../ir/interpret.ts';
 import type { Tensor } from '../ir/tensor.ts';
 import { makeTensor } from '../ir/tensor.ts';
 import { Prg } from './crypto/prg.ts';
-import { expectPlanCosts } from './testing/expect-cost.ts';
+import { expectPlanCosts } from '../test/runtime/expect-cost.ts';
 import { definePlan, makePlan, planSpec } from './plan.ts';
 import { simulatePlan } from './session.ts';
 

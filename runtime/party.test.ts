@@ -10,7 +10,7 @@ import { handshake, makeHello } from './net/handshake.ts';
 import { Listener, parseEndpoint } from './net/tcp.ts';
 import { makePlan, publicWeightsDigest } from './plan.ts';
 import { runParty } from './party.ts';
-import { SMALL_LAYER, bertEncoderLayer, layerInput, layerWeights } from './testing/layers.ts';
+import { SMALL_LAYER, bertEncoderLayer, layerInput, layerWeights } from '../test/runtime/layers.ts';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));

@@ -6,7 +6,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { OP_CLASSES } from '../../compiler/cost.ts';
+import { OP_CLASSES } from '../../compiler/backend/cost.ts';
 import type { CryptenRow } from '../evaluation-crypten.ts';
 import type { EvaluationResult } from '../evaluation.ts';
 import type { EvaluationRow } from '../evaluation-rows.ts';

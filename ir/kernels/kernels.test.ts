@@ -8,7 +8,7 @@ import type { Attrs } from '../graph.ts';
 import type { OpName } from '../ops.ts';
 import type { Tensor } from '../tensor.ts';
 import { fromNumbers, toNumbers } from '../tensor.ts';
-import { ours } from './testing/against-ort.ts';
+import { ours } from '../../test/fixtures/against-ort.ts';
 
 const f32 = (shape: number[], values: number[]) => fromNumbers('f32', shape, values);
 const i64 = (shape: number[], values: number[]) => fromNumbers('i64', shape, values);

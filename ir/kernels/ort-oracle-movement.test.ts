@@ -6,9 +6,9 @@
 import { describe, it } from 'vitest';
 import type { OpName } from '../ops.ts';
 import { fromNumbers } from '../tensor.ts';
-import { expectSameAsOrt } from './testing/against-ort.ts';
+import { expectSameAsOrt } from '../../test/fixtures/against-ort.ts';
 import { randomBool, randomF32, randomI64, rng } from '../../test/fixtures/random.ts';
-import { i64 } from './testing/ort-oracle.ts';
+import { i64 } from '../../test/fixtures/ort-op.ts';
 
 const next = rng(7);
 

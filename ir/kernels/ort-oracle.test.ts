@@ -7,9 +7,9 @@ import { describe, expect, it } from 'vitest';
 import type { OpName } from '../ops.ts';
 import type { Tensor } from '../tensor.ts';
 import { fromNumbers } from '../tensor.ts';
-import { expectSameAsOrt, ours } from './testing/against-ort.ts';
+import { expectSameAsOrt, ours } from '../../test/fixtures/against-ort.ts';
 import { randomF32, randomI64, rng } from '../../test/fixtures/random.ts';
-import { mismatch, runOrtGraph } from './testing/ort-oracle.ts';
+import { mismatch, runOrtGraph } from '../../test/fixtures/ort-op.ts';
 
 const next = rng(20240803);
 const positive = (shape: number[]) => randomF32(shape, next, 0.05, 4);

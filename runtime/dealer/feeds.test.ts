@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { makePlan } from '../plan.ts';
-import { SMALL_LAYER, bertEncoderLayer } from '../testing/layers.ts';
+import { SMALL_LAYER, bertEncoderLayer } from '../../test/runtime/layers.ts';
 import { PlanDealer } from './feeds.ts';
 import { freshSeeds } from './streams.ts';
 

@@ -2,8 +2,8 @@
 // fixed-point composites; measured bytes and rounds against each protocol's cost().
 import { describe, expect, it } from 'vitest';
 import { Prg } from '../crypto/prg.ts';
-import { expectMeasuredCost } from '../testing/expect-cost.ts';
-import { TwoPartySession, openReals, shareReals, splitShares } from '../testing/two-party.ts';
+import { expectMeasuredCost } from '../../test/runtime/expect-cost.ts';
+import { TwoPartySession, openReals, shareReals, splitShares } from '../../test/runtime/two-party.ts';
 import { encodeFixed } from '../ring/fixed.ts';
 import { ringAdd, ringMatmulBatched } from '../ring/kernels.ts';
 import { beaverMatmul, beaverMul, beaverSquare } from './beaver.ts';

@@ -10,7 +10,7 @@ import type { Visibility } from '../../ir/types.ts';
 import { numel } from '../../ir/types.ts';
 import { Prg } from '../crypto/prg.ts';
 import type { Operand } from '../protocol.ts';
-import { TwoPartySession, splitShares } from '../testing/two-party.ts';
+import { TwoPartySession, splitShares } from '../../test/runtime/two-party.ts';
 import { linearProtocol } from './linear.ts';
 import { decodeTensor, encodeTensor } from './sharing.ts';
 

@@ -11,7 +11,7 @@ import { numel } from '../../ir/types.ts';
 import { Prg } from '../crypto/prg.ts';
 import type { Operand } from '../protocol.ts';
 import { ringAdd } from '../ring/kernels.ts';
-import { TwoPartySession, splitShares } from '../testing/two-party.ts';
+import { TwoPartySession, splitShares } from '../../test/runtime/two-party.ts';
 import type { OpProtocol } from './op-protocol.ts';
 import { beaverProtocol, weightProtocol } from './products.ts';
 import { decodeTensor, encodeTensor } from './sharing.ts';

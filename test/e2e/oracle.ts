@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { evalCommand } from '../../compiler/commands/eval.ts';
+import { evalCommand } from '../../compiler/cli/commands/eval.ts';
 import { runWithOrt } from '../../examples/gen/ort-run.ts';
 import type { ExampleFamily, ExampleVariant, SampleTensor } from '../../examples/manifest.ts';
 import { examplePath, flattenNested, readSampleInput, shapeFlags } from '../../examples/manifest.ts';

@@ -9,8 +9,8 @@
 import { Prg } from '../../crypto/prg.ts';
 import type { Cost } from '../../protocol.ts';
 import { encodeFixed } from '../../ring/fixed.ts';
-import type { TwoPartySession } from '../../testing/two-party.ts';
-import { splitShares } from '../../testing/two-party.ts';
+import type { TwoPartySession } from '../../../test/runtime/two-party.ts';
+import { splitShares } from '../../../test/runtime/two-party.ts';
 import { COMPARE_VARIANTS } from './compare.ts';
 import { compareProtocol } from './comparator.ts';
 import { expProtocol } from './exp.ts';

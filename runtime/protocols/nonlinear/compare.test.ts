@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Prg } from '../../crypto/prg.ts';
-import { TwoPartySession, splitShares } from '../../testing/two-party.ts';
+import { TwoPartySession, splitShares } from '../../../test/runtime/two-party.ts';
 import { ringAdd } from '../../ring/kernels.ts';
 import type { CompareParams } from './compare.ts';
 import { COMPARE_VARIANTS } from './compare.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { encodeFixed } from '../../ring/fixed.ts';
-import { TwoPartySession, openReals, splitShares } from '../../testing/two-party.ts';
+import { TwoPartySession, openReals, splitShares } from '../../../test/runtime/two-party.ts';
 import { COMPARE_VARIANTS } from './compare.ts';
 import { expErrorBound, expProtocol } from './exp.ts';
 import { expectMeasuredCost, maxAbsError, withEdges } from './test-helpers.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { encodeFixed } from '../../ring/fixed.ts';
-import { TwoPartySession, openReals, splitShares } from '../../testing/two-party.ts';
+import { TwoPartySession, openReals, splitShares } from '../../../test/runtime/two-party.ts';
 import { COMPARE_VARIANTS } from './compare.ts';
 import type { NewtonKind, NewtonParams } from './newton.ts';
 import { finishedNewton, guessThresholds, newtonErrorBound } from './newton.ts';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { layernorm as plainLayernorm, rmsnorm as plainRmsnorm } from '../../../ir/kernels/norm.ts';
 import { makeTensor } from '../../../ir/tensor.ts';
 import { encodeFixed } from '../../ring/fixed.ts';
-import { TwoPartySession, openReals, splitShares } from '../../testing/two-party.ts';
+import { TwoPartySession, openReals, splitShares } from '../../../test/runtime/two-party.ts';
 import { COMPARE_VARIANTS } from './compare.ts';
 import type { NormInputs, NormKind, NormParam, NormParams } from './norm.ts';
 import { normErrorBound, normProtocol } from './norm.ts';

@@ -10,7 +10,7 @@ import { makeTensor } from '../../../ir/tensor.ts';
 import type { Visibility } from '../../../ir/types.ts';
 import type { NodeSpec, Operand } from '../../protocol.ts';
 import { ringAdd } from '../../ring/kernels.ts';
-import { TwoPartySession, splitShares } from '../../testing/two-party.ts';
+import { TwoPartySession, splitShares } from '../../../test/runtime/two-party.ts';
 import { bindNode, protocolsFor } from '../registry.ts';
 import { decodeTensor, encodeTensor } from '../sharing.ts';
 import { expectMeasuredCost, uniform } from './test-helpers.ts';

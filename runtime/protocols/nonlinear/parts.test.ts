@@ -4,7 +4,7 @@ import type { Protocol } from '../../protocol.ts';
 import { cost } from '../../protocol.ts';
 import type { Ring } from '../../ring/kernels.ts';
 import { ringAdd } from '../../ring/kernels.ts';
-import { TwoPartySession, splitShares } from '../../testing/two-party.ts';
+import { TwoPartySession, splitShares } from '../../../test/runtime/two-party.ts';
 import { openTogether } from './open.ts';
 import type { TruncMulMaterial, TruncMulShape, TruncSquareMaterial } from './parts.ts';
 import { truncMulPart, truncSquarePart } from './parts.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeFixed, encodeFixed } from '../../ring/fixed.ts';
 import { ringAdd } from '../../ring/kernels.ts';
-import { TwoPartySession, openReals, splitShares } from '../../testing/two-party.ts';
+import { TwoPartySession, openReals, splitShares } from '../../../test/runtime/two-party.ts';
 import { COMPARE_VARIANTS } from './compare.ts';
 import { exactCompare } from './ranges.ts';
 import type { SignOp } from './sign-ops.ts';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { GELU } from '../../../ir/kernels/unary.ts';
 import { encodeFixed } from '../../ring/fixed.ts';
 import { ringAdd } from '../../ring/kernels.ts';
-import { TwoPartySession, openReals, splitShares } from '../../testing/two-party.ts';
+import { TwoPartySession, openReals, splitShares } from '../../../test/runtime/two-party.ts';
 import { embeddingProtocol } from './embedding.ts';
 import { quadGeluProtocol } from './quad.ts';
 import { selectProtocol } from './select.ts';

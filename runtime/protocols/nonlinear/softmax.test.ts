@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { softmax as plainSoftmax } from '../../../ir/kernels/softmax.ts';
 import { makeTensor } from '../../../ir/tensor.ts';
 import { encodeFixed } from '../../ring/fixed.ts';
-import { TwoPartySession, openReals, splitShares } from '../../testing/two-party.ts';
+import { TwoPartySession, openReals, splitShares } from '../../../test/runtime/two-party.ts';
 import { COMPARE_VARIANTS } from './compare.ts';
 import type { MaskKind, SoftmaxApprox, SoftmaxMask, SoftmaxParams } from './softmax.ts';
 import { softmaxErrorBound, softmaxProtocol } from './softmax.ts';

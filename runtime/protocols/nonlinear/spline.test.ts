@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { erf } from '../../../ir/kernels/erf.ts';
 import { GELU, sigmoid } from '../../../ir/kernels/unary.ts';
 import { encodeFixed } from '../../ring/fixed.ts';
-import { TwoPartySession, openReals, splitShares } from '../../testing/two-party.ts';
+import { TwoPartySession, openReals, splitShares } from '../../../test/runtime/two-party.ts';
 import { COMPARE_VARIANTS } from './compare.ts';
 import { measureError } from './spline-fit.ts';
 import type { SplineFunction } from './spline-specs.ts';

@@ -4,7 +4,7 @@
  */
 import { Prg } from '../../crypto/prg.ts';
 
-export { expectMeasuredCost } from '../../testing/expect-cost.ts';
+export { expectMeasuredCost } from '../../../test/runtime/expect-cost.ts';
 
 /** n uniform reals in [lo, hi) from a fresh seed. */
 export function uniform(n: number, lo: number, hi: number): Float64Array {

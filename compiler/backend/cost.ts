@@ -1,0 +1,170 @@
+/**
+ * The cost model (DESIGN.md §6): for every protocol node of a placed graph,
+ * the bytes each party sends (online, per inference), the dealer's
+ * preprocessing bytes, the rounds, and an estimated time on a network profile.
+ *
+ * Bytes and rounds are not modelled separately from the runtime: they are the
+ * `cost` of the very op protocol the runtime binds to the node (runtime
+ * registry), so what is predicted is what runs, and a test holds the runtime's
+ * measured counts to it op by op. Time is an estimate: rounds x latency +
+ * transfer at the profile's bandwidth + local work from the calibration.
+ *
+ * Report conventions: bytes are summed over both parties (bytes sent);
+ * offline bytes are what the dealer sends to both parties; setup bytes and
+ * rounds (once per session, e.g. opening a masked server weight) are apart.
+ */
+import { MarillError } from '../../ir/errors.ts';
+import type { Graph, Node } from '../../ir/graph.ts';
+import { hasGroup } from '../../ir/ops.ts';
+import { numel } from '../../ir/types.ts';
+import { isProtocolNode, nodeLabel, nodeSpec } from '../../runtime/bound-plan.ts';
+import type { Cost } from '../../runtime/protocol.ts';
+import { bindNode } from '../../runtime/protocols/registry.ts';
+import type { Calibration } from './calibration.ts';
+import { DEFAULT_CALIBRATION } from './calibration.ts';
+import type { NetworkProfile } from './network.ts';
+import { transferSeconds } from './network.ts';
+import { matmulMacs } from '../emit/summary.ts';
+
+/** Op classes for reports and charts. */
+export type OpClass = 'linear' | 'softmax' | 'gelu' | 'norm' | 'other';
+export const OP_CLASSES: readonly OpClass[] = ['linear', 'softmax', 'gelu', 'norm', 'other'];
+
+export function opClass(n: Node): OpClass {
+  if (n.op === 'softmax' || n.op === 'log_softmax') return 'softmax';
+  if (n.op === 'gelu' || n.op === 'silu' || n.op === 'relu' || n.op === 'sigmoid' || n.op === 'tanh')
+    return 'gelu';
+  if (n.op === 'layernorm' || n.op === 'rmsnorm') return 'norm';
+  if (n.op === 'matmul' || (hasGroup(n.op, 'linear') && !hasGroup(n.op, 'nonlinear'))) return 'linear';
+  return 'other';
+}
+
+/** What an op, or a whole plan, costs in communication per inference (predicted or measured). */
+export interface TrafficCounts {
+  /** Bytes sent by both parties, online, per inference. */
+  readonly online_bytes: number;
+  /** Dealer -> parties bytes per inference. */
+  readonly offline_bytes: number;
+  readonly rounds: number;
+  readonly setup_bytes: number;
+  readonly setup_rounds: number;
+}
+
+export interface OpCost extends TrafficCounts {
+  readonly id: string;
+  readonly op: string;
+  readonly protocol: string;
+  readonly class: OpClass;
+  readonly est_seconds: number;
+}
+
+export interface CostTotals extends TrafficCounts {
+  readonly est_seconds: number;
+  /** Of est_seconds: plaintext work at the client and server (not under MPC). */
+  readonly plaintext_seconds: number;
+}
+
+export interface PlanCost {
+  readonly setting: string;
+  readonly network: string;
+  readonly fracBits: number;
+  readonly total: CostTotals;
+  readonly by_class: Readonly<Record<OpClass, { online_bytes: number; rounds: number; est_seconds: number }>>;
+  readonly ops: readonly OpCost[];
+}
+
+export interface CostOptions {
+  readonly network: NetworkProfile;
+  readonly fracBits: number;
+  readonly setting?: string;
+  readonly calibration?: Calibration;
+}
+
+/** The exact communication of one protocol node under a given protocol (throws if it cannot run it). */
+export function protocolCost(
+  g: Graph,
+  n: Node,
+  protocol: string | undefined,
+  fracBits: number,
+): { name: string; cost: Cost } {
+  try {
+    const { name, bound } = bindNode(nodeSpec(g, n), protocol, { fracBits });
+    return { name, cost: bound.cost };
+  } catch (e) {
+    if (e instanceof MarillError) throw new MarillError(e.message, { ...e.location, what: nodeLabel(n) });
+    throw e;
+  }
+}
+
+/** Estimated seconds of an MPC op: network time plus local work. */
+export function mpcSeconds(g: Graph, n: Node, c: Cost, net: NetworkProfile, cal: Calibration): number {
+  const network = transferSeconds(net, c.onlineBytes, c.rounds);
+  const commBytes = c.onlineBytes[0] + c.onlineBytes[1] + c.offlineBytes[0] + c.offlineBytes[1];
+  let local = commBytes / cal.protocolBytesPerSecond;
+  if (n.op === 'matmul') {
+    // Each party multiplies its share by the public matrix (local), or runs the
+    // Beaver products (about two ring matmuls of the op's size).
+    const publicOperand = n.inputs.some((i) => g.values.get(i)!.visibility === 'public');
+    local += ((publicOperand ? 1 : 2) * matmulMacs(g, n)) / cal.ringMacsPerSecond;
+  }
+  return network + local;
+}
+
+/** Estimated seconds of a plaintext op at its owner. */
+export function plaintextSeconds(g: Graph, n: Node, cal: Calibration): number {
+  if (hasGroup(n.op, 'source')) return 0;
+  if (n.op === 'matmul') return matmulMacs(g, n) / cal.floatMacsPerSecond;
+  return numel(g.values.get(n.outputs[0]!)!.type.shape) / cal.floatElementsPerSecond;
+}
+
+export function costPlan(g: Graph, opts: CostOptions): PlanCost {
+  const cal = opts.calibration ?? DEFAULT_CALIBRATION;
+  const ops: OpCost[] = [];
+  const byClass = Object.fromEntries(
+    OP_CLASSES.map((c) => [c, { online_bytes: 0, rounds: 0, est_seconds: 0 }]),
+  ) as Record<OpClass, { online_bytes: number; rounds: number; est_seconds: number }>;
+  let plaintext = 0;
+  for (const n of g.nodes) {
+    if (!isProtocolNode(n)) {
+      const s = plaintextSeconds(g, n, cal);
+      plaintext += s;
+      byClass[opClass(n)].est_seconds += s;
+      continue;
+    }
+    const { name, cost } = protocolCost(g, n, n.protocol, opts.fracBits);
+    const entry: OpCost = {
+      id: n.outputs[0]!,
+      op: n.op,
+      protocol: name,
+      class: opClass(n),
+      online_bytes: cost.onlineBytes[0] + cost.onlineBytes[1],
+      offline_bytes: cost.offlineBytes[0] + cost.offlineBytes[1],
+      rounds: cost.rounds,
+      setup_bytes: cost.setupBytes[0] + cost.setupBytes[1],
+      setup_rounds: cost.setupRounds,
+      est_seconds: mpcSeconds(g, n, cost, opts.network, cal),
+    };
+    ops.push(entry);
+    const cls = byClass[entry.class];
+    cls.online_bytes += entry.online_bytes;
+    cls.rounds += entry.rounds;
+    cls.est_seconds += entry.est_seconds;
+  }
+  const sum = (f: (o: OpCost) => number) => ops.reduce((s, o) => s + f(o), 0);
+  return {
+    setting: opts.setting ?? '2pc-dealer',
+    network: opts.network.name,
+    fracBits: opts.fracBits,
+    total: {
+      online_bytes: sum((o) => o.online_bytes),
+      offline_bytes: sum((o) => o.offline_bytes),
+      rounds: sum((o) => o.rounds),
+      setup_bytes: sum((o) => o.setup_bytes),
+      setup_rounds: sum((o) => o.setup_rounds),
+      est_seconds: sum((o) => o.est_seconds) + plaintext,
+      plaintext_seconds: plaintext,
+    },
+    by_class: byClass,
+    ops,
+  };
+}

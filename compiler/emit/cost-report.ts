@@ -1,0 +1,161 @@
+/**
+ * How predicted and measured costs are shown: the `--emit cost` table, the
+ * run summary lines, the JSON report sections (`cost`, `measured`), and the
+ * op-by-op comparison that holds the cost model to the runtime's counts.
+ */
+import type { RunReport } from '../../runtime/mpc/accounting.ts';
+import type { OpClass, PlanCost, TrafficCounts } from '../backend/cost.ts';
+import { OP_CLASSES } from '../backend/cost.ts';
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB'];
+  let v = n / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v.toFixed(v < 10 ? 2 : 1)} ${units[u]}`;
+}
+
+function table(rows: readonly (readonly string[])[], leftColumns = 1): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => (i < leftColumns ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+const CLASS_LABEL: Record<OpClass, string> = {
+  linear: 'linear',
+  softmax: 'softmax',
+  gelu: 'GeLU/act.',
+  norm: 'norm',
+  other: 'other',
+};
+
+/** `--emit cost`: every protocol op, then totals and where the time goes. */
+export function formatCostTable(c: PlanCost): string {
+  const rows: string[][] = [['id', 'op', 'protocol', 'online', 'offline', 'rounds', 'est. ms']];
+  for (const o of c.ops)
+    rows.push([
+      `%${o.id}`,
+      o.op,
+      o.protocol,
+      formatBytes(o.online_bytes),
+      formatBytes(o.offline_bytes),
+      String(o.rounds),
+      (o.est_seconds * 1e3).toFixed(2),
+    ]);
+  const t = c.total;
+  rows.push([
+    'total',
+    '',
+    '',
+    formatBytes(t.online_bytes),
+    formatBytes(t.offline_bytes),
+    String(t.rounds),
+    (t.est_seconds * 1e3).toFixed(2),
+  ]);
+  return `${table(rows, 3)}\n\n${formatClassTable(c)}${formatCostLine(c)}\n`;
+}
+
+/** Where the predicted time and bytes go, by op class. */
+export function formatClassTable(c: PlanCost): string {
+  const t = c.total;
+  const classes: string[][] = [['class', 'online', 'rounds', 'est. ms', 'share of time']];
+  for (const k of OP_CLASSES) {
+    const x = c.by_class[k];
+    const share = t.est_seconds > 0 ? (100 * x.est_seconds) / t.est_seconds : 0;
+    classes.push([
+      CLASS_LABEL[k],
+      formatBytes(x.online_bytes),
+      String(x.rounds),
+      (x.est_seconds * 1e3).toFixed(2),
+      `${share.toFixed(1)}%`,
+    ]);
+  }
+  return `${table(classes)}\n`;
+}
+
+/** One line: the plan's predicted totals. */
+export function formatCostLine(c: PlanCost): string {
+  const t = c.total;
+  const setup =
+    t.setup_bytes > 0 ? `; once per session ${formatBytes(t.setup_bytes)}, ${t.setup_rounds} rounds` : '';
+  return (
+    `predicted (${c.setting}, ${c.network}): online ${formatBytes(t.online_bytes)} in ${t.rounds} rounds, ` +
+    `preprocessing ${formatBytes(t.offline_bytes)}${setup}; est. ${t.est_seconds.toFixed(3)} s`
+  );
+}
+
+export interface MeasuredSection {
+  readonly total: TrafficCounts & { readonly seconds: number };
+  readonly ops: readonly (TrafficCounts & {
+    readonly id: string;
+    readonly op: string;
+    readonly protocol: string;
+    readonly seconds: number;
+  })[];
+}
+
+export function measuredSection(r: RunReport, seconds: number): MeasuredSection {
+  return {
+    total: {
+      online_bytes: r.totals.onlineBytes,
+      offline_bytes: r.totals.offlineBytes,
+      rounds: r.totals.rounds,
+      setup_bytes: r.totals.setupBytes,
+      setup_rounds: r.totals.setupRounds,
+      seconds,
+    },
+    ops: r.ops.map((o) => ({
+      id: o.id,
+      op: o.op,
+      protocol: o.protocol,
+      online_bytes: o.onlineBytes[0] + o.onlineBytes[1],
+      offline_bytes: o.offlineBytes[0] + o.offlineBytes[1],
+      rounds: o.rounds,
+      setup_bytes: o.setupBytes[0] + o.setupBytes[1],
+      setup_rounds: o.setupRounds,
+      seconds: Math.max(o.seconds[0], o.seconds[1]),
+    })),
+  };
+}
+
+export function formatMeasuredLine(m: MeasuredSection): string {
+  const t = m.total;
+  const setup =
+    t.setup_bytes > 0 ? `; once per session ${formatBytes(t.setup_bytes)}, ${t.setup_rounds} rounds` : '';
+  return (
+    `measured: online ${formatBytes(t.online_bytes)} in ${t.rounds} rounds, ` +
+    `preprocessing ${formatBytes(t.offline_bytes)}${setup}; ${t.seconds.toFixed(3)} s wall`
+  );
+}
+
+/**
+ * Ops whose measured bytes or rounds differ from the prediction (one line
+ * each; empty when the cost model's promise holds).
+ */
+export function costMismatches(predicted: PlanCost, measured: MeasuredSection): string[] {
+  const byId = new Map(measured.ops.map((o) => [o.id, o]));
+  const out: string[] = [];
+  for (const p of predicted.ops) {
+    const m = byId.get(p.id);
+    if (!m) {
+      out.push(`%${p.id} ${p.op}: predicted but not measured`);
+      continue;
+    }
+    for (const key of ['online_bytes', 'offline_bytes', 'rounds', 'setup_bytes', 'setup_rounds'] as const)
+      if (p[key] !== m[key])
+        out.push(`%${p.id} ${p.op} (${p.protocol}): ${key} predicted ${p[key]}, measured ${m[key]}`);
+  }
+  for (const m of measured.ops)
+    if (!predicted.ops.some((p) => p.id === m.id)) out.push(`%${m.id}: measured but not predicted`);
+  return out;
+}

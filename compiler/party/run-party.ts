@@ -1,0 +1,185 @@
+/**
+ * `marillc run` (one party of a plan: server, client or dealer) and
+ * `marillc simulate` (all three from one command, still over real TCP sockets
+ * on loopback), with the measured communication and, for simulate, the error
+ * against the plaintext interpreter.
+ */
+import { MarillError } from '../../ir/errors.ts';
+import type { Graph, Node } from '../../ir/graph.ts';
+import { interpret } from '../../ir/interpret.ts';
+import type { Tensor } from '../../ir/tensor.ts';
+import { toNumbers } from '../../ir/tensor.ts';
+import { readInputs } from '../../ir/tensor-json.ts';
+import { writeDealerMaterial } from '../../runtime/dealer/files.ts';
+import { runDealer } from '../../runtime/dealer/live.ts';
+import type { RunReport } from '../../runtime/mpc/accounting.ts';
+import { combineReports } from '../../runtime/mpc/accounting.ts';
+import type { TlsFiles } from '../../runtime/net/tcp.ts';
+import { parseEndpoint } from '../../runtime/net/tcp.ts';
+import type { PartyResult } from '../../runtime/party.ts';
+import { runParty } from '../../runtime/party.ts';
+import type { Plan } from '../../runtime/plan.ts';
+import type { Party } from '../../runtime/protocol.ts';
+import { readJsonOrFail } from '../fs-util.ts';
+import { loadPartyWeights } from './party-weights.ts';
+import { terminalProgress } from './progress.ts';
+
+export interface Connection {
+  readonly listen?: string;
+  readonly connect?: string;
+  readonly dealer?: string;
+  readonly dealerDir?: string;
+  readonly tls?: TlsFiles;
+  readonly timeoutMs: number;
+  /** Called once this party listens, with the bound port (what `--listen HOST:0` got from the OS). */
+  readonly onListening?: (port: number) => void;
+}
+
+export function readPlanInputs(plan: Plan, inputFile: string | undefined): Map<string, Tensor> {
+  if (plan.graph.inputs.length === 0) return new Map();
+  if (inputFile === undefined)
+    throw new MarillError(
+      `the plan needs client inputs (${plan.graph.inputs.join(', ')}): --input is missing`,
+    );
+  return readInputs(plan.graph, readJsonOrFail(inputFile), inputFile);
+}
+
+/** Runs the server or the client of a plan against its peer; returns what it learned and its accounting. */
+export async function runPartyCommand(
+  plan: Plan,
+  party: Party,
+  conn: Connection,
+  modelPath: string | undefined,
+  inputFile: string | undefined,
+): Promise<PartyResult> {
+  const weights = loadPartyWeights(plan, party, modelPath);
+  const inputs = party === 'client' ? readPlanInputs(plan, inputFile) : new Map<string, Tensor>();
+  return runParty({
+    plan,
+    party,
+    weights,
+    inputs: [inputs],
+    ...(conn.listen !== undefined ? { listen: conn.listen } : {}),
+    ...(conn.connect !== undefined ? { connect: conn.connect } : {}),
+    ...(conn.dealer !== undefined ? { dealer: conn.dealer } : {}),
+    ...(conn.dealerDir !== undefined ? { dealerDir: conn.dealerDir } : {}),
+    ...(conn.tls ? { tls: conn.tls } : {}),
+    timeoutMs: conn.timeoutMs,
+    ...(conn.onListening ? { onListening: conn.onListening } : {}),
+    ...progressOption(party),
+  });
+}
+
+function progressOption(label: string): { onProgress?: (done: number, total: number, node: Node) => void } {
+  const onProgress = terminalProgress(label);
+  return onProgress ? { onProgress } : {};
+}
+
+/** The dealer: live (`--listen`) or material generated ahead into a directory (`--dealer-dir`). */
+export async function runDealerCommand(plan: Plan, conn: Connection, inferences: number): Promise<string> {
+  if (conn.dealerDir !== undefined) {
+    const manifests = writeDealerMaterial(plan, conn.dealerDir, inferences);
+    const bytes = manifests.reduce((s, m) => s + m.bytesPerInference * inferences, 0);
+    return `dealer: wrote ${inferences} inference(s) of material to ${conn.dealerDir} (${bytes} bytes)`;
+  }
+  if (conn.listen === undefined)
+    throw new MarillError('the dealer needs --listen HOST:PORT or --dealer-dir DIR');
+  const summary = await runDealer({
+    plan,
+    listen: parseEndpoint(conn.listen, '--listen'),
+    ...(conn.tls ? { tls: conn.tls } : {}),
+    timeoutMs: conn.timeoutMs,
+    ...(conn.onListening ? { onListening: conn.onListening } : {}),
+  });
+  return `dealer: served ${summary.inferences} inference(s): ${summary.bytesSent[0]} bytes to the server, ${summary.bytesSent[1]} to the client`;
+}
+
+/** The plan's graph with every weight's tensor attached (for the plaintext reference). */
+function withWeightTensors(g: Graph, ...sources: ReadonlyMap<string, Tensor>[]): Graph {
+  const nodes = g.nodes.map((n): Node => {
+    if (n.op !== 'weight') return n;
+    const name = String(n.attrs['name']);
+    const tensor = sources.map((s) => s.get(name)).find((t) => t !== undefined);
+    if (!tensor) throw new MarillError(`weight '${name}' is in no model given to simulate`);
+    return { ...n, tensor };
+  });
+  return { ...g, nodes };
+}
+
+export function maxAbsError(a: ReadonlyMap<string, Tensor>, b: ReadonlyMap<string, Tensor>): number {
+  let worst = 0;
+  for (const [name, t] of a) {
+    const u = b.get(name);
+    if (!u) throw new MarillError(`output '${name}' is missing from the reference`);
+    const x = toNumbers(t);
+    const y = toNumbers(u);
+    for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i]! - y[i]!));
+  }
+  return worst;
+}
+
+export interface SimulateOutcome {
+  readonly outputs: Map<string, Tensor>;
+  readonly reference: Map<string, Tensor>;
+  readonly maxAbsError: number;
+  readonly report: RunReport;
+  readonly seconds: number;
+}
+
+/** Dealer, server and client in this process, over TCP on loopback (ports chosen by the OS). */
+export async function simulate(
+  plan: Plan,
+  serverModel: string | undefined,
+  clientModel: string | undefined,
+  inputFile: string | undefined,
+  timeoutMs: number,
+): Promise<SimulateOutcome> {
+  const serverWeights = loadPartyWeights(plan, 'server', serverModel);
+  const clientWeights = loadPartyWeights(plan, 'client', clientModel);
+  const inputs = readPlanInputs(plan, inputFile);
+  const t0 = performance.now();
+
+  let dealerPort!: (port: number) => void;
+  const dealerListening = new Promise<number>((r) => (dealerPort = r));
+  const dealer = runDealer({
+    plan,
+    listen: { host: '127.0.0.1', port: 0 },
+    timeoutMs,
+    onListening: dealerPort,
+  });
+  const dport = await dealerListening;
+  let serverPort!: (port: number) => void;
+  const serverListening = new Promise<number>((r) => (serverPort = r));
+  const server = runParty({
+    plan,
+    party: 'server',
+    weights: serverWeights,
+    inputs: [new Map()],
+    listen: '127.0.0.1:0',
+    dealer: `127.0.0.1:${dport}`,
+    timeoutMs,
+    onListening: serverPort,
+  });
+  const sport = await Promise.race([serverListening, server.then(() => -1)]);
+  const client = runParty({
+    plan,
+    party: 'client',
+    weights: clientWeights,
+    inputs: [inputs],
+    connect: `127.0.0.1:${sport}`,
+    dealer: `127.0.0.1:${dport}`,
+    timeoutMs,
+    ...progressOption('simulate'),
+  });
+  const [s, c] = await Promise.all([server, client, dealer]);
+  const seconds = (performance.now() - t0) / 1000;
+  const outputs = c.outputs[0]!;
+  const reference = interpret(withWeightTensors(plan.graph, serverWeights, clientWeights), inputs);
+  return {
+    outputs,
+    reference,
+    maxAbsError: maxAbsError(outputs, reference),
+    report: combineReports(s.stats, c.stats),
+    seconds,
+  };
+}
