@@ -2,8 +2,11 @@
  * The closed op set of the marillc IR, declared as data.
  *
  * Per op: arity, attributes, property groups and the shape/type rule. The
- * plaintext interpreter (ir/interpret.ts) and the MPC protocols key their
- * tables by the same `OpName`, so TypeScript rejects an op one of them forgets.
+ * plaintext interpreter (ir/interpret.ts) keys its table by `OpName`, so
+ * TypeScript rejects an op it forgets. The MPC protocol table
+ * (runtime/protocols/registry.ts) covers the ops that may run under MPC
+ * (`mayRunUnderMpc`); runtime/protocols/registry.test.ts fails when one has no
+ * protocol.
  *
  * Groups are properties, used instead of repeating op lists across passes:
  *   source      no inputs (weight, const)
@@ -13,6 +16,7 @@
  *   movement    only moves/copies elements (free on shares, no arithmetic)
  *   logic       boolean/integer results (comparisons, masks): never on secret data in plaintext form
  *   boundary    moves data across visibilities (share, reveal)
+ *   plaintext   has no MPC protocol: runs only on values in the clear; `place` refuses it on secret data
  */
 import { MarillError } from './errors.ts';
 import type { Attrs } from './graph.ts';
@@ -29,7 +33,8 @@ import {
 import type { DType, TensorType } from './types.ts';
 import { DTYPES, formatShape, numel } from './types.ts';
 
-export type OpGroup = 'source' | 'elementwise' | 'linear' | 'nonlinear' | 'movement' | 'logic' | 'boundary';
+export type OpGroup =
+  'source' | 'elementwise' | 'linear' | 'nonlinear' | 'movement' | 'logic' | 'boundary' | 'plaintext';
 
 export type AttrKind = 'int' | 'float' | 'ints' | 'floats' | 'string';
 
@@ -113,12 +118,12 @@ function arith(doc: string, groups: readonly OpGroup[]): OpDef {
  * Elementwise op with a bool result over broadcast operands: a comparison
  * (operands of one dtype) or a logical connective (bool operands).
  */
-function boolResult(doc: string, operands: 'same-dtype' | 'bool'): OpDef {
+function boolResult(doc: string, operands: 'same-dtype' | 'bool', groups: readonly OpGroup[] = []): OpDef {
   return {
     doc,
     arity: [2, 2],
     attrs: {},
-    groups: ['elementwise', 'logic'],
+    groups: ['elementwise', 'logic', ...groups],
     infer: (ins) => {
       if (operands === 'bool') for (const t of ins) requireDtype(t, ['bool']);
       else sameDtype(ins);
@@ -156,12 +161,12 @@ function reduction(doc: string, groups: readonly OpGroup[]): OpDef {
   };
 }
 
-function softmaxLike(doc: string, attrs: OpDef['attrs']): OpDef {
+function softmaxLike(doc: string, attrs: OpDef['attrs'], groups: readonly OpGroup[] = []): OpDef {
   return {
     doc,
     arity: [1, 2],
     attrs,
-    groups: ['nonlinear'],
+    groups: ['nonlinear', ...groups],
     infer: ([x, mask], a) => {
       requireDtype(x!, ['f32']);
       normalizeAxis(intAttr(a, 'axis'), x!.shape.length);
@@ -200,7 +205,7 @@ export const OPS = {
   sub: arith('x - y', ['linear']),
   mul: arith('x * y (linear when one operand is public)', ['linear']),
   div: arith('x / y (linear in x when y is public)', ['linear']),
-  pow: arith('x ** y', ['nonlinear']),
+  pow: arith('x ** y', ['nonlinear', 'plaintext']),
   max: arith('elementwise maximum', ['nonlinear']),
   min: arith('elementwise minimum', ['nonlinear']),
   neg: {
@@ -218,7 +223,7 @@ export const OPS = {
   rsqrt: unaryFloat('1 / sqrt(x)', ['nonlinear']),
   reciprocal: unaryFloat('1 / x', ['nonlinear']),
   exp: unaryFloat('e^x', ['nonlinear']),
-  log: unaryFloat('ln x', ['nonlinear']),
+  log: unaryFloat('ln x', ['nonlinear', 'plaintext']),
   erf: unaryFloat('Gauss error function', ['nonlinear']),
   tanh: unaryFloat('tanh x', ['nonlinear']),
   sigmoid: unaryFloat('1 / (1 + e^-x)', ['nonlinear']),
@@ -229,20 +234,20 @@ export const OPS = {
     { approx: { kind: 'string', default: 'erf', oneOf: ['erf', 'tanh', 'relu', 'quad'] } },
   ),
   silu: unaryFloat('x * sigmoid(x)', ['nonlinear']),
-  sin: unaryFloat('sin x', ['nonlinear']),
-  cos: unaryFloat('cos x', ['nonlinear']),
+  sin: unaryFloat('sin x', ['nonlinear', 'plaintext']),
+  cos: unaryFloat('cos x', ['nonlinear', 'plaintext']),
 
   // logic
   equal: boolResult('x == y', 'same-dtype'),
   less: boolResult('x < y', 'same-dtype'),
   greater: boolResult('x > y', 'same-dtype'),
-  and: boolResult('x && y', 'bool'),
-  or: boolResult('x || y', 'bool'),
+  and: boolResult('x && y', 'bool', ['plaintext']),
+  or: boolResult('x || y', 'bool', ['plaintext']),
   not: {
     doc: '!x',
     arity: [1, 1],
     attrs: {},
-    groups: ['elementwise', 'logic'],
+    groups: ['elementwise', 'logic', 'plaintext'],
     infer: ([x]) => {
       requireDtype(x!, ['bool']);
       return [x!];
@@ -281,7 +286,9 @@ export const OPS = {
     axis: { kind: 'int', default: -1 },
     approx: { kind: 'string', default: 'exact', oneOf: ['exact', '2quad'] },
   }),
-  log_softmax: softmaxLike('log(softmax(x + mask)) along axis', { axis: { kind: 'int', default: -1 } }),
+  log_softmax: softmaxLike('log(softmax(x + mask)) along axis', { axis: { kind: 'int', default: -1 } }, [
+    'plaintext',
+  ]),
   layernorm: {
     doc: '(x - mean) / sqrt(var + epsilon) * scale + bias over the trailing axes from axis',
     arity: [2, 3],
@@ -476,6 +483,11 @@ export function opDef(op: OpName): OpDef {
 
 export function hasGroup(op: OpName, group: OpGroup): boolean {
   return (OPS[op] as OpDef).groups.includes(group);
+}
+
+/** Whether a node of this op may be placed `mpc` (run on secret data): it computes, and a protocol runs it. */
+export function mayRunUnderMpc(op: OpName): boolean {
+  return !hasGroup(op, 'source') && !hasGroup(op, 'plaintext');
 }
 
 /** Attributes with defaults filled in; throws on unknown, missing or ill-typed ones. */

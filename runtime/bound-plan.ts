@@ -17,7 +17,7 @@ export interface BoundPlanOp {
   readonly index: number;
   readonly node: Node;
   readonly spec: NodeSpec;
-  /** The protocol that runs it (the node's, or the registry's default). */
+  /** The protocol that runs it (the node's, or its op's default in the registry). */
   readonly protocol: string;
   readonly bound: BoundOp;
 }

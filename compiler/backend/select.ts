@@ -2,13 +2,14 @@
  * Protocol selection (DESIGN.md §6), as the pass `select-protocols`.
  *
  * Preconditions: the graph is placed; every MPC node's op has at least one
- * registered protocol that accepts its operands.
+ * protocol that accepts its operands (its entry in runtime/protocols/registry.ts).
  * Algorithm:
  *   1. For each protocol node (share, reveal, every @mpc node), bind every
- *      registered protocol of its op (runtime registry); those that refuse the
- *      node's operands drop out. A node naming its protocol already keeps it.
+ *      protocol its op's registry entry lists; those that refuse the node's
+ *      operands drop out. A node naming its protocol already keeps it.
  *   2. Estimate each candidate's time on the chosen network (cost model:
- *      exact bytes and rounds, calibrated local work) and keep the fastest.
+ *      exact bytes and rounds, calibrated local work) and keep the fastest
+ *      (on equal estimates, the one the entry lists first).
  * Why per node is optimal: every registered op protocol takes and returns
  * arithmetic shares mod 2^64 (or plaintext at its owner), so a choice at one
  * node never forces a conversion at another: conversion costs are zero and the
@@ -29,7 +30,7 @@ export interface Candidate {
   readonly seconds: number;
 }
 
-/** Every protocol that can run the node, with its estimated seconds, fastest first. */
+/** Every protocol of the node's op that accepts it, with its estimated seconds, fastest first. */
 export function candidates(
   g: Graph,
   n: Node,
@@ -51,7 +52,7 @@ export function candidates(
   }
   if (out.length === 0) {
     const operands = spec.inputs.map((i) => i.visibility).join(', ');
-    const why = refusals.length > 0 ? ` (${refusals.join('; ')})` : ' (none is registered)';
+    const why = refusals.length > 0 ? ` (${refusals.join('; ')})` : ' (the op has none)';
     throw new MarillError(`no MPC protocol runs '${n.op}' on ${operands} operands${why}`, {
       what: nodeLabel(n),
     });

@@ -22,7 +22,6 @@ interface ShareParams {
 
 export const shareProtocol = defineOpProtocol<ShareParams, null>({
   name: 'share',
-  ops: ['share'],
   doc: 'secret-share a private value from its owner (common PRG: no communication)',
   params(node) {
     const { visibility, type } = node.inputs[0]!;
@@ -48,7 +47,6 @@ interface RevealParams {
 
 export const revealProtocol = defineOpProtocol<RevealParams, null>({
   name: 'reveal',
-  ops: ['reveal'],
   doc: 'open a secret value to one party (the other sends its share)',
   params(node) {
     if (node.inputs[0]!.visibility !== 'secret')

@@ -18,7 +18,6 @@
  * ./sharing.ts). Errors: exact in the ring, except the truncation's +1 ulp and
  * the encoding of public operands (<= 1/2 ulp each).
  */
-import type { OpName } from '../../ir/ops.ts';
 import { intsAttr } from '../../ir/ops.ts';
 import type { Tensor } from '../../ir/tensor.ts';
 import type { Shape } from '../../ir/types.ts';
@@ -40,30 +39,6 @@ import { defineOpProtocol, nodeError, ownerOf, shareOperands } from './op-protoc
 import { encodeTensor, operandShare, scaleOf } from './sharing.ts';
 import type { TruncMaterial } from './truncate.ts';
 import { truncate } from './truncate.ts';
-
-const MOVEMENT: readonly OpName[] = [
-  'reshape',
-  'transpose',
-  'slice',
-  'concat',
-  'split',
-  'expand',
-  'trilu',
-  'gather',
-];
-const OPS: readonly OpName[] = [
-  'add',
-  'sub',
-  'neg',
-  'mul',
-  'div',
-  'matmul',
-  'reduce_sum',
-  'reduce_mean',
-  'where',
-  'cast',
-  ...MOVEMENT,
-];
 
 interface LinearParams {
   readonly node: NodeSpec;
@@ -234,7 +209,6 @@ function moveShares(ctx: PartyContext, p: LinearParams, inputs: readonly Operand
 
 export const linearProtocol = defineOpProtocol<LinearParams, TruncMaterial | null>({
   name: 'linear',
-  ops: OPS,
   doc: 'linear ops on shares: local, plus one truncation round after a fixed-point product by a public value',
   params(node, settings) {
     if (node.op === 'gather' && node.inputs[1]!.visibility !== 'public')

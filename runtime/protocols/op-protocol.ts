@@ -7,10 +7,10 @@
  * results out.
  *
  * `defineOpProtocol` erases the parameter and material types behind `bind`, so
- * the registry can hold protocols of all kinds in one table.
+ * the registry can hold protocols of all kinds in one table. Which ops a
+ * protocol runs is stated there (./registry.ts), not here.
  */
 import { MarillError } from '../../ir/errors.ts';
-import type { OpName } from '../../ir/ops.ts';
 import type { TensorType, Visibility } from '../../ir/types.ts';
 import type {
   BoundOp,
@@ -28,8 +28,6 @@ import type {
 export interface OpProtocolSpec<P, M> {
   /** The name plans use in a node's `protocol` field, e.g. 'beaver.weight'. */
   readonly name: string;
-  /** The ops it implements. */
-  readonly ops: readonly OpName[];
   /** One line for reports and docs. */
   readonly doc: string;
   /**
@@ -46,7 +44,6 @@ export interface OpProtocolSpec<P, M> {
 
 export interface OpProtocol {
   readonly name: string;
-  readonly ops: readonly OpName[];
   readonly doc: string;
   /** Binds to a node; throws a MarillError if the protocol cannot run it. */
   bind(node: NodeSpec, settings: RingSettings): BoundOp;
@@ -55,13 +52,8 @@ export interface OpProtocol {
 export function defineOpProtocol<P, M>(spec: OpProtocolSpec<P, M>): OpProtocol {
   return {
     name: spec.name,
-    ops: spec.ops,
     doc: spec.doc,
     bind(node, settings) {
-      if (!spec.ops.includes(node.op))
-        throw new MarillError(`protocol '${spec.name}' does not implement op '${node.op}'`, {
-          what: `%${node.id}`,
-        });
       const params = spec.params(node, settings);
       return {
         cost: spec.cost(params),

@@ -51,7 +51,6 @@ function batchOperand(r: Ring, shape: Shape, batchShape: Shape): Ring {
 
 export const beaverProtocol = defineOpProtocol<BeaverOpParams, BeaverOpMaterial>({
   name: 'beaver',
-  ops: ['mul', 'matmul'],
   doc: 'secret x secret product with dealer (matrix) triples, then truncation',
   params(node, settings) {
     const out = node.outputs[0]!;
@@ -164,7 +163,6 @@ async function serverOperand(
 
 export const weightProtocol = defineOpProtocol<WeightOpParams, WeightOpMaterial>({
   name: 'beaver.weight',
-  ops: ['matmul', 'mul'],
   doc: 'secret activation x server-private operand (matmul or elementwise): masked operand opened once per session, 1 round + truncation per inference',
   params(node, settings) {
     const vis = node.inputs.map((i) => i.visibility);

@@ -6,7 +6,7 @@ import type { OpProtocol } from '../op-protocol.ts';
 import { ELEMENTWISE_PROTOCOLS } from './ops-elementwise.ts';
 import { ROW_PROTOCOLS } from './ops-rows.ts';
 
-/** Every non-linear op protocol; for each op the DCF variant comes before the boolean one. */
+/** Every non-linear op protocol (which ops each runs, and the defaults: ../registry.ts). */
 export const NONLINEAR_PROTOCOLS: readonly OpProtocol[] = [...ELEMENTWISE_PROTOCOLS, ...ROW_PROTOCOLS];
 
 export type { CompareParams, CompareResult, CompareVariant } from './compare.ts';

@@ -13,7 +13,6 @@
  *   gelu.quad              gelu(approx=quad)              <= 2^-f
  *   where.beaver           where with a non-public condition   exact
  */
-import type { OpName } from '../../../ir/ops.ts';
 import type { NodeSpec, Protocol } from '../../protocol.ts';
 import type { Ring } from '../../ring/kernels.ts';
 import type { OpProtocol } from '../op-protocol.ts';
@@ -51,10 +50,10 @@ interface SignOpParams extends SignParams {
   readonly node: NodeSpec;
 }
 
-const SIGN_OPS: Readonly<Record<string, { readonly ops: readonly OpName[]; readonly doc: string }>> = {
-  relu: { ops: ['relu', 'gelu'], doc: 'max(x, 0) = x - [x < 0] x from one comparison with select; exact' },
-  abs: { ops: ['abs'], doc: '|x| = x - 2 [x < 0] x from one comparison with select; exact' },
-  cmp: { ops: ['less', 'greater', 'equal'], doc: '[x < y], [x > y], [x == y] as shared 0/1; exact' },
+const SIGN_OPS: Readonly<Record<string, string>> = {
+  relu: 'max(x, 0) = x - [x < 0] x from one comparison with select; exact',
+  abs: '|x| = x - 2 [x < 0] x from one comparison with select; exact',
+  cmp: '[x < y], [x > y], [x == y] as shared 0/1; exact',
 };
 
 function signOpOf(node: NodeSpec): SignOp {
@@ -63,11 +62,9 @@ function signOpOf(node: NodeSpec): SignOp {
 
 function signProtocolFor(base: string, variant: CompareVariant): OpProtocol {
   const name = variantName(base, variant);
-  const spec = SIGN_OPS[base]!;
   return defineOpProtocol<SignOpParams, ReturnType<typeof signProtocol.material>>({
     name,
-    ops: spec.ops,
-    doc: `${spec.doc} (${variant} comparison)`,
+    doc: `${SIGN_OPS[base]!} (${variant} comparison)`,
     params(node, settings) {
       if (node.op === 'gelu') requireAttr(node, 'approx', 'relu', name);
       if (node.inputs.every((x) => x.visibility === 'public'))
@@ -98,14 +95,12 @@ interface UnaryParams<P> {
 /** An op protocol running `protocol` on operand 0 (a non-public f32 tensor) elementwise. */
 function unaryOp<P, M>(
   name: string,
-  ops: readonly OpName[],
   doc: string,
   protocol: Protocol<P, M, Ring, Ring>,
   make: (node: NodeSpec, n: number, fracBits: number) => P,
 ): OpProtocol {
   return defineOpProtocol<UnaryParams<P>, M>({
     name,
-    ops,
     doc,
     params(node, settings) {
       requireNonPublic(node, 0, name);
@@ -138,7 +133,6 @@ function genericNewton(kind: NewtonKind, variant: CompareVariant, n: number, fra
 function newtonOp(kind: NewtonKind, variant: CompareVariant): OpProtocol {
   return unaryOp<NewtonParams, ReturnType<typeof finishedNewton.material>>(
     variantName(kind, variant),
-    [kind],
     `${kind === 'reciprocal' ? '1/x' : '1/sqrt x'} on [2^${NEWTON_DOMAINS[kind].lo}, 2^${NEWTON_DOMAINS[kind].hi}]: comparison-based first guess + 2 Newton steps (${variant})`,
     finishedNewton,
     (_node, n, fracBits) => genericNewton(kind, variant, n, fracBits),
@@ -148,7 +142,6 @@ function newtonOp(kind: NewtonKind, variant: CompareVariant): OpProtocol {
 function sqrtOp(variant: CompareVariant): OpProtocol {
   return unaryOp<NewtonParams, ReturnType<typeof sqrtProtocol.material>>(
     variantName('sqrt', variant),
-    ['sqrt'],
     `sqrt x = x (1/sqrt x) on {0} and [2^${NEWTON_DOMAINS.rsqrt.lo}, 2^${NEWTON_DOMAINS.rsqrt.hi}], fused product (${variant})`,
     sqrtProtocol,
     (_node, n, fracBits) => genericNewton('rsqrt', variant, n, fracBits),
@@ -158,7 +151,6 @@ function sqrtOp(variant: CompareVariant): OpProtocol {
 function expOp(variant: CompareVariant): OpProtocol {
   return unaryOp<ExpParams, ReturnType<typeof expProtocol.material>>(
     variantName('exp', variant),
-    ['exp'],
     `e^x for x <= 0.5: clip at -16, (1 + t + t^2/2)^64 with fused squarings; error <= 7.3e-5 (${variant})`,
     expProtocol,
     (_node, n, fracBits) => ({ variant, n, fracBits }),
@@ -167,21 +159,21 @@ function expOp(variant: CompareVariant): OpProtocol {
 
 // ---- splines -----------------------------------------------------------------------------------
 
-const SPLINE_OPS: Readonly<Record<SplineFunction, { readonly op: OpName; readonly approx?: string }>> = {
-  'gelu.erf': { op: 'gelu', approx: 'erf' },
-  'gelu.tanh': { op: 'gelu', approx: 'tanh' },
-  silu: { op: 'silu' },
-  sigmoid: { op: 'sigmoid' },
-  tanh: { op: 'tanh' },
-  erf: { op: 'erf' },
+/** The spline functions, with the `approx` a gelu node must carry for the GeLU ones. */
+const SPLINE_OPS: Readonly<Record<SplineFunction, { readonly approx?: string }>> = {
+  'gelu.erf': { approx: 'erf' },
+  'gelu.tanh': { approx: 'tanh' },
+  silu: {},
+  sigmoid: {},
+  tanh: {},
+  erf: {},
 };
 
 function splineOp(fn: SplineFunction, variant: CompareVariant): OpProtocol {
-  const { op, approx } = SPLINE_OPS[fn];
+  const { approx } = SPLINE_OPS[fn];
   const name = variantName(fn, variant);
   return unaryOp<SplineParams, ReturnType<typeof splineProtocol.material>>(
     name,
-    [op],
     `${fn} as piecewise cubics from one multi-threshold comparison, 3 rounds (${variant})`,
     splineProtocol,
     (node, n, fracBits) => {
@@ -195,7 +187,6 @@ function splineOp(fn: SplineFunction, variant: CompareVariant): OpProtocol {
 
 const quadGeluOp = unaryOp<{ n: number; fracBits: number }, ReturnType<typeof quadGeluProtocol.material>>(
   'gelu.quad',
-  ['gelu'],
   'MPCFormer quad GeLU 0.125x^2 + 0.25x + 0.5: one Beaver square and one truncation; error <= 2^-f',
   quadGeluProtocol,
   (node, n, fracBits) => {
@@ -206,7 +197,6 @@ const quadGeluOp = unaryOp<{ n: number; fracBits: number }, ReturnType<typeof qu
 
 const whereOp = defineOpProtocol<{ node: NodeSpec; n: number }, ReturnType<typeof selectProtocol.material>>({
   name: 'where.beaver',
-  ops: ['where'],
   doc: 'where(c, x, y) with a non-public condition: y + c (x - y), one Beaver product; exact',
   params(node) {
     requireNonPublic(node, 0, 'where.beaver');

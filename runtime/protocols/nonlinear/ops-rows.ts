@@ -74,7 +74,6 @@ function maxProtocolFor(variant: CompareVariant, withIndex: boolean): OpProtocol
   const name = variantName(withIndex ? 'argmax' : 'max', variant);
   return defineOpProtocol<MaxOpParams, CompareMaterial | TreeMaterial>({
     name,
-    ops: withIndex ? ['argmax'] : ['max', 'min', 'reduce_max'],
     doc: withIndex
       ? `index of the maximum by a comparison tree carrying indices, first on ties; exact (${variant})`
       : `elementwise max/min by one comparison, reduce_max by a comparison tree; exact (${variant})`,
@@ -141,7 +140,6 @@ function softmaxProtocolFor(approx: SoftmaxApprox, variant: CompareVariant): OpP
   const name = variantName(`softmax.${approx}`, variant);
   return defineOpProtocol<SoftmaxOpParams, SoftmaxMaterial>({
     name,
-    ops: ['softmax'],
     doc:
       approx === 'exact'
         ? `softmax(x + mask): max tree, exp, Newton reciprocal, fused product; masks public (excluded <= -1e4) or shared (${variant})`
@@ -193,7 +191,6 @@ function normProtocolFor(kind: 'layernorm' | 'rmsnorm', variant: CompareVariant)
   const name = variantName(kind, variant);
   return defineOpProtocol<NormOpParams, NormMaterial>({
     name,
-    ops: [kind],
     doc: `${kind}: Beaver square, Newton 1/sqrt on sum(c^2) + size eps, fused products (${variant})`,
     params(node, settings) {
       requireNonPublic(node, 0, name);
@@ -235,7 +232,6 @@ interface EmbeddingOpParams {
 
 const embeddingOp = defineOpProtocol<EmbeddingOpParams, ReturnType<typeof embeddingProtocol.material>>({
   name: 'embedding.onehot',
-  ops: ['gather'],
   doc: 'client-private indices into a server-private table: client one-hot times the table (server-weight product); exact',
   params(node) {
     const [data, indices] = node.inputs;
