@@ -3,8 +3,11 @@
  * stages, to a plan), stoppable after any stage.
  *
  *   load     .onnx -> ONNX frontend (decode, fold, lower)   |  .mir -> text parser
- *   passes   passes/pipeline.ts, in order (ending with information-flow verification)
- *   emit     --emit ir: the IR text; by default the summary of where the work runs
+ *   passes   passes/pipeline.ts, in order, with protocol selection inserted before
+ *            the information-flow verification, which stays last
+ *   stages   the passes grouped into named stages (compiler/stages.ts, one table);
+ *            `runPipeline(..., stopAfter)` runs the passes up to the end of a stage,
+ *            and `marillc --emit STAGE` prints that stage's result
  */
 import { extname } from 'node:path';
 import type { Graph } from '../ir/graph.ts';
@@ -16,11 +19,16 @@ import { lowerOnnx } from './onnx/lower.ts';
 import { readFileOrFail } from './fs-util.ts';
 import type { CompileNotes, CompileOptions } from '../passes/context.ts';
 import { emptyNotes } from '../passes/context.ts';
-import type { RunOptions } from '../passes/manager.ts';
+import type { Pass, RunOptions } from '../passes/manager.ts';
 import { runPasses } from '../passes/manager.ts';
 import { PIPELINE, pipelineWith } from '../passes/pipeline.ts';
 import type { NetworkProfile } from './backend/network.ts';
 import { selectProtocolsPass } from './backend/select.ts';
+import type { StageName } from './stages.ts';
+import { STAGES, stageIndex } from './stages.ts';
+
+export type { Stage, StageName, StageOutput } from './stages.ts';
+export { STAGES, STAGE_NAMES, completesPipeline } from './stages.ts';
 
 export interface LoadOptions {
   /** Fixed sizes for dynamic input dimensions, by input name. */
@@ -63,17 +71,49 @@ export interface SelectionTarget {
 }
 
 /**
+ * Each pass of a pipeline with the index of its stage in STAGES. The stages'
+ * pass lists, in order, must name the pipeline's passes in order; a stage pass
+ * the pipeline leaves out (protocol selection, without a target) is skipped.
+ * A pass no stage names is a bug in the table, thrown at once.
+ */
+export function stagesOf(passes: readonly Pass[]): { pass: Pass; stage: number }[] {
+  const expected = STAGES.flatMap((s, stage) => s.passes.map((name) => ({ name, stage })));
+  let k = 0;
+  return passes.map((pass) => {
+    while (k < expected.length && expected[k]!.name !== pass.name) k++;
+    if (k === expected.length)
+      throw new Error(`pass '${pass.name}' is in no stage of compiler/stages.ts, or out of its order`);
+    return { pass, stage: expected[k++]!.stage };
+  });
+}
+
+/** The whole pipeline: passes/pipeline.ts, with a target also protocol selection. */
+export function pipelineFor(target?: SelectionTarget): readonly Pass[] {
+  return target ? pipelineWith([selectProtocolsPass(target.network, target.fracBits)]) : PIPELINE;
+}
+
+/**
  * Runs the pass pipeline on a loaded graph; with a target, protocol selection
- * too (before the final information-flow verification).
+ * too (before the final information-flow verification). With `stopAfter`, only
+ * the passes up to the end of that stage run (`onnx`: none).
  */
 export function runPipeline(
   g: Graph,
   options: CompileOptions,
   run: RunOptions = {},
   target?: SelectionTarget,
+  stopAfter?: StageName,
 ): Compiled {
   const notes = emptyNotes();
-  const passes = target ? pipelineWith([selectProtocolsPass(target.network, target.fracBits)]) : PIPELINE;
-  const graph = runPasses(g, passes, { options, notes }, run);
+  const all = pipelineFor(target);
+  const last = stopAfter === undefined ? STAGES.length : stageIndex(stopAfter);
+  const passes = stagesOf(all)
+    .filter((p) => p.stage <= last)
+    .map((p) => p.pass);
+  // --dump-after may name a pass the stop leaves out: it is known, just not reached.
+  const ran = new Set(passes.map((p) => p.name));
+  const known = new Set(all.map((p) => p.name));
+  const dumpAfter = run.dumpAfter?.filter((d) => ran.has(d) || !known.has(d));
+  const graph = runPasses(g, passes, { options, notes }, { ...run, ...(dumpAfter && { dumpAfter }) });
   return { graph, notes };
 }

@@ -1,7 +1,9 @@
 /**
  * The compiler's pass pipeline, in order. `--dump-after NAME|all` prints the IR
  * after any of them; `cleanup` runs twice (the second merges the per-layer
- * copies of constants that fusion creates).
+ * copies of constants that fusion creates). Each pass belongs to one stage of
+ * compiler/stages.ts (what `--emit STAGE` stops after): a pass added here is
+ * named there too, or the driver refuses the pipeline.
  */
 import { approximatePass } from './approximate.ts';
 import { cleanupPass } from './cleanup.ts';

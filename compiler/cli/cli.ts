@@ -10,6 +10,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { MarillError } from '../../ir/errors.ts';
 import { DEFAULT_OPTIONS } from '../../passes/context.ts';
 import { DEFAULT_FRAC_BITS } from '../../runtime/ring/fixed.ts';
+import { STAGE_NAMES, completesPipeline, stagesHelp } from '../stages.ts';
 import { collect } from './commands/common.ts';
 import type { AdviseFlags } from './commands/advise.ts';
 import type { CompileFlags } from './commands/compile.ts';
@@ -93,18 +94,23 @@ export function buildProgram(argv: readonly string[]): Command {
     .option('--network <profile>', 'optimise for lan, wan, or BW,LAT (Mbit/s, ms one-way)', 'lan')
     .option('--frac-bits <f>', 'fixed-point fractional bits', String(DEFAULT_FRAC_BITS))
     .addOption(
-      new Option(
-        '--emit <what>',
-        'what to print: the placement summary, the IR, the per-op cost table, or a Graphviz graph',
-      )
-        .choices(['summary', 'ir', 'cost', 'dot'])
+      new Option('--emit <stage>', 'stop after STAGE and print its result (IR stages: .mir text; see Stages)')
+        .choices(STAGE_NAMES)
         .default('summary'),
     )
     .option('--dump-after <pass>', 'print the IR to stderr after PASS (or all; repeatable)', collect)
     .option('--report <file>', 'write the summary and predicted costs as JSON')
-    .action(async (model: string, flags: CompileFlags) =>
-      (await import('./commands/compile.ts')).compileCommand(model, flags, argv),
-    );
+    .addHelpText('after', `\nStages (--emit), in pipeline order:\n${stagesHelp()}`)
+    .action(async (model: string, flags: CompileFlags, cmd: Command) => {
+      if (!completesPipeline(flags.emit) && (flags.output !== undefined || flags.report !== undefined))
+        cmd.error(
+          `error: --emit ${flags.emit} stops before the plan; -o and --report need the whole pipeline`,
+          {
+            exitCode: 2,
+          },
+        );
+      return (await import('./commands/compile.ts')).compileCommand(model, flags, argv);
+    });
 
   program
     .command('eval <model>')

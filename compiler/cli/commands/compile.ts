@@ -1,7 +1,10 @@
 /**
  * `marillc MODEL [-o plan.ts] ...`: load, run the passes, select protocols,
- * and print the summary (default), the IR or the cost table; with -o, write the
- * plan module and its weight bundles.
+ * and print the summary (default) or what `--emit STAGE` names (compiler/stages.ts):
+ * an IR stage stops the pipeline after that stage and prints its IR; `ir`, `cost`,
+ * `dot` and `plan` print the whole compile's result. With -o, write the plan module
+ * and its weight bundles (only when the whole pipeline runs: cli.ts refuses -o with
+ * an earlier stage).
  */
 import { mkdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -16,7 +19,8 @@ import { generatePlanModule } from '../../emit/codegen.ts';
 import { toDot } from '../../emit/dot.ts';
 import { costPlan } from '../../backend/cost.ts';
 import { formatClassTable, formatCostLine, formatCostTable } from '../../emit/cost-report.ts';
-import { loadModel, runPipeline } from '../../driver.ts';
+import type { StageName } from '../../driver.ts';
+import { STAGES, completesPipeline, loadModel, runPipeline } from '../../driver.ts';
 import { writeFileAtomic } from '../../fs-util.ts';
 import { parseNetwork } from '../../backend/network.ts';
 import { formatSummary, summarize } from '../../emit/summary.ts';
@@ -24,7 +28,7 @@ import { emit, numberFlag, shapesFrom, writeJson } from './common.ts';
 
 export interface CompileFlags {
   shape?: string[];
-  emit: 'summary' | 'ir' | 'cost' | 'dot';
+  emit: StageName;
   output?: string;
   base?: string;
   private?: string[];
@@ -79,18 +83,39 @@ export function compileCommand(model: string, flags: CompileFlags, argv: readonl
       dump: (pass, g) => process.stderr.write(`// ----- IR after ${pass} -----\n${printGraph(g)}`),
     },
     { network, fracBits },
+    flags.emit,
   );
+  if (!completesPipeline(flags.emit)) {
+    emit(printGraph(graph), undefined); // stopped early: there is no plan to cost or write
+    return;
+  }
+  const prints = STAGES.find((s) => s.name === flags.emit)!.prints;
   const cost = costPlan(graph, { network, fracBits, setting: flags.setting });
   const summary = summarize(graph, notes);
+  const planText =
+    prints === 'plan' ? planModule(graph, fracBits, flags.output ?? 'plan.ts', model, argv) : '';
 
   // Everything that can fail is done; now write (each file atomically).
   const written = flags.output !== undefined ? writePlan(graph, fracBits, flags.output, model, argv) : [];
   if (flags.report) writeJson(flags.report, { ...summary, cost });
-  if (flags.emit === 'ir') emit(printGraph(graph), undefined);
-  else if (flags.emit === 'cost') emit(formatCostTable(cost), undefined);
-  else if (flags.emit === 'dot') emit(toDot(graph), undefined);
+  if (prints === 'ir') emit(printGraph(graph), undefined);
+  else if (prints === 'cost') emit(formatCostTable(cost), undefined);
+  else if (prints === 'dot') emit(toDot(graph), undefined);
+  else if (prints === 'plan') emit(planText, undefined);
   else emit(`${formatSummary(summary)}\n${formatClassTable(cost)}${formatCostLine(cost)}\n`, undefined);
   if (written.length > 0) process.stderr.write(`wrote ${written.join(', ')}\n`);
+}
+
+/** The plan module's text, as if written to `out` (its runtime import is relative to it). */
+function planModule(
+  graph: Graph,
+  fracBits: number,
+  out: string,
+  model: string,
+  argv: readonly string[],
+): string {
+  const plan = makePlan(graph, { fracBits });
+  return generatePlanModule(plan, { outFile: out, source: model, command: `marillc ${argv.join(' ')}` });
 }
 
 /** The plan module and its weight bundles; returns the paths written. */
@@ -102,7 +127,6 @@ function writePlan(
   argv: readonly string[],
 ): string[] {
   mkdirSync(dirname(out) || '.', { recursive: true });
-  const plan = makePlan(graph, { fracBits });
   const bundles = bundlePaths(out);
   const written: string[] = [];
   writeBundle(bundles.server, planWeights(graph, ['public', 'server']));
@@ -113,7 +137,6 @@ function writePlan(
     writeBundle(bundles.client, publicWeights);
     written.push(bundles.client);
   }
-  const command = `marillc ${argv.join(' ')}`;
-  writeFileAtomic(out, generatePlanModule(plan, { outFile: out, source: model, command }));
+  writeFileAtomic(out, planModule(graph, fracBits, out, model, argv));
   return [out, ...written];
 }
