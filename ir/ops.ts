@@ -16,7 +16,7 @@
  *   movement    only moves/copies elements (free on shares, no arithmetic)
  *   logic       boolean/integer results (comparisons, masks): never on secret data in plaintext form
  *   boundary    moves data across visibilities (share, reveal)
- *   plaintext   has no MPC protocol: runs only on values in the clear; `place` refuses it on secret data
+ *   plaintext   has no MPC protocol: runs only on values in the clear; protocol selection refuses it @mpc
  */
 import { MarillError } from './errors.ts';
 import type { Attrs } from './graph.ts';

@@ -6,9 +6,7 @@
  * the plaintext interpreter) and passes the information-flow verifier.
  */
 import { describe, expect, it } from 'vitest';
-import { MarillError } from '../ir/errors.ts';
 import type { Graph, Node } from '../ir/graph.ts';
-import { parseGraph } from '../ir/parse.ts';
 import { printGraph } from '../ir/print.ts';
 import type { Placement } from '../ir/types.ts';
 import { verifyGraph } from '../ir/verify.ts';
@@ -155,41 +153,5 @@ describe('place: the operands of MPC ops', () => {
     expect(nodeOf(out, 'sm2').inputs[1]).toBe(shareOf('m'));
     // The client's own use of the value reads the plaintext.
     expect(nodeOf(out, 'xs').inputs[0]).toBe('xn');
-  });
-});
-
-describe('place: ops with no MPC protocol', () => {
-  const W = `#sha256:${'e1'.repeat(32)}`;
-  const graphWith = (op: string) =>
-    parseGraph(
-      [
-        'graph @g(%x: client f32[2,3]) -> (y: f32[2,3]) {',
-        `  %w = weight "w" : server f32[2,3] ${W}`,
-        '  %s = add %x, %w : secret f32[2,3]',
-        `  %y = ${op} %s : secret f32[2,3]`,
-        '  return %y',
-        '}',
-      ].join('\n'),
-      'plaintext-op.mir',
-    );
-
-  it.each(['sin', 'cos', 'log'])('refuses %s on secret data, naming the node', (op) => {
-    const error = (() => {
-      try {
-        place(graphWith(op));
-      } catch (e) {
-        return e;
-      }
-      return undefined;
-    })();
-    expect(error).toBeInstanceOf(MarillError);
-    expect((error as MarillError).format()).toBe(
-      `%y = ${op}: op '${op}' has no MPC protocol, so it runs only on data in the clear; here its operands are secret`,
-    );
-  });
-
-  it('places an op with a protocol on the same secret data under mpc', () => {
-    const out = place(graphWith('exp'));
-    expect(nodeOf(out, 'y').placement).toBe('mpc');
   });
 });

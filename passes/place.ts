@@ -21,13 +21,9 @@
  *   4. Every node gets its placement: the placement of its result visibility
  *      (public -> both, client -> client, server -> server, secret -> mpc);
  *      share and reveal run as `mpc` (they are communication between parties).
- *      An op with no MPC protocol (group `plaintext` in ir/ops.ts) on secret
- *      data is an error here, naming the node, rather than at protocol selection.
  */
 import { GraphBuilder } from '../ir/builder.ts';
-import { MarillError } from '../ir/errors.ts';
 import type { Graph, Node, ValueId } from '../ir/graph.ts';
-import { mayRunUnderMpc } from '../ir/ops.ts';
 import { placementOf } from '../ir/types.ts';
 import type { Placement } from '../ir/types.ts';
 import type { PassContext } from './context.ts';
@@ -83,11 +79,6 @@ export function place(input: Graph): Graph {
       continue;
     }
     let inputs = n.inputs;
-    if (resultVis === 'secret' && !mayRunUnderMpc(n.op))
-      throw new MarillError(
-        `op '${n.op}' has no MPC protocol, so it runs only on data in the clear; here its operands are secret`,
-        { what: `%${n.outputs.join(', %')} = ${n.op}${n.origin !== undefined ? ` (${n.origin})` : ''}` },
-      );
     if (resultVis === 'secret') {
       inputs = n.inputs.map((v, i) =>
         vis(v) === 'client' && !keepsClientOperand(n, i) ? shareOf(v, n.origin) : v,

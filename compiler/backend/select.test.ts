@@ -5,6 +5,7 @@
  * (all DCF, or all boolean) throughout.
  */
 import { describe, expect, it } from 'vitest';
+import { MarillError } from '../../ir/errors.ts';
 import type { Graph } from '../../ir/graph.ts';
 import { isProtocolNode } from '../../runtime/bound-plan.ts';
 import { DEFAULT_OPTIONS } from '../../passes/context.ts';
@@ -84,5 +85,26 @@ describe('protocol selection', () => {
       nodes: g.nodes.map((n, k) => (k === i ? { ...n, protocol: 'softmax.exact.dcf' } : n)),
     };
     expect(selectProtocols(pinned, NETWORKS.lan, FRAC).nodes[i]!.protocol).toBe('softmax.exact.dcf');
+  });
+
+  it('refuses an op with no MPC protocol placed @mpc, naming the node', () => {
+    const i = g.nodes.findIndex((n) => n.op === 'gelu' && n.placement === 'mpc');
+    const out = g.nodes[i]!.outputs[0]!;
+    const bad = {
+      ...g,
+      nodes: g.nodes.map((n, k) => (k === i ? { ...n, op: 'sin' as const, attrs: {} } : n)),
+    };
+    const error = (() => {
+      try {
+        selectProtocols(bad, NETWORKS.lan, FRAC);
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    expect(error).toBeInstanceOf(MarillError);
+    expect((error as MarillError).format()).toMatch(
+      new RegExp(`^%${out} = sin.*: op 'sin' has no MPC protocol, so it runs only on data in the clear`),
+    );
   });
 });

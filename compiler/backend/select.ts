@@ -17,6 +17,7 @@
  */
 import { MarillError } from '../../ir/errors.ts';
 import type { Graph, Node } from '../../ir/graph.ts';
+import { mayRunUnderMpc } from '../../ir/ops.ts';
 import { isProtocolNode, nodeLabel, nodeSpec } from '../../runtime/bound-plan.ts';
 import { protocolsFor } from '../../runtime/protocols/registry.ts';
 import type { Pass } from '../../passes/manager.ts';
@@ -38,6 +39,11 @@ export function candidates(
   fracBits: number,
   cal: Calibration,
 ): Candidate[] {
+  if (!mayRunUnderMpc(n.op))
+    throw new MarillError(
+      `op '${n.op}' has no MPC protocol, so it runs only on data in the clear; here it is placed @mpc`,
+      { what: nodeLabel(n) },
+    );
   const spec = nodeSpec(g, n);
   const out: Candidate[] = [];
   const refusals: string[] = [];

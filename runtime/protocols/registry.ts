@@ -76,7 +76,7 @@ const PRODUCTS: OpProtocols = {
 
 /**
  * The table. An op absent here has no MPC protocol: ir/ops.ts marks it
- * `plaintext` (or it is a source), and the `place` pass refuses it on secret data.
+ * `plaintext` (or it is a source), and protocol selection refuses it @mpc.
  */
 export const OP_PROTOCOLS: Readonly<Partial<Record<OpName, OpProtocols>>> = {
   // visibility boundary
