@@ -45,13 +45,24 @@ export function signedLeb(value: bigint): number[] {
   }
 }
 
+const UTF8 = new TextEncoder();
+
 function encodeName(name: string): number[] {
-  const bytes = [...new TextEncoder().encode(name)];
-  return [...unsignedLeb(bytes.length), ...bytes];
+  // Names are ASCII in practice: their UTF-8 is their char codes (and TextEncoder is slower).
+  const codes = Array.from(name, (ch) => ch.charCodeAt(0));
+  const bytes = codes.every((c) => c < 0x80) ? codes : Array.from(UTF8.encode(name));
+  return join([unsignedLeb(bytes.length), bytes]);
+}
+
+/** The concatenation of byte lists (a loop: spreading and flattening long arrays is slow in V8). */
+function join(parts: readonly (readonly number[])[]): number[] {
+  const out: number[] = [];
+  for (const part of parts) for (const b of part) out.push(b);
+  return out;
 }
 
 function vector(items: readonly number[][]): number[] {
-  return [...unsignedLeb(items.length), ...items.flat()];
+  return join([unsignedLeb(items.length), ...items]);
 }
 
 // ---- instruction emitter ------------------------------------------------------------------------
@@ -288,7 +299,7 @@ export interface MemoryImport {
 }
 
 function section(id: number, payload: number[]): number[] {
-  return [id, ...unsignedLeb(payload.length), ...payload];
+  return join([[id], unsignedLeb(payload.length), payload]);
 }
 
 function limits(m: MemoryImport): number[] {
@@ -314,7 +325,7 @@ function localDecls(locals: readonly ValType[]): number[][] {
  * so engines' stack traces and disassemblers show them. It has no effect on execution.
  */
 function nameSection(functions: readonly FunctionSpec[]): number[] {
-  const subsection = (id: number, payload: number[]) => [id, ...unsignedLeb(payload.length), ...payload];
+  const subsection = (id: number, payload: number[]) => join([[id], unsignedLeb(payload.length), payload]);
   const functionNames = vector(functions.map((f, i) => [...unsignedLeb(i), ...encodeName(f.name)]));
   const localNames = vector(
     functions.flatMap((f, i) =>
@@ -323,7 +334,7 @@ function nameSection(functions: readonly FunctionSpec[]): number[] {
         : [],
     ),
   );
-  return section(0, [...encodeName('name'), ...subsection(1, functionNames), ...subsection(2, localNames)]);
+  return section(0, join([encodeName('name'), subsection(1, functionNames), subsection(2, localNames)]));
 }
 
 /** Assembles a module with one imported memory and exported functions. */
@@ -337,24 +348,18 @@ export function assembleModule(memory: MemoryImport, functions: readonly Functio
   const funcIndices = functions.map((_, i) => unsignedLeb(i));
   const exports = functions.map((f, i) => [...encodeName(f.name), 0x00, ...unsignedLeb(i)]);
   const bodies = functions.map((f) => {
-    const body = [...vector(localDecls(f.locals ?? [])), ...f.body.bytes, 0x0b];
-    return [...unsignedLeb(body.length), ...body];
+    const body = join([vector(localDecls(f.locals ?? [])), f.body.bytes, [0x0b]]);
+    return join([unsignedLeb(body.length), body]);
   });
-  const bytes = [
-    0x00,
-    0x61,
-    0x73,
-    0x6d,
-    0x01,
-    0x00,
-    0x00,
-    0x00,
-    ...section(1, vector(types)),
-    ...section(2, vector(imports)),
-    ...section(3, vector(funcIndices)),
-    ...section(7, vector(exports)),
-    ...section(10, vector(bodies)),
-    ...nameSection(functions),
-  ];
+  const header = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]; // "\0asm", version 1
+  const bytes = join([
+    header,
+    section(1, vector(types)),
+    section(2, vector(imports)),
+    section(3, vector(funcIndices)),
+    section(7, vector(exports)),
+    section(10, vector(bodies)),
+    nameSection(functions),
+  ]);
   return Uint8Array.from(bytes);
 }

@@ -279,6 +279,7 @@ export type Locals<T extends Record<string, ValType>> = { readonly [K in keyof T
  */
 export class FunctionBuilder {
   private readonly declared: Local[] = [];
+  private readonly names = new Set<string>();
   private paramCount = 0;
 
   constructor(readonly name: string) {}
@@ -299,8 +300,8 @@ export class FunctionBuilder {
 
   /** Declares one local. */
   local(name: string, type: ValType): Local {
-    if (this.declared.some((l) => l.name === name))
-      throw new Error(`wasm: ${this.name}: local $${name} declared twice`);
+    if (this.names.has(name)) throw new Error(`wasm: ${this.name}: local $${name} declared twice`);
+    this.names.add(name);
     const l = new Local(name, type, this.declared.length);
     this.declared.push(l);
     return l;
