@@ -103,6 +103,7 @@ describe('wasm folded expressions', () => {
     expect(() => i64.add(a, x)).toThrow(/i64\.add: operand \$a \(i32\) where i64 is wanted/);
     expect(() => i32.add(a, 1n as unknown as number)).toThrow(/i32\.add: 1n is not an i32 constant/);
     expect(() => i32.shl(a, 1.5)).toThrow(/1\.5 is not an i32 constant/);
+    expect(() => i32.add(a, 2 ** 32)).toThrow(/4294967296 is not an i32 constant/);
     expect(() => select(x, a, a)).toThrow(/select: operand \$a \(i32\) where i64 is wanted/);
     expect(() => f.build((s) => s.set(x, 1))).toThrow(/local\.set \$x: 1 is not an i64 constant/);
     expect(() => f.build((s) => s.emit(i32.add(a, 1)))).toThrow(/statement leaves a value of type i32/);

@@ -47,9 +47,10 @@ function describe(x: Instr): string {
 }
 
 /** Checks (or, for a constant, makes) an operand of type `want` of operator `op`. */
-function operand(x: Instr | number | bigint, want: ValType, op: string): Instr {
+function operand(x: Arg, want: ValType, op: string): Instr {
   if (typeof x === 'number') {
-    if (want !== 'i32' || !Number.isInteger(x))
+    // i32 constants: signed or unsigned 32-bit values
+    if (want !== 'i32' || !Number.isInteger(x) || x < -0x80000000 || x > 0xffffffff)
       throw new Error(`wasm: ${op}: ${x} is not an ${want} constant`);
     return node('i32', (c) => c.i32Const(x));
   }
@@ -65,14 +66,18 @@ function node(type: ValType | 'none', emit: (c: Code) => void): Instr {
   return { type, emit };
 }
 
-/** An operator node: checked operands, emitted in order, then the operator's encoding. */
+/** Any operand: a tree or a constant, checked against the operator's operand type. */
+type Arg = Instr | number | bigint;
+
+/** An operator node: operands checked against `types`, emitted in order, then the operator. */
 function apply(
   op: string,
   result: ValType | 'none',
-  args: readonly [Instr | number | bigint, ValType][],
+  args: readonly Arg[],
+  types: readonly ValType[],
   encode: (c: Code) => void,
 ): Instr {
-  const operands = args.map(([x, want]) => operand(x, want, op));
+  const operands = args.map((x, i) => operand(x, types[i]!, op));
   return node(result, (c) => {
     for (const x of operands) x.emit(c);
     encode(c);
@@ -84,69 +89,53 @@ type Encode = (c: Code) => Code;
 const unary =
   <A extends ValType, R extends ValType>(op: string, from: A, to: R, encode: Encode) =>
   (a: Operand<A>): Instr =>
-    apply(op, to, [[a, from]], encode);
+    apply(op, to, [a], [from], encode);
 
 const binary =
-  <A extends ValType, R extends ValType>(op: string, type: A, result: R, encode: Encode) =>
+  <A extends ValType>(op: string, type: A, encode: Encode) =>
   (a: Operand<A>, b: Operand<A>): Instr =>
-    apply(
-      op,
-      result,
-      [
-        [a, type],
-        [b, type],
-      ],
-      encode,
-    );
+    apply(op, type, [a, b], [type, type], encode);
 
 /** A load of `type` from address + offset (the offset is the instruction's immediate). */
 const load =
   <R extends ValType>(op: string, type: R, encode: (c: Code, offset: number) => Code) =>
   (address: Operand<'i32'>, offset = 0): Instr =>
-    apply(op, type, [[address, 'i32']], (c) => encode(c, offset));
+    apply(op, type, [address], ['i32'], (c) => encode(c, offset));
 
 const store =
   <V extends ValType>(op: string, type: V, encode: (c: Code, offset: number) => Code) =>
   (address: Operand<'i32'>, value: Operand<V>, offset = 0): Instr =>
-    apply(
-      op,
-      'none',
-      [
-        [address, 'i32'],
-        [value, type],
-      ],
-      (c) => encode(c, offset),
-    );
+    apply(op, 'none', [address, value], ['i32', type], (c) => encode(c, offset));
 
 export const i32 = {
   load8_u: load('i32.load8_u', 'i32', (c, o) => c.i32Load8U(o)),
   store8: store('i32.store8', 'i32', (c, o) => c.i32Store8(o)),
-  eq: binary('i32.eq', 'i32', 'i32', (c) => c.i32Eq()),
-  lt_u: binary('i32.lt_u', 'i32', 'i32', (c) => c.i32LtU()),
-  ge_u: binary('i32.ge_u', 'i32', 'i32', (c) => c.i32GeU()),
-  add: binary('i32.add', 'i32', 'i32', (c) => c.i32Add()),
-  sub: binary('i32.sub', 'i32', 'i32', (c) => c.i32Sub()),
-  mul: binary('i32.mul', 'i32', 'i32', (c) => c.i32Mul()),
-  div_u: binary('i32.div_u', 'i32', 'i32', (c) => c.i32DivU()),
-  and: binary('i32.and', 'i32', 'i32', (c) => c.i32And()),
-  or: binary('i32.or', 'i32', 'i32', (c) => c.i32Or()),
-  xor: binary('i32.xor', 'i32', 'i32', (c) => c.i32Xor()),
-  shl: binary('i32.shl', 'i32', 'i32', (c) => c.i32Shl()),
-  shr_u: binary('i32.shr_u', 'i32', 'i32', (c) => c.i32ShrU()),
+  eq: binary('i32.eq', 'i32', (c) => c.i32Eq()),
+  lt_u: binary('i32.lt_u', 'i32', (c) => c.i32LtU()),
+  ge_u: binary('i32.ge_u', 'i32', (c) => c.i32GeU()),
+  add: binary('i32.add', 'i32', (c) => c.i32Add()),
+  sub: binary('i32.sub', 'i32', (c) => c.i32Sub()),
+  mul: binary('i32.mul', 'i32', (c) => c.i32Mul()),
+  div_u: binary('i32.div_u', 'i32', (c) => c.i32DivU()),
+  and: binary('i32.and', 'i32', (c) => c.i32And()),
+  or: binary('i32.or', 'i32', (c) => c.i32Or()),
+  xor: binary('i32.xor', 'i32', (c) => c.i32Xor()),
+  shl: binary('i32.shl', 'i32', (c) => c.i32Shl()),
+  shr_u: binary('i32.shr_u', 'i32', (c) => c.i32ShrU()),
   wrap_i64: unary('i32.wrap_i64', 'i64', 'i32', (c) => c.i32WrapI64()),
 };
 
 export const i64 = {
   load: load('i64.load', 'i64', (c, o) => c.i64Load(o)),
   store: store('i64.store', 'i64', (c, o) => c.i64Store(o)),
-  add: binary('i64.add', 'i64', 'i64', (c) => c.i64Add()),
-  sub: binary('i64.sub', 'i64', 'i64', (c) => c.i64Sub()),
-  mul: binary('i64.mul', 'i64', 'i64', (c) => c.i64Mul()),
-  and: binary('i64.and', 'i64', 'i64', (c) => c.i64And()),
-  xor: binary('i64.xor', 'i64', 'i64', (c) => c.i64Xor()),
-  shl: binary('i64.shl', 'i64', 'i64', (c) => c.i64Shl()),
-  shr_s: binary('i64.shr_s', 'i64', 'i64', (c) => c.i64ShrS()),
-  shr_u: binary('i64.shr_u', 'i64', 'i64', (c) => c.i64ShrU()),
+  add: binary('i64.add', 'i64', (c) => c.i64Add()),
+  sub: binary('i64.sub', 'i64', (c) => c.i64Sub()),
+  mul: binary('i64.mul', 'i64', (c) => c.i64Mul()),
+  and: binary('i64.and', 'i64', (c) => c.i64And()),
+  xor: binary('i64.xor', 'i64', (c) => c.i64Xor()),
+  shl: binary('i64.shl', 'i64', (c) => c.i64Shl()),
+  shr_s: binary('i64.shr_s', 'i64', (c) => c.i64ShrS()),
+  shr_u: binary('i64.shr_u', 'i64', (c) => c.i64ShrU()),
   extend_i32_u: unary('i64.extend_i32_u', 'i32', 'i64', (c) => c.i64ExtendI32U()),
   /** NaN -> 0, out of range -> saturated. */
   trunc_sat_f64_s: unary('i64.trunc_sat_f64_s', 'f64', 'i64', (c) => c.i64TruncSatF64S()),
@@ -161,9 +150,9 @@ export const f32 = {
 export const f64 = {
   load: load('f64.load', 'f64', (c, o) => c.f64Load(o)),
   store: store('f64.store', 'f64', (c, o) => c.f64Store(o)),
-  mul: binary('f64.mul', 'f64', 'f64', (c) => c.f64Mul()),
-  min: binary('f64.min', 'f64', 'f64', (c) => c.f64Min()),
-  max: binary('f64.max', 'f64', 'f64', (c) => c.f64Max()),
+  mul: binary('f64.mul', 'f64', (c) => c.f64Mul()),
+  min: binary('f64.min', 'f64', (c) => c.f64Min()),
+  max: binary('f64.max', 'f64', (c) => c.f64Max()),
   nearest: unary('f64.nearest', 'f64', 'f64', (c) => c.f64Nearest()),
   convert_i64_s: unary('f64.convert_i64_s', 'i64', 'f64', (c) => c.f64ConvertI64S()),
   promote_f32: unary('f64.promote_f32', 'f32', 'f64', (c) => c.f64PromoteF32()),
@@ -177,35 +166,22 @@ export const v128 = {
 /** 128-bit SIMD with two i64 lanes. */
 export const i64x2 = {
   splat: unary('i64x2.splat', 'i64', 'v128', (c) => c.i64x2Splat()),
-  add: binary('i64x2.add', 'v128', 'v128', (c) => c.i64x2Add()),
-  mul: binary('i64x2.mul', 'v128', 'v128', (c) => c.i64x2Mul()),
+  add: binary('i64x2.add', 'v128', (c) => c.i64x2Add()),
+  mul: binary('i64x2.mul', 'v128', (c) => c.i64x2Mul()),
 };
 
 // ---- locals, selection, control ----------------------------------------------------------------
 
 /** local.tee: `local = value`, which is also the result. */
-export function tee(local: Local, value: Instr | number | bigint): Instr {
-  return apply(`local.tee $${local.name}`, local.type, [[value, local.type]], (c) => c.tee(local.index));
+export function tee(local: Local, value: Arg): Instr {
+  return apply(`local.tee $${local.name}`, local.type, [value], [local.type], (c) => c.tee(local.index));
 }
 
 /** `cond ? ifTrue : ifFalse`; all three are evaluated (no branch). */
-export function select(
-  ifTrue: Instr | number | bigint,
-  ifFalse: Instr | number | bigint,
-  cond: Operand<'i32'>,
-): Instr {
+export function select(ifTrue: Arg, ifFalse: Arg, cond: Operand<'i32'>): Instr {
   const type = [ifTrue, ifFalse].find((x): x is Instr => typeof x === 'object')?.type;
   if (type === undefined || type === 'none') throw new Error('wasm: select: needs a typed value operand');
-  return apply(
-    'select',
-    type,
-    [
-      [ifTrue, type],
-      [ifFalse, type],
-      [cond, 'i32'],
-    ],
-    (c) => c.select(),
-  );
+  return apply('select', type, [ifTrue, ifFalse, cond], [type, type, 'i32'], (c) => c.select());
 }
 
 /**
@@ -224,8 +200,8 @@ export class Body {
   }
 
   /** local.set: `local = value`. */
-  set(local: Local, value: Instr | number | bigint): void {
-    this.emit(apply(`local.set $${local.name}`, 'none', [[value, local.type]], (c) => c.set(local.index)));
+  set(local: Local, value: Arg): void {
+    this.emit(apply(`local.set $${local.name}`, 'none', [value], [local.type], (c) => c.set(local.index)));
   }
 
   /** `if (cond) { then }` */
