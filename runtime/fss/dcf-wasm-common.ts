@@ -1,10 +1,28 @@
 /**
- * What the DCF WebAssembly kernels (./dcf-wasm-eval.ts, ./dcf-wasm-gen.ts) share: the loop
- * shape, the PRG tweaks, the `prep` kernel (PRG input blocks, which the fused level kernels
- * also write) and the value-word computation that key generation and evaluation both do.
+ * What the DCF WebAssembly kernels (./dcf-wasm-eval.ts, ./dcf-wasm-gen.ts) share: the PRG
+ * tweaks, the `prep` kernel (PRG input blocks, which the fused level kernels also write) and
+ * the statements and expressions that several kernels emit.
+ *
+ * Memory layout (byte offsets into the module's memory; m points, `keys` keys, point j uses
+ * key e = j mod keys; w payload words, vb = ceil(w / 2) value blocks):
+ *   x        m i64 words: the evaluation points
+ *   seeds    m 16-byte seeds: word s0 at +0, word s1 at +8 (the 128-bit seed s1:s0)
+ *   ctrl     m bytes: control bits
+ *   sides    m bytes: the side (0 left, 1 right) each point takes at this level
+ *   blocks   perSide 16-byte PRG input blocks per point; enc the same blocks after AES. Per
+ *            side, block 0 expands to the next seed (and control bit, its lowest bit) and
+ *            blocks 1..vb hold the value words (2 per block, word k in block 1 + k/2)
+ *   acc      w planes of m words: word k of point j's output at k*m + j
+ *   scw      16 bytes per key (seed correction), ccw 1 byte per key (control corrections:
+ *            bit 0 left, bit 1 right), vcw w words per key (value correction k of key e at
+ *            e*w + k)
+ * PRG (./prg.ts): block i of seed s is AES(s ^ t) ^ s ^ t with tweak t = i << 96, i.e. i
+ * xored into the top 32 bits of s1; block i of side `side` at a level has i = 16 side + b
+ * (SIDE_TWEAK = 16), at the leaf i = CONVERT_TWEAK + b.
  */
-import { Code } from '../ring/wasm-asm.ts';
 import type { FunctionSpec } from '../ring/wasm-asm.ts';
+import type { Body, Instr, Local } from '../ring/wasm-expr.ts';
+import { FunctionBuilder, i32, i64, select, tee } from '../ring/wasm-expr.ts';
 
 export const I32 = 'i32' as const;
 export const I64 = 'i64' as const;
@@ -13,127 +31,102 @@ export const I64 = 'i64' as const;
 export const SIDE_TWEAK = 16;
 export const CONVERT_TWEAK = 32;
 
-/** `while (i < end) { body; }` over i32 locals; the body advances i itself. */
-export function whileLess(c: Code, i: number, end: number, body: (c: Code) => void): void {
-  c.block().loop();
-  c.get(i).get(end).i32GeU().brIf(1);
-  body(c);
-  c.br(0).end().end();
-}
+/** The address of 16-byte element `index` of the array at `base`. */
+export const at16 = (base: Instr, index: Instr): Instr => i32.add(base, i32.shl(index, 4));
+
+/** The address of i64 word `index` of the array at `base`. */
+export const at8 = (base: Instr, index: Instr): Instr => i32.add(base, i32.shl(index, 3));
 
 /**
  * prep(x, seeds, blocks, sides, m, bitPos, perSide, base, useSide): for point j, side =
- * bit bitPos of x[j] (0 unless useSide), then perSide blocks seed_j ^ ((base + 16 side + k) << 96).
+ * bit bitPos of x[j] (0 unless useSide), recorded in sides[j]; then perSide blocks
+ * seed_j ^ ((base + 16 side + k) << 96) at blocks + 16 perSide j.
  */
 export function prepKernel(): FunctionSpec {
-  const [x, seeds, blocks, sides, m, bitPos, perSide, base, useSide] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-  const [j, side, s0, s1, k, out] = [9, 10, 11, 12, 13, 14];
-  const c = new Code();
-  c.get(blocks).set(out);
-  whileLess(c, j, m, (c) => {
-    emitPointSide(c, { x, j, sides, side }, bitPos, useSide);
-    c.get(seeds).get(j).i32Const(4).i32Shl().i32Add().i64Load().set(s0);
-    c.get(seeds).get(j).i32Const(4).i32Shl().i32Add().i64Load(8).set(s1);
-    emitSeedBlocks(c, { out, s0, s1, k, side }, perSide, base);
-    c.get(j).i32Const(1).i32Add().set(j);
+  const f = new FunctionBuilder('prep');
+  const { x, seeds, blocks, sides, m, bitPos, perSide, base, useSide } = f.params({
+    x: I32,
+    seeds: I32,
+    blocks: I32,
+    sides: I32,
+    m: I32,
+    bitPos: I64,
+    perSide: I32,
+    base: I32,
+    useSide: I32,
   });
-  return {
-    name: 'prep',
-    params: [I32, I32, I32, I32, I32, I64, I32, I32, I32],
-    locals: [I32, I32, I64, I64, I32, I32],
-    body: c,
-  };
+  const { j, side, s0, s1, k, out } = f.locals({ j: I32, side: I32, s0: I64, s1: I64, k: I32, out: I32 });
+  return f.build((s) => {
+    s.set(out, blocks);
+    s.whileLess(j, m, (s) => {
+      pointSide(s, { x, j, sides, side }, bitPos, useSide);
+      s.set(s0, i64.load(at16(seeds, j)));
+      s.set(s1, i64.load(at16(seeds, j), 8));
+      seedBlocks(s, { out, s0, s1, k, side }, perSide, base);
+      s.set(j, i32.add(j, 1));
+    });
+  });
 }
 
 /**
- * Emits side = bit `bitPos` (i64 local) of x[j], or 0 unless the i32 local `useSide` is set,
- * and records it at sides[j].
+ * Emits side = bit `bitPos` of x[j], or 0 unless `useSide` is set, and records it at sides[j].
  */
-export function emitPointSide(
-  c: Code,
-  l: { x: number; j: number; sides: number; side: number },
-  bitPos: number,
-  useSide: number,
+export function pointSide(
+  s: Body,
+  l: { x: Local; j: Local; sides: Local; side: Local },
+  bitPos: Local,
+  useSide: Local,
 ): void {
-  c.i32Const(0).set(l.side);
-  c.get(useSide).if();
-  c.get(l.x)
-    .get(l.j)
-    .i32Const(3)
-    .i32Shl()
-    .i32Add()
-    .i64Load()
-    .get(bitPos)
-    .i64ShrU()
-    .i64Const(1n)
-    .i64And()
-    .i32WrapI64()
-    .set(l.side);
-  c.end();
-  c.get(l.sides).get(l.j).i32Add().get(l.side).i32Store8();
+  s.set(l.side, 0);
+  s.ifThen(useSide, (s) => {
+    s.set(l.side, i32.wrap_i64(i64.and(i64.shr_u(i64.load(at8(l.x, l.j)), bitPos), 1n)));
+  });
+  s.emit(i32.store8(i32.add(l.sides, l.j), l.side));
 }
 
 /**
  * Emits the PRG input blocks of one point at `out` (advanced past them): `perSide` blocks
- * (s0, s1 ^ ((base + 16 side + k) << 32)), i.e. seed ^ tweak << 96; `perSide` and `base` are
- * i32 locals, k is the block counter.
+ * (s0, s1 ^ ((base + 16 side + k) << 32)), i.e. seed ^ tweak << 96; k is the block counter.
  */
-export function emitSeedBlocks(
-  c: Code,
-  l: { out: number; s0: number; s1: number; k: number; side: number },
-  perSide: number,
-  base: number,
+export function seedBlocks(
+  s: Body,
+  l: { out: Local; s0: Local; s1: Local; k: Local; side: Local },
+  perSide: Local,
+  base: Local,
 ): void {
-  c.i32Const(0).set(l.k);
-  whileLess(c, l.k, perSide, (c) => {
-    c.get(l.out).get(l.s0).i64Store();
-    c.get(l.out).get(l.s1);
-    c.get(base)
-      .get(l.side)
-      .i32Const(4)
-      .i32Shl()
-      .i32Add()
-      .get(l.k)
-      .i32Add()
-      .i64ExtendI32U()
-      .i64Const(32n)
-      .i64Shl();
-    c.i64Xor().i64Store(8);
-    c.get(l.out).i32Const(16).i32Add().set(l.out);
-    c.get(l.k).i32Const(1).i32Add().set(l.k);
+  s.set(l.k, 0);
+  s.whileLess(l.k, perSide, (s) => {
+    const tweak = i32.add(i32.add(base, i32.shl(l.side, 4)), l.k);
+    s.emit(i64.store(l.out, l.s0));
+    s.emit(i64.store(l.out, i64.xor(l.s1, i64.shl(i64.extend_i32_u(tweak), 32n)), 8));
+    s.set(l.out, i32.add(l.out, 16));
+    s.set(l.k, i32.add(l.k, 1));
   });
 }
 
 /** Emits the step to the next point: e = (e + 1) mod keys (the point's key), j += 1. */
-export function emitNextPoint(c: Code, e: number, keys: number, j: number): void {
-  c.get(e).i32Const(1).i32Add().tee(e).get(keys).i32Eq().if().i32Const(0).set(e).end();
-  c.get(j).i32Const(1).i32Add().set(j);
+export function nextPoint(s: Body, e: Local, keys: Local, j: Local): void {
+  s.ifThen(i32.eq(tee(e, i32.add(e, 1)), keys), (s) => s.set(e, 0));
+  s.set(j, i32.add(j, 1));
 }
 
 /**
- * Emits v = value word k of point j (MMO output xor input), leaving it on the stack.
- * Needs locals bp (the point's first block), os0/os1 (its seed before this level), side
- * (0 for the leaf; already 16 side with `sideIsTweak`) and the block offset `first` of value
- * block 0 (1 per level, 0 at the leaf).
+ * Value word k of a point (MMO output xor input): word k & 1 of block `first + (k >> 1)` of
+ * the point's blocks at bp, xor the same word of that block's PRG input, which is os0 (even k)
+ * or os1 ^ (tweak << 32) (odd k), os0/os1 being the seed the point expanded. side is 0/1, or
+ * already 16 side with `sideIsTweak`; `first` is the block of value word 0 (1 per level, 0 at
+ * the leaf).
  */
-export function emitValueWord(
-  c: Code,
-  l: { bp: number; os0: number; os1: number; k: number; side: number },
+export function valueWord(
+  l: { bp: Local; os0: Local; os1: Local; k: Local; side: Local },
   first: number,
   tweakBase: number,
   sideIsTweak = false,
-): void {
-  // address bp + (first + (k >> 1)) * 16 + (k & 1) * 8
-  c.get(l.bp).get(l.k).i32Const(1).i32ShrU().i32Const(first).i32Add().i32Const(4).i32Shl().i32Add();
-  c.get(l.k).i32Const(1).i32And().i32Const(3).i32Shl().i32Add().i64Load();
-  // input word: os1 ^ (tweak << 32) for odd k, os0 for even k
-  c.get(l.os1);
-  c.i32Const(tweakBase).get(l.side);
-  if (!sideIsTweak) c.i32Const(4).i32Shl();
-  c.i32Add().get(l.k).i32Const(1).i32ShrU().i32Const(first).i32Add().i32Add();
-  c.i64ExtendI32U().i64Const(32n).i64Shl().i64Xor();
-  c.get(l.os0);
-  c.get(l.k).i32Const(1).i32And();
-  c.select();
-  c.i64Xor();
+): Instr {
+  const block = i32.add(i32.shr_u(l.k, 1), first);
+  const output = i64.load(i32.add(i32.add(l.bp, i32.shl(block, 4)), i32.shl(i32.and(l.k, 1), 3)));
+  const sideTweak = sideIsTweak ? l.side : i32.shl(l.side, 4);
+  const tweak = i32.add(i32.add(tweakBase, sideTweak), block);
+  const input = select(i64.xor(l.os1, i64.shl(i64.extend_i32_u(tweak), 32n)), l.os0, i32.and(l.k, 1));
+  return i64.xor(output, input);
 }

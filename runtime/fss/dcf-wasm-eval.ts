@@ -1,223 +1,248 @@
 /**
  * DCF evaluation kernels: `level` (any payload width), `levelFused1/2` (payloads of one or two
  * words, also writing the next level's PRG inputs) and `leaf` (the final conversion step).
- * See ./dcf-wasm.ts for how a level runs.
+ * See ./dcf-wasm.ts for how a level runs and ./dcf-wasm-common.ts for the memory layout.
  */
-import { Code } from '../ring/wasm-asm.ts';
 import type { FunctionSpec } from '../ring/wasm-asm.ts';
+import type { Body, Local } from '../ring/wasm-expr.ts';
+import { FunctionBuilder, i32, i64, select } from '../ring/wasm-expr.ts';
 import {
   CONVERT_TWEAK,
   I32,
   I64,
-  emitNextPoint,
-  emitPointSide,
-  emitSeedBlocks,
-  emitValueWord,
-  whileLess,
+  at16,
+  at8,
+  nextPoint,
+  pointSide,
+  seedBlocks,
+  valueWord,
 } from './dcf-wasm-common.ts';
 
 /** The locals (and params) that adding a point's value words into its outputs reads. */
 interface ValueWordLocals {
-  acc: number;
-  m: number;
-  j: number;
-  w: number;
-  k: number;
-  ap: number;
-  e: number;
-  tOld: number;
-  cw: number;
-  bp: number;
-  os0: number;
-  os1: number;
-  side: number;
+  acc: Local;
+  m: Local;
+  j: Local;
+  w: Local;
+  k: Local;
+  ap: Local;
+  e: Local;
+  tOld: Local;
+  cw: Local;
+  bp: Local;
+  os0: Local;
+  os1: Local;
+  side: Local;
 }
 
 /**
  * Emits, for k < w: acc[k * m + j] += value word k + tOld * cw[e * w + k], the value
  * correction `cw` of the point's key e applied where its control bit was set.
  */
-function emitAddValueWords(c: Code, l: ValueWordLocals, first: number, tweakBase: number): void {
+function addValueWords(s: Body, l: ValueWordLocals, first: number, tweakBase: number): void {
   const { acc, m, j, w, k, ap, e, tOld, cw } = l;
-  c.i32Const(0).set(k);
-  whileLess(c, k, w, (c) => {
-    c.get(acc).get(k).get(m).i32Mul().get(j).i32Add().i32Const(3).i32Shl().i32Add().set(ap);
-    c.get(ap);
-    c.get(ap).i64Load();
-    emitValueWord(c, l, first, tweakBase);
-    c.i64Add();
-    c.get(cw).get(e).get(w).i32Mul().get(k).i32Add().i32Const(3).i32Shl().i32Add().i64Load();
-    c.i64Const(0n).get(tOld).select().i64Add();
-    c.i64Store();
-    c.get(k).i32Const(1).i32Add().set(k);
+  s.set(k, 0);
+  s.whileLess(k, w, (s) => {
+    s.set(ap, at8(acc, i32.add(i32.mul(k, m), j)));
+    const correction = select(i64.load(at8(cw, i32.add(i32.mul(e, w), k))), 0n, tOld);
+    s.emit(i64.store(ap, i64.add(i64.add(i64.load(ap), valueWord(l, first, tweakBase)), correction)));
+    s.set(k, i32.add(k, 1));
   });
 }
 
 /**
  * level(enc, seeds, ctrl, sides, acc, scw, ccw, vcw, m, keys, w, perSide): one tree level for
- * m points whose keys are j mod keys, with this level's correction words of those keys.
+ * m points whose keys are j mod keys, with this level's correction words of those keys. Per
+ * point: the seed block of its side completes the MMO hash (new seed and control bit); where
+ * the old control bit is set, the seed and control corrections apply; the value words are
+ * added into acc; the new seed and bit replace the old ones.
  */
 export function levelKernel(): FunctionSpec {
-  const [enc, seeds, ctrl, sides, acc, scw, ccw, vcw, m, keys, w, perSide] = [
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-  ];
-  const [j, e, side, bp, sp, os0, os1, s0, s1, tNew, tOld, k, ap] = [
-    12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24,
-  ];
-  const c = new Code();
-  whileLess(c, j, m, (c) => {
-    c.get(sides).get(j).i32Add().i32Load8U().set(side);
-    c.get(seeds).get(j).i32Const(4).i32Shl().i32Add().set(sp);
-    c.get(enc).get(j).get(perSide).i32Mul().i32Const(4).i32Shl().i32Add().set(bp);
-    c.get(sp).i64Load().set(os0);
-    c.get(sp).i64Load(8).set(os1);
-    // seed block: output ^ input, input = seed ^ (16 side) << 96
-    c.get(bp).i64Load().get(os0).i64Xor().set(s0);
-    c.get(bp).i64Load(8).get(os1).i64Xor();
-    c.get(side).i32Const(4).i32Shl().i64ExtendI32U().i64Const(32n).i64Shl().i64Xor().set(s1);
-    c.get(s0).i32WrapI64().i32Const(1).i32And().set(tNew);
-    c.get(s0).i64Const(-2n).i64And().set(s0);
-    c.get(ctrl).get(j).i32Add().i32Load8U().set(tOld);
-    c.get(tOld).if();
-    c.get(s0).get(scw).get(e).i32Const(4).i32Shl().i32Add().i64Load().i64Xor().set(s0);
-    c.get(s1).get(scw).get(e).i32Const(4).i32Shl().i32Add().i64Load(8).i64Xor().set(s1);
-    c.get(tNew)
-      .get(ccw)
-      .get(e)
-      .i32Add()
-      .i32Load8U()
-      .get(side)
-      .i32ShrU()
-      .i32Const(1)
-      .i32And()
-      .i32Xor()
-      .set(tNew);
-    c.end();
-    emitAddValueWords(c, { acc, m, j, w, k, ap, e, tOld, cw: vcw, bp, os0, os1, side }, 1, 0);
-    c.get(sp).get(s0).i64Store();
-    c.get(sp).get(s1).i64Store(8);
-    c.get(ctrl).get(j).i32Add().get(tNew).i32Store8();
-    emitNextPoint(c, e, keys, j);
+  const f = new FunctionBuilder('level');
+  const { enc, seeds, ctrl, sides, acc, scw, ccw, vcw, m, keys, w, perSide } = f.params({
+    enc: I32,
+    seeds: I32,
+    ctrl: I32,
+    sides: I32,
+    acc: I32,
+    scw: I32,
+    ccw: I32,
+    vcw: I32,
+    m: I32,
+    keys: I32,
+    w: I32,
+    perSide: I32,
   });
-  return {
-    name: 'level',
-    params: [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32],
-    locals: [I32, I32, I32, I32, I32, I64, I64, I64, I64, I32, I32, I32, I32],
-    body: c,
-  };
+  // bp: the point's blocks; sp: its seed; os0/os1: the old seed, s0/s1 the new one
+  const { j, e, side, bp, sp, os0, os1, s0, s1, tNew, tOld, k, ap } = f.locals({
+    j: I32,
+    e: I32,
+    side: I32,
+    bp: I32,
+    sp: I32,
+    os0: I64,
+    os1: I64,
+    s0: I64,
+    s1: I64,
+    tNew: I32,
+    tOld: I32,
+    k: I32,
+    ap: I32,
+  });
+  return f.build((s) => {
+    s.whileLess(j, m, (s) => {
+      s.set(side, i32.load8_u(i32.add(sides, j)));
+      s.set(sp, at16(seeds, j));
+      s.set(bp, at16(enc, i32.mul(j, perSide)));
+      s.set(os0, i64.load(sp));
+      s.set(os1, i64.load(sp, 8));
+      // seed block: output ^ input, input = seed ^ (16 side) << 96
+      s.set(s0, i64.xor(i64.load(bp), os0));
+      s.set(s1, i64.xor(i64.xor(i64.load(bp, 8), os1), i64.shl(i64.extend_i32_u(i32.shl(side, 4)), 32n)));
+      s.set(tNew, i32.and(i32.wrap_i64(s0), 1));
+      s.set(s0, i64.and(s0, -2n));
+      s.set(tOld, i32.load8_u(i32.add(ctrl, j)));
+      s.ifThen(tOld, (s) => {
+        s.set(s0, i64.xor(s0, i64.load(at16(scw, e))));
+        s.set(s1, i64.xor(s1, i64.load(at16(scw, e), 8)));
+        s.set(tNew, i32.xor(tNew, i32.and(i32.shr_u(i32.load8_u(i32.add(ccw, e)), side), 1)));
+      });
+      addValueWords(s, { acc, m, j, w, k, ap, e, tOld, cw: vcw, bp, os0, os1, side }, 1, 0);
+      s.emit(i64.store(sp, s0));
+      s.emit(i64.store(sp, s1, 8));
+      s.emit(i32.store8(i32.add(ctrl, j), tNew));
+      nextPoint(s, e, keys, j);
+    });
+  });
 }
 
 /**
  * levelFused{1,2}(enc, seeds, ctrl, sides, acc, scw, ccw, vcw, m, keys, x, blocks, nextBitPos,
  * nextBase, nextUseSide, nextPer): `level` for payloads of 1 or 2 words (one value block, so two
- * blocks per point), unrolled and branch-free, which also writes the NEXT step's input blocks
- * (what `prep` would) from the new seeds: one pass over memory per level.
+ * blocks per point), unrolled and branch-free (the corrections are masked by the control bit),
+ * which also writes the NEXT step's input blocks (what `prep` would) from the new seeds: one
+ * pass over memory per level.
  */
 export function levelFusedKernel(w: 1 | 2): FunctionSpec {
-  const [
-    enc,
-    seeds,
-    ctrl,
-    sides,
-    acc,
-    scw,
-    ccw,
-    vcw,
-    m,
-    keys,
-    x,
-    blocks,
-    nextBitPos,
-    nextBase,
-    nextUseSide,
-    nextPer,
-  ] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
-  let next = 16;
-  const i32 = () => next++;
-  const [j, e, side, bp, sp, tNew, tOld, cwp, ap, out, k, nside] = Array.from({ length: 12 }, i32);
-  const [os0, os1, s0, s1, mask, v] = Array.from({ length: 6 }, i32);
-  const c = new Code();
-  whileLess(c, j, m, (c) => {
-    c.get(sides).get(j).i32Add().i32Load8U().set(side);
-    c.get(seeds).get(j).i32Const(4).i32Shl().i32Add().set(sp);
-    c.get(enc).get(j).i32Const(5).i32Shl().i32Add().set(bp);
-    c.get(sp).i64Load().set(os0);
-    c.get(sp).i64Load(8).set(os1);
-    c.get(bp).i64Load().get(os0).i64Xor().set(s0);
-    c.get(bp).i64Load(8).get(os1).i64Xor().get(side).i64ExtendI32U().i64Const(36n).i64Shl().i64Xor().set(s1);
-    c.get(s0).i32WrapI64().i32Const(1).i32And().set(tNew);
-    c.get(s0).i64Const(-2n).i64And().set(s0);
-    c.get(ctrl).get(j).i32Add().i32Load8U().set(tOld);
-    c.i64Const(0n).get(tOld).i64ExtendI32U().i64Sub().set(mask);
-    // corrections where t = 1, without branching
-    c.get(scw).get(e).i32Const(4).i32Shl().i32Add().set(cwp);
-    c.get(s0).get(cwp).i64Load().get(mask).i64And().i64Xor().set(s0);
-    c.get(s1).get(cwp).i64Load(8).get(mask).i64And().i64Xor().set(s1);
-    c.get(tNew)
-      .get(ccw)
-      .get(e)
-      .i32Add()
-      .i32Load8U()
-      .get(side)
-      .i32ShrU()
-      .get(tOld)
-      .i32And()
-      .i32Xor()
-      .set(tNew);
-    // value words: block 1 xor (seed ^ tweak), + t * V_CW
-    c.get(vcw)
-      .get(e)
-      .i32Const(w === 1 ? 3 : 4)
-      .i32Shl()
-      .i32Add()
-      .set(cwp);
-    c.get(acc).get(j).i32Const(3).i32Shl().i32Add().set(ap);
-    c.get(bp).i64Load(16).get(os0).i64Xor().get(cwp).i64Load().get(mask).i64And().i64Add().set(v);
-    c.get(ap).get(ap).i64Load().get(v).i64Add().i64Store();
-    if (w === 2) {
-      c.get(bp).i64Load(24).get(os1).i64Xor();
-      c.get(side).i32Const(4).i32Shl().i32Const(1).i32Add().i64ExtendI32U().i64Const(32n).i64Shl().i64Xor();
-      c.get(cwp).i64Load(8).get(mask).i64And().i64Add().set(v);
-      c.get(ap).get(m).i32Const(3).i32Shl().i32Add().set(ap);
-      c.get(ap).get(ap).i64Load().get(v).i64Add().i64Store();
-    }
-    c.get(sp).get(s0).i64Store();
-    c.get(sp).get(s1).i64Store(8);
-    c.get(ctrl).get(j).i32Add().get(tNew).i32Store8();
-    // the next step's blocks: new seed ^ ((nextBase + 16 side' + k) << 96)
-    emitPointSide(c, { x, j, sides, side: nside }, nextBitPos, nextUseSide);
-    c.get(blocks).get(j).get(nextPer).i32Mul().i32Const(4).i32Shl().i32Add().set(out);
-    emitSeedBlocks(c, { out, s0, s1, k, side: nside }, nextPer, nextBase);
-    emitNextPoint(c, e, keys, j);
+  const f = new FunctionBuilder(`levelFused${w}`);
+  const p = f.params({
+    enc: I32,
+    seeds: I32,
+    ctrl: I32,
+    sides: I32,
+    acc: I32,
+    scw: I32,
+    ccw: I32,
+    vcw: I32,
+    m: I32,
+    keys: I32,
+    x: I32,
+    blocks: I32,
+    nextBitPos: I64,
+    nextBase: I32,
+    nextUseSide: I32,
+    nextPer: I32,
   });
-  const locals = Array.from({ length: next - 16 }, (_, i) => (i < 12 ? I32 : I64));
-  return {
-    name: `levelFused${w}`,
-    params: [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I64, I32, I32, I32],
-    locals,
-    body: c,
-  };
+  const { enc, seeds, ctrl, sides, acc, scw, ccw, vcw, m, keys, x, blocks } = p;
+  // cwp: the key's correction words; out: the next step's blocks; nside: the next side;
+  // mask: all ones where the old control bit is set; v: a value word with its correction
+  const { j, e, side, bp, sp, tNew, tOld, cwp, ap, out, k, nside } = f.locals({
+    j: I32,
+    e: I32,
+    side: I32,
+    bp: I32,
+    sp: I32,
+    tNew: I32,
+    tOld: I32,
+    cwp: I32,
+    ap: I32,
+    out: I32,
+    k: I32,
+    nside: I32,
+  });
+  const { os0, os1, s0, s1, mask, v } = f.locals({ os0: I64, os1: I64, s0: I64, s1: I64, mask: I64, v: I64 });
+  return f.build((s) => {
+    s.whileLess(j, m, (s) => {
+      s.set(side, i32.load8_u(i32.add(sides, j)));
+      s.set(sp, at16(seeds, j));
+      s.set(bp, i32.add(enc, i32.shl(j, 5))); // two 16-byte blocks per point
+      s.set(os0, i64.load(sp));
+      s.set(os1, i64.load(sp, 8));
+      // seed block: output ^ seed ^ (16 side) << 96
+      s.set(s0, i64.xor(i64.load(bp), os0));
+      s.set(s1, i64.xor(i64.xor(i64.load(bp, 8), os1), i64.shl(i64.extend_i32_u(side), 36n)));
+      s.set(tNew, i32.and(i32.wrap_i64(s0), 1));
+      s.set(s0, i64.and(s0, -2n));
+      s.set(tOld, i32.load8_u(i32.add(ctrl, j)));
+      s.set(mask, i64.sub(0n, i64.extend_i32_u(tOld)));
+      // corrections where t = 1, without branching
+      s.set(cwp, at16(scw, e));
+      s.set(s0, i64.xor(s0, i64.and(i64.load(cwp), mask)));
+      s.set(s1, i64.xor(s1, i64.and(i64.load(cwp, 8), mask)));
+      s.set(tNew, i32.xor(tNew, i32.and(i32.shr_u(i32.load8_u(i32.add(ccw, e)), side), tOld)));
+      // value words: block 1 xor (seed ^ tweak), + t * V_CW
+      s.set(cwp, i32.add(vcw, i32.shl(e, w === 1 ? 3 : 4)));
+      s.set(ap, at8(acc, j));
+      s.set(v, i64.add(i64.xor(i64.load(bp, 16), os0), i64.and(i64.load(cwp), mask)));
+      s.emit(i64.store(ap, i64.add(i64.load(ap), v)));
+      if (w === 2) {
+        const tweak = i64.shl(i64.extend_i32_u(i32.add(i32.shl(side, 4), 1)), 32n);
+        s.set(v, i64.add(i64.xor(i64.xor(i64.load(bp, 24), os1), tweak), i64.and(i64.load(cwp, 8), mask)));
+        s.set(ap, i32.add(ap, i32.shl(m, 3)));
+        s.emit(i64.store(ap, i64.add(i64.load(ap), v)));
+      }
+      s.emit(i64.store(sp, s0));
+      s.emit(i64.store(sp, s1, 8));
+      s.emit(i32.store8(i32.add(ctrl, j), tNew));
+      // the next step's blocks: new seed ^ ((nextBase + 16 side' + k) << 96)
+      pointSide(s, { x, j, sides, side: nside }, p.nextBitPos, p.nextUseSide);
+      s.set(out, at16(blocks, i32.mul(j, p.nextPer)));
+      seedBlocks(s, { out, s0, s1, k, side: nside }, p.nextPer, p.nextBase);
+      nextPoint(s, e, keys, j);
+    });
+  });
 }
 
-/** leaf(enc, seeds, ctrl, acc, fcw, m, keys, w, vb): the conversion step and final correction. */
+/**
+ * leaf(enc, seeds, ctrl, acc, fcw, m, keys, w, vb): the conversion step and final correction:
+ * acc[k * m + j] += word k of the leaf seed's expansion (vb blocks per point at enc, tweak
+ * CONVERT_TWEAK) + tOld * fcw[e * w + k].
+ */
 export function leafKernel(): FunctionSpec {
-  const [enc, seeds, ctrl, acc, fcw, m, keys, w, vb] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-  const [j, e, side, bp, sp, os0, os1, tOld, k, ap] = [9, 10, 11, 12, 13, 14, 15, 16, 17, 18];
-  const c = new Code();
-  c.i32Const(0).set(side);
-  whileLess(c, j, m, (c) => {
-    c.get(seeds).get(j).i32Const(4).i32Shl().i32Add().set(sp);
-    c.get(enc).get(j).get(vb).i32Mul().i32Const(4).i32Shl().i32Add().set(bp);
-    c.get(sp).i64Load().set(os0);
-    c.get(sp).i64Load(8).set(os1);
-    c.get(ctrl).get(j).i32Add().i32Load8U().set(tOld);
-    emitAddValueWords(c, { acc, m, j, w, k, ap, e, tOld, cw: fcw, bp, os0, os1, side }, 0, CONVERT_TWEAK);
-    emitNextPoint(c, e, keys, j);
+  const f = new FunctionBuilder('leaf');
+  const { enc, seeds, ctrl, acc, fcw, m, keys, w, vb } = f.params({
+    enc: I32,
+    seeds: I32,
+    ctrl: I32,
+    acc: I32,
+    fcw: I32,
+    m: I32,
+    keys: I32,
+    w: I32,
+    vb: I32,
   });
-  return {
-    name: 'leaf',
-    params: [I32, I32, I32, I32, I32, I32, I32, I32, I32],
-    locals: [I32, I32, I32, I32, I32, I64, I64, I32, I32, I32],
-    body: c,
-  };
+  const { j, e, side, bp, sp, os0, os1, tOld, k, ap } = f.locals({
+    j: I32,
+    e: I32,
+    side: I32,
+    bp: I32,
+    sp: I32,
+    os0: I64,
+    os1: I64,
+    tOld: I32,
+    k: I32,
+    ap: I32,
+  });
+  return f.build((s) => {
+    s.set(side, 0);
+    s.whileLess(j, m, (s) => {
+      s.set(sp, at16(seeds, j));
+      s.set(bp, at16(enc, i32.mul(j, vb)));
+      s.set(os0, i64.load(sp));
+      s.set(os1, i64.load(sp, 8));
+      s.set(tOld, i32.load8_u(i32.add(ctrl, j)));
+      addValueWords(s, { acc, m, j, w, k, ap, e, tOld, cw: fcw, bp, os0, os1, side }, 0, CONVERT_TWEAK);
+      nextPoint(s, e, keys, j);
+    });
+  });
 }

@@ -1,6 +1,7 @@
 /**
- * WebAssembly kernels for the DCF (./dcf.ts), generated at startup with the ring's assembler
- * (../ring/wasm-asm.ts). One tree level of a batch of evaluations is three steps:
+ * WebAssembly kernels for the DCF (./dcf.ts), written as folded expressions over named locals
+ * (../ring/wasm-expr.ts) and assembled at startup (../ring/wasm-asm.ts); their memory layout
+ * is stated in ./dcf-wasm-common.ts. One tree level of a batch of evaluations is three steps:
  *   `prep`   builds every point's PRG input blocks (its seed xor the tweak of the side its
  *            input bit selects) and records the sides (./dcf-wasm-common.ts);
  *   AES      one node:crypto AES-ECB call over all blocks (AES-NI), outside WebAssembly;

@@ -1,8 +1,8 @@
 /**
- * The ring kernels as WebAssembly, generated at startup with the assembler in
- * ./wasm-asm.ts. Every kernel works on Z_2^64 (i64 arithmetic wraps) over byte
- * offsets into one imported memory; the JavaScript side (./kernels.ts) copies
- * operands in and results out.
+ * The ring kernels as WebAssembly, written as folded expressions over named
+ * locals (./wasm-expr.ts) and assembled at startup (./wasm-asm.ts). Every kernel
+ * works on Z_2^64 (i64 arithmetic wraps) over byte offsets into one imported
+ * memory; the JavaScript side (./kernels.ts) copies operands in and results out.
  *
  * Matrix products follow the usual GEMM structure: both operands are packed
  * into panels (A in MR-row panels, B in NR-column panels, each stored k-major),
@@ -12,7 +12,9 @@
  * by `unpack_c`.
  */
 import type { FunctionSpec, ValType } from './wasm-asm.ts';
-import { Code, assembleModule } from './wasm-asm.ts';
+import { assembleModule } from './wasm-asm.ts';
+import type { Instr } from './wasm-expr.ts';
+import { FunctionBuilder, f32, f64, i32, i64, i64x2, v128 } from './wasm-expr.ts';
 
 /** Micro-kernel tile: rows of A and columns of B (even: i64x2 lanes) per register block (measured best on x86-64). */
 export const MR = 4;
@@ -25,140 +27,132 @@ export const WASM_PAGE_BYTES = 65536;
 export const MAX_PAGES = 32768;
 
 const I32 = 'i32' satisfies ValType;
-
-/** `for (idx = start; idx < end; idx += step) body` with idx, end being i32 locals. */
-function forLoop(c: Code, idx: number, end: number, step: number, body: (c: Code) => void): void {
-  c.block().loop();
-  c.get(idx).get(end).i32GeU().brIf(1);
-  body(c);
-  c.get(idx).i32Const(step).i32Add().set(idx);
-  c.br(0).end().end();
-}
+const I64 = 'i64' satisfies ValType;
+const V128 = 'v128' satisfies ValType;
 
 // ---- elementwise kernels ------------------------------------------------------------------------
+// Arrays are n consecutive i64 words (8 bytes each) at byte offsets; the loops step a byte
+// offset `off` up to `end` = 8n, so one add addresses each operand.
 
 type BinaryOp = 'add' | 'sub' | 'mul' | 'and' | 'xor' | 'shr_s' | 'shr_u' | 'shl';
 
-function emitBinary(c: Code, op: BinaryOp): void {
-  if (op === 'add') c.i64Add();
-  else if (op === 'sub') c.i64Sub();
-  else if (op === 'mul') c.i64Mul();
-  else if (op === 'and') c.i64And();
-  else if (op === 'xor') c.i64Xor();
-  else if (op === 'shr_s') c.i64ShrS();
-  else if (op === 'shr_u') c.i64ShrU();
-  else c.i64Shl();
-}
+const BINARY: Record<BinaryOp, (a: Instr, b: Instr) => Instr> = {
+  add: i64.add,
+  sub: i64.sub,
+  mul: i64.mul,
+  and: i64.and,
+  xor: i64.xor,
+  shr_s: i64.shr_s,
+  shr_u: i64.shr_u,
+  shl: i64.shl,
+};
 
 /**
  * out[i] = a[i] op b[i] with params (out, a, b, n), or with a `scalar` second operand
  * out[i] = a[i] op s with params (out, a, s: i64, n). Scalar loop: V8 turns it into tight code.
  */
 function binaryKernel(name: string, op: BinaryOp, second: 'array' | 'scalar' = 'array'): FunctionSpec {
-  const [out, a, b, n, off, end] = [0, 1, 2, 3, 4, 5];
-  const c = new Code();
-  c.get(n).i32Const(3).i32Shl().set(end);
-  forLoop(c, off, end, 8, (c) => {
-    c.get(out).get(off).i32Add();
-    c.get(a).get(off).i32Add().i64Load();
-    if (second === 'array') c.get(b).get(off).i32Add().i64Load();
-    else c.get(b);
-    emitBinary(c, op);
-    c.i64Store();
+  const f = new FunctionBuilder(name);
+  const { out, a, b, n } = f.params({ out: I32, a: I32, b: second === 'array' ? I32 : I64, n: I32 });
+  const { off, end } = f.locals({ off: I32, end: I32 });
+  const rhs = second === 'array' ? i64.load(i32.add(b, off)) : b;
+  return f.build((s) => {
+    s.set(end, i32.shl(n, 3));
+    s.forRange(off, end, 8, (s) => {
+      s.emit(i64.store(i32.add(out, off), BINARY[op](i64.load(i32.add(a, off)), rhs)));
+    });
   });
-  const bType: ValType = second === 'array' ? I32 : 'i64';
-  return { name, params: [I32, I32, bType, I32], locals: [I32, I32], body: c };
 }
 
 /** out[i] = -a[i]; params (out, a, n). */
 function negKernel(): FunctionSpec {
-  const [out, a, n, off, end] = [0, 1, 2, 3, 4];
-  const c = new Code();
-  c.get(n).i32Const(3).i32Shl().set(end);
-  forLoop(c, off, end, 8, (c) => {
-    c.get(out).get(off).i32Add();
-    c.i64Const(0n);
-    c.get(a).get(off).i32Add().i64Load();
-    c.i64Sub().i64Store();
+  const f = new FunctionBuilder('neg');
+  const { out, a, n } = f.params({ out: I32, a: I32, n: I32 });
+  const { off, end } = f.locals({ off: I32, end: I32 });
+  return f.build((s) => {
+    s.set(end, i32.shl(n, 3));
+    s.forRange(off, end, 8, (s) => {
+      s.emit(i64.store(i32.add(out, off), i64.sub(0n, i64.load(i32.add(a, off)))));
+    });
   });
-  return { name: 'neg', params: [I32, I32, I32], locals: [I32, I32], body: c };
 }
 
 /**
  * Fixed-point encode: out[i] = saturate(round_half_even(x[i] * scale)) with the
  * result clamped to [lo, hi] (f64 bounds) before conversion; NaN encodes as 0.
- * params (out, x, n, scale, lo, hi); `f32` reads a Float32Array.
+ * params (out, x, n, scale, lo, hi); x holds n f32 (`f32`) or f64 values, out n i64 words.
  */
 function encodeKernel(name: string, input: 'f32' | 'f64'): FunctionSpec {
-  const [out, x, n, scale, lo, hi, i, end] = [0, 1, 2, 3, 4, 5, 6, 7];
-  const width = input === 'f32' ? 4 : 8;
-  const c = new Code();
-  c.get(n).set(end);
-  forLoop(c, i, end, 1, (c) => {
-    c.get(out).get(i).i32Const(3).i32Shl().i32Add();
-    c.get(x)
-      .get(i)
-      .i32Const(width === 4 ? 2 : 3)
-      .i32Shl()
-      .i32Add();
-    if (input === 'f32') c.f32Load().f64PromoteF32();
-    else c.f64Load();
-    c.get(scale).f64Mul().f64Nearest();
-    c.get(lo).f64Max().get(hi).f64Min();
-    c.i64TruncSatF64S().i64Store();
+  const f = new FunctionBuilder(name);
+  const p = f.params({ out: I32, x: I32, n: I32, scale: 'f64', lo: 'f64', hi: 'f64' });
+  const { out, x, n, scale, lo, hi } = p;
+  const { i, end } = f.locals({ i: I32, end: I32 });
+  const value =
+    input === 'f32'
+      ? f64.promote_f32(f32.load(i32.add(x, i32.shl(i, 2))))
+      : f64.load(i32.add(x, i32.shl(i, 3)));
+  const rounded = f64.nearest(f64.mul(value, scale));
+  return f.build((s) => {
+    s.set(end, n);
+    s.forRange(i, end, 1, (s) => {
+      s.emit(i64.store(i32.add(out, i32.shl(i, 3)), i64.trunc_sat_f64_s(f64.min(f64.max(rounded, lo), hi))));
+    });
   });
-  return { name, params: [I32, I32, I32, 'f64', 'f64', 'f64'], locals: [I32, I32], body: c };
-}
-
-/** Fixed-point decode: out[i] = f64(signed x[i]) * invScale. params (out, x, n, invScale). */
-function decodeKernel(name: string, output: 'f32' | 'f64'): FunctionSpec {
-  const [out, x, n, invScale, i, end] = [0, 1, 2, 3, 4, 5];
-  const c = new Code();
-  c.get(n).set(end);
-  forLoop(c, i, end, 1, (c) => {
-    c.get(out)
-      .get(i)
-      .i32Const(output === 'f32' ? 2 : 3)
-      .i32Shl()
-      .i32Add();
-    c.get(x).get(i).i32Const(3).i32Shl().i32Add().i64Load();
-    c.f64ConvertI64S().get(invScale).f64Mul();
-    if (output === 'f32') c.f32DemoteF64().f32Store();
-    else c.f64Store();
-  });
-  return { name, params: [I32, I32, I32, 'f64'], locals: [I32, I32], body: c };
 }
 
 /**
- * Sum over the middle axis of an (outer, len, inner) array: out[o, j] = sum_l a[o, l, j].
- * params (out, a, outer, len, inner).
+ * Fixed-point decode: out[i] = f64(signed x[i]) * invScale, stored as f32 (`f32`) or f64.
+ * params (out, x, n, invScale).
  */
-function reduceMiddleKernel(): FunctionSpec {
-  const [out, a, outer, len, inner, o, l, j, acc, src, rowBytes, innerBytes] = [
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-  ];
-  const c = new Code();
-  c.get(inner).i32Const(3).i32Shl().set(innerBytes);
-  c.get(innerBytes).get(len).i32Mul().set(rowBytes);
-  forLoop(c, o, outer, 1, (c) => {
-    c.i32Const(0).set(j);
-    forLoop(c, j, innerBytes, 8, (c) => {
-      c.i64Const(0n).set(acc);
-      c.get(a).get(o).get(rowBytes).i32Mul().i32Add().get(j).i32Add().set(src);
-      c.i32Const(0).set(l);
-      forLoop(c, l, len, 1, (c) => {
-        c.get(acc).get(src).i64Load().i64Add().set(acc);
-        c.get(src).get(innerBytes).i32Add().set(src);
-      });
-      c.get(out).get(o).get(innerBytes).i32Mul().i32Add().get(j).i32Add().get(acc).i64Store();
+function decodeKernel(name: string, output: 'f32' | 'f64'): FunctionSpec {
+  const f = new FunctionBuilder(name);
+  const { out, x, n, invScale } = f.params({ out: I32, x: I32, n: I32, invScale: 'f64' });
+  const { i, end } = f.locals({ i: I32, end: I32 });
+  const value = f64.mul(f64.convert_i64_s(i64.load(i32.add(x, i32.shl(i, 3)))), invScale);
+  return f.build((s) => {
+    s.set(end, n);
+    s.forRange(i, end, 1, (s) => {
+      if (output === 'f32') s.emit(f32.store(i32.add(out, i32.shl(i, 2)), f32.demote_f64(value)));
+      else s.emit(f64.store(i32.add(out, i32.shl(i, 3)), value));
     });
   });
-  return {
-    name: 'reduce_middle',
-    params: [I32, I32, I32, I32, I32],
-    locals: [I32, I32, I32, 'i64', I32, I32, I32],
-    body: c,
-  };
+}
+
+/**
+ * Sum over the middle axis of a row-major (outer, len, inner) array: out[o, j] = sum_l a[o, l, j],
+ * out row-major (outer, inner). Each output word walks its column down the len axis (stride
+ * innerBytes). params (out, a, outer, len, inner).
+ */
+function reduceMiddleKernel(): FunctionSpec {
+  const f = new FunctionBuilder('reduce_middle');
+  const { out, a, outer, len, inner } = f.params({ out: I32, a: I32, outer: I32, len: I32, inner: I32 });
+  // j: byte offset of the column within a row of `inner` words
+  const { o, l, j, acc, src, rowBytes, innerBytes } = f.locals({
+    o: I32,
+    l: I32,
+    j: I32,
+    acc: I64,
+    src: I32,
+    rowBytes: I32,
+    innerBytes: I32,
+  });
+  return f.build((s) => {
+    s.set(innerBytes, i32.shl(inner, 3));
+    s.set(rowBytes, i32.mul(innerBytes, len));
+    s.forRange(o, outer, 1, (s) => {
+      s.set(j, 0);
+      s.forRange(j, innerBytes, 8, (s) => {
+        s.set(acc, 0n);
+        s.set(src, i32.add(i32.add(a, i32.mul(o, rowBytes)), j));
+        s.set(l, 0);
+        s.forRange(l, len, 1, (s) => {
+          s.set(acc, i64.add(acc, i64.load(src)));
+          s.set(src, i32.add(src, innerBytes));
+        });
+        s.emit(i64.store(i32.add(i32.add(out, i32.mul(o, innerBytes)), j), acc));
+      });
+    });
+  });
 }
 
 // ---- matrix product -----------------------------------------------------------------------------
@@ -168,195 +162,154 @@ function reduceMiddleKernel(): FunctionSpec {
  * panel k-major. `panelAxis` 'rows' packs rows (A, width MR):
  * dst[p][kk][r] = src[p*width + r][kk], zero past `rows`; 'cols' packs columns
  * (B, width NR): dst[p][kk][q] = src[kk][p*width + q], zero past `cols`.
+ * A panel is depth * width words; each kk step writes one group of `width` words (unrolled).
  * params (dst, src, rows, cols).
  */
 function packPanelsKernel(name: string, width: number, panelAxis: 'rows' | 'cols'): FunctionSpec {
-  const [dst, src, rows, cols, p, kk, panels, line, d] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const f = new FunctionBuilder(name);
+  const { dst, src, rows, cols } = f.params({ dst: I32, src: I32, rows: I32, cols: I32 });
+  const { p, kk, panels, line, d } = f.locals({ p: I32, kk: I32, panels: I32, line: I32, d: I32 });
   // The panels run along one axis, the k-major depth along the other.
   const [panelExtent, depth] = panelAxis === 'rows' ? [rows, cols] : [cols, rows];
   // src index = major*cols + minor: (line, kk) for packed rows, (kk, line) for packed columns.
   const [major, minor] = panelAxis === 'rows' ? [line, kk] : [kk, line];
-  const c = new Code();
-  c.get(panelExtent)
-    .i32Const(width - 1)
-    .i32Add()
-    .i32Const(width)
-    .i32DivU()
-    .set(panels);
-  c.get(dst).set(d);
-  forLoop(c, p, panels, 1, (c) => {
-    c.i32Const(0).set(kk);
-    forLoop(c, kk, depth, 1, (c) => {
-      for (let r = 0; r < width; r++) {
-        c.get(p).i32Const(width).i32Mul().i32Const(r).i32Add().set(line);
-        // value = line < panelExtent ? src[major*cols + minor] : 0
-        c.get(line).get(panelExtent).i32LtU().if();
-        c.get(d)
-          .get(src)
-          .get(major)
-          .get(cols)
-          .i32Mul()
-          .get(minor)
-          .i32Add()
-          .i32Const(3)
-          .i32Shl()
-          .i32Add()
-          .i64Load();
-        c.i64Store(r * 8);
-        c.else();
-        c.get(d)
-          .i64Const(0n)
-          .i64Store(r * 8);
-        c.end();
-      }
-      c.get(d)
-        .i32Const(width * 8)
-        .i32Add()
-        .set(d);
+  const element = i64.load(i32.add(src, i32.shl(i32.add(i32.mul(major, cols), minor), 3)));
+  return f.build((s) => {
+    s.set(panels, i32.div_u(i32.add(panelExtent, width - 1), width));
+    s.set(d, dst);
+    s.forRange(p, panels, 1, (s) => {
+      s.set(kk, 0);
+      s.forRange(kk, depth, 1, (s) => {
+        for (let r = 0; r < width; r++) {
+          // word r of the group: the element of line p*width + r, or zero past the matrix
+          s.set(line, i32.add(i32.mul(p, width), r));
+          s.ifElse(
+            i32.lt_u(line, panelExtent),
+            (s) => s.emit(i64.store(d, element, r * 8)),
+            (s) => s.emit(i64.store(d, 0n, r * 8)),
+          );
+        }
+        s.set(d, i32.add(d, width * 8));
+      });
     });
   });
-  return { name, params: [I32, I32, I32, I32], locals: [I32, I32, I32, I32, I32], body: c };
 }
 
 /**
  * Padded product over packed panels, accumulating into a zero-initialised
- * padded C (row stride nPanels*NR): for each k block, each B panel, each A
- * panel in [panelStart, panelEnd), an MR x NR register-blocked micro-kernel
+ * padded C (row stride nPanels*NR words): for each k block of KC, each B panel jp, each A
+ * panel ip in [panelStart, panelEnd), an MR x NR register-blocked micro-kernel
  * with 128-bit SIMD: each tile row is NR/2 i64x2 accumulators, and a splat of
  * A's element multiplies two of B's lanes at once (measured ~1.3x the scalar
- * 4x4 kernel on x86-64). Threads split the A panels (disjoint rows of C).
+ * 4x4 kernel on x86-64); the tile is then added into C. Threads split the A panels
+ * (disjoint rows of C). Layouts as `pack_a`/`pack_b` write them: A panel ip holds k groups of
+ * MR words at ap + ip*k*MR*8, B panel jp k groups of NR words at bp + jp*k*NR*8.
  * params (cp, ap, bp, k, nPanels, panelStart, panelEnd).
  */
 function gemmPackedKernel(): FunctionSpec {
-  const [cp, ap, bp, k, nPanels, panelStart, panelEnd] = [0, 1, 2, 3, 4, 5, 6];
-  const [kb, kc, jp, ip, a, b, bEnd, cRow, cStride] = [7, 8, 9, 10, 11, 12, 13, 14, 15];
   const halves = NR / 2;
-  const acc0 = 16;
-  const nAcc = MR * halves;
-  const bReg0 = acc0 + nAcc;
-  const aReg = bReg0 + halves;
-  const c = new Code();
-  c.get(nPanels)
-    .i32Const(NR * 8)
-    .i32Mul()
-    .set(cStride);
-  forLoop(c, kb, k, KC, (c) => {
-    c.get(k).get(kb).i32Sub().set(kc);
-    c.get(kc).i32Const(KC).i32GeU().if().i32Const(KC).set(kc).end();
-    c.i32Const(0).set(jp);
-    forLoop(c, jp, nPanels, 1, (c) => {
-      c.get(panelStart).set(ip);
-      forLoop(c, ip, panelEnd, 1, (c) => {
-        c.get(ap)
-          .get(ip)
-          .get(k)
-          .i32Mul()
-          .get(kb)
-          .i32Add()
-          .i32Const(MR * 8)
-          .i32Mul()
-          .i32Add()
-          .set(a);
-        c.get(bp)
-          .get(jp)
-          .get(k)
-          .i32Mul()
-          .get(kb)
-          .i32Add()
-          .i32Const(NR * 8)
-          .i32Mul()
-          .i32Add()
-          .set(b);
-        c.get(b)
-          .get(kc)
-          .i32Const(NR * 8)
-          .i32Mul()
-          .i32Add()
-          .set(bEnd);
-        for (let t = 0; t < nAcc; t++)
-          c.i64Const(0n)
-            .i64x2Splat()
-            .set(acc0 + t);
-        c.block().loop();
-        c.get(b).get(bEnd).i32GeU().brIf(1);
-        for (let h = 0; h < halves; h++)
-          c.get(b)
-            .v128Load(h * 16)
-            .set(bReg0 + h);
-        for (let r = 0; r < MR; r++) {
-          c.get(a)
-            .i64Load(r * 8)
-            .i64x2Splat()
-            .set(aReg);
-          for (let h = 0; h < halves; h++) {
-            const acc = acc0 + r * halves + h;
-            c.get(acc)
-              .get(aReg)
-              .get(bReg0 + h)
-              .i64x2Mul()
-              .i64x2Add()
-              .set(acc);
+  const f = new FunctionBuilder('gemm_packed');
+  const { cp, ap, bp, k, nPanels, panelStart, panelEnd } = f.params({
+    cp: I32,
+    ap: I32,
+    bp: I32,
+    k: I32,
+    nPanels: I32,
+    panelStart: I32,
+    panelEnd: I32,
+  });
+  // kc: this k block's length; a, b: the current k group of the A and B panels; bEnd: the
+  // end of the k block in B; cRow: the tile row's start in C
+  const { kb, kc, jp, ip, a, b, bEnd, cRow, cStride } = f.locals({
+    kb: I32,
+    kc: I32,
+    jp: I32,
+    ip: I32,
+    a: I32,
+    b: I32,
+    bEnd: I32,
+    cRow: I32,
+    cStride: I32,
+  });
+  // acc[r][h]: lanes 2h, 2h+1 of tile row r; bPair[h]: B's words 2h, 2h+1 at the current kk.
+  const acc = Array.from({ length: MR }, (_, r) =>
+    Array.from({ length: halves }, (_, h) => f.local(`acc${r}_${h}`, V128)),
+  );
+  const bPair = Array.from({ length: halves }, (_, h) => f.local(`bPair${h}`, V128));
+  const aSplat = f.local('aSplat', V128);
+  return f.build((s) => {
+    s.set(cStride, i32.mul(nPanels, NR * 8));
+    s.forRange(kb, k, KC, (s) => {
+      // kc = min(KC, k - kb)
+      s.set(kc, i32.sub(k, kb));
+      s.ifThen(i32.ge_u(kc, KC), (s) => s.set(kc, KC));
+      s.set(jp, 0);
+      s.forRange(jp, nPanels, 1, (s) => {
+        s.set(ip, panelStart);
+        s.forRange(ip, panelEnd, 1, (s) => {
+          s.set(a, i32.add(ap, i32.mul(i32.add(i32.mul(ip, k), kb), MR * 8)));
+          s.set(b, i32.add(bp, i32.mul(i32.add(i32.mul(jp, k), kb), NR * 8)));
+          s.set(bEnd, i32.add(b, i32.mul(kc, NR * 8)));
+          for (const x of acc.flat()) s.set(x, i64x2.splat(0n));
+          // per kk: the tile += column kk of the A panel times row kk of the B panel
+          s.whileLess(b, bEnd, (s) => {
+            bPair.forEach((pair, h) => s.set(pair, v128.load(b, h * 16)));
+            for (let r = 0; r < MR; r++) {
+              s.set(aSplat, i64x2.splat(i64.load(a, r * 8)));
+              for (let h = 0; h < halves; h++)
+                s.set(acc[r]![h]!, i64x2.add(acc[r]![h]!, i64x2.mul(aSplat, bPair[h]!)));
+            }
+            s.set(a, i32.add(a, MR * 8));
+            s.set(b, i32.add(b, NR * 8));
+          });
+          // C[ip*MR + r][jp*NR ...] += the tile
+          for (let r = 0; r < MR; r++) {
+            s.set(
+              cRow,
+              i32.add(i32.add(cp, i32.mul(i32.add(i32.mul(ip, MR), r), cStride)), i32.mul(jp, NR * 8)),
+            );
+            for (let h = 0; h < halves; h++)
+              s.emit(v128.store(cRow, i64x2.add(v128.load(cRow, h * 16), acc[r]![h]!), h * 16));
           }
-        }
-        c.get(a)
-          .i32Const(MR * 8)
-          .i32Add()
-          .set(a);
-        c.get(b)
-          .i32Const(NR * 8)
-          .i32Add()
-          .set(b);
-        c.br(0).end().end();
-        for (let r = 0; r < MR; r++) {
-          c.get(cp).get(ip).i32Const(MR).i32Mul().i32Const(r).i32Add().get(cStride).i32Mul().i32Add();
-          c.get(jp)
-            .i32Const(NR * 8)
-            .i32Mul()
-            .i32Add()
-            .set(cRow);
-          for (let h = 0; h < halves; h++) {
-            c.get(cRow);
-            c.get(cRow).v128Load(h * 16);
-            c.get(acc0 + r * halves + h).i64x2Add();
-            c.v128Store(h * 16);
-          }
-        }
+        });
       });
     });
   });
-  const locals: ValType[] = [
-    ...new Array<ValType>(9).fill('i32'),
-    ...new Array<ValType>(nAcc + halves + 1).fill('v128'),
-  ];
-  return { name: 'gemm_packed', params: [I32, I32, I32, I32, I32, I32, I32], locals, body: c };
 }
 
-/** Copies the valid (m x n) block out of padded C (row stride nPad). params (dst, cp, m, n, nPad). */
+/**
+ * Copies the valid (m x n) block out of padded C (row stride nPad words) into a dense
+ * row-major (m x n) dst. params (dst, cp, m, n, nPad).
+ */
 function unpackCKernel(): FunctionSpec {
-  const [dst, cp, m, n, nPad, i, j, src, d] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-  const c = new Code();
-  c.get(dst).set(d);
-  forLoop(c, i, m, 1, (c) => {
-    c.get(cp).get(i).get(nPad).i32Mul().i32Const(3).i32Shl().i32Add().set(src);
-    c.i32Const(0).set(j);
-    forLoop(c, j, n, 1, (c) => {
-      c.get(d).get(src).i64Load().i64Store();
-      c.get(d).i32Const(8).i32Add().set(d);
-      c.get(src).i32Const(8).i32Add().set(src);
+  const f = new FunctionBuilder('unpack_c');
+  const { dst, cp, m, n, nPad } = f.params({ dst: I32, cp: I32, m: I32, n: I32, nPad: I32 });
+  const { i, j, src, d } = f.locals({ i: I32, j: I32, src: I32, d: I32 });
+  return f.build((s) => {
+    s.set(d, dst);
+    s.forRange(i, m, 1, (s) => {
+      s.set(src, i32.add(cp, i32.shl(i32.mul(i, nPad), 3)));
+      s.set(j, 0);
+      s.forRange(j, n, 1, (s) => {
+        s.emit(i64.store(d, i64.load(src)));
+        s.set(d, i32.add(d, 8));
+        s.set(src, i32.add(src, 8));
+      });
     });
   });
-  return { name: 'unpack_c', params: [I32, I32, I32, I32, I32], locals: [I32, I32, I32, I32], body: c };
 }
 
 /** Zeroes n i64 words at p. params (p, n). */
 function zeroKernel(): FunctionSpec {
-  const [p, n, off, end] = [0, 1, 2, 3];
-  const c = new Code();
-  c.get(n).i32Const(3).i32Shl().set(end);
-  forLoop(c, off, end, 8, (c) => {
-    c.get(p).get(off).i32Add().i64Const(0n).i64Store();
+  const f = new FunctionBuilder('zero');
+  const { p, n } = f.params({ p: I32, n: I32 });
+  const { off, end } = f.locals({ off: I32, end: I32 });
+  return f.build((s) => {
+    s.set(end, i32.shl(n, 3));
+    s.forRange(off, end, 8, (s) => {
+      s.emit(i64.store(i32.add(p, off), 0n));
+    });
   });
-  return { name: 'zero', params: [I32, I32], locals: [I32, I32], body: c };
 }
 
 /** The names of all exported kernels, with their JavaScript signatures. */

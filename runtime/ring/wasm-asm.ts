@@ -1,13 +1,14 @@
 /**
- * A tiny WebAssembly assembler: just enough of the binary format to emit the
- * ring kernels (runtime/ring/kernels-wasm.ts) from TypeScript at startup, so no
- * external toolchain is needed at install or test time.
+ * A tiny WebAssembly assembler: just enough of the binary format to emit the ring and DCF
+ * kernels (./kernels-wasm.ts, ../fss/dcf-wasm.ts) from TypeScript at startup, so no external
+ * toolchain is needed at install or test time.
  *
- * A function body is written with `Code`, a chainable instruction emitter whose
- * method names follow the text format (`i64Add` for `i64.add`). `ModuleBuilder`
- * lays out the sections (types, one imported memory, functions, exports, code).
- * Reference: WebAssembly Core Specification 2.0, §5 (binary format) and the
- * fixed-width SIMD proposal (0xfd-prefixed opcodes).
+ * `Code` is the stack-level instruction encoder, one method per instruction, named after the
+ * text format (`i64Add` for `i64.add`); kernels are not written with it directly but as folded
+ * expressions over named locals (./wasm-expr.ts), which lower into it. `assembleModule` lays
+ * out the sections (types, one imported memory, functions, exports, code, names).
+ * Reference: WebAssembly Core Specification 2.0, §5 (binary format) and appendix 7.4 (name
+ * section), and the fixed-width SIMD proposal (0xfd-prefixed opcodes).
  */
 
 export type ValType = 'i32' | 'i64' | 'f32' | 'f64' | 'v128';
@@ -44,13 +45,24 @@ export function signedLeb(value: bigint): number[] {
   }
 }
 
+const UTF8 = new TextEncoder();
+
 function encodeName(name: string): number[] {
-  const bytes = [...new TextEncoder().encode(name)];
-  return [...unsignedLeb(bytes.length), ...bytes];
+  // Names are ASCII in practice: their UTF-8 is their char codes (and TextEncoder is slower).
+  const codes = Array.from(name, (ch) => ch.charCodeAt(0));
+  const bytes = codes.every((c) => c < 0x80) ? codes : Array.from(UTF8.encode(name));
+  return join([unsignedLeb(bytes.length), bytes]);
+}
+
+/** The concatenation of byte lists (a loop: spreading and flattening long arrays is slow in V8). */
+function join(parts: readonly (readonly number[])[]): number[] {
+  const out: number[] = [];
+  for (const part of parts) for (const b of part) out.push(b);
+  return out;
 }
 
 function vector(items: readonly number[][]): number[] {
-  return [...unsignedLeb(items.length), ...items.flat()];
+  return join([unsignedLeb(items.length), ...items]);
 }
 
 // ---- instruction emitter ------------------------------------------------------------------------
@@ -99,14 +111,8 @@ export class Code {
   brIf(depth: number): this {
     return this.op(0x0d, ...unsignedLeb(depth));
   }
-  return(): this {
-    return this.op(0x0f);
-  }
   select(): this {
     return this.op(0x1b);
-  }
-  drop(): this {
-    return this.op(0x1a);
   }
 
   // locals
@@ -127,15 +133,8 @@ export class Code {
   i64Const(v: bigint): this {
     return this.op(0x42, ...signedLeb(BigInt.asIntN(64, v)));
   }
-  f64Const(v: number): this {
-    const b = new Uint8Array(new Float64Array([v]).buffer);
-    return this.op(0x44, ...b);
-  }
 
   // memory
-  i32Load(offset = 0): this {
-    return this.op(0x28, ...memarg(2, offset));
-  }
   i64Load(offset = 0): this {
     return this.op(0x29, ...memarg(3, offset));
   }
@@ -147,12 +146,6 @@ export class Code {
   }
   i32Load8U(offset = 0): this {
     return this.op(0x2d, ...memarg(0, offset));
-  }
-  i64Load8U(offset = 0): this {
-    return this.op(0x31, ...memarg(0, offset));
-  }
-  i32Store(offset = 0): this {
-    return this.op(0x36, ...memarg(2, offset));
   }
   i64Store(offset = 0): this {
     return this.op(0x37, ...memarg(3, offset));
@@ -166,19 +159,10 @@ export class Code {
   i32Store8(offset = 0): this {
     return this.op(0x3a, ...memarg(0, offset));
   }
-  i64Store8(offset = 0): this {
-    return this.op(0x3c, ...memarg(0, offset));
-  }
 
   // i32 arithmetic and comparison
-  i32Eqz(): this {
-    return this.op(0x45);
-  }
   i32Eq(): this {
     return this.op(0x46);
-  }
-  i32Ne(): this {
-    return this.op(0x47);
   }
   i32LtU(): this {
     return this.op(0x49);
@@ -215,15 +199,6 @@ export class Code {
   }
 
   // i64 arithmetic and comparison
-  i64Eqz(): this {
-    return this.op(0x50);
-  }
-  i64LtS(): this {
-    return this.op(0x53);
-  }
-  i64LtU(): this {
-    return this.op(0x54);
-  }
   i64Add(): this {
     return this.op(0x7c);
   }
@@ -235,9 +210,6 @@ export class Code {
   }
   i64And(): this {
     return this.op(0x83);
-  }
-  i64Or(): this {
-    return this.op(0x84);
   }
   i64Xor(): this {
     return this.op(0x85);
@@ -253,9 +225,6 @@ export class Code {
   }
 
   // f64
-  f64Lt(): this {
-    return this.op(0x63);
-  }
   f64Mul(): this {
     return this.op(0xa2);
   }
@@ -300,29 +269,8 @@ export class Code {
   i64x2Splat(): this {
     return this.simd(0x12);
   }
-  v128And(): this {
-    return this.simd(0x4e);
-  }
-  v128Xor(): this {
-    return this.simd(0x51);
-  }
-  i64x2Neg(): this {
-    return this.simd(0xc1);
-  }
-  i64x2Shl(): this {
-    return this.simd(0xcb);
-  }
-  i64x2ShrS(): this {
-    return this.simd(0xcc);
-  }
-  i64x2ShrU(): this {
-    return this.simd(0xcd);
-  }
   i64x2Add(): this {
     return this.simd(0xce);
-  }
-  i64x2Sub(): this {
-    return this.simd(0xd1);
   }
   i64x2Mul(): this {
     return this.simd(0xd5);
@@ -337,6 +285,8 @@ export interface FunctionSpec {
   readonly results?: readonly ValType[];
   /** Extra locals after the parameters. */
   readonly locals?: readonly ValType[];
+  /** Names of the parameters and locals, in index order, for the name section. */
+  readonly localNames?: readonly string[];
   readonly body: Code;
 }
 
@@ -349,7 +299,7 @@ export interface MemoryImport {
 }
 
 function section(id: number, payload: number[]): number[] {
-  return [id, ...unsignedLeb(payload.length), ...payload];
+  return join([[id], unsignedLeb(payload.length), payload]);
 }
 
 function limits(m: MemoryImport): number[] {
@@ -370,6 +320,23 @@ function localDecls(locals: readonly ValType[]): number[][] {
   return groups;
 }
 
+/**
+ * The "name" custom section (spec appendix 7.4): function names and, where given, local names,
+ * so engines' stack traces and disassemblers show them. It has no effect on execution.
+ */
+function nameSection(functions: readonly FunctionSpec[]): number[] {
+  const subsection = (id: number, payload: number[]) => join([[id], unsignedLeb(payload.length), payload]);
+  const functionNames = vector(functions.map((f, i) => [...unsignedLeb(i), ...encodeName(f.name)]));
+  const localNames = vector(
+    functions.flatMap((f, i) =>
+      f.localNames
+        ? [[...unsignedLeb(i), ...vector(f.localNames.map((n, l) => [...unsignedLeb(l), ...encodeName(n)]))]]
+        : [],
+    ),
+  );
+  return section(0, join([encodeName('name'), subsection(1, functionNames), subsection(2, localNames)]));
+}
+
 /** Assembles a module with one imported memory and exported functions. */
 export function assembleModule(memory: MemoryImport, functions: readonly FunctionSpec[]): Uint8Array {
   const types = functions.map((f) => [
@@ -381,23 +348,18 @@ export function assembleModule(memory: MemoryImport, functions: readonly Functio
   const funcIndices = functions.map((_, i) => unsignedLeb(i));
   const exports = functions.map((f, i) => [...encodeName(f.name), 0x00, ...unsignedLeb(i)]);
   const bodies = functions.map((f) => {
-    const body = [...vector(localDecls(f.locals ?? [])), ...f.body.bytes, 0x0b];
-    return [...unsignedLeb(body.length), ...body];
+    const body = join([vector(localDecls(f.locals ?? [])), f.body.bytes, [0x0b]]);
+    return join([unsignedLeb(body.length), body]);
   });
-  const bytes = [
-    0x00,
-    0x61,
-    0x73,
-    0x6d,
-    0x01,
-    0x00,
-    0x00,
-    0x00,
-    ...section(1, vector(types)),
-    ...section(2, vector(imports)),
-    ...section(3, vector(funcIndices)),
-    ...section(7, vector(exports)),
-    ...section(10, vector(bodies)),
-  ];
+  const header = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]; // "\0asm", version 1
+  const bytes = join([
+    header,
+    section(1, vector(types)),
+    section(2, vector(imports)),
+    section(3, vector(funcIndices)),
+    section(7, vector(exports)),
+    section(10, vector(bodies)),
+    nameSection(functions),
+  ]);
   return Uint8Array.from(bytes);
 }
