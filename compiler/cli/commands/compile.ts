@@ -68,6 +68,7 @@ export function compileCommand(model: string, flags: CompileFlags, argv: readonl
     },
     { network, fracBits },
   );
+  for (const warning of notes.warnings) process.stderr.write(`marillc: warning: ${warning}\n`);
   const cost = costPlan(graph, { network, fracBits, setting: flags.setting });
   const summary = summarize(graph, notes);
 
