@@ -38,7 +38,8 @@ const COMMAND_EXAMPLES: Readonly<Record<string, string>> = {
   compile: `
 Examples:
   $ marillc examples/gpt2/lora-merged.onnx --base examples/gpt2/base.onnx -o out/plan.ts
-  $ marillc examples/bert/full.onnx --shape sequence=16 --private 'bert.encoder.*' --emit cost`,
+  $ marillc examples/bert/lora-merged.onnx --base examples/bert/base.onnx --shape sequence=16 \\
+      --private 'bert.embeddings.*' --emit cost`,
   eval: `
 Example:
   $ marillc eval examples/gpt2/full.onnx --input examples/gpt2/input.json --out out/logits.json`,
