@@ -158,6 +158,14 @@ describe('usage errors: exit 2, the marillc prefix, the usage line; nothing is r
     expect(r.stdout).toBe('');
   });
 
+  it('a bare marillc prints the help with its commands on stderr, exit 2', () => {
+    const r = marillc([]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('Usage: marillc');
+    for (const command of ['compile', 'eval', 'advise', 'run', 'simulate'])
+      expect(r.stderr).toContain(command);
+  });
+
   it('an unknown top-level option has the prefix too', () => {
     const r = marillc(['--frobnicate']);
     expect(r.code).toBe(2);

@@ -312,6 +312,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   program.exitOverride();
   program.commands.forEach((c) => c.exitOverride());
   const verbose = argv.includes('--verbose');
+  if (argv.length === 0) {
+    // A bare `marillc` is bad usage; the whole help (commands and examples) is the answer.
+    program.outputHelp({ error: true });
+    return 2;
+  }
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return 0;
