@@ -31,8 +31,10 @@ export type { Stage, StageName, StageOutput } from './stages.ts';
 export { STAGES, STAGE_NAMES, completesPipeline } from './stages.ts';
 
 export interface LoadOptions {
-  /** Fixed sizes for dynamic input dimensions, by input name. */
+  /** Fixed sizes for dynamic input dimensions, by input name or dimension name. */
   readonly shapes?: Readonly<Record<string, number[]>>;
+  /** The shapes of the input data at hand, for dimensions still dynamic (eval). */
+  readonly dataShapes?: Readonly<Record<string, number[]>>;
 }
 
 /** Loads a model file (.onnx or .mir) into a verified IR graph. */
@@ -43,7 +45,11 @@ export function loadModel(path: string, opts: LoadOptions = {}): Graph {
     if (ext === '.mir') {
       g = parseGraph(readFileOrFail(path).toString('utf8'), path);
     } else if (ext === '.onnx') {
-      g = lowerOnnx(loadOnnx(path), { file: path, shapes: opts.shapes ?? {} });
+      g = lowerOnnx(loadOnnx(path), {
+        file: path,
+        shapes: opts.shapes ?? {},
+        dataShapes: opts.dataShapes ?? {},
+      });
     } else {
       throw new MarillError(`unknown model format '${ext || '(none)'}': expected .onnx or .mir`, {
         file: path,

@@ -3,7 +3,7 @@
  * (write a temporary file beside the target, then rename) so a failed run
  * never leaves a half-written output behind.
  */
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { MarillError } from '../ir/errors.ts';
 
@@ -26,9 +26,11 @@ export function readJsonOrFail(path: string): unknown {
   }
 }
 
+/** Writes `path` whole or not at all, creating its folder if missing (as `-o out/plan.ts` does). */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   try {
+    mkdirSync(dirname(path), { recursive: true });
     writeFileSync(tmp, data);
     renameSync(tmp, path);
   } catch (e) {

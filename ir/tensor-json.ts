@@ -39,7 +39,7 @@ function describe(v: unknown): string {
 // ---- structure: nested arrays -> shape + leaves -----------------------------------------------
 
 /** The shape the nested arrays claim, read along their first elements. */
-function claimedShape(value: unknown): number[] {
+export function claimedShape(value: unknown): number[] {
   const shape: number[] = [];
   let v = value;
   while (Array.isArray(v)) {

@@ -81,10 +81,15 @@ export interface LoraNote {
 export interface CompileNotes {
   readonly weights: WeightNote[];
   readonly lora: LoraNote[];
+  /**
+   * What the user should hear about though the compile goes on (an option that
+   * matched nothing but leaves a correct plan); the CLI prints them on stderr.
+   */
+  readonly warnings: string[];
 }
 
 export function emptyNotes(): CompileNotes {
-  return { weights: [], lora: [] };
+  return { weights: [], lora: [], warnings: [] };
 }
 
 export interface PassContext {

@@ -260,3 +260,50 @@ describe('LoRA adapter names', () => {
     },
   );
 });
+
+describe('options that match nothing', () => {
+  const tensor = (shape: number[], values: number[]): Tensor => fromNumbers('f32', shape, values);
+  function base(tensors: Record<string, Tensor>): BaseModel {
+    const map = new Map(Object.entries(tensors));
+    return { file: 'base.onnx', tensors: map, byHash: new Map([...map].map(([n, t]) => [tensorHash(t), n])) };
+  }
+  function run(file: string, options: Partial<CompileOptions>): string[] {
+    const ctx = { options: { ...DEFAULT_OPTIONS, ...options }, notes: emptyNotes() };
+    provenancePass.run(loadMir(`${DIR}/${file}`), ctx);
+    return ctx.notes.warnings;
+  }
+
+  it('a --private glob that matches no weight is an error naming the glob', () => {
+    expect(() => run('names.in.mir', { privateGlobs: ['encoder.*', 'decoder.*'] })).toThrow(
+      /^--private 'decoder\.\*' matches no weight of the model \(weights: 'encoder\.layer\.0\.attn\.q\.weight'/,
+    );
+  });
+
+  it('a --public glob that matches no weight is a warning; one that matches says nothing', () => {
+    expect(run('names.in.mir', { publicGlobs: ['encoder.*', 'decoder.*'] })).toEqual([
+      expect.stringMatching(/^--public 'decoder\.\*' matches no weight of the model/),
+    ]);
+  });
+
+  it('a --base of another model (no equal bytes, no name and shape in common) is an error', () => {
+    const other = base({ 'decoder.w': tensor([2, 3], [1, 2, 3, 4, 5, 6]) });
+    expect(() => run('base.in.mir', { base: other })).toThrow(
+      'shares no weight with the model: none of its 1 initializers equals one of the model',
+    );
+  });
+
+  it('a --base of the same model, every weight fine-tuned, is a warning', () => {
+    // The name and shape of a weight of base.in.mir, other values: nothing is equal.
+    const same = base({ 'layer.0.v.weight': tensor([2, 2], [0, 0, 0, 1]) });
+    expect(run('base.in.mir', { base: same })).toEqual([
+      expect.stringMatching(/^--base base\.onnx: no weight of the model equals one of the base's/),
+    ]);
+  });
+
+  it('a base sharing one weight, or --no-marill, says nothing', () => {
+    const one = base({ x: tensor([3, 2], [0.5, -1, 2, 0.25, -3, 1.5]) });
+    expect(run('base.in.mir', { base: one })).toEqual([]);
+    const other = base({ 'decoder.w': tensor([2, 3], [1, 2, 3, 4, 5, 6]) });
+    expect(run('base.in.mir', { base: other, noMarill: true })).toEqual([]);
+  });
+});

@@ -12,7 +12,20 @@
  *   6. no base                          -> private
  * Then every value's visibility is re-derived by the join rule. Each decision
  * is recorded in ctx.notes.weights for the report.
+ *
+ * Options that match nothing are reported (checkOptionsMatched), since each is
+ * most likely a typo or the wrong file:
+ *   - a --private glob that matches no weight: an error. The user meant to keep
+ *     something private and the plan would not; it must not be written.
+ *   - a --public glob that matches no weight: a warning. The plan is still correct
+ *     (those weights stay private), only costlier than intended.
+ *   - a --base of which no initializer equals a model weight: an error when no
+ *     model weight has a base initializer's name and shape either (a base of
+ *     another model: the user's public/private split would silently be "all
+ *     private"); a warning when the names and shapes line up (the same model
+ *     family, fully fine-tuned: every weight differs, which is a real answer).
  */
+import { MarillError } from '../ir/errors.ts';
 import type { Graph, ValueId } from '../ir/graph.ts';
 import { stringAttr } from '../ir/ops.ts';
 import type { Visibility } from '../ir/types.ts';
@@ -43,17 +56,86 @@ export function classifyWeight(name: string, hash: string, options: CompileOptio
   return { name, public: false, reason: 'no-base' };
 }
 
+function sample(names: readonly string[]): string {
+  const shown = names.slice(0, 3).map((n) => `'${n}'`);
+  return names.length > 3 ? `${shown.join(', ')}, ... (${names.length} in all)` : shown.join(', ');
+}
+
+/** Errors for options that match nothing and cannot give the plan the user meant; warnings for the others. */
+export function checkOptionsMatched(
+  weights: readonly { name: string; shape: readonly number[] }[],
+  notes: readonly WeightNote[],
+  options: CompileOptions,
+  warnings: string[],
+): void {
+  const names = weights.map((w) => w.name);
+  const unmatched = (globs: readonly string[]) =>
+    globs.filter((glob) => !names.some((n) => matchesAny(n, [glob])));
+  const privateMisses = unmatched(options.privateGlobs);
+  if (privateMisses.length > 0)
+    throw new MarillError(
+      `--private ${privateMisses.map((p) => `'${p}'`).join(', ')} matches no weight of the model (weights: ${sample(names)})`,
+    );
+  for (const glob of unmatched(options.publicGlobs))
+    warnings.push(
+      `--public '${glob}' matches no weight of the model (weights: ${sample(names)}); nothing made public by it`,
+    );
+  const base = options.base;
+  if (!base || options.noMarill) return;
+  const compared = notes.filter((n) => n.reason === 'matches-base' || n.reason === 'differs-from-base');
+  if (compared.length === 0 || compared.some((n) => n.reason === 'matches-base')) return;
+  const sameFamily = weights.some((w) => {
+    const t = base.tensors.get(w.name);
+    return t !== undefined && t.shape.length === w.shape.length && t.shape.every((d, i) => d === w.shape[i]);
+  });
+  if (!sameFamily)
+    throw new MarillError(
+      `shares no weight with the model: none of its ${base.tensors.size} initializers equals one of the model's ${weights.length} weights, and none has a weight's name and shape (the base of another model? without --base every weight is private)`,
+      { file: base.file, what: '--base' },
+    );
+  warnings.push(
+    `--base ${base.file}: no weight of the model equals one of the base's (a full fine-tune?); every weight stays private, as in the standard plan`,
+  );
+}
+
+/**
+ * A placed text IR (`--emit ir` prints one) compiles again only with the
+ * decisions that placed it: its placements, shares and reveals follow from
+ * them. Options that now decide a weight otherwise (typically no --base, so
+ * public weights turn private) would leave it placed for other visibilities;
+ * say so, and which forms do compile.
+ */
+function checkPlacedInput(g: Graph, decided: ReadonlyMap<ValueId, Visibility>): void {
+  for (const n of g.nodes) {
+    if (n.op !== 'weight' || n.placement === undefined) continue;
+    const was = g.values.get(n.outputs[0]!)!.visibility;
+    const now = decided.get(n.outputs[0]!)!;
+    if (was === now) continue;
+    throw new MarillError(
+      `this IR is already placed with the weight ${was === 'public' ? 'public' : 'private'}, but these options make it ${now === 'public' ? 'public' : 'private'}: compile a placed IR with the options that placed it (the same --base, --private, --public), or compile the model itself or an IR printed before placement (--dump-after approximate)`,
+      { what: `weight '${stringAttr(n.attrs, 'name')}'` },
+    );
+  }
+}
+
 export const provenancePass: Pass = {
   name: 'provenance',
   summary: 'mark weights public (equal to a base initializer, or --public) or server-private',
   run(g: Graph, ctx: PassContext): Graph {
     const decided = new Map<ValueId, Visibility>();
+    const weights: { name: string; shape: readonly number[] }[] = [];
+    const notes: WeightNote[] = [];
     for (const n of g.nodes) {
       if (n.op !== 'weight') continue;
-      const note = classifyWeight(stringAttr(n.attrs, 'name'), stringAttr(n.attrs, 'hash'), ctx.options);
-      ctx.notes.weights.push(note);
+      const name = stringAttr(n.attrs, 'name');
+      const note = classifyWeight(name, stringAttr(n.attrs, 'hash'), ctx.options);
+      weights.push({ name, shape: g.values.get(n.outputs[0]!)!.type.shape });
+      notes.push(note);
       decided.set(n.outputs[0]!, note.public ? 'public' : 'server');
     }
+    checkOptionsMatched(weights, notes, ctx.options, ctx.notes.warnings);
+    checkPlacedInput(g, decided);
+    ctx.notes.weights.push(...notes);
     return rederiveVisibility(g, decided);
   },
 };

@@ -6,7 +6,8 @@ import type { Tensor } from '../ir/tensor.ts';
 import { toNumbers } from '../ir/tensor.ts';
 import { verifyGraph } from '../ir/verify.ts';
 import { expectTextFile } from '../test/expect-text.ts';
-import { relocate } from './relocate.ts';
+import { DEFAULT_OPTIONS, emptyNotes } from './context.ts';
+import { relocate, relocatePass } from './relocate.ts';
 import { verifyFlow } from './verify-flow.ts';
 import { lcgTensor, loadMir } from '../test/passes/pass-harness.ts';
 
@@ -67,5 +68,40 @@ describe('relocate', () => {
     expect(reveals).toHaveLength(1);
     const matmul = out.nodes.find((n) => n.op === 'matmul')!;
     expect(reveals[0]!.inputs).toEqual(matmul.outputs);
+  });
+});
+
+describe('--client-post that moves nothing', () => {
+  function run(input: string, clientPost: string[]): string[] {
+    const ctx = { options: { ...DEFAULT_OPTIONS, clientPost }, notes: emptyNotes() };
+    relocatePass.run(load(input), ctx);
+    return ctx.notes.warnings;
+  }
+
+  it('a declared op that moves gives no warning', () => {
+    expect(run('softmax', ['softmax'])).toEqual([]);
+  });
+
+  it('an op the model lacks is a warning (the plan is still correct)', () => {
+    expect(run('softmax', ['argmax'])).toEqual([
+      "--client-post argmax: the model has no 'argmax' op; nothing moved to the client",
+    ]);
+  });
+
+  it('an op that cannot move (masked softmax reads a second operand) is a warning', () => {
+    const [warning, ...rest] = run('masked-softmax', ['softmax']);
+    expect(rest).toEqual([]);
+    expect(warning).toContain(
+      "--client-post softmax: no 'softmax' lies between the last MPC op and an output",
+    );
+  });
+
+  it('a name that is no IR op is an error, with the lower-case op when there is one', () => {
+    expect(() => run('softmax', ['Softmax'])).toThrow(
+      /--client-post 'Softmax' is not an op of the IR \(did you mean 'softmax'\? single-operand ops of this model: .*softmax/,
+    );
+    expect(() => run('softmax', ['sofmax'])).toThrow(
+      /--client-post 'sofmax' is not an op of the IR \(single/,
+    );
   });
 });

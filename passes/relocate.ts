@@ -33,9 +33,11 @@
  *      placement and attributes) and `f r @client` (at the reveal's position, keeping the
  *      reveal's result id, so graph outputs and later readers are unchanged).
  */
+import { MarillError } from '../ir/errors.ts';
 import type { Graph, Node } from '../ir/graph.ts';
 import { IdSource, producers, users, withNodes } from '../ir/graph.ts';
 import type { OpName } from '../ir/ops.ts';
+import { hasGroup, isOpName } from '../ir/ops.ts';
 import type { PassContext } from './context.ts';
 import type { Pass } from './manager.ts';
 
@@ -98,9 +100,48 @@ export function relocate(g: Graph, clientPost: readonly string[]): Graph {
   return cur;
 }
 
+/**
+ * `--client-post OP` that does nothing. An OP that is no op of the IR (a typo,
+ * or the ONNX spelling `Softmax`) is an error: the user asked for something that
+ * cannot exist. An OP the model lacks, or has only where it cannot move, is a
+ * warning: the plan is still correct and secure, just with OP left in MPC.
+ */
+export function checkClientPost(
+  before: Graph,
+  after: Graph,
+  clientPost: readonly string[],
+  warnings: string[],
+): void {
+  const onClient = (g: Graph, op: string) =>
+    g.nodes.filter((n) => n.op === op && n.placement === 'client').length;
+  for (const op of clientPost) {
+    if (!isOpName(op)) {
+      const movable = before.nodes.filter(
+        (n) => n.inputs.length === 1 && n.outputs.length === 1 && !hasGroup(n.op, 'boundary'),
+      );
+      const present = [...new Set(movable.map((n) => n.op))].sort();
+      const lower = op.toLowerCase();
+      const hint = isOpName(lower) ? `did you mean '${lower}'? ` : '';
+      throw new MarillError(
+        `--client-post '${op}' is not an op of the IR (${hint}single-operand ops of this model: ${present.join(', ')})`,
+      );
+    }
+    if (!before.nodes.some((n) => n.op === op))
+      warnings.push(`--client-post ${op}: the model has no '${op}' op; nothing moved to the client`);
+    else if (onClient(after, op) === onClient(before, op))
+      warnings.push(
+        `--client-post ${op}: no '${op}' lies between the last MPC op and an output (on a secret value, read only there), so it stays in MPC`,
+      );
+  }
+}
+
 export const relocatePass: Pass = {
   name: 'relocate',
   summary:
     'move bijective movement ops and declared client post-processing after the reveal, onto the client',
-  run: (g: Graph, ctx: PassContext) => relocate(g, ctx.options.clientPost),
+  run(g: Graph, ctx: PassContext): Graph {
+    const out = relocate(g, ctx.options.clientPost);
+    checkClientPost(g, out, ctx.options.clientPost, ctx.notes.warnings);
+    return out;
+  },
 };

@@ -193,7 +193,7 @@ describe('compile', () => {
     expect(readFileSync(plan, 'utf8')).toContain('export const PLAN_HASH');
     expect(existsSync(join(dir, 'plan.server.onnx'))).toBe(true);
     const failed = join(dir, 'failed.ts');
-    expect(marillc([GPT2, '--network', 'fast', '-o', failed]).code).toBe(1);
+    expect(marillc([GPT2, '--private', 'no.such.weight', '-o', failed]).code).toBe(1);
     expect(existsSync(failed)).toBe(false);
     expect(existsSync(join(dir, 'failed.server.onnx'))).toBe(false);
   });

@@ -6,12 +6,14 @@
  * Exit codes: 0 success; 1 bad input (one line `marillc: error: ...`, a stack
  * trace only with --verbose); 2 bad usage.
  */
-import { Command, CommanderError, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { MarillError } from '../../ir/errors.ts';
 import { DEFAULT_OPTIONS } from '../../passes/context.ts';
 import { DEFAULT_FRAC_BITS } from '../../runtime/ring/fixed.ts';
 import { STAGE_NAMES, completesPipeline, stagesHelp } from '../stages.ts';
-import { collect } from './commands/common.ts';
+import { NETWORKS, parseNetwork } from '../backend/network.ts';
+import { collect, fracBitsFlag, numberFlag } from './commands/common.ts';
 import type { AdviseFlags } from './commands/advise.ts';
 import type { CompileFlags } from './commands/compile.ts';
 import type { EvalFlags } from './commands/eval.ts';
@@ -28,11 +30,87 @@ Examples:
       --dealer 127.0.0.1:7001 --input examples/gpt2/input.json
   $ marillc examples/gpt2/frozen.onnx --base examples/gpt2/base.onnx --emit ir      the placed IR
   $ marillc examples/gpt2/full.onnx --no-marill --emit cost --network wan          per-op costs
-  $ marillc examples/bert/full.onnx --shape input_ids=1x16 --shape attention_mask=1x16 --gelu quad
+  $ marillc examples/bert/full.onnx --shape sequence=16 --gelu quad
   $ marillc eval examples/gpt2/full.onnx --input examples/gpt2/input.json
   $ marillc advise examples/gpt2/base.onnx --network wan                          what to fine-tune`;
 
-const TIMEOUT_S = '60';
+/** Each subcommand's `--help` ends with a command line that works from the repository root. */
+const COMMAND_EXAMPLES: Readonly<Record<string, string>> = {
+  compile: `
+Examples:
+  $ marillc examples/gpt2/lora-merged.onnx --base examples/gpt2/base.onnx -o out/plan.ts
+  $ marillc examples/bert/lora-merged.onnx --base examples/bert/base.onnx --shape sequence=16 \\
+      --private 'bert.embeddings.*' --emit cost`,
+  eval: `
+Example:
+  $ marillc eval examples/gpt2/full.onnx --input examples/gpt2/input.json --out out/logits.json`,
+  advise: `
+Example:
+  $ marillc advise examples/gpt2/base.onnx --network wan`,
+  run: `
+Example (three processes; compile out/plan.ts first, see marillc compile --help):
+  $ marillc run out/plan.ts --party dealer --listen 127.0.0.1:7001 &
+  $ marillc run out/plan.ts --party server --model out/plan.server.onnx --listen 127.0.0.1:7000 \\
+      --dealer 127.0.0.1:7001 &
+  $ marillc run out/plan.ts --party client --model out/plan.client.onnx --connect 127.0.0.1:7000 \\
+      --dealer 127.0.0.1:7001 --input examples/gpt2/input.json --out out/result.json`,
+  simulate: `
+Example:
+  $ marillc simulate out/plan.ts --server-model out/plan.server.onnx --client-model out/plan.client.onnx \\
+      --input examples/gpt2/input.json --out out/result.json --report out/report.json`,
+};
+
+const TIMEOUT_S = 60;
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+/**
+ * An option whose value `parse` checks when the command line is read: a value
+ * it rejects (a MarillError) is bad usage, reported by commander with exit 2,
+ * before any file is read.
+ */
+function checkedOption<T>(
+  flags: string,
+  description: string,
+  parse: (text: string) => T,
+  fallback?: { value: T; shown: string },
+): Option {
+  const option = new Option(flags, description).argParser((text: string) => {
+    try {
+      return parse(text);
+    } catch (e) {
+      if (e instanceof MarillError) throw new InvalidArgumentError(e.message);
+      throw e;
+    }
+  });
+  return fallback ? option.default(fallback.value, fallback.shown) : option;
+}
+
+function networkOption(description: string): Option {
+  return checkedOption('--network <profile>', description, parseNetwork, {
+    value: NETWORKS.lan,
+    shown: 'lan',
+  });
+}
+
+function fracBitsOption(): Option {
+  return checkedOption('--frac-bits <f>', 'fixed-point fractional bits', fracBitsFlag, {
+    value: DEFAULT_FRAC_BITS,
+    shown: String(DEFAULT_FRAC_BITS),
+  });
+}
+
+function timeoutOption(description: string): Option {
+  return checkedOption('--timeout <seconds>', description, (t) => numberFlag('--timeout', t, 0.001), {
+    value: TIMEOUT_S,
+    shown: String(TIMEOUT_S),
+  });
+}
 
 function addTlsOptions(cmd: Command): Command {
   return cmd
@@ -41,10 +119,33 @@ function addTlsOptions(cmd: Command): Command {
     .option('--tls-ca <pem>', 'the CA that signed every party of the session');
 }
 
+/**
+ * Combinations of `run` flags that cannot work, found before the plan is loaded
+ * (bad usage, exit 2); undefined when the flags fit together.
+ */
+export function runUsageProblem(flags: RunFlags): string | undefined {
+  if (flags.party === 'dealer')
+    return flags.listen === undefined && flags.dealerDir === undefined
+      ? 'the dealer needs --listen HOST:PORT (live) or --dealer-dir DIR (material made ahead)'
+      : undefined;
+  if ((flags.dealer === undefined) === (flags.dealerDir === undefined))
+    return `the ${flags.party} needs exactly one of --dealer HOST:PORT (a live dealer) or --dealer-dir DIR (material made ahead)`;
+  if ((flags.listen === undefined) === (flags.connect === undefined))
+    return `the ${flags.party} needs exactly one of --listen HOST:PORT or --connect HOST:PORT (where it meets the other party)`;
+  if (flags.party === 'server' && flags.input !== undefined)
+    return '--input is the client’s: the server has no inputs in a plan';
+  return undefined;
+}
+
 export function buildProgram(argv: readonly string[]): Command {
   const program = new Command('marillc')
     .description('Compile fine-tuned ONNX models into two-party (MPC) inference plans, after Marill.')
+    .version(packageVersion(), '-V, --version', 'print the version of marillc')
     .option('--verbose', 'print stack traces on errors')
+    // Every message commander prints starts with 'error: '; the prefix makes it
+    // read like the command's own errors (`marillc: error: ...`). Subcommands
+    // inherit this output configuration.
+    .configureOutput({ outputError: (text, write) => write(`marillc: ${text}`) })
     .showHelpAfterError('(run marillc --help for usage)')
     .addHelpText('after', EXAMPLES);
 
@@ -52,7 +153,11 @@ export function buildProgram(argv: readonly string[]): Command {
     .command('compile <model>', { isDefault: true })
     .description('compile MODEL (.onnx or .mir) into a two-party plan')
     .option('-o, --output <plan.ts>', 'write the plan module (and its weight bundles beside it)')
-    .option('--shape <name=DxD>', 'fix a dynamic input shape (repeatable)', collect)
+    .option(
+      '--shape <name=DxD>',
+      'fix a dynamic input shape (input=1x16) or one dynamic dimension by name (sequence=16); repeatable',
+      collect,
+    )
     .option('--base <file>', 'the public base model: initializers with equal bytes are public')
     .option(
       '--private <glob>',
@@ -76,23 +181,29 @@ export function buildProgram(argv: readonly string[]): Command {
       'let the client apply OP after the reveal, e.g. softmax (repeatable)',
       collect,
     )
-    .option(
-      '--lora-max-rank <r>',
-      'largest rank a merged LoRA split may have',
-      String(DEFAULT_OPTIONS.loraMaxRank),
+    .addOption(
+      checkedOption(
+        '--lora-max-rank <r>',
+        'largest rank a merged LoRA split may have',
+        (t) => numberFlag('--lora-max-rank', t, 1, true),
+        { value: DEFAULT_OPTIONS.loraMaxRank, shown: String(DEFAULT_OPTIONS.loraMaxRank) },
+      ),
     )
-    .option(
-      '--lora-tolerance <t>',
-      'relative error allowed in the low-rank fit',
-      String(DEFAULT_OPTIONS.loraTolerance),
+    .addOption(
+      checkedOption(
+        '--lora-tolerance <t>',
+        'relative error allowed in the low-rank fit',
+        (t) => numberFlag('--lora-tolerance', t, 0),
+        { value: DEFAULT_OPTIONS.loraTolerance, shown: String(DEFAULT_OPTIONS.loraTolerance) },
+      ),
     )
     .addOption(
       new Option('--setting <s>', 'who makes the correlated randomness: a dealer process or files')
         .choices(['2pc-dealer'])
         .default('2pc-dealer'),
     )
-    .option('--network <profile>', 'optimise for lan, wan, or BW,LAT (Mbit/s, ms one-way)', 'lan')
-    .option('--frac-bits <f>', 'fixed-point fractional bits', String(DEFAULT_FRAC_BITS))
+    .addOption(networkOption('optimise for lan, wan, or BW,LAT (Mbit/s, ms one-way)'))
+    .addOption(fracBitsOption())
     .addOption(
       new Option('--emit <stage>', 'stop after STAGE and print its result (IR stages: .mir text; see Stages)')
         .choices(STAGE_NAMES)
@@ -117,7 +228,11 @@ export function buildProgram(argv: readonly string[]): Command {
     .description('run MODEL in plaintext (the reference interpreter)')
     .requiredOption('--input <file>', 'input JSON: {"name": nested arrays}')
     .option('--out <file>', 'write outputs JSON here instead of stdout')
-    .option('--shape <name=DxD>', 'fix a dynamic input shape (repeatable)', collect)
+    .option(
+      '--shape <name=DxD>',
+      'fix a dynamic input shape or dimension (default: the shapes of the input JSON); repeatable',
+      collect,
+    )
     .action(async (model: string, flags: EvalFlags) =>
       (await import('./commands/eval.ts')).evalCommand(model, flags),
     );
@@ -127,15 +242,15 @@ export function buildProgram(argv: readonly string[]): Command {
     .description(
       'estimated MPC cost by number of fine-tuned top layers and head-merge factor, before training',
     )
-    .option('--network <profile>', 'lan, wan, or BW,LAT (Mbit/s, ms one-way)', 'lan')
-    .option('--shape <name=DxD>', 'fix a dynamic input shape (repeatable)', collect)
-    .option('--frac-bits <f>', 'fixed-point fractional bits', String(DEFAULT_FRAC_BITS))
+    .addOption(networkOption('lan, wan, or BW,LAT (Mbit/s, ms one-way)'))
+    .option('--shape <name=DxD>', 'fix a dynamic input shape or dimension (repeatable)', collect)
+    .addOption(fracBitsOption())
     .option('--report <file>', 'write the table as JSON')
     .action(async (base: string, flags: AdviseFlags) =>
       (await import('./commands/advise.ts')).adviseCommand(base, flags),
     );
 
-  addTlsOptions(
+  const run = addTlsOptions(
     program
       .command('run <plan>')
       .description('run one party of a plan (server, client or dealer) over TCP')
@@ -152,14 +267,24 @@ export function buildProgram(argv: readonly string[]): Command {
       .option('--connect <host:port>', 'connect to the other party here')
       .option('--dealer <host:port>', 'a live dealer process')
       .option('--dealer-dir <dir>', 'dealer material generated ahead (the dealer writes it with this flag)')
-      .option('--inferences <n>', 'dealer with --dealer-dir: inferences of material to generate', '1')
+      .addOption(
+        checkedOption(
+          '--inferences <n>',
+          'dealer with --dealer-dir: inferences of material to generate',
+          (t) => numberFlag('--inferences', t, 1, true),
+          { value: 1, shown: '1' },
+        ),
+      )
       .option('--input <file>', 'client: input JSON')
       .option('--out <file>', 'client: write outputs JSON here instead of stdout')
       .option('--report <file>', "write this party's measured costs as JSON")
-      .option('--timeout <seconds>', 'give up on a silent peer after this long', TIMEOUT_S),
-  ).action(async (plan: string, flags: RunFlags) =>
-    (await import('./commands/run.ts')).runCommand(plan, flags),
+      .addOption(timeoutOption('give up on a silent peer after this long')),
   );
+  run.action(async (plan: string, flags: RunFlags) => {
+    const problem = runUsageProblem(flags);
+    if (problem !== undefined) run.error(`error: ${problem}`, { exitCode: 2, code: 'marillc.usage' });
+    await (await import('./commands/run.ts')).runCommand(plan, flags);
+  });
 
   program
     .command('simulate <plan>')
@@ -169,14 +294,22 @@ export function buildProgram(argv: readonly string[]): Command {
     .option('--server-model <file>', 'fine-tuned model or server bundle')
     .option('--client-model <file>', 'base model or client bundle')
     .option('--input <file>', 'client input JSON')
-    .option('--out <file>', 'write outputs JSON here')
+    .option('--out <file>', 'write outputs JSON here (default: stdout; the statistics go to stderr)')
     .option('--report <file>', 'write predicted and measured costs and the error as JSON')
-    .option('--network <profile>', 'network profile for the time estimate', 'lan')
-    .option('--timeout <seconds>', 'give up on a silent party after this long', TIMEOUT_S)
+    .addOption(networkOption('network profile for the time estimate'))
+    .addOption(timeoutOption('give up on a silent party after this long'))
     .action(async (plan: string, flags: SimulateFlags) =>
       (await import('./commands/run.ts')).simulateCommand(plan, flags),
     );
 
+  // A usage error names the command's usage line, and every command's help ends with an example.
+  for (const cmd of program.commands) {
+    cmd.showHelpAfterError(
+      `usage: marillc ${cmd.name()} ${cmd.usage()}\n(run marillc ${cmd.name()} --help for the options and an example)`,
+    );
+    const example = COMMAND_EXAMPLES[cmd.name()];
+    if (example !== undefined) cmd.addHelpText('after', example);
+  }
   return program;
 }
 
@@ -185,6 +318,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   program.exitOverride();
   program.commands.forEach((c) => c.exitOverride());
   const verbose = argv.includes('--verbose');
+  if (argv.length === 0) {
+    // A bare `marillc` is bad usage; the whole help (commands and examples) is the answer.
+    program.outputHelp({ error: true });
+    return 2;
+  }
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return 0;

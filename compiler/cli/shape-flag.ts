@@ -6,9 +6,12 @@
  */
 import { MarillError } from '../../ir/errors.ts';
 
-/** Parses `NAME=1x16` into [name, dims]. */
+/** Parses `NAME=1x16` into [name, dims]; NAME is an input, or a dimension name with one size (`sequence=16`). */
 export function parseShapeFlag(flag: string): [string, number[]] {
   const m = /^(.+)=(\d+(?:x\d+)*)$/.exec(flag);
-  if (!m) throw new MarillError(`--shape expects NAME=DxDx..., e.g. input_ids=1x16; got '${flag}'`);
+  if (!m)
+    throw new MarillError(
+      `--shape expects INPUT=DxDx... or DIMENSION=D, e.g. input_ids=1x16 or sequence=16; got '${flag}'`,
+    );
   return [m[1]!, m[2]!.split('x').map(Number)];
 }

@@ -8,6 +8,7 @@
  * A bundle is a valid ONNX model: one initializer per weight, each passed
  * through an Identity node to a graph output, so ONNX tools can open it.
  */
+import { basename, dirname, join } from 'node:path';
 import type { Graph } from '../../ir/graph.ts';
 import { stringAttr } from '../../ir/ops.ts';
 import type { Tensor } from '../../ir/tensor.ts';
@@ -16,6 +17,15 @@ import type { Visibility } from '../../ir/types.ts';
 import { encodeOnnx, makeModel } from '../onnx/write.ts';
 import { onnxNameOfIrDtype } from '../onnx/dtypes.ts';
 import { writeFileAtomic } from '../fs-util.ts';
+
+/** `plan.ts` -> `plan.client.onnx` / `plan.server.onnx` beside it. */
+export function bundlePaths(planFile: string): { client: string; server: string } {
+  const stem = basename(planFile).replace(/\.m?ts$/, '');
+  return {
+    client: join(dirname(planFile), `${stem}.client.onnx`),
+    server: join(dirname(planFile), `${stem}.server.onnx`),
+  };
+}
 
 export interface BundleWeight {
   readonly name: string;

@@ -68,7 +68,7 @@ describe('input shapes', () => {
 
   test('an unfixed dynamic dimension names the input and the dimension', () => {
     expect(errorLine(() => lowerBytes(dynamic))).toBe(
-      "model.onnx: input 'input_ids': dimension 1 ('sequence') is dynamic; fix it with --shape input_ids=1x<sequence>",
+      "model.onnx: input 'input_ids': dimension 1 ('sequence') is dynamic; fix it with --shape sequence=<size> (by dimension) or --shape input_ids=1x<sequence> (by input)",
     );
   });
 
@@ -85,7 +85,7 @@ describe('input shapes', () => {
       "model.onnx: input 'input_ids': --shape input_ids=2x16: dimension 0 is fixed to 1 by the model",
     );
     expect(errorLine(() => lowerBytes(dynamic, { input_ids: [1, 16], mask: [1, 16] }))).toBe(
-      "model.onnx: --shape names 'mask', which is not a graph input (inputs: input_ids)",
+      "model.onnx: --shape names 'mask', which is not a graph input (inputs: input_ids) nor a dynamic dimension (sequence)",
     );
   });
 

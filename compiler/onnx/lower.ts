@@ -27,8 +27,10 @@ import { loweringRule } from './ops/index.ts';
 export interface LowerOptions {
   /** The model file, for error messages. */
   readonly file: string;
-  /** Static shapes for graph inputs with dynamic dimensions (`--shape NAME=1x16`). */
+  /** Static shapes for dynamic dimensions, by input or dimension name (`--shape input_ids=1x16`, `--shape sequence=16`). */
   readonly shapes?: Readonly<Record<string, readonly number[]>>;
+  /** The shapes of the input data at hand (eval), for dimensions still dynamic (input-shapes.ts). */
+  readonly dataShapes?: Readonly<Record<string, readonly number[]>>;
 }
 
 export function lowerOnnx(model: OnnxModel, opts: LowerOptions): Graph {
@@ -39,7 +41,7 @@ export function lowerOnnx(model: OnnxModel, opts: LowerOptions): Graph {
   );
   const state = new LoweringState(builder, file);
 
-  const inputTypes = resolveInputTypes(model.inputs, opts.shapes ?? {}, file);
+  const inputTypes = resolveInputTypes(model.inputs, opts.shapes ?? {}, file, opts.dataShapes);
   model.inputs.forEach((input, i) => {
     const id = builder.addInput(input.name, inputTypes[i]!, 'client');
     state.bind(input.name, { kind: 'ir', id, type: inputTypes[i]! });

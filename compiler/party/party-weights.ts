@@ -15,7 +15,9 @@ import type { Tensor } from '../../ir/tensor.ts';
 import { tensorHash } from '../../ir/tensor.ts';
 import type { Plan } from '../../runtime/plan.ts';
 import type { Party } from '../../runtime/protocol.ts';
+import { bundlePaths } from '../emit/bundle.ts';
 import { loadOnnx } from '../onnx/load.ts';
+import type { OnnxModel } from '../onnx/model.ts';
 
 interface NeededWeight {
   readonly name: string;
@@ -34,23 +36,39 @@ export function weightsNeeded(plan: Plan, party: Party): NeededWeight[] {
   return [...out.values()];
 }
 
-const HINT: Record<Party, string> = {
-  server:
-    'pass the fine-tuned model, or the server bundle (<plan>.server.onnx) that holds the weights the compiler derived',
-  client: 'pass the base model, or the client bundle (<plan>.client.onnx)',
-};
+function hint(party: Party, planFile: string | undefined): string {
+  const bundle = planFile !== undefined ? bundlePaths(planFile)[party] : `<plan>.${party}.onnx`;
+  return party === 'server'
+    ? `pass the fine-tuned model, or the server bundle ${bundle} that holds the weights the compiler derived`
+    : `pass the base model, or the client bundle ${bundle}`;
+}
+
+/** `W.lora_B` or `W.lora_A.0-64`: a factor lora-split derived from the merged weight `W` (passes/lora-split.ts). */
+const DERIVED_FACTOR = /^(.+)\.lora_[AB](?:\.\d+-\d+)?$/;
+
+/**
+ * The merged weight whose derived LoRA factors `missing` are, when `file` holds
+ * it: the file is then the fine-tuned model itself, and only the server bundle
+ * has the factors (the fine-tuned model cannot: they were computed from it).
+ */
+function mergedWeightOf(missing: string, file: OnnxModel): string | undefined {
+  const stem = DERIVED_FACTOR.exec(missing)?.[1];
+  return stem !== undefined && file.initializers.has(stem) ? stem : undefined;
+}
 
 export function loadPartyWeights(
   plan: Plan,
   party: Party,
   modelPath: string | undefined,
+  /** The plan module's path, to name the bundle written beside it in errors. */
+  planFile?: string,
 ): Map<string, Tensor> {
   const needed = weightsNeeded(plan, party);
   const weights = new Map<string, Tensor>();
   if (needed.length === 0) return weights;
   if (modelPath === undefined)
     throw new MarillError(
-      `the ${party} needs ${needed.length} weight(s) of this plan: --model is missing (${HINT[party]})`,
+      `the ${party} needs ${needed.length} weight(s) of this plan: --model is missing (${hint(party, planFile)})`,
     );
   const file = loadOnnx(modelPath);
   const byHash = new Map<string, Tensor>();
@@ -60,16 +78,36 @@ export function loadPartyWeights(
     hashOf.set(name, h);
     if (!byHash.has(h)) byHash.set(h, init.tensor);
   }
+  const missing: { weight: NeededWeight; sameName: boolean }[] = [];
   for (const w of needed) {
     const sameName = file.initializers.get(w.name);
     const tensor = sameName && hashOf.get(w.name) === w.hash ? sameName.tensor : byHash.get(w.hash);
-    if (!tensor) {
-      const why = sameName ? 'has other content under that name' : 'is not in it';
-      throw new MarillError(`weight '${w.name}' (sha256 ${w.hash.slice(0, 12)}…) ${why}: ${HINT[party]}`, {
-        file: modelPath,
-      });
-    }
-    weights.set(w.name, tensor);
+    if (tensor) weights.set(w.name, tensor);
+    else missing.push({ weight: w, sameName: sameName !== undefined });
   }
-  return weights;
+  if (missing.length === 0) return weights;
+  // The server given the fine-tuned model of a plan that split merged weights:
+  // the base weight is missing too (the file holds the merged one under its
+  // name), so look for a derived factor among all that are missing.
+  const derived =
+    party === 'server'
+      ? missing
+          .map(({ weight }) => ({ factor: weight.name, merged: mergedWeightOf(weight.name, file) }))
+          .find((m) => m.merged !== undefined)
+      : undefined;
+  if (derived) {
+    const bundle = planFile !== undefined ? bundlePaths(planFile).server : 'the <plan>.server.onnx';
+    throw new MarillError(
+      `this is the fine-tuned model, but the plan runs '${derived.merged}' as its base weight plus LoRA factors the compiler derived ('${derived.factor}'), which only the server bundle holds: pass ${bundle} instead`,
+      { file: modelPath },
+    );
+  }
+  const { weight: w, sameName } = missing[0]!;
+  const why = sameName ? 'has other content under that name' : 'is not in it';
+  throw new MarillError(
+    `weight '${w.name}' (sha256 ${w.hash.slice(0, 12)}…) ${why}: ${hint(party, planFile)}`,
+    {
+      file: modelPath,
+    },
+  );
 }

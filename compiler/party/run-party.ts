@@ -51,8 +51,9 @@ export async function runPartyCommand(
   conn: Connection,
   modelPath: string | undefined,
   inputFile: string | undefined,
+  planFile?: string,
 ): Promise<PartyResult> {
-  const weights = loadPartyWeights(plan, party, modelPath);
+  const weights = loadPartyWeights(plan, party, modelPath, planFile);
   const inputs = party === 'client' ? readPlanInputs(plan, inputFile) : new Map<string, Tensor>();
   return runParty({
     plan,
@@ -133,9 +134,10 @@ export async function simulate(
   clientModel: string | undefined,
   inputFile: string | undefined,
   timeoutMs: number,
+  planFile?: string,
 ): Promise<SimulateOutcome> {
-  const serverWeights = loadPartyWeights(plan, 'server', serverModel);
-  const clientWeights = loadPartyWeights(plan, 'client', clientModel);
+  const serverWeights = loadPartyWeights(plan, 'server', serverModel, planFile);
+  const clientWeights = loadPartyWeights(plan, 'client', clientModel, planFile);
   const inputs = readPlanInputs(plan, inputFile);
   const t0 = performance.now();
 

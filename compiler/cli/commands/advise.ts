@@ -1,13 +1,13 @@
 /** `marillc advise BASE.onnx`: the cost table by fine-tuned layers and head-merge factor. */
 import type { Advice } from '../../advise/advise.ts';
 import { advise } from '../../advise/advise.ts';
-import { parseNetwork } from '../../backend/network.ts';
-import { emit, numberFlag, shapesFrom, writeJson } from './common.ts';
+import type { NetworkProfile } from '../../backend/network.ts';
+import { emit, shapesFrom, writeJson } from './common.ts';
 
 export interface AdviseFlags {
-  network: string;
+  network: NetworkProfile;
   shape?: string[];
-  fracBits: string;
+  fracBits: number;
   report?: string;
 }
 
@@ -42,8 +42,8 @@ export function formatAdvice(a: Advice): string {
 
 export function adviseCommand(model: string, flags: AdviseFlags): void {
   const advice = advise(model, {
-    network: parseNetwork(flags.network),
-    fracBits: numberFlag('--frac-bits', flags.fracBits, 1, true),
+    network: flags.network,
+    fracBits: flags.fracBits,
     shapes: shapesFrom(flags.shape),
   });
   if (flags.report) writeJson(flags.report, advice);

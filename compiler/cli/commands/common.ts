@@ -20,8 +20,26 @@ export function emit(text: string, out: string | undefined): void {
 
 export function numberFlag(name: string, text: string, min: number, integer = false): number {
   const v = Number(text);
-  if (!Number.isFinite(v) || v < min || (integer && !Number.isInteger(v)))
+  if (text.trim() === '' || !Number.isFinite(v) || v < min || (integer && !Number.isInteger(v)))
     throw new MarillError(`${name} expects ${integer ? 'an integer' : 'a number'} >= ${min}, got '${text}'`);
+  return v;
+}
+
+/**
+ * The fractional bits the compiler supports. Above 24 the layer-norm/RMSNorm
+ * rsqrt (domain [2^-8, 2^24], the widest of the non-linear protocols) has no
+ * Newton scale that keeps its products below 2^62 (runtime/protocols/nonlinear/
+ * newton.ts), so every example model fails protocol selection; and a product at
+ * 2f bits leaves only |x*y| < 2^(62-2f), 2^14 at f = 24. At 0 values would be
+ * integers.
+ */
+export const FRAC_BITS_RANGE = { min: 1, max: 24 } as const;
+
+export function fracBitsFlag(text: string): number {
+  const v = Number(text);
+  const { min, max } = FRAC_BITS_RANGE;
+  if (text.trim() === '' || !Number.isInteger(v) || v < min || v > max)
+    throw new MarillError(`--frac-bits expects an integer from ${min} to ${max}, got '${text}'`);
   return v;
 }
 

@@ -6,15 +6,13 @@
  * and its weight bundles (only when the whole pipeline runs: cli.ts refuses -o with
  * an earlier stage).
  */
-import { mkdirSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
 import type { Graph } from '../../../ir/graph.ts';
 import { printGraph } from '../../../ir/print.ts';
 import type { CompileOptions, GeluMode, SoftmaxMode } from '../../../passes/context.ts';
 import { DEFAULT_OPTIONS } from '../../../passes/context.ts';
 import { makePlan } from '../../../runtime/plan.ts';
 import { loadBaseModel } from '../../onnx/base-model.ts';
-import { planWeights, writeBundle } from '../../emit/bundle.ts';
+import { bundlePaths, planWeights, writeBundle } from '../../emit/bundle.ts';
 import { generatePlanModule } from '../../emit/codegen.ts';
 import { toDot } from '../../emit/dot.ts';
 import { costPlan } from '../../backend/cost.ts';
@@ -22,9 +20,9 @@ import { formatClassTable, formatCostLine, formatCostTable } from '../../emit/co
 import type { StageName } from '../../driver.ts';
 import { STAGES, completesPipeline, loadModel, runPipeline } from '../../driver.ts';
 import { writeFileAtomic } from '../../fs-util.ts';
-import { parseNetwork } from '../../backend/network.ts';
+import type { NetworkProfile } from '../../backend/network.ts';
 import { formatSummary, summarize } from '../../emit/summary.ts';
-import { emit, numberFlag, shapesFrom, writeJson } from './common.ts';
+import { emit, shapesFrom, writeJson } from './common.ts';
 
 export interface CompileFlags {
   shape?: string[];
@@ -37,13 +35,13 @@ export interface CompileFlags {
   gelu: GeluMode;
   softmax: SoftmaxMode;
   clientPost?: string[];
-  loraMaxRank: string;
-  loraTolerance: string;
+  loraMaxRank: number;
+  loraTolerance: number;
   dumpAfter?: string[];
   report?: string;
-  network: string;
+  network: NetworkProfile;
   setting: string;
-  fracBits: string;
+  fracBits: number;
 }
 
 function compileOptions(flags: CompileFlags): CompileOptions {
@@ -56,23 +54,13 @@ function compileOptions(flags: CompileFlags): CompileOptions {
     gelu: flags.gelu,
     softmax: flags.softmax,
     clientPost: flags.clientPost ?? [],
-    loraMaxRank: numberFlag('--lora-max-rank', flags.loraMaxRank, 1, true),
-    loraTolerance: numberFlag('--lora-tolerance', flags.loraTolerance, 0),
-  };
-}
-
-/** `plan.ts` -> `plan.client.onnx` / `plan.server.onnx` beside it. */
-export function bundlePaths(planFile: string): { client: string; server: string } {
-  const stem = basename(planFile).replace(/\.ts$/, '');
-  return {
-    client: join(dirname(planFile), `${stem}.client.onnx`),
-    server: join(dirname(planFile), `${stem}.server.onnx`),
+    loraMaxRank: flags.loraMaxRank,
+    loraTolerance: flags.loraTolerance,
   };
 }
 
 export function compileCommand(model: string, flags: CompileFlags, argv: readonly string[]): void {
-  const network = parseNetwork(flags.network);
-  const fracBits = numberFlag('--frac-bits', flags.fracBits, 1, true);
+  const { network, fracBits } = flags;
   const options = compileOptions(flags);
   const loaded = loadModel(model, { shapes: shapesFrom(flags.shape) });
   const { graph, notes } = runPipeline(
@@ -85,6 +73,7 @@ export function compileCommand(model: string, flags: CompileFlags, argv: readonl
     { network, fracBits },
     flags.emit,
   );
+  for (const warning of notes.warnings) process.stderr.write(`marillc: warning: ${warning}\n`);
   if (!completesPipeline(flags.emit)) {
     emit(printGraph(graph), undefined); // stopped early: there is no plan to cost or write
     return;
@@ -126,7 +115,6 @@ function writePlan(
   model: string,
   argv: readonly string[],
 ): string[] {
-  mkdirSync(dirname(out) || '.', { recursive: true });
   const bundles = bundlePaths(out);
   const written: string[] = [];
   writeBundle(bundles.server, planWeights(graph, ['public', 'server']));

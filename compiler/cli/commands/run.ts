@@ -3,7 +3,6 @@
  * process) and `marillc simulate PLAN.ts ...` (all parties from one command,
  * over real sockets on loopback).
  */
-import { MarillError } from '../../../ir/errors.ts';
 import type { Tensor } from '../../../ir/tensor.ts';
 import { tensorToJson } from '../../../ir/tensor-json.ts';
 import { combineReports } from '../../../runtime/mpc/accounting.ts';
@@ -16,11 +15,11 @@ import {
   formatMeasuredLine,
   measuredSection,
 } from '../../emit/cost-report.ts';
-import { parseNetwork } from '../../backend/network.ts';
+import type { NetworkProfile } from '../../backend/network.ts';
 import { loadPlanModule } from '../../party/plan-module.ts';
 import { runDealerCommand, runPartyCommand, simulate } from '../../party/run-party.ts';
 import type { TlsFlags } from './common.ts';
-import { emit, numberFlag, tlsFrom, writeJson } from './common.ts';
+import { emit, tlsFrom, writeJson } from './common.ts';
 
 export interface RunFlags extends TlsFlags {
   party: Party | 'dealer';
@@ -32,8 +31,8 @@ export interface RunFlags extends TlsFlags {
   input?: string;
   out?: string;
   report?: string;
-  timeout: string;
-  inferences: string;
+  timeout: number;
+  inferences: number;
 }
 
 export interface SimulateFlags {
@@ -42,8 +41,8 @@ export interface SimulateFlags {
   input?: string;
   out?: string;
   report?: string;
-  network: string;
-  timeout: string;
+  network: NetworkProfile;
+  timeout: number;
 }
 
 function outputsJson(outputs: ReadonlyMap<string, Tensor>): string {
@@ -54,7 +53,7 @@ function outputsJson(outputs: ReadonlyMap<string, Tensor>): string {
 
 export async function runCommand(planFile: string, flags: RunFlags): Promise<void> {
   const plan = await loadPlanModule(planFile);
-  const timeoutMs = numberFlag('--timeout', flags.timeout, 0.001) * 1000;
+  const timeoutMs = flags.timeout * 1000;
   const tls = tlsFrom(flags);
   const conn = {
     ...(flags.listen !== undefined ? { listen: flags.listen } : {}),
@@ -70,13 +69,10 @@ export async function runCommand(planFile: string, flags: RunFlags): Promise<voi
     },
   };
   if (flags.party === 'dealer') {
-    const inferences = numberFlag('--inferences', flags.inferences, 1, true);
-    process.stderr.write(`${await runDealerCommand(plan, conn, inferences)}\n`);
+    process.stderr.write(`${await runDealerCommand(plan, conn, flags.inferences)}\n`);
     return;
   }
-  if (flags.party === 'server' && flags.input !== undefined)
-    throw new MarillError('--input is the client’s: the server has no inputs in a plan');
-  const result = await runPartyCommand(plan, flags.party, conn, flags.model, flags.input);
+  const result = await runPartyCommand(plan, flags.party, conn, flags.model, flags.input, planFile);
   const report = combineReports(
     flags.party === 'server' ? result.stats : [],
     flags.party === 'client' ? result.stats : [],
@@ -89,9 +85,16 @@ export async function runCommand(planFile: string, flags: RunFlags): Promise<voi
 
 export async function simulateCommand(planFile: string, flags: SimulateFlags): Promise<void> {
   const plan = await loadPlanModule(planFile);
-  const network = parseNetwork(flags.network);
-  const timeoutMs = numberFlag('--timeout', flags.timeout, 0.001) * 1000;
-  const outcome = await simulate(plan, flags.serverModel, flags.clientModel, flags.input, timeoutMs);
+  const { network } = flags;
+  const timeoutMs = flags.timeout * 1000;
+  const outcome = await simulate(
+    plan,
+    flags.serverModel,
+    flags.clientModel,
+    flags.input,
+    timeoutMs,
+    planFile,
+  );
   const cost = costPlan(plan.graph, { network, fracBits: plan.fracBits });
   const measured = measuredSection(outcome.report, outcome.seconds);
   const mismatches = costMismatches(cost, measured);
@@ -102,7 +105,6 @@ export async function simulateCommand(planFile: string, flags: SimulateFlags): P
       error: { max_abs: outcome.maxAbsError },
       cost_matches_measured: mismatches.length === 0,
     });
-  if (flags.out !== undefined) emit(outputsJson(outcome.outputs), flags.out);
   const lines = [
     formatCostLine(cost),
     formatMeasuredLine(measured),
@@ -111,6 +113,8 @@ export async function simulateCommand(planFile: string, flags: SimulateFlags): P
       : `cost model: ${mismatches.length} op(s) differ: ${mismatches.slice(0, 3).join('; ')}`,
     `max abs error against the plaintext interpreter: ${outcome.maxAbsError.toExponential(3)}`,
   ];
-  process.stdout.write(`${lines.join('\n')}\n`);
-  if (flags.out === undefined) process.stdout.write(outputsJson(outcome.outputs));
+  // The results alone go to --out or stdout (so `> out.json` is JSON, as with
+  // `run --party client`); the statistics are for the person watching, on stderr.
+  emit(outputsJson(outcome.outputs), flags.out);
+  process.stderr.write(`${lines.join('\n')}\n`);
 }
