@@ -275,6 +275,83 @@ describe.concurrent('parties that do not belong to one session', () => {
   );
 });
 
+describe.concurrent('links: TLS against plain TCP, certificates of the wrong role', () => {
+  it(
+    'a plain client against a TLS server fails at once, told that TLS is required; the server keeps waiting',
+    async () => {
+      const server = party(frozen.plan, 'server', [
+        ...serverFlags(gpt2Model('frozen'), '127.0.0.1:0', materialOf(frozen)),
+        '--timeout',
+        GIVE_UP_S,
+      ]);
+      const port = await listeningPort(server);
+      const client = party(frozen.plan, 'client', [
+        ...clientFlags(base(gpt2), `127.0.0.1:${port}`, materialOf(frozen)),
+        '--insecure-plaintext',
+      ]);
+      const [s, c] = await Promise.all([server.done, client.done]);
+      expectOneLineError(c, /the server at \S+ refused this connection: this party requires TLS/);
+      expect(c.stderr).toMatch(/^marillc: warning: --insecure-plaintext/m);
+      expect(s.stderr).toMatch(
+        /^server: refused a connection from the client at \S+: the peer does not speak TLS \(started with --insecure-plaintext\?\)$/m,
+      );
+      expectOneLineError(
+        s,
+        new RegExp(`no client connected to port ${port} within ${GIVE_UP_S} s \\(refused`),
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'a TLS client against a plain server fails at once: the peer does not speak TLS',
+    async () => {
+      const server = party(frozen.plan, 'server', [
+        ...serverFlags(gpt2Model('frozen'), '127.0.0.1:0', materialOf(frozen)),
+        '--insecure-plaintext',
+        '--timeout',
+        GIVE_UP_S,
+      ]);
+      const port = await listeningPort(server);
+      const client = party(
+        frozen.plan,
+        'client',
+        clientFlags(base(gpt2), `127.0.0.1:${port}`, materialOf(frozen)),
+      );
+      const [s, c] = await Promise.all([server.done, client.done]);
+      expectOneLineError(
+        c,
+        /cannot connect to the server at \S+: the peer does not speak TLS \(started with --insecure-plaintext\?\)/,
+      );
+      expect(s.stderr).toMatch(/^marillc: warning: --insecure-plaintext: the server's links/m);
+      expect(s.stderr).toMatch(/^server: refused a connection from the client at \S+: the peer speaks TLS/m);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'a client that reaches the dealer instead of the server refuses its certificate',
+    async () => {
+      const dealer = spawnMarillc(dealerArgs(frozen, 'live'), { timeoutMs: PARTY_TIMEOUT_MS });
+      try {
+        const port = await listeningPort(dealer);
+        const client = party(
+          frozen.plan,
+          'client',
+          clientFlags(base(gpt2), `127.0.0.1:${port}`, materialOf(frozen)),
+        );
+        expectOneLineError(
+          await client.done,
+          /cannot connect to the server at \S+: TLS: its certificate names the dealer's, not the server's/,
+        );
+      } finally {
+        dealer.kill();
+      }
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
+
 describe.concurrent('a peer that fails mid-run', () => {
   /** Live dealer, server, and a client reaching the server through a relay that cuts at 64 KiB. */
   async function cutRun(afterCut: 'close' | 'silence', clientTimeoutS: string) {
