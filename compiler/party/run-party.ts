@@ -21,7 +21,6 @@ import { runParty } from '../../runtime/party.ts';
 import type { Plan } from '../../runtime/plan.ts';
 import type { Party } from '../../runtime/protocol.ts';
 import { readJsonOrFail } from '../fs-util.ts';
-import { temporaryCertificates } from './certs.ts';
 import { loadPartyWeights } from './party-weights.ts';
 import { terminalProgress } from './progress.ts';
 
@@ -146,6 +145,8 @@ export async function simulate(
   const serverWeights = loadPartyWeights(plan, 'server', serverModel);
   const clientWeights = loadPartyWeights(plan, 'client', clientModel);
   const inputs = readPlanInputs(plan, inputFile);
+  // Loaded here only: the certificate library is not needed by `marillc run`.
+  const { temporaryCertificates } = await import('./certs.ts');
   const certs = await temporaryCertificates();
   try {
     return await simulateOverTls(plan, serverWeights, clientWeights, inputs, timeoutMs, certs.files);

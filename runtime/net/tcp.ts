@@ -128,11 +128,12 @@ export function tlsFailure(e: NodeJS.ErrnoException): string {
   if (
     code === 'ERR_SSL_WRONG_VERSION_NUMBER' ||
     code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG' ||
-    code === 'ERR_SSL_HTTP_REQUEST' ||
-    code === 'ECONNRESET' ||
-    code === 'EPIPE'
+    code === 'ERR_SSL_HTTP_REQUEST'
   )
     return NOT_TLS;
+  // A close mid-handshake: the peer stopped, or refused us without an alert.
+  if (code === 'ECONNRESET' || code === 'EPIPE')
+    return 'TLS: the peer closed the connection during the TLS handshake (it stopped, or it does not speak TLS)';
   if (
     code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' ||
     code === 'SELF_SIGNED_CERT_IN_CHAIN' ||
