@@ -323,8 +323,8 @@ export class Listener {
   private readonly queue: Channel[] = [];
   private readonly waiters: { resolve: (c: Channel) => void; reject: (e: Error) => void }[] = [];
   private failure: MarillError | undefined;
-  /** Connections not yet handed out or refused, by remote address: each one's release. */
-  private readonly waiting = new Map<string, () => void>();
+  /** Connections not yet handed out or refused, by remote address: the socket and its release. */
+  private readonly waiting = new Map<string, { socket: net.Socket; release: () => void }>();
   private lastRefusal: string | undefined;
   private readonly peerName: string;
 
@@ -384,7 +384,7 @@ export class Listener {
   }
 
   private release(socket: net.Socket): void {
-    this.waiting.get(`${socket.remoteAddress}:${socket.remotePort}`)?.();
+    this.waiting.get(`${socket.remoteAddress}:${socket.remotePort}`)?.release();
   }
 
   /**
@@ -400,11 +400,15 @@ export class Listener {
     }
     const timer = setTimeout(() => socket.destroy(), this.recvTimeoutMs);
     timer.unref();
-    const release = () => {
-      clearTimeout(timer);
-      if (this.waiting.get(key) === release) this.waiting.delete(key);
+    const entry = {
+      socket,
+      release: () => {
+        clearTimeout(timer);
+        if (this.waiting.get(key) === entry) this.waiting.delete(key);
+      },
     };
-    this.waiting.set(key, release);
+    const release = entry.release;
+    this.waiting.set(key, entry);
     socket.on('error', () => {}); // a failure shows as 'close' (or, later, at the channel)
     socket.once('close', release);
     socket.once('data', (chunk: Buffer) => {
@@ -487,8 +491,13 @@ export class Listener {
     });
   }
 
+  /** Stops listening and drops connections still waiting for their hello (handed-out ones stay open). */
   close(): void {
     this.server.close();
+    for (const { socket, release } of [...this.waiting.values()]) {
+      release();
+      socket.destroy();
+    }
   }
 }
 
