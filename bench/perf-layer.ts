@@ -93,9 +93,15 @@ interface PartyReport {
   readonly stats: OpStats[][];
 }
 
+/** Plain TCP on loopback: this benchmark measures the protocols, not TLS (its cost is the same for every op). */
+const LINK = { insecurePlaintext: true } as const;
+
 async function peer(cfg: PartyConfig): Promise<Channel> {
-  if (cfg.role === 'client') return connect({ host: '127.0.0.1', port: cfg.port }, 'server');
-  const listener = await Listener.open({ host: '127.0.0.1', port: cfg.port }, { peerRole: 'client' });
+  if (cfg.role === 'client') return connect({ host: '127.0.0.1', port: cfg.port }, 'server', LINK);
+  const listener = await Listener.open(
+    { host: '127.0.0.1', port: cfg.port },
+    { ...LINK, peerRoles: ['client'] },
+  );
   process.send?.({ listening: listener.port });
   try {
     return await listener.accept();
@@ -125,7 +131,7 @@ async function startProfile(): Promise<((name: string) => Promise<void>) | undef
 
 async function runPartyChild(cfg: PartyConfig): Promise<PartyReport> {
   const { graph, plan } = buildPlan(cfg.model, cfg.compare);
-  const feed = fileFeed(plan, cfg.role, cfg.dir);
+  const feed = fileFeed(plan, cfg.role, join(cfg.dir, cfg.role));
   const channel = await peer(cfg);
   const session = await PartySession.open({
     plan,

@@ -3,11 +3,12 @@
  * `marillc` command whose line is printed before its output:
  *   1. the standard plan of a LoRA fine-tuned GPT-2-style model (every weight private);
  *   2. the Marill plan against its public base (-o writes plan.ts and weight bundles);
- *   3. the plan run as three processes over TCP on loopback: dealer, server, client;
+ *   3. certificates for the three parties (`marillc certs`), then the plan run as three
+ *      processes over mutual TLS on loopback: dealer, server, client;
  *   4. the client's result next to the plaintext interpreter's.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const REPO = resolve(import.meta.dirname, '..');
@@ -16,6 +17,7 @@ const MODEL = 'examples/gpt2/lora-merged.onnx';
 const BASE = 'examples/gpt2/base.onnx';
 const INPUT = 'examples/gpt2/input.json';
 const PLAN = join(OUT, 'plan.ts');
+const CERTS = join(OUT, 'certs');
 const CLI = join(REPO, 'bin/marillc.js');
 const DEALER_PORT = 17_301;
 const SERVER_PORT = 17_300;
@@ -56,13 +58,17 @@ step('Marill: base weights found by content are public, LoRA split, work hoisted
   PLAN,
 ]);
 
+// `certs` never overwrites keys: a new run of the demo makes a new session's certificates.
+rmSync(join(REPO, CERTS), { recursive: true, force: true });
+step('a CA and a key + certificate per party (each names its role)', ['certs', '--out', CERTS]);
+
 process.stdout.write(
-  '\n== the plan as three processes on loopback: dealer, server (weights), client (prompt)\n',
+  '\n== the plan as three processes over mutual TLS on loopback: dealer, server (weights), client (prompt)\n',
 );
 const dealer = `127.0.0.1:${DEALER_PORT}`;
 const server = `127.0.0.1:${SERVER_PORT}`;
 const codes = await Promise.all([
-  party(['run', PLAN, '--party', 'dealer', '--listen', dealer]),
+  party(['run', PLAN, '--party', 'dealer', '--listen', dealer, '--certs', CERTS]),
   party([
     'run',
     PLAN,
@@ -74,6 +80,8 @@ const codes = await Promise.all([
     server,
     '--dealer',
     dealer,
+    '--certs',
+    CERTS,
   ]),
   new Promise<void>((r) => setTimeout(r, 1500)).then(() =>
     party([
@@ -87,6 +95,8 @@ const codes = await Promise.all([
       server,
       '--dealer',
       dealer,
+      '--certs',
+      CERTS,
       '--input',
       INPUT,
       '--out',

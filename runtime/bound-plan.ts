@@ -8,6 +8,7 @@
 import { MarillError } from '../ir/errors.ts';
 import type { Graph, Node } from '../ir/graph.ts';
 import { valueInfo } from '../ir/graph.ts';
+import { HELLO_MAX_BYTES } from './net/handshake.ts';
 import type { Plan } from './plan.ts';
 import type { BoundOp, Cost, NodeSpec } from './protocol.ts';
 import { bindNode } from './protocols/registry.ts';
@@ -71,4 +72,21 @@ export function planCosts(plan: Plan): { id: string; op: string; protocol: strin
     protocol: b.protocol,
     cost: b.bound.cost,
   }));
+}
+
+/**
+ * The largest message any peer sends while running this plan: no single
+ * message of an op exceeds what that op sends in all (its cost, which the
+ * runtime's accounting matches byte for byte), and the dealer sends one frame
+ * per op and party of exactly its offline bytes. Channels refuse anything
+ * larger after the handshake (./net/channel.ts), so a hostile length prefix
+ * cannot make a party allocate more than the plan ever needs.
+ */
+export function planMessageBound(plan: Plan): number {
+  let most = HELLO_MAX_BYTES;
+  for (const { bound } of bindPlan(plan)) {
+    const c = bound.cost;
+    most = Math.max(most, ...c.onlineBytes, ...c.offlineBytes, ...c.setupBytes);
+  }
+  return most;
 }

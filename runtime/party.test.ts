@@ -1,11 +1,14 @@
-// runParty over TCP in one process: a peer that disconnects mid-protocol, a peer on another
-// plan, and a live dealer that both parties must share.
+// runParty over TCP (mutual TLS) in one process: a peer that disconnects mid-protocol, a peer on
+// another plan, dealer material used once and given to its own party only.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MarillError } from '../ir/errors.ts';
-import { writeDealerMaterial } from './dealer/files.ts';
+import type { TestCertificates } from '../test/runtime/certs.ts';
+import { testCertificates } from '../test/runtime/certs.ts';
+import { fileFeed, writeDealerMaterial } from './dealer/files.ts';
+import { planMessageBound } from './bound-plan.ts';
 import { handshake, makeHello } from './net/handshake.ts';
 import { Listener, parseEndpoint } from './net/tcp.ts';
 import { makePlan, publicWeightsDigest } from './plan.ts';
@@ -13,7 +16,15 @@ import { runParty } from './party.ts';
 import { SMALL_LAYER, bertEncoderLayer, layerInput, layerWeights } from '../test/runtime/layers.ts';
 
 const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+let certs: TestCertificates;
+beforeAll(async () => {
+  certs = await testCertificates();
+});
+afterAll(() => {
+  dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
+  certs.remove();
+});
+const tls = (role: 'server' | 'client') => ({ tls: certs.files(role) });
 
 function materialDir(plan: ReturnType<typeof makePlan>): string {
   const dir = mkdtempSync(join(tmpdir(), 'marill-party-'));
@@ -29,11 +40,15 @@ describe('runParty', () => {
     const graph = bertEncoderLayer(layer);
     const plan = makePlan(graph);
     const dir = materialDir(plan);
-    const listener = await Listener.open(parseEndpoint('127.0.0.1:0'), { peerRole: 'client' });
+    const listener = await Listener.open(parseEndpoint('127.0.0.1:0'), {
+      ...tls('server'),
+      peerRoles: ['client'],
+    });
     // A fake server: completes the handshake, then leaves when the protocol starts.
     const fake = (async () => {
       const ch = await listener.accept(10_000);
-      await handshake(ch, makeHello('server', plan.hash, publicWeightsDigest(plan.publicWeights)), 'client');
+      const hello = makeHello('server', plan.hash, publicWeightsDigest(plan.publicWeights));
+      await handshake(ch, hello, 'client', planMessageBound(plan));
       ch.close();
       listener.close();
     })();
@@ -44,7 +59,8 @@ describe('runParty', () => {
       weights: layerWeights(graph, 'client'),
       inputs: [new Map([['hidden_in', layerInput(layer, 1)]])],
       connect: `127.0.0.1:${listener.port}`,
-      dealerDir: dir,
+      dealerDir: join(dir, 'client'),
+      ...tls('client'),
       timeoutMs: 60_000,
     }).catch((e: unknown) => e);
     await fake;
@@ -68,7 +84,8 @@ describe('runParty', () => {
       weights: layerWeights(serverGraph, 'server'),
       inputs: [new Map()],
       listen: '127.0.0.1:0',
-      dealerDir: materialDir(serverPlan),
+      dealerDir: join(materialDir(serverPlan), 'server'),
+      ...tls('server'),
       onListening: (p) => {
         port = p;
         listening();
@@ -81,7 +98,8 @@ describe('runParty', () => {
       weights: layerWeights(clientGraph, 'client'),
       inputs: [new Map([['hidden_in', layerInput(layer, 1)]])],
       connect: `127.0.0.1:${port}`,
-      dealerDir: materialDir(clientPlan),
+      dealerDir: join(materialDir(clientPlan), 'client'),
+      ...tls('client'),
     }).catch((e: unknown) => e);
     for (const e of [await server, client]) {
       expect(e).toBeInstanceOf(MarillError);
@@ -102,7 +120,8 @@ describe('runParty', () => {
       weights: layerWeights(graph, 'server'),
       inputs: [new Map()],
       listen: '127.0.0.1:0',
-      dealerDir: dir,
+      dealerDir: join(dir, 'server'),
+      ...tls('server'),
       onListening: (p) => {
         port = p;
         listening();
@@ -110,7 +129,13 @@ describe('runParty', () => {
     });
     await ready;
     const input = new Map([['hidden_in', layerInput(layer, 1)]]);
-    const opts = { plan, party: 'client' as const, weights: layerWeights(graph, 'client'), dealerDir: dir };
+    const opts = {
+      plan,
+      party: 'client' as const,
+      weights: layerWeights(graph, 'client'),
+      dealerDir: join(dir, 'client'),
+      ...tls('client'),
+    };
     const first = await runParty({ ...opts, inputs: [input], connect: `127.0.0.1:${port}` });
     await server;
     expect(first.outputs[0]!.get('hidden_out')!.shape).toEqual([1, layer.seq, layer.hidden]);
@@ -121,5 +146,18 @@ describe('runParty', () => {
       timeoutMs: 2_000,
     }).catch((e: unknown) => e);
     expect((again as MarillError).message).toMatch(/all 1 inference\(s\) of this dealer material are used/);
+  });
+
+  it('a party opens only its own dealer folder: never the other party’s, nor the parent of both', () => {
+    const plan = makePlan(bertEncoderLayer(layer));
+    const dir = materialDir(plan);
+    expect(() => fileFeed(plan, 'client', join(dir, 'server'))).toThrow(
+      /is the server's dealer material: the client must be given only its own folder/,
+    );
+    expect(() => fileFeed(plan, 'client', dir)).toThrow(
+      /holds both parties' dealer material: give the client only its own folder \(--dealer-dir .*client\)/,
+    );
+    expect(() => fileFeed(plan, 'server', join(dir, 'client'))).toThrow(/is the client's dealer material/);
+    fileFeed(plan, 'client', join(dir, 'client')).close();
   });
 });

@@ -16,14 +16,14 @@ import { liveDealerFeed } from './dealer/live.ts';
 import type { WeightSource } from './executor.ts';
 import type { OpStats } from './mpc/accounting.ts';
 import type { Channel } from './net/channel.ts';
-import type { TlsFiles } from './net/tcp.ts';
+import type { LinkOptions } from './net/tcp.ts';
 import { Listener, connect, parseEndpoint } from './net/tcp.ts';
 import type { Plan } from './plan.ts';
 import type { Party } from './protocol.ts';
 import { otherParty } from './protocol.ts';
 import { PartySession } from './session.ts';
 
-export interface RunPartyOptions {
+export interface RunPartyOptions extends LinkOptions {
   readonly plan: Plan;
   readonly party: Party;
   /** The weights this party holds (server: its model; client: public weights). */
@@ -36,11 +36,12 @@ export interface RunPartyOptions {
   /** Exactly one of dealer / dealerDir: a live dealer ("HOST:PORT") or a material directory. */
   readonly dealer?: string;
   readonly dealerDir?: string;
-  readonly tls?: TlsFiles;
   /** Receive timeout, and how long to wait for the peer to connect. */
   readonly timeoutMs?: number;
   /** Called when listening, with the bound port (useful with port 0). */
   readonly onListening?: (port: number) => void;
+  /** Told about each connection refused before its hello (this party keeps waiting for its peer). */
+  readonly onRefused?: (peer: string, why: string) => void;
   /** Called after each node of an inference (progress display). */
   readonly onProgress?: (done: number, total: number, node: Node) => void;
 }
@@ -61,8 +62,10 @@ async function peerChannel(opts: RunPartyOptions): Promise<Channel> {
   if (opts.listen !== undefined) {
     const listener = await Listener.open(parseEndpoint(opts.listen, '--listen'), {
       tls: opts.tls,
-      peerRole: peer,
+      insecurePlaintext: opts.insecurePlaintext,
+      peerRoles: [peer],
       recvTimeoutMs: opts.timeoutMs,
+      onRefused: opts.onRefused,
     });
     opts.onListening?.(listener.port);
     try {
@@ -73,6 +76,7 @@ async function peerChannel(opts: RunPartyOptions): Promise<Channel> {
   }
   return connect(parseEndpoint(opts.connect!, '--connect'), peer, {
     tls: opts.tls,
+    insecurePlaintext: opts.insecurePlaintext,
     recvTimeoutMs: opts.timeoutMs,
     connectTimeoutMs: opts.timeoutMs,
   });
@@ -84,6 +88,7 @@ async function materialFeed(opts: RunPartyOptions): Promise<MaterialFeed> {
   if (opts.dealerDir !== undefined) return fileFeed(opts.plan, opts.party, opts.dealerDir);
   return liveDealerFeed(opts.plan, opts.party, parseEndpoint(opts.dealer!, '--dealer'), {
     tls: opts.tls,
+    insecurePlaintext: opts.insecurePlaintext,
     recvTimeoutMs: opts.timeoutMs,
     connectTimeoutMs: opts.timeoutMs,
   });

@@ -15,6 +15,7 @@ import { combineReports } from './mpc/accounting.ts';
 import type { Channel } from './net/channel.ts';
 import { channelPair } from './net/channel.ts';
 import { commonSeed, handshake, makeHello } from './net/handshake.ts';
+import { planMessageBound } from './bound-plan.ts';
 import type { Plan } from './plan.ts';
 import { publicWeightsDigest } from './plan.ts';
 import type { Party } from './protocol.ts';
@@ -48,7 +49,7 @@ export class PartySession {
     // Weights are checked before the handshake so a wrong model fails locally, with a clear message.
     const executor = new PartyExecutor(plan, party, opts.feed, opts.weights);
     executor.onProgress = opts.onProgress;
-    const peer = await handshake(channel, mine, otherParty(party));
+    const peer = await handshake(channel, mine, otherParty(party), planMessageBound(plan));
     executor.attach({
       party,
       fracBits: plan.fracBits,

@@ -1,11 +1,11 @@
 // End to end: transformer layers run by the plan executor in separate OS processes (server,
 // client, dealer) over TCP on loopback, against the plaintext interpreter, with the measured
-// bytes and rounds of both parties against the plan's predicted costs.
+// bytes and rounds of both parties against the plan's predicted costs. Every link is mutual TLS
+// with certificates made once for this file.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { interpret } from '../ir/interpret.ts';
 import { expectPlanCosts } from '../test/runtime/expect-cost.ts';
 import { writeDealerMaterial } from './dealer/files.ts';
@@ -17,9 +17,18 @@ import type { LayerKind, LayerOptions } from '../test/runtime/layers.ts';
 import { LAYERS, SMALL_LAYER, layerInput } from '../test/runtime/layers.ts';
 import type { ChildMessage } from '../test/runtime/party-main.ts';
 import { startChild } from '../test/runtime/processes.ts';
+import type { TestCertificates } from '../test/runtime/certs.ts';
+import { testCertificates } from '../test/runtime/certs.ts';
 
 const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+let certs: TestCertificates;
+beforeAll(async () => {
+  certs = await testCertificates();
+});
+afterAll(() => {
+  dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
+  certs.remove();
+});
 
 interface Outcome {
   outputs: number[][];
@@ -32,34 +41,28 @@ function resultOf(m: ChildMessage, role: string): { outputs: number[][]; stats: 
   return m.result;
 }
 
-const fixture = (name: string) => fileURLToPath(new URL(`./net/testdata/${name}`, import.meta.url));
-const tlsFor = (who: string) => ({
-  cert: fixture(`${who}.pem`),
-  key: fixture(`${who}.key`),
-  ca: fixture('ca.pem'),
-});
-
-/** Runs server, client (and a live dealer unless `dealerDir`) as three processes, optionally over mutual TLS. */
+/** Runs server, client (and a live dealer unless `dealerDir`) as three processes, over mutual TLS. */
 async function runProcesses(
   layer: LayerKind,
   layerOptions: LayerOptions,
   inputs: number[][],
-  opts: { dealerDir?: string; tls?: boolean },
+  opts: { dealerDir?: string },
 ): Promise<Outcome> {
   const base = { layer, layerOptions, timeoutMs: 60_000 };
-  const tls = (who: string) => (opts.tls ? { tls: tlsFor(who) } : {});
+  const tls = (who: 'server' | 'client' | 'dealer') => ({ tls: certs.files(who) });
   const dealer = opts.dealerDir
     ? undefined
     : startChild({ ...base, role: 'dealer', listen: '127.0.0.1:0', ...tls('dealer') });
-  const dealerAt = dealer
-    ? { dealer: `127.0.0.1:${await dealer.listening}` }
-    : { dealerDir: opts.dealerDir! };
+  // Material made ahead: each party is given its own folder only.
+  const dealerAt = (who: 'server' | 'client') =>
+    dealer ? { dealer: `127.0.0.1:${port}` } : { dealerDir: join(opts.dealerDir!, who) };
+  const port = dealer ? await dealer.listening : 0;
   const server = startChild({
     ...base,
     role: 'server',
     listen: '127.0.0.1:0',
     inputs: inputs.map(() => []),
-    ...dealerAt,
+    ...dealerAt('server'),
     ...tls('server'),
   });
   const client = startChild({
@@ -67,7 +70,7 @@ async function runProcesses(
     role: 'client',
     connect: `127.0.0.1:${await server.listening}`,
     inputs,
-    ...dealerAt,
+    ...dealerAt('client'),
     ...tls('client'),
   });
   const [s, c] = await Promise.all([server.done, client.done]);
@@ -88,7 +91,7 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 async function checkLayer(
   layer: LayerKind,
   layerOptions: LayerOptions,
-  opts: { dealerDir?: string; tls?: boolean } = {},
+  opts: { dealerDir?: string } = {},
 ): Promise<void> {
   const graph = LAYERS[layer](layerOptions);
   const plan = makePlan(graph);
@@ -109,8 +112,8 @@ async function checkLayer(
 const nonlinearReady = (['softmax', 'layernorm', 'gelu'] as const).every((op) => protocolsFor(op).length > 0);
 
 describe('two processes over TCP', () => {
-  it('linear plumbing of an encoder layer, live dealer process, mutual TLS', async () => {
-    await checkLayer('bert', { ...SMALL_LAYER, seed: 5, nonlinear: false }, { tls: true });
+  it('linear plumbing of an encoder layer, live dealer process', async () => {
+    await checkLayer('bert', { ...SMALL_LAYER, seed: 5, nonlinear: false });
   });
 
   it('linear plumbing of a decoder layer, dealer material from files', async () => {

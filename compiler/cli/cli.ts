@@ -13,7 +13,8 @@ import { DEFAULT_OPTIONS } from '../../passes/context.ts';
 import { DEFAULT_FRAC_BITS } from '../../runtime/ring/fixed.ts';
 import { STAGE_NAMES, completesPipeline, stagesHelp } from '../stages.ts';
 import { NETWORKS, parseNetwork } from '../backend/network.ts';
-import { collect, fracBitsFlag, numberFlag } from './commands/common.ts';
+import { UsageError, collect, fracBitsFlag, numberFlag } from './commands/common.ts';
+import type { CertsFlags } from './commands/certs.ts';
 import type { AdviseFlags } from './commands/advise.ts';
 import type { CompileFlags } from './commands/compile.ts';
 import type { EvalFlags } from './commands/eval.ts';
@@ -24,10 +25,12 @@ Examples:
   $ marillc examples/gpt2/lora-merged.onnx --base examples/gpt2/base.onnx -o out/plan.ts
   $ marillc simulate out/plan.ts --server-model out/plan.server.onnx --client-model examples/gpt2/base.onnx \\
       --input examples/gpt2/input.json
-  $ marillc run out/plan.ts --party dealer --listen 127.0.0.1:7001 &
-  $ marillc run out/plan.ts --party server --model out/plan.server.onnx --listen 127.0.0.1:7000 --dealer 127.0.0.1:7001 &
+  $ marillc certs --out certs                        a CA and a key + certificate per party
+  $ marillc run out/plan.ts --party dealer --listen 127.0.0.1:7001 --certs certs &
+  $ marillc run out/plan.ts --party server --model out/plan.server.onnx --listen 127.0.0.1:7000 \\
+      --dealer 127.0.0.1:7001 --certs certs &
   $ marillc run out/plan.ts --party client --model examples/gpt2/base.onnx --connect 127.0.0.1:7000 \\
-      --dealer 127.0.0.1:7001 --input examples/gpt2/input.json
+      --dealer 127.0.0.1:7001 --certs certs --input examples/gpt2/input.json
   $ marillc examples/gpt2/frozen.onnx --base examples/gpt2/base.onnx --emit ir      the placed IR
   $ marillc examples/gpt2/full.onnx --no-marill --emit cost --network wan          per-op costs
   $ marillc examples/bert/full.onnx --shape sequence=16 --gelu quad
@@ -114,9 +117,14 @@ function timeoutOption(description: string): Option {
 
 function addTlsOptions(cmd: Command): Command {
   return cmd
+    .option('--certs <dir>', "the session's certificates (from `marillc certs`): this party's and the CA")
     .option('--tls-cert <pem>', "this party's TLS certificate (with --tls-key and --tls-ca)")
     .option('--tls-key <pem>', "this party's TLS private key")
-    .option('--tls-ca <pem>', 'the CA that signed every party of the session');
+    .option('--tls-ca <pem>', 'the CA that signed every party of the session')
+    .option(
+      '--insecure-plaintext',
+      'plain TCP: no encryption, no authentication (anyone on the network reads seeds and inputs)',
+    );
 }
 
 /**
@@ -266,7 +274,10 @@ export function buildProgram(argv: readonly string[]): Command {
       .option('--listen <host:port>', 'wait for the other party (or, for the dealer, both parties) here')
       .option('--connect <host:port>', 'connect to the other party here')
       .option('--dealer <host:port>', 'a live dealer process')
-      .option('--dealer-dir <dir>', 'dealer material generated ahead (the dealer writes it with this flag)')
+      .option(
+        '--dealer-dir <dir>',
+        'dealer material made ahead: the dealer writes DIR/server and DIR/client; each party gets only its own (DIR/client)',
+      )
       .addOption(
         checkedOption(
           '--inferences <n>',
@@ -285,6 +296,21 @@ export function buildProgram(argv: readonly string[]): Command {
     if (problem !== undefined) run.error(`error: ${problem}`, { exitCode: 2, code: 'marillc.usage' });
     await (await import('./commands/run.ts')).runCommand(plan, flags);
   });
+
+  program
+    .command('certs')
+    .description('make a CA and a TLS key + certificate per party, each naming its role, for `marillc run`')
+    .requiredOption('--out <dir>', 'folder for ca.pem, <party>.pem and <party>-key.pem (keys mode 0600)')
+    .option('--parties <list>', 'which parties', 'server,client,dealer')
+    .option('--days <n>', 'how long the certificates are valid', '365')
+    .addHelpText(
+      'after',
+      `
+Give each party only its own key: the server DIR/server.pem and DIR/server-key.pem, and every party DIR/ca.pem.
+Example:
+  $ marillc certs --out certs && marillc run plan.ts --party dealer --listen 127.0.0.1:7001 --certs certs`,
+    )
+    .action(async (flags: CertsFlags) => (await import('./commands/certs.ts')).certsCommand(flags));
 
   program
     .command('simulate <plan>')
@@ -330,6 +356,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (e instanceof CommanderError) {
       // Help and version requests end here with exit code 0; everything else is bad usage.
       return e.exitCode === 0 ? 0 : 2;
+    }
+    if (e instanceof UsageError) {
+      process.stderr.write(`marillc: error: ${e.message}\n`);
+      return 2;
     }
     if (e instanceof MarillError) {
       process.stderr.write(`marillc: error: ${e.format()}\n`);

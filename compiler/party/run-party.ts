@@ -14,7 +14,7 @@ import { writeDealerMaterial } from '../../runtime/dealer/files.ts';
 import { runDealer } from '../../runtime/dealer/live.ts';
 import type { RunReport } from '../../runtime/mpc/accounting.ts';
 import { combineReports } from '../../runtime/mpc/accounting.ts';
-import type { TlsFiles } from '../../runtime/net/tcp.ts';
+import type { LinkOptions, TlsFiles } from '../../runtime/net/tcp.ts';
 import { parseEndpoint } from '../../runtime/net/tcp.ts';
 import type { PartyResult } from '../../runtime/party.ts';
 import { runParty } from '../../runtime/party.ts';
@@ -24,15 +24,16 @@ import { readJsonOrFail } from '../fs-util.ts';
 import { loadPartyWeights } from './party-weights.ts';
 import { terminalProgress } from './progress.ts';
 
-export interface Connection {
+export interface Connection extends LinkOptions {
   readonly listen?: string;
   readonly connect?: string;
   readonly dealer?: string;
   readonly dealerDir?: string;
-  readonly tls?: TlsFiles;
   readonly timeoutMs: number;
   /** Called once this party listens, with the bound port (what `--listen HOST:0` got from the OS). */
   readonly onListening?: (port: number) => void;
+  /** Told about each connection refused before its hello. */
+  readonly onRefused?: (peer: string, why: string) => void;
 }
 
 export function readPlanInputs(plan: Plan, inputFile: string | undefined): Map<string, Tensor> {
@@ -64,9 +65,11 @@ export async function runPartyCommand(
     ...(conn.connect !== undefined ? { connect: conn.connect } : {}),
     ...(conn.dealer !== undefined ? { dealer: conn.dealer } : {}),
     ...(conn.dealerDir !== undefined ? { dealerDir: conn.dealerDir } : {}),
-    ...(conn.tls ? { tls: conn.tls } : {}),
+    tls: conn.tls,
+    insecurePlaintext: conn.insecurePlaintext,
     timeoutMs: conn.timeoutMs,
     ...(conn.onListening ? { onListening: conn.onListening } : {}),
+    onRefused: conn.onRefused,
     ...progressOption(party),
   });
 }
@@ -88,9 +91,11 @@ export async function runDealerCommand(plan: Plan, conn: Connection, inferences:
   const summary = await runDealer({
     plan,
     listen: parseEndpoint(conn.listen, '--listen'),
-    ...(conn.tls ? { tls: conn.tls } : {}),
+    tls: conn.tls,
+    insecurePlaintext: conn.insecurePlaintext,
     timeoutMs: conn.timeoutMs,
     ...(conn.onListening ? { onListening: conn.onListening } : {}),
+    onRefused: conn.onRefused,
   });
   return `dealer: served ${summary.inferences} inference(s): ${summary.bytesSent[0]} bytes to the server, ${summary.bytesSent[1]} to the client`;
 }
@@ -127,7 +132,10 @@ export interface SimulateOutcome {
   readonly seconds: number;
 }
 
-/** Dealer, server and client in this process, over TCP on loopback (ports chosen by the OS). */
+/**
+ * Dealer, server and client in this process, over TCP on loopback (ports
+ * chosen by the OS), each link mutual TLS with throwaway certificates.
+ */
 export async function simulate(
   plan: Plan,
   serverModel: string | undefined,
@@ -139,13 +147,31 @@ export async function simulate(
   const serverWeights = loadPartyWeights(plan, 'server', serverModel, planFile);
   const clientWeights = loadPartyWeights(plan, 'client', clientModel, planFile);
   const inputs = readPlanInputs(plan, inputFile);
-  const t0 = performance.now();
+  // Loaded here only: the certificate library is not needed by `marillc run`.
+  const { temporaryCertificates } = await import('./certs.ts');
+  const certs = await temporaryCertificates();
+  try {
+    return await simulateOverTls(plan, serverWeights, clientWeights, inputs, timeoutMs, certs.files);
+  } finally {
+    certs.remove();
+  }
+}
 
+async function simulateOverTls(
+  plan: Plan,
+  serverWeights: ReturnType<typeof loadPartyWeights>,
+  clientWeights: ReturnType<typeof loadPartyWeights>,
+  inputs: Map<string, Tensor>,
+  timeoutMs: number,
+  certificates: (role: 'server' | 'client' | 'dealer') => TlsFiles,
+): Promise<SimulateOutcome> {
+  const t0 = performance.now();
   let dealerPort!: (port: number) => void;
   const dealerListening = new Promise<number>((r) => (dealerPort = r));
   const dealer = runDealer({
     plan,
     listen: { host: '127.0.0.1', port: 0 },
+    tls: certificates('dealer'),
     timeoutMs,
     onListening: dealerPort,
   });
@@ -159,6 +185,7 @@ export async function simulate(
     inputs: [new Map()],
     listen: '127.0.0.1:0',
     dealer: `127.0.0.1:${dport}`,
+    tls: certificates('server'),
     timeoutMs,
     onListening: serverPort,
   });
@@ -170,6 +197,7 @@ export async function simulate(
     inputs: [inputs],
     connect: `127.0.0.1:${sport}`,
     dealer: `127.0.0.1:${dport}`,
+    tls: certificates('client'),
     timeoutMs,
     ...progressOption('simulate'),
   });

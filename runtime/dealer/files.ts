@@ -5,8 +5,10 @@
  *   DIR/client/  ...
  *
  * material.bin is every frame of every inference in order, each as a 4-byte
- * little-endian length and the bytes. A party reads its own directory only
- * (hand each party its directory; never both). progress.json records how
+ * little-endian length and the bytes. Each party is given its own directory
+ * only (`--dealer-dir DIR/client`) and refuses any other: the other party's
+ * (a client holding the server's seeds and frames could unmask the server's
+ * weights) and the parent DIR holding both. progress.json records how
  * many inferences were used, so material is never used twice (reusing
  * correlated randomness would break its one-time masks); both parties
  * announce their position in the handshake, which refuses a mismatch.
@@ -53,7 +55,8 @@ export function writeDealerMaterial(plan: Plan, dir: string, inferences: number)
   const dealer = new PlanDealer(plan);
   const fds = PARTIES.map((party) => {
     const d = join(dir, party);
-    mkdirSync(d, { recursive: true });
+    // Owner-only: each folder goes to one party (on a shared machine, to one account).
+    mkdirSync(d, { recursive: true, mode: 0o700 });
     const seeds = dealer.seeds[partyIndex(party)];
     const seedBytes = new Uint8Array(2 * SEED_BYTES);
     seedBytes.set(seeds.stream, 0);
@@ -102,15 +105,27 @@ function readJson<T>(path: string, what: string): T {
   }
 }
 
-/** A party's feed from its material directory (dir/<party> or a directory holding manifest.json). */
+/**
+ * A party's feed from its own material directory (DIR/<party>, holding
+ * manifest.json). The parent DIR and the other party's directory are refused
+ * before anything but a manifest is read.
+ */
 export function fileFeed(plan: Plan, party: Party, dir: string): MaterialFeed {
-  const d = existsSync(join(dir, 'manifest.json')) ? dir : join(dir, party);
+  const d = dir;
   const manifestPath = join(d, 'manifest.json');
+  if (!existsSync(manifestPath) && PARTIES.some((p) => existsSync(join(d, p, 'manifest.json'))))
+    throw new MarillError(
+      `holds both parties' dealer material: give the ${party} only its own folder (--dealer-dir ${join(d, party)}), and never the other's`,
+      { file: d },
+    );
   const m = readJson<MaterialManifest>(manifestPath, 'dealer material manifest');
   if (m.format !== MATERIAL_FORMAT)
     throw new MarillError(`not ${MATERIAL_FORMAT} material`, { file: manifestPath });
   if (m.party !== party)
-    throw new MarillError(`is the ${m.party}'s material, not the ${party}'s`, { file: d });
+    throw new MarillError(
+      `is the ${m.party}'s dealer material: the ${party} must be given only its own folder (DIR/${party}), never the ${m.party}'s`,
+      { file: d },
+    );
   if (m.planHash !== plan.hash)
     throw new MarillError(
       `was generated for another plan (${m.planHash.slice(0, 12)}…, this plan ${plan.hash.slice(0, 12)}…)`,

@@ -16,10 +16,10 @@
  * sees inputs, weights or outputs: it only knows the plan and its own randomness.
  */
 import { MarillError } from '../../ir/errors.ts';
-import { bindPlan } from '../bound-plan.ts';
+import { bindPlan, planMessageBound } from '../bound-plan.ts';
 import type { Channel } from '../net/channel.ts';
 import { handshake, makeHello } from '../net/handshake.ts';
-import type { ConnectOptions, Endpoint, TlsFiles } from '../net/tcp.ts';
+import type { ConnectOptions, Endpoint, LinkOptions } from '../net/tcp.ts';
 import { Listener, connect } from '../net/tcp.ts';
 import type { Plan } from '../plan.ts';
 import { publicWeightsDigest } from '../plan.ts';
@@ -32,14 +32,15 @@ import { SEED_BYTES } from '../crypto/prg.ts';
 const NEXT = 1;
 const DONE = 0;
 
-export interface DealerOptions {
+export interface DealerOptions extends LinkOptions {
   readonly plan: Plan;
   readonly listen: Endpoint;
-  readonly tls?: TlsFiles;
   /** How long to wait for each party to connect and between its requests. */
   readonly timeoutMs?: number;
   /** Called once listening (with the bound port). */
   readonly onListening?: (port: number) => void;
+  /** Told about each connection refused before its hello (the dealer keeps waiting). */
+  readonly onRefused?: (peer: string, why: string) => void;
 }
 
 export interface DealerSummary {
@@ -85,8 +86,10 @@ export async function runDealer(opts: DealerOptions): Promise<DealerSummary> {
   const dealer = new PlanDealer(opts.plan);
   const listener = await Listener.open(opts.listen, {
     tls: opts.tls,
-    peerRole: 'party',
+    insecurePlaintext: opts.insecurePlaintext,
+    peerRoles: ['server', 'client'],
     recvTimeoutMs: opts.timeoutMs,
+    onRefused: opts.onRefused,
   });
   opts.onListening?.(listener.port);
   // The first inference is dealt while the parties connect and handshake.
@@ -100,7 +103,8 @@ export async function runDealer(opts: DealerOptions): Promise<DealerSummary> {
     while (seen.size < 2) {
       const channel = await listener.accept(opts.timeoutMs);
       const expected = (['server', 'client'] as const).filter((p) => !seen.has(p));
-      const peer = await handshake(channel, mine, expected);
+      // Under TLS the role is the certificate's: a party's seeds go to that role's key only.
+      const peer = await handshake(channel, mine, expected, planMessageBound(opts.plan));
       const party = peer.role as Party;
       seen.add(party);
       served.push(serveParty(channel, party, dealer, sent, handedOut).finally(() => channel.close()));
@@ -119,10 +123,11 @@ export async function liveDealerFeed(
   plan: Plan,
   party: Party,
   at: Endpoint,
-  opts: ConnectOptions = {},
+  opts: ConnectOptions,
 ): Promise<MaterialFeed> {
   const channel = await connect(at, 'dealer', opts);
-  await handshake(channel, makeHello(party, plan.hash, publicWeightsDigest(plan.publicWeights)), 'dealer');
+  const mine = makeHello(party, plan.hash, publicWeightsDigest(plan.publicWeights));
+  await handshake(channel, mine, 'dealer', planMessageBound(plan));
   const hello = await channel.recv();
   if (hello.byteLength <= 2 * SEED_BYTES) throw new MarillError('the dealer sent no seeds');
   const seeds = {

@@ -5,8 +5,15 @@
  * Failure contract: once the peer is gone (closed, disconnected, timed out)
  * every pending and later `recv` rejects with a MarillError saying so, so a
  * protocol never hangs on a dead peer.
+ *
+ * Size contract: the handshake (./handshake.ts) ends by calling
+ * `setMessageLimit` with the plan's largest message; a message above it
+ * fails the channel. Before that, a TCP channel accepts only a hello-sized
+ * message (./tcp.ts); the in-process pair, whose peer is this process,
+ * accepts any size until a limit is set.
  */
 import { MarillError } from '../../ir/errors.ts';
+import type { Role } from './identity.ts';
 
 export interface Channel {
   /** Queues one message for the peer (never blocks; errors surface on `recv`). */
@@ -17,6 +24,10 @@ export interface Channel {
   close(): void;
   /** Who the peer is, for error messages ("client at 127.0.0.1:4000"). */
   readonly peer: string;
+  /** The role the peer's TLS certificate names (undefined without TLS: nothing is certified). */
+  readonly certifiedRole?: Role;
+  /** The handshake is done: from now on refuse messages above `maxBytes`. */
+  setMessageLimit(maxBytes: number): void;
 }
 
 /** Default time a `recv` waits before failing: generous, since a large matmul may run meanwhile. */
@@ -81,6 +92,7 @@ class InProcessChannel implements Channel {
   other: InProcessChannel | undefined;
   readonly inbox: Inbox;
   private closed = false;
+  private maxMessageBytes = Infinity;
 
   constructor(
     readonly peer: string,
@@ -91,8 +103,21 @@ class InProcessChannel implements Channel {
 
   send(data: Uint8Array): void {
     if (this.closed) throw new MarillError(`channel to the ${this.peer} is closed`);
+    const other = this.other!;
+    if (data.byteLength > other.maxMessageBytes) {
+      other.inbox.fail(
+        new MarillError(
+          `the ${other.peer} sent a ${data.byteLength}-byte message, over the limit of ${other.maxMessageBytes} bytes`,
+        ),
+      );
+      return;
+    }
     // Copy: the sender may reuse its buffer, as it could with a socket.
-    this.other!.inbox.deliver(Uint8Array.from(data));
+    other.inbox.deliver(Uint8Array.from(data));
+  }
+
+  setMessageLimit(maxBytes: number): void {
+    this.maxMessageBytes = maxBytes;
   }
 
   recv(): Promise<Uint8Array> {

@@ -6,16 +6,32 @@
  * role. Party-party hellos also carry a random contribution to the parties'
  * common seed (./../protocols/sharing.ts shares from it), which the dealer
  * never sees.
+ *
+ * Under TLS the peer's role is the one its certificate names
+ * (`channel.certifiedRole`): a certificate of an unexpected role is refused
+ * before this side sends anything, and a hello that claims another role than
+ * its certificate is refused. A listener may instead answer with a refusal
+ * (`refusalMessage`: e.g. "this party requires TLS"), reported as such.
+ * The handshake ends by raising the channel's message limit from a hello's
+ * size to the plan's largest message.
  */
 import { createHash } from 'node:crypto';
 import { MarillError } from '../../ir/errors.ts';
 import { Prg, SEED_BYTES } from '../crypto/prg.ts';
 import type { Channel } from './channel.ts';
+import type { Role } from './identity.ts';
+
+export type { Role } from './identity.ts';
 
 export const PROTOCOL_NAME = 'marill-2pc';
 export const PROTOCOL_VERSION = 1;
 
-export type Role = 'server' | 'client' | 'dealer';
+/**
+ * Largest message a peer may send before the handshake, and the least limit
+ * after it (control messages: the dealer's seeds, requests): a hello is a few
+ * hundred bytes of JSON.
+ */
+export const HELLO_MAX_BYTES = 8 * 1024;
 
 export interface Hello {
   readonly protocol: string;
@@ -56,14 +72,23 @@ export function helloMismatch(
   return undefined;
 }
 
+/** What a listener sends instead of a hello to a peer it will not talk to (then it closes). */
+export function refusalMessage(reason: string): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify({ protocol: PROTOCOL_NAME, refused: reason }));
+}
+
 function parseHello(bytes: Uint8Array, peer: string): Hello {
+  let h: (Hello & { refused?: unknown }) | null;
   try {
-    const h = JSON.parse(new TextDecoder().decode(bytes)) as Hello;
-    if (typeof h !== 'object' || h === null || typeof h.planHash !== 'string') throw new Error('not a hello');
-    return h;
+    h = JSON.parse(new TextDecoder().decode(bytes)) as Hello & { refused?: unknown };
   } catch {
-    throw new MarillError(`the ${peer} sent something that is not a ${PROTOCOL_NAME} hello`, { what: peer });
+    h = null;
   }
+  if (typeof h === 'object' && h !== null && typeof h.refused === 'string')
+    throw new MarillError(`the ${peer} refused this connection: ${h.refused}`);
+  if (typeof h !== 'object' || h === null || typeof h.planHash !== 'string')
+    throw new MarillError(`the ${peer} sent something that is not a ${PROTOCOL_NAME} hello`, { what: peer });
+  return h;
 }
 
 export function makeHello(role: Role, planHash: string, publicWeights: string, material?: string): Hello {
@@ -78,19 +103,33 @@ export function makeHello(role: Role, planHash: string, publicWeights: string, m
   };
 }
 
-/** Sends our hello, reads the peer's, and refuses a mismatch (closing the channel). */
+/**
+ * Sends our hello, reads the peer's, and refuses a mismatch (closing the
+ * channel); then admits messages up to `maxMessageBytes` (the plan's largest,
+ * runtime/bound-plan.ts planMessageBound).
+ */
 export async function handshake(
   channel: Channel,
   mine: Hello,
   expectedPeer: Role | readonly Role[],
+  maxMessageBytes: number,
 ): Promise<Hello> {
-  channel.send(new TextEncoder().encode(JSON.stringify(mine)));
-  const peer = parseHello(await channel.recv(), channel.peer);
-  const why = helloMismatch(mine, peer, expectedPeer);
-  if (why) {
+  const refuse = (why: string): never => {
     channel.close();
     throw new MarillError(`refusing the ${channel.peer}: ${why}`, { what: 'handshake' });
-  }
+  };
+  const expected: readonly Role[] = typeof expectedPeer === 'string' ? [expectedPeer] : expectedPeer;
+  const certified = channel.certifiedRole;
+  // Nothing (not even our nonce) goes to a peer whose certificate is of another role.
+  if (certified !== undefined && !expected.includes(certified))
+    refuse(`its certificate is the ${certified}'s, not the ${expected.join(' or ')}'s`);
+  channel.send(new TextEncoder().encode(JSON.stringify(mine)));
+  const peer = parseHello(await channel.recv(), channel.peer);
+  if (certified !== undefined && peer.role !== certified)
+    refuse(`its certificate is the ${certified}'s, but its hello claims the ${String(peer.role)}`);
+  const why = helloMismatch(mine, peer, expectedPeer);
+  if (why) refuse(why);
+  channel.setMessageLimit(maxMessageBytes);
   return peer;
 }
 

@@ -62,35 +62,55 @@ afterAll(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
+/** The folder the dealer wrote (DIR/server and DIR/client below it). */
 const materialOf = (p: CompiledPlan) => join(p.dir, 'dealer');
 
-/** `marillc run PLAN --party P` with a hard timeout. */
-function party(plan: string, who: 'server' | 'client' | 'dealer', flags: readonly string[]) {
-  return spawnMarillc(['run', plan, '--party', who, ...flags], { timeoutMs: PARTY_TIMEOUT_MS });
+/**
+ * `marillc run PLAN --party P` with a hard timeout, over TLS with the
+ * session's certificates unless the flags choose the link themselves.
+ */
+function party(
+  plan: string,
+  who: 'server' | 'client' | 'dealer',
+  flags: readonly string[],
+  opts: { noLink?: boolean } = {},
+) {
+  const chosen = flags.some((f) => f === '--insecure-plaintext' || f.startsWith('--tls-') || f === '--certs');
+  const link = chosen || opts.noLink ? [] : ['--certs', frozen.certs];
+  return spawnMarillc(['run', plan, '--party', who, ...link, ...flags], { timeoutMs: PARTY_TIMEOUT_MS });
 }
 
-/** A server's flags: its model, where it listens, and dealer material read from a directory. */
+/** A server's flags: its model, where it listens, and its own dealer material (DIR/server). */
 function serverFlags(model: string, listen: string, dealerDir: string): string[] {
-  return ['--model', model, '--listen', listen, '--dealer-dir', dealerDir];
+  return ['--model', model, '--listen', listen, '--dealer-dir', join(dealerDir, 'server')];
 }
 
-/** A client's flags: its model, the server's address, dealer material from a directory, the sample input. */
+/** A client's flags: its model, the server's address, its own dealer material (DIR/client), the sample input. */
 function clientFlags(model: string, connect: string, dealerDir: string): string[] {
-  return ['--model', model, '--connect', connect, '--dealer-dir', dealerDir, '--input', input];
+  return [
+    '--model',
+    model,
+    '--connect',
+    connect,
+    '--dealer-dir',
+    join(dealerDir, 'client'),
+    '--input',
+    input,
+  ];
 }
 
 /**
  * The process ended by itself with exit code 1 and exactly one error line,
  * `marillc: error: ...` matching `pattern`, and no stack trace.
  */
-function expectOneLineError(r: SpawnedResult, pattern: RegExp): void {
+function expectOneLineError(r: SpawnedResult, pattern: RegExp, code = 1): void {
   expect(r.timedOut, `killed by the test's hard timeout; stderr:\n${r.stderr}`).toBe(false);
   expect(r.signal).toBeNull();
   const errors = r.stderr.split('\n').filter((l) => l.startsWith('marillc: error: '));
   expect(errors, r.stderr).toHaveLength(1);
   expect(errors[0]).toMatch(pattern);
   expect(r.stderr).not.toMatch(/^\s+at /m);
-  expect(r.code, r.stderr).toBe(1);
+  expect(r.code, r.stderr).toBe(code);
 }
 
 /** A loopback port nobody listens on (bound by the OS, then released). */
@@ -255,6 +275,89 @@ describe.concurrent('parties that do not belong to one session', () => {
   );
 });
 
+describe.concurrent('links: TLS against plain TCP, certificates of the wrong role', () => {
+  // The server keeps waiting for its real peer after a refusal: the test stops it once it has said so.
+  it(
+    'a plain client against a TLS server fails at once, told that TLS is required; the server notes it',
+    async () => {
+      const server = party(
+        frozen.plan,
+        'server',
+        serverFlags(gpt2Model('frozen'), '127.0.0.1:0', materialOf(frozen)),
+      );
+      try {
+        const port = await listeningPort(server);
+        const client = party(frozen.plan, 'client', [
+          ...clientFlags(base(gpt2), `127.0.0.1:${port}`, materialOf(frozen)),
+          '--insecure-plaintext',
+        ]);
+        const c = await client.done;
+        expectOneLineError(c, /the server at \S+ refused this connection: this party requires TLS/);
+        expect(c.stderr).toMatch(/^marillc: warning: --insecure-plaintext/m);
+        await server.waitForStderr(
+          /^server: refused a connection from the client at \S+: the peer does not speak TLS \(started with --insecure-plaintext\?\)$/m,
+          PROCESS_TIMEOUT_MS,
+        );
+      } finally {
+        server.kill();
+      }
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'a TLS client against a plain server fails at once: the peer does not speak TLS',
+    async () => {
+      const server = party(frozen.plan, 'server', [
+        ...serverFlags(gpt2Model('frozen'), '127.0.0.1:0', materialOf(frozen)),
+        '--insecure-plaintext',
+      ]);
+      try {
+        const port = await listeningPort(server);
+        const client = party(
+          frozen.plan,
+          'client',
+          clientFlags(base(gpt2), `127.0.0.1:${port}`, materialOf(frozen)),
+        );
+        expectOneLineError(
+          await client.done,
+          /cannot connect to the server at \S+: the peer does not speak TLS \(started with --insecure-plaintext\?\)/,
+        );
+        await server.waitForStderr(
+          /^server: refused a connection from the client at \S+: the peer speaks TLS/m,
+          PROCESS_TIMEOUT_MS,
+        );
+        expect(server.stderr()).toMatch(/^marillc: warning: --insecure-plaintext: the server's links/m);
+      } finally {
+        server.kill();
+      }
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'a client that reaches the dealer instead of the server refuses its certificate',
+    async () => {
+      const dealer = spawnMarillc(dealerArgs(frozen, 'live'), { timeoutMs: PARTY_TIMEOUT_MS });
+      try {
+        const port = await listeningPort(dealer);
+        const client = party(
+          frozen.plan,
+          'client',
+          clientFlags(base(gpt2), `127.0.0.1:${port}`, materialOf(frozen)),
+        );
+        expectOneLineError(
+          await client.done,
+          /cannot connect to the server at \S+: TLS: its certificate names the dealer's, not the server's/,
+        );
+      } finally {
+        dealer.kill();
+      }
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
+
 describe.concurrent('a peer that fails mid-run', () => {
   /** Live dealer, server, and a client reaching the server through a relay that cuts at 64 KiB. */
   async function cutRun(afterCut: 'close' | 'silence', clientTimeoutS: string) {
@@ -341,7 +444,11 @@ describe.concurrent('a port in use', () => {
         const inUse = new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: address already in use`);
         expectOneLineError(d, inUse);
         expectOneLineError(s, inUse);
-        expectOneLineError(c, new RegExp(`no message from the server at \\S+ within ${GIVE_UP_S} s`));
+        // The squatter never answers the TLS handshake.
+        expectOneLineError(
+          c,
+          new RegExp(`cannot connect to the server at \\S+: no TLS handshake within ${GIVE_UP_S} s`),
+        );
       } finally {
         squatter.close();
       }
@@ -357,26 +464,44 @@ describe.concurrent('missing or incomplete flags', () => {
     who: 'server' | 'client';
     flags: () => string[];
     error: RegExp;
+    /** Exit code: 1 for bad input, 2 for bad usage. */
+    code?: number;
+    /** Pass no link flags at all. */
+    noLink?: boolean;
   }[] = [
     {
       what: 'a client without --input',
       plan: () => frozen.plan,
       who: 'client',
-      flags: () => ['--model', base(gpt2), '--connect', '127.0.0.1:9', '--dealer-dir', materialOf(frozen)],
+      flags: () => [
+        '--model',
+        base(gpt2),
+        '--connect',
+        '127.0.0.1:9',
+        '--dealer-dir',
+        join(materialOf(frozen), 'client'),
+      ],
       error: /the plan needs client inputs \(.+\): --input is missing/,
     },
     {
       what: 'a server without --model',
       plan: () => frozen.plan,
       who: 'server',
-      flags: () => ['--listen', '127.0.0.1:0', '--dealer-dir', materialOf(frozen)],
+      flags: () => ['--listen', '127.0.0.1:0', '--dealer-dir', join(materialOf(frozen), 'server')],
       error: /the server needs \d+ weight\(s\) of this plan: --model is missing/,
     },
     {
       what: 'a client without --model for a plan with public weights',
       plan: () => frozen.plan,
       who: 'client',
-      flags: () => ['--connect', '127.0.0.1:9', '--dealer-dir', materialOf(frozen), '--input', input],
+      flags: () => [
+        '--connect',
+        '127.0.0.1:9',
+        '--dealer-dir',
+        join(materialOf(frozen), 'client'),
+        '--input',
+        input,
+      ],
       error: /the client needs \d+ weight\(s\) of this plan: --model is missing \(pass the base model/,
     },
     {
@@ -389,13 +514,72 @@ describe.concurrent('missing or incomplete flags', () => {
         join(root, 'cert.pem'),
       ],
       error: /TLS needs all of --tls-cert, --tls-key and --tls-ca/,
+      code: 2,
+    },
+    {
+      what: 'neither certificates nor --insecure-plaintext (plain TCP is never the silent default)',
+      plan: () => frozen.plan,
+      who: 'server',
+      flags: () => serverFlags(gpt2Model('frozen'), '127.0.0.1:0', materialOf(frozen)),
+      noLink: true,
+      error:
+        /the links need TLS certificates: make certificates with `marillc certs --out DIR` and pass --certs DIR/,
+      code: 2,
+    },
+    {
+      what: "a server given the client's certificate",
+      plan: () => frozen.plan,
+      who: 'server',
+      flags: () => [
+        ...serverFlags(gpt2Model('frozen'), '127.0.0.1:0', materialOf(frozen)),
+        '--tls-cert',
+        join(frozen.certs, 'client.pem'),
+        '--tls-key',
+        join(frozen.certs, 'client-key.pem'),
+        '--tls-ca',
+        join(frozen.certs, 'ca.pem'),
+      ],
+      error: /client\.pem: is the client's certificate, but this party is the server/,
+    },
+    {
+      what: "a client given the server's dealer material folder",
+      plan: () => frozen.plan,
+      who: 'client',
+      flags: () => [
+        '--model',
+        base(gpt2),
+        '--connect',
+        '127.0.0.1:9',
+        '--dealer-dir',
+        join(materialOf(frozen), 'server'),
+        '--input',
+        input,
+      ],
+      error:
+        /dealer[/\\]server: is the server's dealer material: the client must be given only its own folder/,
+    },
+    {
+      what: 'a client given the folder that holds both parties’ dealer material',
+      plan: () => frozen.plan,
+      who: 'client',
+      flags: () => [
+        '--model',
+        base(gpt2),
+        '--connect',
+        '127.0.0.1:9',
+        '--dealer-dir',
+        materialOf(frozen),
+        '--input',
+        input,
+      ],
+      error: /dealer: holds both parties' dealer material: give the client only its own folder/,
     },
   ];
 
   it.each(flagCases)(
     '$what: a one-line error',
-    async ({ plan, who, flags, error }) => {
-      expectOneLineError(await party(plan(), who, flags()).done, error);
+    async ({ plan, who, flags, error, code, noLink }) => {
+      expectOneLineError(await party(plan(), who, flags(), { noLink }).done, error, code);
     },
     TEST_TIMEOUT_MS,
   );

@@ -4,10 +4,14 @@
  * loopback. Listening parties bind port 0 and the test reads the port each
  * prints ("<party>: listening on HOST:PORT"), so concurrent runs never race
  * for a port. Every process has a hard timeout; a failure names the process
- * and carries its stderr.
+ * and carries its stderr. Every link is mutual TLS: the plans compiled under
+ * one folder share one session's certificates (`marillc certs`), made once
+ * beside them; each party is given only its own dealer material folder.
  */
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { makeCertificates, writeCertificates } from '../../compiler/party/certs.ts';
+import { ROLES } from '../../runtime/net/identity.ts';
 import type { RunningMarillc, SpawnedResult } from '../cli-harness.ts';
 import { spawnMarillc } from '../cli-harness.ts';
 import type { ExampleFamily, ExampleVariant } from '../../examples/manifest.ts';
@@ -25,6 +29,24 @@ export interface CompiledPlan {
   /** The weight bundles beside the plan (the client one exists only when the plan has public weights). */
   readonly serverBundle: string;
   readonly clientBundle: string;
+  /** The session's certificate folder (`--certs`), shared by the plans under the same parent folder. */
+  readonly certs: string;
+}
+
+const certificateFolders = new Map<string, Promise<string>>();
+
+/** A certificate folder for every plan under `parent`, made on first use. */
+function sessionCertificates(parent: string): Promise<string> {
+  const dir = join(parent, 'certs');
+  let made = certificateFolders.get(dir);
+  if (!made) {
+    made = makeCertificates(ROLES, 1).then((c) => {
+      writeCertificates(dir, c);
+      return dir;
+    });
+    certificateFolders.set(dir, made);
+  }
+  return made;
 }
 
 export interface CompileRequest {
@@ -65,6 +87,7 @@ export async function compilePlan(r: CompileRequest, stem = 'plan'): Promise<Com
     report,
     serverBundle: join(r.dir, `${stem}.server.onnx`),
     clientBundle: join(r.dir, `${stem}.client.onnx`),
+    certs: await sessionCertificates(dirname(r.dir)),
   };
 }
 
@@ -98,20 +121,27 @@ export async function listeningPort(p: RunningMarillc): Promise<number> {
   return Number(m[1]);
 }
 
-/** Common flags of a party run. */
-function runArgs(plan: string, party: string): string[] {
-  return ['run', plan, '--party', party, '--timeout', String(PEER_TIMEOUT_S)];
+/** Common flags of a party run (its links over TLS with the session's certificates). */
+function runArgs(plan: CompiledPlan, party: string): string[] {
+  return ['run', plan.plan, '--party', party, '--timeout', String(PEER_TIMEOUT_S), '--certs', plan.certs];
 }
 
 export function dealerArgs(plan: CompiledPlan, mode: DealerMode): string[] {
   return mode === 'live'
-    ? [...runArgs(plan.plan, 'dealer'), '--listen', '127.0.0.1:0']
-    : [...runArgs(plan.plan, 'dealer'), '--dealer-dir', join(plan.dir, 'dealer')];
+    ? [...runArgs(plan, 'dealer'), '--listen', '127.0.0.1:0']
+    : [...runArgs(plan, 'dealer'), '--dealer-dir', join(plan.dir, 'dealer')];
 }
 
-/** The --dealer / --dealer-dir flags a party passes. */
-export function dealerFlags(plan: CompiledPlan, mode: DealerMode, port: number): string[] {
-  return mode === 'live' ? ['--dealer', `127.0.0.1:${port}`] : ['--dealer-dir', join(plan.dir, 'dealer')];
+/** The --dealer / --dealer-dir flags a party passes (material made ahead: its own folder only). */
+export function dealerFlags(
+  plan: CompiledPlan,
+  mode: DealerMode,
+  port: number,
+  party: 'server' | 'client',
+): string[] {
+  return mode === 'live'
+    ? ['--dealer', `127.0.0.1:${port}`]
+    : ['--dealer-dir', join(plan.dir, 'dealer', party)];
 }
 
 function failure(what: string, r: SpawnedResult): Error {
@@ -141,12 +171,12 @@ export async function runThreeParties(r: PartyRunRequest): Promise<PartyRunResul
     }
     const server = spawnMarillc(
       [
-        ...runArgs(plan.plan, 'server'),
+        ...runArgs(plan, 'server'),
         '--model',
         r.serverModel,
         '--listen',
         '127.0.0.1:0',
-        ...dealerFlags(plan, r.dealer, dealerPort),
+        ...dealerFlags(plan, r.dealer, dealerPort, 'server'),
         '--report',
         serverReport,
       ],
@@ -156,11 +186,11 @@ export async function runThreeParties(r: PartyRunRequest): Promise<PartyRunResul
     const serverPort = await listeningPort(server);
     const client = spawnMarillc(
       [
-        ...runArgs(plan.plan, 'client'),
+        ...runArgs(plan, 'client'),
         ...(r.clientModel !== undefined ? ['--model', r.clientModel] : []),
         '--connect',
         `127.0.0.1:${serverPort}`,
-        ...dealerFlags(plan, r.dealer, dealerPort),
+        ...dealerFlags(plan, r.dealer, dealerPort, 'client'),
         '--input',
         r.input,
         '--out',

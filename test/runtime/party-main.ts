@@ -26,7 +26,9 @@ export interface ChildConfig {
   readonly connect?: string;
   readonly dealer?: string;
   readonly dealerDir?: string;
+  /** Exactly one: the session's TLS files for this role, or plain TCP asked for. */
   readonly tls?: TlsFiles;
+  readonly insecurePlaintext?: boolean;
   /** Client input values (row-major [1, seq, hidden]), one array per inference. */
   readonly inputs?: number[][];
   readonly timeoutMs?: number;
@@ -57,6 +59,7 @@ async function main(config: ChildConfig): Promise<void> {
       plan,
       listen: parseEndpoint(config.listen ?? '127.0.0.1:0'),
       tls: config.tls,
+      insecurePlaintext: config.insecurePlaintext,
       timeoutMs: config.timeoutMs,
       onListening,
     });
@@ -80,6 +83,7 @@ async function main(config: ChildConfig): Promise<void> {
     dealer: config.dealer,
     dealerDir: config.dealerDir,
     tls: config.tls,
+    insecurePlaintext: config.insecurePlaintext,
     timeoutMs: config.timeoutMs,
     onListening,
   });

@@ -25,8 +25,9 @@ import { inProcessFeeds } from '../../runtime/dealer/feeds.ts';
 import type { Channel } from '../../runtime/net/channel.ts';
 import { channelPair } from '../../runtime/net/channel.ts';
 import { makePlan } from '../../runtime/plan.ts';
-import { encodeFixed, DEFAULT_FRAC_BITS } from '../../runtime/ring/fixed.ts';
+import { DEFAULT_FRAC_BITS } from '../../runtime/ring/fixed.ts';
 import { PartySession } from '../../runtime/session.ts';
+import { CHI2_LIMIT, chiSquare, contains, secretWindows } from './scan.ts';
 
 const FRAC = DEFAULT_FRAC_BITS;
 
@@ -36,6 +37,7 @@ function tap(inner: Channel, log: Uint8Array[]): Channel {
     peer: inner.peer,
     send: (d) => inner.send(d),
     close: () => inner.close(),
+    setMessageLimit: (n) => inner.setMessageLimit(n),
     recv: async () => {
       const m = await inner.recv();
       log.push(Uint8Array.from(m));
@@ -101,23 +103,6 @@ async function clientTranscript(graph: Graph, server: Map<string, Tensor>): Prom
   return out;
 }
 
-function contains(haystack: Uint8Array, needle: Uint8Array): boolean {
-  return Buffer.from(haystack.buffer, haystack.byteOffset, haystack.byteLength).includes(Buffer.from(needle));
-}
-
-/** Chi-square statistic of the byte histogram against uniform (255 degrees of freedom). */
-function chiSquare(bytes: Uint8Array): number {
-  const counts = new Float64Array(256);
-  for (const b of bytes) counts[b]!++;
-  const expected = bytes.length / 256;
-  let chi = 0;
-  for (const c of counts) chi += (c - expected) ** 2 / expected;
-  return chi;
-}
-
-// For 255 degrees of freedom, P(chi2 > 420) < 1e-9.
-const CHI2_LIMIT = 420;
-
 describe("the client's transcript of a standard (all-private) plan", () => {
   const runs = [1, 1.5].map((scale) => ({ scale, ...standardPlan(scale) }));
 
@@ -127,11 +112,8 @@ describe("the client's transcript of a standard (all-private) plan", () => {
       expect(transcript.length).toBeGreaterThan(100_000);
       for (const [name, w] of run.server) {
         if (w.data.length < 8) continue;
-        const raw = tensorBytes(w).subarray(0, 32);
-        const ring = encodeFixed(w.data as Float32Array, FRAC);
-        const fixed = new Uint8Array(ring.buffer, ring.byteOffset, Math.min(32, ring.byteLength));
-        expect(contains(transcript, raw), `float bytes of ${name}`).toBe(false);
-        expect(contains(transcript, fixed), `ring encoding of ${name}`).toBe(false);
+        for (const { what, bytes } of secretWindows(w, FRAC))
+          expect(contains(transcript, bytes), `${what} of ${name}`).toBe(false);
       }
       expect(chiSquare(transcript)).toBeLessThan(CHI2_LIMIT);
     });

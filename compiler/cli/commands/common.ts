@@ -1,6 +1,8 @@
 /** Small helpers shared by the command implementations. */
 import { MarillError } from '../../../ir/errors.ts';
-import type { TlsFiles } from '../../../runtime/net/tcp.ts';
+import type { Role } from '../../../runtime/net/identity.ts';
+import { certificateFilesIn, checkOwnCertificate } from '../../../runtime/net/identity.ts';
+import type { LinkOptions } from '../../../runtime/net/tcp.ts';
 import { parseShapeFlag } from '../shape-flag.ts';
 import { writeFileAtomic } from '../../fs-util.ts';
 
@@ -43,18 +45,46 @@ export function fracBitsFlag(text: string): number {
   return v;
 }
 
+/** Bad usage (a missing or conflicting option): printed as one line, exit code 2. */
+export class UsageError extends Error {}
+
 export interface TlsFlags {
   tlsCert?: string;
   tlsKey?: string;
   tlsCa?: string;
+  certs?: string;
+  insecurePlaintext?: boolean;
 }
 
-/** TLS files: all three or none. */
-export function tlsFrom(flags: TlsFlags): TlsFiles | undefined {
-  const given = [flags.tlsCert, flags.tlsKey, flags.tlsCa].filter((x) => x !== undefined).length;
-  if (given === 0) return undefined;
-  if (given !== 3) throw new MarillError('TLS needs all of --tls-cert, --tls-key and --tls-ca');
-  return { cert: flags.tlsCert!, key: flags.tlsKey!, ca: flags.tlsCa! };
+const HOW_TO_CERTIFY =
+  'make certificates with `marillc certs --out DIR` and pass --certs DIR (or --tls-cert, --tls-key and --tls-ca); --insecure-plaintext runs without encryption';
+
+/**
+ * How this party's links are protected: TLS with the files of --certs DIR or
+ * --tls-*, after checking that its certificate is its own role's, or plain
+ * TCP when --insecure-plaintext asks for it (with a warning on stderr).
+ */
+export function linkFrom(flags: TlsFlags, role: Role): LinkOptions {
+  const files = [flags.tlsCert, flags.tlsKey, flags.tlsCa].filter((x) => x !== undefined).length;
+  const ways = [files > 0, flags.certs !== undefined, flags.insecurePlaintext === true].filter(
+    Boolean,
+  ).length;
+  if (ways > 1)
+    throw new UsageError('give one of --certs, --tls-cert/--tls-key/--tls-ca or --insecure-plaintext');
+  if (ways === 0) throw new UsageError(`the links need TLS certificates: ${HOW_TO_CERTIFY}`);
+  if (flags.insecurePlaintext) {
+    process.stderr.write(
+      `marillc: warning: --insecure-plaintext: the ${role}'s links are neither encrypted nor authenticated; anyone on the network can read the dealer's seeds, masked weights and inputs, and pose as a party\n`,
+    );
+    return { insecurePlaintext: true };
+  }
+  if (files > 0 && files !== 3) throw new UsageError('TLS needs all of --tls-cert, --tls-key and --tls-ca');
+  const tls =
+    flags.certs !== undefined
+      ? certificateFilesIn(flags.certs, role)
+      : { cert: flags.tlsCert!, key: flags.tlsKey!, ca: flags.tlsCa! };
+  checkOwnCertificate(tls.cert, role);
+  return { tls };
 }
 
 export function writeJson(path: string, value: unknown): void {

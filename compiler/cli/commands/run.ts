@@ -19,7 +19,7 @@ import type { NetworkProfile } from '../../backend/network.ts';
 import { loadPlanModule } from '../../party/plan-module.ts';
 import { runDealerCommand, runPartyCommand, simulate } from '../../party/run-party.ts';
 import type { TlsFlags } from './common.ts';
-import { emit, tlsFrom, writeJson } from './common.ts';
+import { emit, linkFrom, writeJson } from './common.ts';
 
 export interface RunFlags extends TlsFlags {
   party: Party | 'dealer';
@@ -52,20 +52,26 @@ function outputsJson(outputs: ReadonlyMap<string, Tensor>): string {
 }
 
 export async function runCommand(planFile: string, flags: RunFlags): Promise<void> {
+  // Writing dealer material to files opens no link; every other party does.
+  const writesFiles = flags.party === 'dealer' && flags.dealerDir !== undefined;
+  const link = writesFiles ? {} : linkFrom(flags, flags.party);
   const plan = await loadPlanModule(planFile);
   const timeoutMs = flags.timeout * 1000;
-  const tls = tlsFrom(flags);
   const conn = {
     ...(flags.listen !== undefined ? { listen: flags.listen } : {}),
     ...(flags.connect !== undefined ? { connect: flags.connect } : {}),
     ...(flags.dealer !== undefined ? { dealer: flags.dealer } : {}),
     ...(flags.dealerDir !== undefined ? { dealerDir: flags.dealerDir } : {}),
-    ...(tls ? { tls } : {}),
+    ...link,
     timeoutMs,
     // The bound address, so a peer (or a script) can find a party started with --listen HOST:0.
     onListening: (port: number) => {
       const host = parseEndpoint(flags.listen ?? '', '--listen').host;
       process.stderr.write(`${flags.party}: listening on ${host}:${port}\n`);
+    },
+    // A connection that is not the expected peer is refused; this party keeps waiting.
+    onRefused: (peer: string, why: string) => {
+      process.stderr.write(`${flags.party}: refused a connection from the ${peer}: ${why}\n`);
     },
   };
   if (flags.party === 'dealer') {
