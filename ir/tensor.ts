@@ -33,12 +33,6 @@ export function makeTensor(dtype: DType, shape: Shape, data?: TensorData): Tenso
   return { dtype, shape: [...shape], data: buf };
 }
 
-/** Element i as a JS number (i64 converted; exact below 2^53). */
-export function elementAsNumber(t: Tensor, i: number): number {
-  const v = t.data[i]!;
-  return typeof v === 'bigint' ? Number(v) : v;
-}
-
 /** All elements as JS numbers. */
 export function toNumbers(t: Tensor): number[] {
   return Array.from(t.data as ArrayLike<number | bigint>, (v) => (typeof v === 'bigint' ? Number(v) : v));

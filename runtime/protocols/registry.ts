@@ -30,13 +30,6 @@ const PROTOCOLS: OpProtocol[] = [
 const byName = new Map<string, OpProtocol>();
 for (const p of PROTOCOLS) byName.set(p.name, p);
 
-/** Adds a protocol at run time (tests, experiments); names must be unique. */
-export function registerProtocol(p: OpProtocol): void {
-  if (byName.has(p.name)) throw new MarillError(`protocol '${p.name}' is registered twice`);
-  PROTOCOLS.push(p);
-  byName.set(p.name, p);
-}
-
 export function protocolByName(name: string): OpProtocol {
   const p = byName.get(name);
   if (!p) throw new MarillError(`unknown protocol '${name}' (known: ${[...byName.keys()].join(', ')})`);
