@@ -17,6 +17,7 @@ import type { LayerKind, LayerOptions } from '../test/runtime/layers.ts';
 import { LAYERS, SMALL_LAYER, layerInput } from '../test/runtime/layers.ts';
 import type { ChildMessage } from '../test/runtime/party-main.ts';
 import { startChild } from '../test/runtime/processes.ts';
+import { maxAbsDiff } from '../ir/tensor.ts';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -75,13 +76,6 @@ async function runProcesses(
   const sr = resultOf(s, 'server');
   const cr = resultOf(c, 'client');
   return { outputs: cr.outputs, stats: [sr.stats as OpStats[], cr.stats as OpStats[]] };
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
-  return worst;
 }
 
 /** Runs a layer in three processes and checks output and communication. */

@@ -19,17 +19,3 @@ export function withEdges(values: readonly number[], n: number, lo: number, hi: 
   out.set(uniform(n, lo, hi), values.length);
   return out;
 }
-
-/** Largest |got - want|, and where. */
-export function maxAbsError(got: ArrayLike<number>, want: ArrayLike<number>): { error: number; at: number } {
-  let error = 0;
-  let at = -1;
-  for (let i = 0; i < want.length; i++) {
-    const e = Math.abs(got[i]! - want[i]!);
-    if (!(e <= error)) {
-      error = e;
-      at = i;
-    }
-  }
-  return { error, at };
-}
