@@ -3,7 +3,8 @@ import { encodeFixed } from '../../ring/fixed.ts';
 import { TwoPartySession, openReals, splitShares } from '../../../test/runtime/two-party.ts';
 import { COMPARE_VARIANTS } from './compare.ts';
 import { expErrorBound, expProtocol } from './exp.ts';
-import { expectMeasuredCost, withEdges } from './test-helpers.ts';
+import { expectMeasuredCost } from '../../../test/runtime/expect-cost.ts';
+import { withEdges } from '../../../test/runtime/real-inputs.ts';
 import { worstAbsDiff } from '../../../ir/tensor.ts';
 
 const F = 16;

@@ -8,7 +8,8 @@ import { measureError } from './spline-fit.ts';
 import type { SplineFunction } from './spline-specs.ts';
 import { SPLINE_TABLES } from './spline-tables.ts';
 import { splineErrorBound, splineProtocol } from './spline.ts';
-import { expectMeasuredCost, withEdges } from './test-helpers.ts';
+import { expectMeasuredCost } from '../../../test/runtime/expect-cost.ts';
+import { withEdges } from '../../../test/runtime/real-inputs.ts';
 import { worstAbsDiff } from '../../../ir/tensor.ts';
 
 const F = 16;

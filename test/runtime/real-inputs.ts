@@ -1,10 +1,8 @@
 /**
- * Shared by the non-linear protocol tests: measured-vs-predicted cost, input generators with
- * edge values, and error measurement against a Float64 reference.
+ * Real-valued inputs for the non-linear protocol tests: fresh uniform reals (each run draws
+ * new ones, so repeated runs cover more of the range), optionally after listed edge values.
  */
-import { Prg } from '../../crypto/prg.ts';
-
-export { expectMeasuredCost } from '../../../test/runtime/expect-cost.ts';
+import { Prg } from '../../runtime/crypto/prg.ts';
 
 /** n uniform reals in [lo, hi) from a fresh seed. */
 export function uniform(n: number, lo: number, hi: number): Float64Array {
