@@ -2,8 +2,13 @@
  * The closed op set of the marillc IR, declared as data.
  *
  * Per op: arity, attributes, property groups and the shape/type rule. The
- * plaintext interpreter (ir/interpret.ts) and the MPC protocols key their
- * tables by the same `OpName`, so TypeScript rejects an op one of them forgets.
+ * plaintext interpreter's kernel table (ir/interpret.ts) is a Record over every
+ * `OpName`, so TypeScript rejects an op it forgets. The MPC protocols only list
+ * the ops they implement (runtime/protocols/): the type checker does not see
+ * whether every op that may be placed under MPC has one. That coverage is the
+ * protocol registry's business (runtime/protocols/registry.ts); today a missing
+ * protocol shows when protocols are selected (compiler/backend/select.ts), as an
+ * error naming the node.
  *
  * Groups are properties, used instead of repeating op lists across passes:
  *   source      no inputs (weight, const)

@@ -1,5 +1,5 @@
 /**
- * The CLI contract (DESIGN.md §8) end to end: exit codes, one-line errors that
+ * The CLI contract (docs/cli.md) end to end: exit codes, one-line errors that
  * name the file / node / tensor at fault, nothing half-written, and `eval`
  * against onnxruntime-node as the independent oracle.
  */
