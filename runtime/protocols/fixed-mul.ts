@@ -10,9 +10,8 @@
  * the ones the op protocols use are exported ready-made.
  */
 import type { Cost, Protocol } from '../protocol.ts';
-import { cost, sumCosts } from '../protocol.ts';
+import { sumCosts } from '../protocol.ts';
 import type { Ring } from '../ring/kernels.ts';
-import { ringMulScalar } from '../ring/kernels.ts';
 import type { ElementwiseParams, MatmulParams } from './beaver.ts';
 import { beaverMatmul, beaverMul } from './beaver.ts';
 import type { TruncMaterial } from './truncate.ts';
@@ -73,24 +72,3 @@ export const fixedWeightMatmul = thenTruncate(
 
 /** Secret x server-private elementwise operand, fixed point: 2 rounds (plus 1 setup round per session). */
 export const fixedWeightMul = thenTruncate('fixed.weight-mul', weightMul, (p: WeightMulParams) => p.n);
-
-/** Shared x by a public fixed-point scalar (encoded): local product, then 1 truncation round. */
-const ringScalePublic: Protocol<ElementwiseParams & { readonly scalar: bigint }, null, Ring, Ring> = {
-  name: 'ring.scale-public',
-  deal() {},
-  material() {
-    return null;
-  },
-  async online(_ctx, p, _m, x) {
-    return ringMulScalar(x, p.scalar);
-  },
-  cost() {
-    return cost({});
-  },
-};
-
-export const fixedScalePublic = thenTruncate(
-  'fixed.scale-public',
-  ringScalePublic,
-  (p: ElementwiseParams) => p.n,
-);
