@@ -3,7 +3,7 @@
  * (write a temporary file beside the target, then rename) so a failed run
  * never leaves a half-written output behind.
  */
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { MarillError } from '../ir/errors.ts';
 
@@ -34,5 +34,15 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   } catch (e) {
     rmSync(tmp, { force: true });
     throw new MarillError(`cannot write file (${(e as Error).message})`, { file: path });
+  }
+}
+
+/** Creates a directory and its parents (nothing if it exists); a failure names the directory. */
+export function makeDirectory(path: string): void {
+  try {
+    mkdirSync(path, { recursive: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new MarillError(`cannot create directory (${code ?? (e as Error).message})`, { file: path });
   }
 }

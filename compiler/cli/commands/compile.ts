@@ -3,7 +3,6 @@
  * and print the summary (default), the IR or the cost table; with -o, write the
  * plan module and its weight bundles.
  */
-import { mkdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Graph } from '../../../ir/graph.ts';
 import { printGraph } from '../../../ir/print.ts';
@@ -17,7 +16,7 @@ import { toDot } from '../../emit/dot.ts';
 import { costPlan } from '../../backend/cost.ts';
 import { formatClassTable, formatCostLine, formatCostTable } from '../../emit/cost-report.ts';
 import { loadModel, runPipeline } from '../../driver.ts';
-import { writeFileAtomic } from '../../fs-util.ts';
+import { makeDirectory, writeFileAtomic } from '../../fs-util.ts';
 import { parseNetwork } from '../../backend/network.ts';
 import { formatSummary, summarize } from '../../emit/summary.ts';
 import { emit, numberFlag, shapesFrom, writeJson } from './common.ts';
@@ -101,7 +100,7 @@ function writePlan(
   model: string,
   argv: readonly string[],
 ): string[] {
-  mkdirSync(dirname(out) || '.', { recursive: true });
+  makeDirectory(dirname(out) || '.');
   const plan = makePlan(graph, { fracBits });
   const bundles = bundlePaths(out);
   const written: string[] = [];
