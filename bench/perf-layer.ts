@@ -9,7 +9,7 @@
  * protocols are those `selectProtocols` picks for the lan profile. The dealer
  * material is generated BEFORE the parties start (`writeDealerMaterial`, timed
  * as "dealing"), so the online time excludes dealing. Server and client run as
- * two OS processes (this file, forked with a role) over loopback TCP. Each runs
+ * two OS processes (test/runtime/processes.ts) over loopback TCP. Each runs
  * three inferences: the first also opens the masked weights (session setup);
  * "online" is the best wall time of the others (the steady-state online
  * phase), per-op figures and CPU seconds are the last one's. CPU seconds are
@@ -17,26 +17,23 @@
  *
  *   npx tsx bench/perf-layer.ts [bert-base|bert-tiny2 ...] [--compare selected|dcf|both]
  */
-import { fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import * as inspector from 'node:inspector/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { NETWORKS } from '../compiler/backend/network.ts';
 import { selectProtocols } from '../compiler/backend/select.ts';
 import type { Graph } from '../ir/graph.ts';
-import { fileFeed, writeDealerMaterial } from '../runtime/dealer/files.ts';
+import { writeDealerMaterial } from '../runtime/dealer/files.ts';
 import type { OpStats } from '../runtime/mpc/accounting.ts';
 import { combineReports, roundMismatches } from '../runtime/mpc/accounting.ts';
-import type { Channel } from '../runtime/net/channel.ts';
-import { Listener, connect } from '../runtime/net/tcp.ts';
 import type { Plan } from '../runtime/plan.ts';
 import { planCosts } from '../runtime/bound-plan.ts';
 import { makePlan } from '../runtime/plan.ts';
-import { PartySession } from '../runtime/session.ts';
 import type { LayerOptions } from '../test/runtime/layers.ts';
-import { bertEncoderLayer, layerInput, layerWeights } from '../test/runtime/layers.ts';
+import { bertEncoderLayer, layerInput } from '../test/runtime/layers.ts';
+import type { InferenceFigures } from '../test/runtime/party-main.ts';
+import { startChild } from '../test/runtime/processes.ts';
 
 type ModelName = 'bert-base' | 'bert-tiny2';
 
@@ -74,127 +71,51 @@ function buildPlan(model: ModelName, compare: CompareChoice): { graph: Graph; pl
   return { graph, plan: makePlan(graph) };
 }
 
-// ---------------------------------------------------------------- party child
+// ---------------------------------------------------------------- parties
 
-interface PartyConfig {
-  readonly model: ModelName;
-  readonly compare: CompareChoice;
-  readonly role: 'server' | 'client';
-  readonly dir: string;
-  readonly port: number;
-}
-
-interface PartyReport {
-  /** Wall seconds of each inference at this party. */
-  readonly inferSeconds: number[];
-  /** CPU seconds (all threads of the process) of each inference: less sensitive to a busy machine. */
-  readonly cpuSeconds: number[];
-  /** Cumulative stats after each inference. */
-  readonly stats: OpStats[][];
-}
-
-/** Plain TCP on loopback: this benchmark measures the protocols, not TLS (its cost is the same for every op). */
-const LINK = { insecurePlaintext: true } as const;
-
-async function peer(cfg: PartyConfig): Promise<Channel> {
-  if (cfg.role === 'client') return connect({ host: '127.0.0.1', port: cfg.port }, 'server', LINK);
-  const listener = await Listener.open(
-    { host: '127.0.0.1', port: cfg.port },
-    { ...LINK, peerRoles: ['client'] },
-  );
-  process.send?.({ listening: listener.port });
-  try {
-    return await listener.accept();
-  } finally {
-    listener.close();
-  }
-}
+/** What a party reports: each inference's wall and CPU seconds and the accounting after it. */
+type PartyReport = readonly InferenceFigures[];
 
 /**
- * MARILL_PROFILE=DIR: a V8 CPU profile of the steady-state inference, one
- * file per party (DIR/<model>-<role>.cpuprofile). Returns the stop function.
+ * One party as an OS process (test/runtime/party-main.ts): it rebuilds the
+ * layer, takes the selected protocols from `graph`, reads its dealer material
+ * from `dir` and runs INFERENCES inferences.
  */
-async function startProfile(): Promise<((name: string) => Promise<void>) | undefined> {
-  const dir = process.env['MARILL_PROFILE'];
-  if (!dir) return undefined;
-  const session = new inspector.Session();
-  session.connect();
-  await session.post('Profiler.enable');
-  await session.post('Profiler.start');
-  return async (name) => {
-    const { profile } = await session.post('Profiler.stop');
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, `${name}.cpuprofile`), JSON.stringify(profile));
-    session.disconnect();
-  };
-}
-
-async function runPartyChild(cfg: PartyConfig): Promise<PartyReport> {
-  const { graph, plan } = buildPlan(cfg.model, cfg.compare);
-  const feed = fileFeed(plan, cfg.role, join(cfg.dir, cfg.role));
-  const channel = await peer(cfg);
-  const session = await PartySession.open({
-    plan,
-    party: cfg.role,
-    channel,
-    feed,
-    weights: layerWeights(graph, cfg.role),
+function startParty(
+  model: ModelName,
+  graph: Graph,
+  role: 'server' | 'client',
+  dir: string,
+  port: number,
+): { listening: Promise<number>; done: Promise<PartyReport> } {
+  const protocols: Record<string, string> = {};
+  for (const n of graph.nodes) if (n.protocol !== undefined) protocols[n.outputs[0]!] = n.protocol;
+  const input = [...(layerInput(MODELS[model], 11).data as Float32Array)];
+  const child = startChild({
+    role,
+    layer: 'bert',
+    layerOptions: MODELS[model],
+    protocols,
+    ...(role === 'server' ? { listen: '127.0.0.1:0' } : { connect: `127.0.0.1:${port}` }),
+    dealerDir: join(dir, role),
+    // Plain TCP on loopback: this benchmark measures the protocols, not TLS (its cost is the same for every op).
+    insecurePlaintext: true,
+    inputs: Array.from({ length: INFERENCES }, () => (role === 'client' ? input : [])),
+    measure: true,
+    profileName: `${model}-${role}`,
   });
-  const inputs =
-    cfg.role === 'client' ? new Map([['hidden_in', layerInput(MODELS[cfg.model], 11)]]) : new Map();
-  const inferSeconds: number[] = [];
-  const cpuSeconds: number[] = [];
-  const stats: OpStats[][] = [];
-  try {
-    for (let i = 0; i < INFERENCES; i++) {
-      const profiling = i === INFERENCES - 1 ? await startProfile() : undefined;
-      const t0 = performance.now();
-      const cpu0 = process.cpuUsage();
-      await session.infer(inputs);
-      await profiling?.(`${cfg.model}-${cfg.role}`);
-      inferSeconds.push((performance.now() - t0) / 1000);
-      const cpu = process.cpuUsage(cpu0);
-      cpuSeconds.push((cpu.user + cpu.system) / 1e6);
-      stats.push(session.stats().map((s) => ({ ...s })));
-    }
-  } finally {
-    session.close();
-  }
-  return { inferSeconds, cpuSeconds, stats };
-}
-
-// ---------------------------------------------------------------- parent
-
-function startParty(cfg: PartyConfig): { listening: Promise<number>; done: Promise<PartyReport> } {
-  const child = fork(fileURLToPath(import.meta.url), ['--child'], {
-    // MARILL_PROFILE=DIR writes a V8 CPU profile of each party there.
-    execArgv: [
-      '--import',
-      'tsx',
-      ...(process.env['MARILL_PROFILE']
-        ? ['--cpu-prof', `--cpu-prof-dir=${process.env['MARILL_PROFILE']}`]
-        : []),
-    ],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  const done = child.done.then((m) => {
+    if ('error' in m) throw new Error(`${role}: ${m.error}`);
+    if (!('result' in m) || !m.result.inferences) throw new Error(`${role}: no figures reported`);
+    return m.result.inferences;
   });
-  child.send(cfg);
-  let onListening: (p: number) => void = () => {};
-  const listening = new Promise<number>((r) => (onListening = r));
-  const done = new Promise<PartyReport>((resolve, reject) => {
-    child.on('message', (m: { listening?: number; report?: PartyReport; error?: string }) => {
-      if (m.listening !== undefined) onListening(m.listening);
-      else if (m.report) resolve(m.report);
-      else reject(new Error(`${cfg.role}: ${m.error}`));
-    });
-    child.on('exit', (code) => reject(new Error(`${cfg.role} exited with ${code}`)));
-  });
-  return { listening, done };
+  return { listening: child.listening, done };
 }
 
 /** The last inference's stats: cumulative after it minus after the one before. */
 function steadyStats(r: PartyReport): OpStats[] {
-  const first = new Map(r.stats[INFERENCES - 2]!.map((s) => [s.id, s]));
-  return r.stats[INFERENCES - 1]!.map((s) => {
+  const first = new Map(r[INFERENCES - 2]!.stats.map((s) => [s.id, s]));
+  return r[INFERENCES - 1]!.stats.map((s) => {
     const f = first.get(s.id)!;
     return {
       ...s,
@@ -219,15 +140,15 @@ interface OpProfile {
 }
 
 async function measure(model: ModelName, compare: CompareChoice): Promise<Record<string, unknown>> {
-  const { plan } = buildPlan(model, compare);
+  const { graph, plan } = buildPlan(model, compare);
   const dir = mkdtempSync(join(tmpdir(), 'marill-perf-'));
   try {
     const t0 = performance.now();
     writeDealerMaterial(plan, dir, INFERENCES);
     const dealingSeconds = (performance.now() - t0) / 1000;
-    const server = startParty({ model, compare, role: 'server', dir, port: 0 });
+    const server = startParty(model, graph, 'server', dir, 0);
     const port = await server.listening;
-    const client = startParty({ model, compare, role: 'client', dir, port });
+    const client = startParty(model, graph, 'client', dir, port);
     const [s, c] = await Promise.all([server.done, client.done]);
     const steady = [steadyStats(s), steadyStats(c)] as const;
     const report = combineReports(steady[0], steady[1]);
@@ -257,7 +178,7 @@ async function measure(model: ModelName, compare: CompareChoice): Promise<Record
     }
     const profile = [...byProtocol.values()].sort((a, b) => b.seconds - a.seconds);
     // Steady state: the best of the inferences after the first (the machine may be shared).
-    const steadyWall = (k: number) => Math.max(s.inferSeconds[k]!, c.inferSeconds[k]!);
+    const steadyWall = (k: number) => Math.max(s[k]!.seconds, c[k]!.seconds);
     const online = Math.min(...Array.from({ length: INFERENCES - 1 }, (_, k) => steadyWall(k + 1)));
     return {
       model,
@@ -265,9 +186,9 @@ async function measure(model: ModelName, compare: CompareChoice): Promise<Record
       comparisons: compare === 'dcf' ? 'dcf variants forced' : 'as selected for lan',
       transport: 'loopback TCP, two OS processes, dealer material from files generated ahead',
       dealingSeconds,
-      firstInferenceSeconds: Math.max(s.inferSeconds[0]!, c.inferSeconds[0]!),
+      firstInferenceSeconds: Math.max(s[0]!.seconds, c[0]!.seconds),
       onlineSeconds: online,
-      cpuSeconds: { server: s.cpuSeconds[INFERENCES - 1]!, client: c.cpuSeconds[INFERENCES - 1]! },
+      cpuSeconds: { server: s[INFERENCES - 1]!.cpuSeconds, client: c[INFERENCES - 1]!.cpuSeconds },
       loadAverage: loadavg()[0],
       accountedSeconds: profile.reduce((a, p) => a + p.seconds, 0),
       onlineBytes: report.totals.onlineBytes,
@@ -350,15 +271,6 @@ async function main(): Promise<void> {
   await runPerfLayer(wanted.length > 0 ? wanted : undefined, choices);
 }
 
-if (process.argv.includes('--child')) {
-  process.once('message', (cfg: PartyConfig) => {
-    runPartyChild(cfg)
-      .then((report) => process.send?.({ report }))
-      .catch((e: unknown) =>
-        process.send?.({ error: e instanceof Error ? (e.stack ?? e.message) : String(e) }),
-      )
-      .finally(() => process.disconnect?.());
-  });
-} else if (process.argv[1] !== undefined && pathToFileURL(process.argv[1]).href === import.meta.url) {
+if (process.argv[1] !== undefined && pathToFileURL(process.argv[1]).href === import.meta.url) {
   await main();
 }

@@ -38,3 +38,13 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     throw new MarillError(`cannot write file (${(e as Error).message})`, { file: path });
   }
 }
+
+/** Creates a directory and its parents (nothing if it exists); a failure names the directory. */
+export function makeDirectory(path: string): void {
+  try {
+    mkdirSync(path, { recursive: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new MarillError(`cannot create directory (${code ?? (e as Error).message})`, { file: path });
+  }
+}

@@ -19,7 +19,8 @@ import {
   shapeFlags,
 } from './manifest.ts';
 import type { OrtOutput } from './gen/ort-run.ts';
-import { maxAbsDiff, runWithOrt } from './gen/ort-run.ts';
+import { runWithOrt } from './gen/ort-run.ts';
+import { maxAbsDiff } from '../ir/tensor.ts';
 
 const manifest = loadExamplesManifest();
 const MAX_TOTAL_BYTES = 5 * 1024 * 1024;

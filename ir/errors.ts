@@ -44,7 +44,3 @@ export class MarillError extends Error {
     return e;
   }
 }
-
-export function fail(message: string, location: Location = {}): never {
-  throw new MarillError(message, location);
-}

@@ -3,7 +3,6 @@
  * in topological order. Graphs are immutable values; passes build new ones
  * (see `rebuild` and `GraphBuilder`).
  */
-import { Graph as GraphLib, alg } from '@dagrejs/graphlib';
 import type { OpName } from './ops.ts';
 import type { Tensor } from './tensor.ts';
 import type { Placement, TensorType, Visibility } from './types.ts';
@@ -76,45 +75,6 @@ export function users(g: Graph): Map<ValueId, Node[]> {
     }
   }
   return m;
-}
-
-/**
- * Orders nodes so every value is defined before use (stable: keeps the given
- * order where dependencies allow). Throws on a cycle.
- */
-export function topoSort(nodes: readonly Node[], graphInputs: readonly ValueId[]): Node[] {
-  const lib = new GraphLib();
-  const defined = new Map<ValueId, number>();
-  nodes.forEach((n, i) => {
-    lib.setNode(String(i));
-    for (const o of n.outputs) defined.set(o, i);
-  });
-  const inputs = new Set(graphInputs);
-  nodes.forEach((n, i) => {
-    for (const v of n.inputs) {
-      const p = defined.get(v);
-      if (p !== undefined) lib.setEdge(String(p), String(i));
-      else if (!inputs.has(v)) throw new MarillError(`value %${v} is used but never defined`);
-    }
-  });
-  if (!alg.isAcyclic(lib)) throw new MarillError('graph has a cycle');
-  // Kahn's algorithm with a min-heap on original index keeps the order stable.
-  const indeg = nodes.map((_, i) => lib.predecessors(String(i))?.length ?? 0);
-  const ready: number[] = [];
-  indeg.forEach((d, i) => {
-    if (d === 0) ready.push(i);
-  });
-  const out: Node[] = [];
-  while (ready.length > 0) {
-    ready.sort((a, b) => b - a);
-    const i = ready.pop()!;
-    out.push(nodes[i]!);
-    for (const s of lib.successors(String(i)) ?? []) {
-      const j = Number(s);
-      if (--indeg[j]! === 0) ready.push(j);
-    }
-  }
-  return out;
 }
 
 /** Removes nodes none of whose outputs reach a graph output, and values no longer defined or used. */

@@ -477,10 +477,6 @@ export function isOpName(name: string): name is OpName {
   return Object.prototype.hasOwnProperty.call(OPS, name);
 }
 
-export function opDef(op: OpName): OpDef {
-  return OPS[op];
-}
-
 export function hasGroup(op: OpName, group: OpGroup): boolean {
   return (OPS[op] as OpDef).groups.includes(group);
 }

@@ -11,20 +11,10 @@ import {
 } from './mir-text.ts';
 import { parseGraph } from './parse.ts';
 import { printGraph } from './print.ts';
+import { mulberry32 } from './random.ts';
 import { expectTextRoundTrip } from '../test/mir-round-trip.ts';
 import type { Tensor } from './tensor.ts';
 import { fromNumbers, makeTensor, tensorHash } from './tensor.ts';
-
-/** Deterministic pseudo-random numbers (xorshift32), so failures reproduce. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return s >>> 0;
-  };
-}
 
 function f32FromBits(bits: number): number {
   const u = new Uint32Array([bits]);
@@ -51,7 +41,7 @@ describe('number formatting', () => {
   });
 
   it('reads every printed f32 back to the same bits (random bit patterns)', () => {
-    const next = prng(12345);
+    const next = mulberry32(12345);
     for (let i = 0; i < 20000; i++) {
       const x = f32FromBits(next());
       const text = formatF32(x);
@@ -110,7 +100,7 @@ describe('names', () => {
 function builtGraph(): { g: Graph; weights: Map<string, Tensor>; consts: Tensor[] } {
   const b = new GraphBuilder('built graph');
   const x = b.addInput('input ids', { dtype: 'i64', shape: [2, 3] }, 'client');
-  const next = prng(7);
+  const next = mulberry32(7);
   const table = fromNumbers(
     'f32',
     [5, 4],
@@ -200,7 +190,7 @@ describe('names in the text form', () => {
       '\u{1F600}',
       '\udc00',
     ];
-    const next = prng(99);
+    const next = mulberry32(99);
     const randomName = (): string => {
       const n = 1 + (next() % 6);
       return Array.from({ length: n }, () => pool[next() % pool.length]!).join('');

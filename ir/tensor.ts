@@ -3,8 +3,9 @@
  * f32 -> Float32Array, i64 -> BigInt64Array, bool -> Uint8Array (0/1).
  */
 import { createHash } from 'node:crypto';
+import { MarillError } from './errors.ts';
 import type { DType, Shape } from './types.ts';
-import { numel } from './types.ts';
+import { formatType, numel, shapeEquals } from './types.ts';
 
 export type TensorData = Float32Array | BigInt64Array | Uint8Array;
 
@@ -31,12 +32,6 @@ export function makeTensor(dtype: DType, shape: Shape, data?: TensorData): Tenso
   if (buf.length !== n)
     throw new Error(`tensor data has ${buf.length} elements, shape [${shape}] needs ${n}`);
   return { dtype, shape: [...shape], data: buf };
-}
-
-/** Element i as a JS number (i64 converted; exact below 2^53). */
-export function elementAsNumber(t: Tensor, i: number): number {
-  const v = t.data[i]!;
-  return typeof v === 'bigint' ? Number(v) : v;
 }
 
 /** All elements as JS numbers. */
@@ -66,4 +61,40 @@ export function tensorHash(t: Tensor): string {
   h.update(`${t.dtype}[${t.shape.join(',')}]`);
   h.update(tensorBytes(t));
   return h.digest('hex');
+}
+
+/**
+ * The largest |a[i] - b[i]| and where it is: the one error measure of the tests, the benchmarks
+ * and `marillc simulate`. Positions equal in both (the same infinity, or NaN in both) count 0;
+ * a NaN on one side only, or arrays of different lengths, give Infinity, so a wrong result never
+ * passes as a small error. `at` is -1 when every position agrees.
+ */
+export function worstAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): { diff: number; at: number } {
+  if (a.length !== b.length) return { diff: Infinity, at: -1 };
+  let diff = 0;
+  let at = -1;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x === y || (Number.isNaN(x) && Number.isNaN(y))) continue;
+    const d = Math.abs(x - y);
+    if (Number.isNaN(d)) return { diff: Infinity, at: i };
+    if (d > diff) {
+      diff = d;
+      at = i;
+    }
+  }
+  return { diff, at };
+}
+
+/** The largest |a[i] - b[i]| (see worstAbsDiff). */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  return worstAbsDiff(a, b).diff;
+}
+
+/** maxAbsDiff over two tensors' elements; a dtype or shape mismatch is an error naming `what`. */
+export function tensorMaxAbsDiff(a: Tensor, b: Tensor, what = 'tensor'): number {
+  if (a.dtype !== b.dtype || !shapeEquals(a.shape, b.shape))
+    throw new MarillError(`${formatType(a)} compared with ${formatType(b)}`, { what });
+  return maxAbsDiff(toNumbers(a), toNumbers(b));
 }

@@ -1,7 +1,7 @@
 /**
  * Core IR types: element types, static shapes, visibility and placement.
  *
- * Visibility is the lattice of DESIGN.md §3: `public` is the bottom, `client`
+ * Visibility is the lattice of docs/ir.md: `public` is the bottom, `client`
  * and `server` are incomparable, `secret` is the top (client ⊔ server = secret).
  */
 export type DType = 'f32' | 'i64' | 'bool';

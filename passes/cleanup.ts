@@ -1,8 +1,10 @@
 /**
  * Pass `cleanup`: constant folding (with identities), CSE and DCE in one pass,
- * for the pipeline's two cleanup points (after the frontend, and after
- * relocation). Each part is also a pass of its own (`fold-constants`, `cse`,
- * `dce`) for `--dump-after` and for tests.
+ * for the pipeline's two cleanup points (passes/pipeline.ts): first, on the
+ * graph as the frontend produced it, and again right after fusion, which
+ * leaves one copy of each constant per layer for CSE to merge. (After
+ * relocation the pipeline runs `dce` alone.) Each part is also a pass of its
+ * own (`fold-constants`, `cse`, `dce`), which tests run separately.
  *
  * Preconditions: none.
  * Algorithm:

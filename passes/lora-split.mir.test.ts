@@ -18,7 +18,7 @@ import { makeTensor, tensorHash } from '../ir/tensor.ts';
 import { verifyGraph } from '../ir/verify.ts';
 import { expectTextFile } from '../test/expect-text.ts';
 import { loraSplit } from './lora-split.ts';
-import { contextWithBase, lcgTensor, lcgValues, loadMir } from '../test/passes/pass-harness.ts';
+import { contextWithBase, seededTensor, seededValues, loadMir } from '../test/passes/pass-harness.ts';
 
 const DIR = 'test/passes/lora-split';
 
@@ -27,8 +27,8 @@ function updated(base: Tensor, updates: readonly { start: number; end: number; s
   const [k, n] = base.shape as [number, number];
   const out = Float32Array.from(base.data as Float32Array);
   for (const { start, end, seed } of updates) {
-    const u = lcgValues(k, seed, 0.5);
-    const v = lcgValues(end - start, seed + 1, 0.5);
+    const u = seededValues(k, seed, 0.5);
+    const v = seededValues(end - start, seed + 1, 0.5);
     for (let i = 0; i < k; i++) for (let c = start; c < end; c++) out[i * n + c]! += u[i]! * v[c - start]!;
   }
   return makeTensor('f32', [k, n], out);
@@ -64,7 +64,7 @@ function masked(text: string): string {
 }
 
 function maxOutputDiff(a: Graph, b: Graph): number {
-  const x = makeTensor('f32', a.values.get('x')!.type.shape, lcgValues(32, 77));
+  const x = makeTensor('f32', a.values.get('x')!.type.shape, seededValues(32, 77));
   const ra = interpret(a, new Map([['x', x]]));
   const rb = interpret(b, new Map([['x', x]]));
   let m = 0;
@@ -96,8 +96,8 @@ describe('lora-split (.mir)', () => {
   });
 
   it('merged: Q (direct) and V (transposed) split against their base weights', () => {
-    const bq = lcgTensor([8, 8], 1);
-    const bv = lcgTensor([8, 8], 2);
+    const bq = seededTensor([8, 8], 1);
+    const bv = seededTensor([8, 8], 2);
     const g = projections(
       updated(bq, [{ start: 0, end: 8, seed: 3 }]),
       updated(bv, [{ start: 0, end: 8, seed: 5 }]),
@@ -123,7 +123,7 @@ describe('lora-split (.mir)', () => {
   });
 
   it('merged fused QKV: Q and V blocks split separately, K unchanged', () => {
-    const base = lcgTensor([8, 12], 11);
+    const base = seededTensor([8, 12], 11);
     const g = fusedQkv(
       updated(base, [
         { start: 0, end: 4, seed: 12 },
@@ -139,11 +139,11 @@ describe('lora-split (.mir)', () => {
   });
 
   it('full-rank difference: unchanged', () => {
-    const g = projections(lcgTensor([8, 8], 21), lcgTensor([8, 8], 22));
+    const g = projections(seededTensor([8, 8], 21), seededTensor([8, 8], 22));
     expectTextFile(printGraph(g), `${DIR}/full-rank.in.mir`);
     const ctx = contextWithBase({
-      'onnx::MatMul_10': lcgTensor([8, 8], 1),
-      'v.weight': lcgTensor([8, 8], 2),
+      'onnx::MatMul_10': seededTensor([8, 8], 1),
+      'v.weight': seededTensor([8, 8], 2),
     });
     expectTextFile(printGraph(loraSplit(g, ctx)), `${DIR}/full-rank.out.mir`);
     expect(ctx.notes.lora).toEqual([]);

@@ -7,13 +7,14 @@ import { makeTensor, tensorHash } from '../ir/tensor.ts';
 import { verifyGraph } from '../ir/verify.ts';
 import { DEFAULT_OPTIONS, emptyNotes } from './context.ts';
 import { loraSplit, worthwhileRank } from './lora-split.ts';
-import { contextWithBase, lcgTensor, lcgValues } from '../test/passes/pass-harness.ts';
+import { contextWithBase, seededTensor, seededValues } from '../test/passes/pass-harness.ts';
+import { maxAbsDiff } from '../ir/tensor.ts';
 
 /** base + (u @ v) in float32, like an exporter merging a LoRA update: an exactly rank-r change before rounding. */
 function mergedWeight(base: Tensor, rank: number, seed: number): Tensor {
   const [k, n] = base.shape as [number, number];
-  const u = lcgValues(k * rank, seed, 0.2);
-  const v = lcgValues(rank * n, seed + 1, 0.2);
+  const u = seededValues(k * rank, seed, 0.2);
+  const v = seededValues(rank * n, seed + 1, 0.2);
   const out = Float32Array.from(base.data as Float32Array);
   for (let i = 0; i < k; i++)
     for (let t = 0; t < rank; t++)
@@ -41,14 +42,8 @@ function matmulGraph(w: WeightSpec, xVisibility: 'client' | 'server' = 'client')
 }
 
 function run(g: Graph, seed: number): Float32Array {
-  const x = lcgTensor([...g.values.get('x')!.type.shape], seed);
+  const x = seededTensor([...g.values.get('x')!.type.shape], seed);
   return interpret(g, new Map([['x', x]])).get('y')!.data as Float32Array;
-}
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
 }
 
 function weights(g: Graph): { name: string; visibility: string; shape: readonly number[]; hash: string }[] {
@@ -73,7 +68,7 @@ describe('worthwhileRank', () => {
 });
 
 describe('lora-split: merged adapters', () => {
-  const base = lcgTensor([8, 6], 1);
+  const base = seededTensor([8, 6], 1);
   const merged = mergedWeight(base, 2, 2);
 
   it('splits x @ W_merged into x @ W_base + (x @ B) @ A, equal within 1e-4', () => {
@@ -118,7 +113,7 @@ describe('lora-split: merged adapters', () => {
   });
 
   it('splits a transposed use (x @ W^T with W stored [n, k]) and keeps the transpose on the base', () => {
-    const baseT = lcgTensor([6, 8], 3);
+    const baseT = seededTensor([6, 8], 3);
     const mergedT = mergedWeight(baseT, 3, 4);
     const g = matmulGraph({ name: 'v', tensor: mergedT, visibility: 'server', transposed: true });
     const ctx = contextWithBase({ v: baseT });
@@ -132,7 +127,7 @@ describe('lora-split: merged adapters', () => {
   });
 
   it('finds the base by position among same-shaped weights when names differ', () => {
-    const other = lcgTensor([8, 6], 9);
+    const other = seededTensor([8, 6], 9);
     const g = matmulGraph({ name: 'onnx::MatMul_77', tensor: merged, visibility: 'server' });
     // The base has two [8, 6] initializers; the graph's only [8, 6] weight is at position 0.
     const ctx = contextWithBase({ 'onnx::MatMul_12': base, 'onnx::MatMul_13': other });
@@ -159,7 +154,7 @@ describe('lora-split: merged adapters', () => {
   });
 
   it('does not split a full-rank difference', () => {
-    const g = matmulGraph({ name: 'q.weight', tensor: lcgTensor([8, 6], 10), visibility: 'server' });
+    const g = matmulGraph({ name: 'q.weight', tensor: seededTensor([8, 6], 10), visibility: 'server' });
     const ctx = contextWithBase({ 'q.weight': base });
     expect(loraSplit(g, ctx)).toBe(g);
     expect(ctx.notes.lora).toEqual([]);
@@ -172,7 +167,7 @@ describe('lora-split: merged adapters', () => {
   });
 
   it('does not split when the split would not pay (rank >= k n / (k + n))', () => {
-    const small = lcgTensor([2, 2], 12);
+    const small = seededTensor([2, 2], 12);
     const g = matmulGraph({ name: 'w', tensor: mergedWeight(small, 1, 13), visibility: 'server' });
     expect(loraSplit(g, contextWithBase({ w: small }))).toBe(g);
   });
@@ -198,21 +193,21 @@ function blockUpdate(base: Tensor, updates: { start: number; end: number; u: Flo
   const [k, n] = base.shape as [number, number];
   const out = Float32Array.from(base.data as Float32Array);
   updates.forEach(({ start, end, u }, j) => {
-    const v = lcgValues(end - start, 50 + j, 0.5);
+    const v = seededValues(end - start, 50 + j, 0.5);
     for (let i = 0; i < k; i++) for (let c = start; c < end; c++) out[i * n + c]! += u[i]! * v[c - start]!;
   });
   return makeTensor('f32', [k, n], out);
 }
 
 describe('lora-split: fused weights split by column blocks', () => {
-  const base = lcgTensor([8, 12], 21);
+  const base = seededTensor([8, 12], 21);
   const run1 = (g: Graph) => run(g, 22);
 
   it('splits [Dq | 0 | Dv] into two rank-1 blocks and a zero block (cheaper than rank 2 as a whole)', () => {
     // Whole: rank 2, 2 * (8 + 12) = 40 MACs per row; blocks: 1 * (8 + 4) twice = 24.
     const fused = blockUpdate(base, [
-      { start: 0, end: 4, u: lcgValues(8, 30) },
-      { start: 8, end: 12, u: lcgValues(8, 31) },
+      { start: 0, end: 4, u: seededValues(8, 30) },
+      { start: 8, end: 12, u: seededValues(8, 31) },
     ]);
     const g = matmulGraph({ name: 'c_attn', tensor: fused, visibility: 'server' });
     const ctx = contextWithBase({ c_attn: base });
@@ -240,7 +235,7 @@ describe('lora-split: fused weights split by column blocks', () => {
 
   it('keeps the whole-matrix split when the blocks share one column space (rank 1 overall)', () => {
     // Whole: rank 1, 1 * (8 + 12) = 20 MACs per row; blocks: 2 * (8 + 4) = 24.
-    const u = lcgValues(8, 40);
+    const u = seededValues(8, 40);
     const fused = blockUpdate(base, [
       { start: 0, end: 4, u },
       { start: 8, end: 12, u },
@@ -260,16 +255,16 @@ describe('lora-split: explicit adapters', () => {
   function explicitGraph(wVisibility: 'public' | 'server', adapters: 1 | 2 = 2): Graph {
     const b = new GraphBuilder('g');
     const x = b.addInput('x', { dtype: 'f32', shape: [1, 4, 8] });
-    const w = b.addWeight('onnx::MatMul_5', wVisibility, { tensor: lcgTensor([8, 6], 1) });
-    const bias = b.addWeight('q.bias', 'public', { tensor: lcgTensor([6], 2) });
+    const w = b.addWeight('onnx::MatMul_5', wVisibility, { tensor: seededTensor([8, 6], 1) });
+    const bias = b.addWeight('q.bias', 'public', { tensor: seededTensor([6], 2) });
     const base = b.add1('add', [bias, b.add1('matmul', [x, w])]);
-    const la = b.addWeight('q.lora_A', 'server', { tensor: lcgTensor([8, 3], 3) });
-    const lb = b.addWeight('q.lora_B', 'server', { tensor: lcgTensor([3, 6], 4) });
+    const la = b.addWeight('q.lora_A', 'server', { tensor: seededTensor([8, 3], 3) });
+    const lb = b.addWeight('q.lora_B', 'server', { tensor: seededTensor([3, 6], 4) });
     const down = b.add1('matmul', [x, la]);
     const up =
       adapters === 2
         ? b.add1('matmul', [down, lb])
-        : b.add1('matmul', [down, b.addWeight('up', 'server', { tensor: lcgTensor([3, 6], 4) })]);
+        : b.add1('matmul', [down, b.addWeight('up', 'server', { tensor: seededTensor([3, 6], 4) })]);
     const scaled = b.add1('mul', [up, b.addConst(makeTensor('f32', [], Float32Array.of(2)))]);
     b.setOutputs([{ name: 'y', value: b.add1('add', [base, scaled]) }]);
     return b.build();

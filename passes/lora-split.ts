@@ -4,7 +4,7 @@
  * Preconditions: weight visibilities decided (provenance): a weight equal to a base
  * initializer is `public`, others `server`. Weights carry their tensors.
  *
- * Two cases (DESIGN.md §1, §5):
+ * Two cases (docs/architecture.md):
  *   Explicit adapters `x @ W + ((x @ A) @ B) * s` with W public: nothing to rewrite, placement
  *   makes `x @ W` local; recognised and recorded (passes/lora-explicit.ts).
  *

@@ -17,7 +17,7 @@ import { relocatePass } from './relocate.ts';
 import { verifyFlowPass } from './verify-flow.ts';
 
 /**
- * --no-marill is the standard baseline: nothing is hoisted out of MPC (DESIGN.md §5), so
+ * --no-marill is the standard baseline: nothing is hoisted out of MPC (docs/architecture.md), so
  * relocation onto the client is skipped. (lora-split checks the flag itself.)
  */
 function unlessNoMarill(pass: Pass): Pass {

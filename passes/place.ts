@@ -1,5 +1,5 @@
 /**
- * Pass `place`: visibility inference and placement (DESIGN.md §3). Layer
+ * Pass `place`: visibility inference and placement (docs/ir.md). Layer
  * freezing falls out of it: ops fed only by client data and public weights get
  * client visibility and run on the client in plaintext.
  *

@@ -1,7 +1,7 @@
 /**
  * provenance as text IR in -> expected text IR out (test/passes/provenance/), plus the
  * decision recorded for each weight. Expected decisions are written out by hand from the
- * rule order of DESIGN.md §4 (--no-marill, --private, --public, LoRA names, base content);
+ * rule order of docs/ir.md ("Visibility") (--no-marill, --private, --public, LoRA names, base content);
  * the base model is built here from hand-written tensors, hashed with ir/tensor.ts.
  */
 import { describe, expect, it } from 'vitest';

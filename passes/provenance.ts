@@ -1,5 +1,5 @@
 /**
- * Pass `provenance`: decides which weights are public (DESIGN.md §4).
+ * Pass `provenance`: decides which weights are public (docs/ir.md, "Visibility").
  *
  * Preconditions: weights carry their content hash (`attrs.hash`).
  * Algorithm, per `weight` node, first rule that applies:

@@ -9,20 +9,20 @@ import { expectTextFile } from '../test/expect-text.ts';
 import { DEFAULT_OPTIONS, emptyNotes } from './context.ts';
 import { relocate, relocatePass } from './relocate.ts';
 import { verifyFlow } from './verify-flow.ts';
-import { lcgTensor, loadMir } from '../test/passes/pass-harness.ts';
+import { seededTensor, loadMir } from '../test/passes/pass-harness.ts';
 
 const DIR = 'test/passes/relocate';
 
 /** Weights parsed from text have no values; give each one random data so the graph can be interpreted. */
 function withWeightData(g: Graph): Graph {
   const nodes = g.nodes.map((n: Node, i) =>
-    n.op === 'weight' ? { ...n, tensor: lcgTensor(g.values.get(n.outputs[0]!)!.type.shape, 100 + i) } : n,
+    n.op === 'weight' ? { ...n, tensor: seededTensor(g.values.get(n.outputs[0]!)!.type.shape, 100 + i) } : n,
   );
   return { ...g, nodes };
 }
 
 function runGraph(g: Graph): Map<string, Tensor> {
-  const inputs = new Map(g.inputs.map((id, i) => [id, lcgTensor(g.values.get(id)!.type.shape, 7 + i)]));
+  const inputs = new Map(g.inputs.map((id, i) => [id, seededTensor(g.values.get(id)!.type.shape, 7 + i)]));
   return interpret(withWeightData(g), inputs);
 }
 

@@ -3,7 +3,7 @@
  * fails it is never emitted.
  *
  * Preconditions: the graph is placed (every node has a placement).
- * Rules (DESIGN.md §3), each violation a MarillError naming the value and op:
+ * Rules (docs/ir.md, "What the verifiers check"), each violation a MarillError naming the value and op:
  *   0. Sources carry a visibility their owner can give them: graph inputs are the
  *      client's (`client`: its input never leaves it in the clear), weights are
  *      `public` (equal to the base) or the server's (`server`). Rule 1 trusts

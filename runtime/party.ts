@@ -44,6 +44,14 @@ export interface RunPartyOptions extends LinkOptions {
   readonly onRefused?: (peer: string, why: string) => void;
   /** Called after each node of an inference (progress display). */
   readonly onProgress?: (done: number, total: number, node: Node) => void;
+  /** Awaited around each inference (measurements, profiling). */
+  readonly around?: InferenceHooks;
+}
+
+export interface InferenceHooks {
+  readonly before?: (index: number) => void | Promise<void>;
+  /** `stats`: the accounting so far, all inferences up to this one included. */
+  readonly after?: (index: number, stats: readonly OpStats[]) => void | Promise<void>;
 }
 
 export interface PartyResult {
@@ -110,7 +118,11 @@ export async function runParty(opts: RunPartyOptions): Promise<PartyResult> {
     });
     const t0 = performance.now();
     const outputs: Map<string, Tensor>[] = [];
-    for (const inputs of opts.inputs) outputs.push(await session.infer(inputs));
+    for (const [index, inputs] of opts.inputs.entries()) {
+      await opts.around?.before?.(index);
+      outputs.push(await session.infer(inputs));
+      await opts.around?.after?.(index, session.stats());
+    }
     return { outputs, stats: session.stats(), seconds: (performance.now() - t0) / 1000 };
   } finally {
     if (session) session.close();

@@ -19,6 +19,7 @@ import type { ChildMessage } from '../test/runtime/party-main.ts';
 import { startChild } from '../test/runtime/processes.ts';
 import type { TestCertificates } from '../test/runtime/certs.ts';
 import { testCertificates } from '../test/runtime/certs.ts';
+import { maxAbsDiff } from '../ir/tensor.ts';
 
 const dirs: string[] = [];
 let certs: TestCertificates;
@@ -78,13 +79,6 @@ async function runProcesses(
   const sr = resultOf(s, 'server');
   const cr = resultOf(c, 'client');
   return { outputs: cr.outputs, stats: [sr.stats as OpStats[], cr.stats as OpStats[]] };
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
-  return worst;
 }
 
 /** Runs a layer in three processes and checks output and communication. */

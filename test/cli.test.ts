@@ -1,9 +1,9 @@
 /**
- * The CLI contract (DESIGN.md §8) end to end: exit codes, one-line errors that
+ * The CLI contract (docs/cli.md) end to end: exit codes, one-line errors that
  * name the file / node / tensor at fault, nothing half-written, and `eval`
  * against onnxruntime-node as the independent oracle.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
@@ -200,5 +200,48 @@ describe('compile', () => {
 
   it('--dump-after with an unknown pass is an error naming the passes', () => {
     expectOneLineError(marillc([GPT2, '--dump-after', 'nosuchpass']), 'nosuchpass', 'fuse');
+  });
+
+  it('-o under a path that cannot be a directory is an error naming it', () => {
+    const file = join(dir, 'a-file');
+    writeFileSync(file, '');
+    expectOneLineError(marillc([GPT2, '-o', join(file, 'plan.ts')]), `${file}: cannot create directory`);
+  });
+});
+
+describe('dealer material files', () => {
+  const dir = scratchDir();
+  const plan = join(dir, 'plan.ts');
+  const material = join(dir, 'material');
+  const client = (materialDir: string) =>
+    marillc([
+      'run',
+      plan,
+      '--party',
+      'client',
+      '--model',
+      GPT2,
+      '--connect',
+      '127.0.0.1:9',
+      '--dealer-dir',
+      materialDir,
+      '--input',
+      GPT2_INPUT,
+    ]);
+
+  it('a material directory that cannot be written, or is damaged, is an error naming it', () => {
+    const compiled = marillc([GPT2, '--base', GPT2, '-o', plan]);
+    expect(compiled.code, compiled.stderr).toBe(0);
+    const file = join(dir, 'a-file');
+    writeFileSync(file, '');
+    const under = join(file, 'material');
+    expectOneLineError(
+      marillc(['run', plan, '--party', 'dealer', '--dealer-dir', under]),
+      `${under}: cannot write dealer material`,
+    );
+    const dealt = marillc(['run', plan, '--party', 'dealer', '--dealer-dir', material]);
+    expect(dealt.code, dealt.stderr).toBe(0);
+    rmSync(join(material, 'client', 'seeds.bin'));
+    expectOneLineError(client(material), `${join(material, 'client')}: cannot read seeds.bin`);
   });
 });

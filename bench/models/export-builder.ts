@@ -8,6 +8,7 @@
  */
 import type { StreamedInitializer } from '../../compiler/onnx/stream-write.ts';
 import type { NodeSpec, TensorSpec } from '../../compiler/onnx/write.ts';
+import { seededUniform } from '../../ir/random.ts';
 
 /** Where a weight's values come from: its name, dims and the base initialiser's center and spread. */
 export type WeightSource = (
@@ -23,23 +24,16 @@ export function hashName(name: string, seed: number): number {
   return h;
 }
 
-/** Uniform values in [center - spread, center + spread) from a per-tensor mulberry32 stream. */
+/** Uniform values in [center - spread, center + spread) from a per-tensor stream of ir/random.ts. */
 export function uniformFill(
   name: string,
   seed: number,
   center: number,
   spread: number,
 ): StreamedInitializer['fill'] {
-  let state = hashName(name, seed);
+  const next = seededUniform(hashName(name, seed));
   return (chunk) => {
-    for (let i = 0; i < chunk.length; i++) {
-      state = (state + 0x6d2b79f5) >>> 0;
-      let t = state;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      const u = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-      chunk[i] = center + spread * (2 * u - 1);
-    }
+    for (let i = 0; i < chunk.length; i++) chunk[i] = center + spread * (2 * next() - 1);
   };
 }
 

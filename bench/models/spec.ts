@@ -4,6 +4,7 @@
  * the per-layer structure a variant chooses (head count, explicit adapters).
  */
 import type { ValueSpec } from '../../compiler/onnx/write.ts';
+import { mulberry32 } from '../../ir/random.ts';
 import type { ExportBuilder } from './export-builder.ts';
 
 export type FamilyName = 'bert' | 'gpt2' | 'llama';
@@ -70,13 +71,10 @@ export const BASE_STRUCTURE = (size: ModelSize): Structure => ({
   explicitLora: () => false,
 });
 
-/** Token ids in [first, vocab) from a small LCG, so inputs are reproducible without a file. */
+/** Token ids in [first, vocab) from the seeded PRG (ir/random.ts), so inputs are reproducible without a file. */
 export function sampleTokens(size: ModelSize, seed: number, first = 0): number[] {
-  let state = seed >>> 0;
-  return Array.from({ length: size.seq }, () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return first + (state % (size.vocab - first));
-  });
+  const next = mulberry32(seed);
+  return Array.from({ length: size.seq }, () => first + (next() % (size.vocab - first)));
 }
 
 /** A regex layer reader: `prefix.<l>.` at the start of the name. */

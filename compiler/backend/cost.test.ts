@@ -1,5 +1,5 @@
 /**
- * The cost model's promise (DESIGN.md §6): predicted bytes and rounds equal
+ * The cost model's promise (docs/cost-model.md): predicted bytes and rounds equal
  * what the runtime measures, op by op, exactly. The oracle is the runtime's
  * own accounting of a real two-party run (in-process channel, real protocols).
  */

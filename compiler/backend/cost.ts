@@ -1,5 +1,5 @@
 /**
- * The cost model (DESIGN.md §6): for every protocol node of a placed graph,
+ * The cost model (docs/cost-model.md): for every protocol node of a placed graph,
  * the bytes each party sends (online, per inference), the dealer's
  * preprocessing bytes, the rounds, and an estimated time on a network profile.
  *

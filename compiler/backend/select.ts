@@ -1,5 +1,5 @@
 /**
- * Protocol selection (DESIGN.md §6), as the pass `select-protocols`.
+ * Protocol selection (docs/cost-model.md), as the pass `select-protocols`.
  *
  * Preconditions: the graph is placed; every MPC node's op has at least one
  * protocol that accepts its operands (its entry in runtime/protocols/registry.ts).

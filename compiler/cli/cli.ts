@@ -1,5 +1,5 @@
 /**
- * The `marillc` command line (DESIGN.md §8): option declarations only; each
+ * The `marillc` command line (docs/cli.md): option declarations only; each
  * command's work is in compiler/cli/commands/, loaded when that command runs (so
  * `--help` and usage errors answer at once).
  *

@@ -1,5 +1,5 @@
 /**
- * Plan codegen (DESIGN.md §7): a readable TypeScript module, written with
+ * Plan codegen (docs/cli.md, "What -o writes"): a readable TypeScript module, written with
  * ts-morph, that both parties run. It states the plan hash, the public
  * weights' names and hashes, and the op sequence (one object per node, each
  * preceded by its `.mir` line), and hands the literal to the runtime's

@@ -16,10 +16,10 @@ import type { ExampleFamily } from '../../examples/manifest.ts';
 import { interpret } from '../../ir/interpret.ts';
 import type { Tensor } from '../../ir/tensor.ts';
 import { fromNumbers } from '../../ir/tensor.ts';
-import { maxAbsDiff } from '../../test/fixtures/onnx-builders/differential.ts';
 import { runOrt } from '../../test/fixtures/ort.ts';
 import { loadOnnx } from './load.ts';
 import { lowerOnnx } from './lower.ts';
+import { tensorMaxAbsDiff } from '../../ir/tensor.ts';
 
 const TOL = 1e-4;
 const families = existsSync(MANIFEST_PATH) ? loadExamplesManifest().families : [];
@@ -45,7 +45,7 @@ describe.each(families.map((f) => [f.name, f] as const))('%s examples match onnx
     const theirs = await runOrt(path, feeds);
     let worst = 0;
     for (const [name, expected] of theirs)
-      worst = Math.max(worst, maxAbsDiff(ours.get(name)!, expected, name));
+      worst = Math.max(worst, tensorMaxAbsDiff(ours.get(name)!, expected, name));
     errors.push({ model: file, maxError: worst, nodes: graph.nodes.length });
     expect(worst).toBeLessThanOrEqual(TOL);
   });

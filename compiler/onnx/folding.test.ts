@@ -7,7 +7,8 @@
  */
 import { describe, expect, test } from 'vitest';
 import { differential, errorLine, lowerBytes } from '../../test/fixtures/onnx-builders/differential.ts';
-import { randomTensor, rng } from '../../test/fixtures/random.ts';
+import { randomTensor } from '../../test/fixtures/random.ts';
+import { seededUniform } from '../../ir/random.ts';
 import type { ModelSpec, NodeSpec } from './write.ts';
 import { encodeOnnx, makeModel } from './write.ts';
 
@@ -52,7 +53,7 @@ describe('shape plumbing folds to static shapes', () => {
   };
 
   test('Shape -> Gather -> Unsqueeze -> Concat -> Reshape becomes one static reshape', async () => {
-    const feeds = new Map([['x', randomTensor('f32', [3, 5, 8], rng(1))]]);
+    const feeds = new Map([['x', randomTensor('f32', [3, 5, 8], seededUniform(1))]]);
     const { maxError, graph } = await differential(bytesOf(headSplit), feeds, { shapes: { x: [3, 5, 8] } });
     expect(maxError).toBeLessThanOrEqual(TOL);
     expect(graph.nodes.map((n) => n.op)).toEqual(['reshape', 'transpose']);
@@ -98,7 +99,7 @@ describe('shape plumbing folds to static shapes', () => {
   };
 
   test('Range / Greater / Where / Expand / ConstantOfShape / Equal / Cast fold; only the data path remains', async () => {
-    const feeds = new Map([['scores', randomTensor('f32', [1, 6, 6], rng(2))]]);
+    const feeds = new Map([['scores', randomTensor('f32', [1, 6, 6], seededUniform(2))]]);
     const { maxError, graph } = await differential(bytesOf(causal), feeds, { shapes: { scores: [1, 6, 6] } });
     expect(maxError).toBeLessThanOrEqual(TOL);
     const ops = graph.nodes.map((n) => n.op).filter((op) => op !== 'const');
@@ -129,7 +130,7 @@ describe('shape plumbing folds to static shapes', () => {
         node('Where', ['mask', 'w', 'minv'], ['y']),
       ],
     };
-    const feeds = new Map([['w', randomTensor('f32', [1, 1, 5, 5], rng(3))]]);
+    const feeds = new Map([['w', randomTensor('f32', [1, 1, 5, 5], seededUniform(3))]]);
     const { maxError, graph } = await differential(bytesOf(spec), feeds, { shapes: { w: [1, 1, 5, 5] } });
     expect(maxError).toBeLessThanOrEqual(TOL);
     const where = graph.nodes.find((x) => x.op === 'where')!;
@@ -179,7 +180,7 @@ describe('lowering conventions', () => {
   };
 
   test('int32 graph inputs become i64, match onnxruntime', async () => {
-    const feeds = new Map([['ids', randomTensor('i64', [1, 4], rng(4), 0, 10)]]);
+    const feeds = new Map([['ids', randomTensor('i64', [1, 4], seededUniform(4), 0, 10)]]);
     const { maxError } = await differential(bytesOf(spec), feeds, { int32Inputs: ['ids'] });
     expect(maxError).toBeLessThanOrEqual(TOL);
   });

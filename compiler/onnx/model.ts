@@ -65,8 +65,3 @@ export interface OnnxModel {
   /** Nodes in file order (ONNX requires topological order). */
   readonly nodes: readonly OnnxNode[];
 }
-
-/** The default-domain opset of a model (what op semantics depend on). */
-export function defaultOpset(model: OnnxModel): number {
-  return model.opsets.get('') ?? 1;
-}

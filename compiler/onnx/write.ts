@@ -9,9 +9,8 @@ import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import type { onnx as OnnxNs } from 'onnx-proto';
-import type { Tensor } from '../../ir/tensor.ts';
 import type { OnnxDtypeName } from './dtypes.ts';
-import { onnxDtypeCode, onnxElementSize, onnxNameOfIrDtype } from './dtypes.ts';
+import { onnxDtypeCode, onnxElementSize } from './dtypes.ts';
 
 const { onnx } = onnxProto;
 
@@ -187,16 +186,6 @@ function isStringList(v: AttrInput): v is readonly string[] {
 
 function isNumberList(v: AttrInput): v is readonly number[] {
   return Array.isArray(v);
-}
-
-/** A TensorSpec for an IR tensor (f32 -> float, i64 -> int64, bool -> bool). */
-export function tensorSpecOf(
-  name: string,
-  t: Tensor,
-  encoding: 'raw' | 'typed' = 'raw',
-): TensorSpec & { name: string } {
-  const values = t.data instanceof BigInt64Array ? Array.from(t.data) : t.data;
-  return { name, type: onnxNameOfIrDtype(t.dtype), dims: t.shape, values, encoding };
 }
 
 export function tensorProto(spec: TensorSpec): OnnxNs.TensorProto {

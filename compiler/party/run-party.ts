@@ -8,7 +8,7 @@ import { MarillError } from '../../ir/errors.ts';
 import type { Graph, Node } from '../../ir/graph.ts';
 import { interpret } from '../../ir/interpret.ts';
 import type { Tensor } from '../../ir/tensor.ts';
-import { toNumbers } from '../../ir/tensor.ts';
+import { tensorMaxAbsDiff } from '../../ir/tensor.ts';
 import { readInputs } from '../../ir/tensor-json.ts';
 import { writeDealerMaterial } from '../../runtime/dealer/files.ts';
 import { runDealer } from '../../runtime/dealer/live.ts';
@@ -112,14 +112,13 @@ function withWeightTensors(g: Graph, ...sources: ReadonlyMap<string, Tensor>[]):
   return { ...g, nodes };
 }
 
-export function maxAbsError(a: ReadonlyMap<string, Tensor>, b: ReadonlyMap<string, Tensor>): number {
+/** The largest difference over every output (an output missing from the reference is an error). */
+function outputsMaxAbsDiff(a: ReadonlyMap<string, Tensor>, b: ReadonlyMap<string, Tensor>): number {
   let worst = 0;
   for (const [name, t] of a) {
     const u = b.get(name);
     if (!u) throw new MarillError(`output '${name}' is missing from the reference`);
-    const x = toNumbers(t);
-    const y = toNumbers(u);
-    for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i]! - y[i]!));
+    worst = Math.max(worst, tensorMaxAbsDiff(t, u, name));
   }
   return worst;
 }
@@ -208,7 +207,7 @@ async function simulateOverTls(
   return {
     outputs,
     reference,
-    maxAbsError: maxAbsError(outputs, reference),
+    maxAbsError: outputsMaxAbsDiff(outputs, reference),
     report: combineReports(s.stats, c.stats),
     seconds,
   };

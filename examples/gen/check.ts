@@ -11,7 +11,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ExampleFamily, ExampleVariant } from '../manifest.ts';
 import { EXAMPLES_DIR, flattenNested, loadExamplesManifest, readSampleInput } from '../manifest.ts';
-import { maxAbsDiff, runWithOrt } from './ort-run.ts';
+import { runWithOrt } from './ort-run.ts';
+import { maxAbsDiff } from '../../ir/tensor.ts';
 
 const TOLERANCE = 1e-4;
 const TORCH_OUT = join(EXAMPLES_DIR, '..', 'out', 'examples-torch');

@@ -53,11 +53,3 @@ export async function runWithOrt(
   }
   return out;
 }
-
-/** Largest absolute elementwise difference (Infinity when the lengths differ). */
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) return Infinity;
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
-  return worst;
-}

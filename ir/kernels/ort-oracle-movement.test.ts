@@ -7,10 +7,11 @@ import { describe, it } from 'vitest';
 import type { OpName } from '../ops.ts';
 import { fromNumbers } from '../tensor.ts';
 import { expectSameAsOrt } from '../../test/fixtures/against-ort.ts';
-import { randomBool, randomF32, randomI64, rng } from '../../test/fixtures/random.ts';
+import { randomBool, randomF32, randomI64 } from '../../test/fixtures/random.ts';
+import { seededUniform } from '../random.ts';
 import { i64 } from '../../test/fixtures/ort-op.ts';
 
-const next = rng(7);
+const next = seededUniform(7);
 
 describe('reductions vs onnxruntime', () => {
   const x = randomF32([2, 3, 4], next);

@@ -23,6 +23,7 @@
  *
  * The random test vectors come from a fixed seed, so a compilation is reproducible.
  */
+import { mulberry32 } from '../../ir/random.ts';
 
 export interface LowRankOptions {
   /** Largest rank accepted. */
@@ -65,16 +66,10 @@ export function frobeniusNorm(data: ArrayLike<number>): number {
   return Math.sqrt(s);
 }
 
-/** Deterministic uniforms in (0, 1): mulberry32. */
+/** Deterministic uniforms in the open interval (0, 1) (Box-Muller takes their log). */
 function uniformSource(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-  };
+  const next = mulberry32(seed);
+  return () => (next() + 0.5) / 4294967296;
 }
 
 /** Deterministic standard normal samples: uniforms through Box-Muller. */

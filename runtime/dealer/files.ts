@@ -48,11 +48,45 @@ export interface MaterialManifest {
   readonly bytesPerInference: number;
 }
 
+/**
+ * A file-system step on the material directory. Its failures (a missing or damaged directory, no
+ * permission, a full disk) are the user's to fix, so they become located errors, not internal ones.
+ */
+function onDisk<T>(path: string, what: string, step: () => T): T {
+  try {
+    return step();
+  } catch (e) {
+    if (e instanceof MarillError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new MarillError(`cannot ${what} (${code ?? (e as Error).message})`, { file: path });
+  }
+}
+
 /** Writes `inferences` inferences of material for both parties under dir/server and dir/client. */
 export function writeDealerMaterial(plan: Plan, dir: string, inferences: number): MaterialManifest[] {
   if (!Number.isInteger(inferences) || inferences < 1)
     throw new MarillError(`cannot write material for ${inferences} inferences`);
   const dealer = new PlanDealer(plan);
+  const fds: number[] = [];
+  const opened = (fd: number): number => {
+    fds.push(fd);
+    return fd;
+  };
+  try {
+    return onDisk(dir, 'write dealer material', () => writeFrames(plan, dir, inferences, dealer, opened));
+  } finally {
+    fds.forEach((fd) => closeSync(fd));
+  }
+}
+
+/** The files of writeDealerMaterial; `opened` records each descriptor for the caller to close. */
+function writeFrames(
+  plan: Plan,
+  dir: string,
+  inferences: number,
+  dealer: PlanDealer,
+  opened: (fd: number) => number,
+): MaterialManifest[] {
   const fds = PARTIES.map((party) => {
     const d = join(dir, party);
     // Owner-only: each folder goes to one party (on a shared machine, to one account).
@@ -63,24 +97,20 @@ export function writeDealerMaterial(plan: Plan, dir: string, inferences: number)
     seedBytes.set(seeds.session, SEED_BYTES);
     writeFileSync(join(d, 'seeds.bin'), seedBytes, { mode: 0o600 });
     writeFileSync(join(d, 'progress.json'), JSON.stringify({ used: 0 }));
-    return openSync(join(d, 'material.bin'), 'w', 0o600);
+    return opened(openSync(join(d, 'material.bin'), 'w', 0o600));
   });
   const bytes = [0, 0];
-  try {
-    for (let i = 0; i < inferences; i++) {
-      const frames = dealer.dealInference();
-      frames.forEach((list, p) => {
-        for (const f of list) {
-          const head = Buffer.alloc(4);
-          head.writeUInt32LE(f.byteLength, 0);
-          writeSync(fds[p]!, head);
-          writeSync(fds[p]!, f);
-          if (i === 0) bytes[p]! += f.byteLength;
-        }
-      });
-    }
-  } finally {
-    fds.forEach((fd) => closeSync(fd));
+  for (let i = 0; i < inferences; i++) {
+    const frames = dealer.dealInference();
+    frames.forEach((list, p) => {
+      for (const f of list) {
+        const head = Buffer.alloc(4);
+        head.writeUInt32LE(f.byteLength, 0);
+        writeSync(fds[p]!, head);
+        writeSync(fds[p]!, f);
+        if (i === 0) bytes[p]! += f.byteLength;
+      }
+    });
   }
   return PARTIES.map((party, p) => {
     const manifest: MaterialManifest = {
@@ -136,7 +166,7 @@ export function fileFeed(plan: Plan, party: Party, dir: string): MaterialFeed {
       `has ${m.opsPerInference} frames per inference, the plan needs ${bindPlan(plan).length}`,
       { file: d },
     );
-  const seedBytes = readFileSync(join(d, 'seeds.bin'));
+  const seedBytes = onDisk(d, 'read seeds.bin', () => readFileSync(join(d, 'seeds.bin')));
   if (seedBytes.length !== 2 * SEED_BYTES) throw new MarillError('seeds.bin is damaged', { file: d });
   const progressPath = join(d, 'progress.json');
   let used = readJson<{ used: number }>(progressPath, 'material progress').used;
@@ -145,7 +175,7 @@ export function fileFeed(plan: Plan, party: Party, dir: string): MaterialFeed {
       file: d,
     });
   if (used >= m.inferences) throw exhausted();
-  const fd = openSync(join(d, 'material.bin'), 'r');
+  const fd = onDisk(d, 'open material.bin', () => openSync(join(d, 'material.bin'), 'r'));
   let offset = 0;
   const readExactly = (n: number): Uint8Array => {
     const out = new Uint8Array(n);
@@ -176,7 +206,7 @@ export function fileFeed(plan: Plan, party: Party, dir: string): MaterialFeed {
       if (used >= m.inferences) throw exhausted();
       used++;
       // Record use before any frame is read: material must never serve two inferences.
-      writeFileSync(progressPath, JSON.stringify({ used }));
+      onDisk(d, 'record the material used', () => writeFileSync(progressPath, JSON.stringify({ used })));
       begun = true;
       frames.start(m.opsPerInference);
     },

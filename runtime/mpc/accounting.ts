@@ -9,7 +9,7 @@
  * combined report (`combineReports`) gives [server, client] pairs and totals
  * that add each byte once: online bytes by sender, offline bytes by receiver.
  */
-import type { Cost, Party } from '../protocol.ts';
+import type { Party } from '../protocol.ts';
 
 export interface OpStats {
   /** The node id (its first output) and what ran it. */
@@ -138,16 +138,4 @@ export function roundMismatches(server: readonly OpStats[], client: readonly OpS
       return o !== undefined && (o.rounds !== s.rounds || o.setupRounds !== s.setupRounds);
     })
     .map((s) => s.id);
-}
-
-/** A measured op report as a Cost per inference (for comparing with `Protocol.cost`). */
-export function reportAsCost(r: OpReport): Cost {
-  const per = (x: number) => x / Math.max(1, r.runs);
-  return {
-    onlineBytes: [per(r.onlineBytes[0]), per(r.onlineBytes[1])],
-    rounds: per(r.rounds),
-    offlineBytes: [per(r.offlineBytes[0]), per(r.offlineBytes[1])],
-    setupBytes: r.setupBytes,
-    setupRounds: r.setupRounds,
-  };
 }

@@ -7,7 +7,7 @@ import { TwoPartySession, openReals, shareReals, splitShares } from '../../test/
 import { encodeFixed } from '../ring/fixed.ts';
 import { ringAdd, ringMatmulBatched } from '../ring/kernels.ts';
 import { beaverMatmul, beaverMul, beaverSquare } from './beaver.ts';
-import { fixedMatmul, fixedMul, fixedScalePublic, fixedWeightMatmul } from './fixed-mul.ts';
+import { fixedMatmul, fixedMul, fixedWeightMatmul } from './fixed-mul.ts';
 import { truncate } from './truncate.ts';
 import { weightMatmul } from './weight-matmul.ts';
 
@@ -202,20 +202,5 @@ describe('fixed-point products', () => {
       expect(Math.abs(zs[i]! - ref[i]!)).toBeLessThan(bound);
       expect(Math.abs(zw[i]! - ref[i]!)).toBeLessThan(bound);
     }
-  });
-
-  it('fixedScalePublic multiplies by a public constant', async () => {
-    const x = gaussian(1000, 5);
-    const s = new TwoPartySession();
-    const c = 0.125;
-    const z = openReals(
-      await s.run(
-        fixedScalePublic,
-        { n: 1000, fracBits: F, scalar: encodeFixed([c], F)[0]! },
-        shareReals(x, F),
-      ),
-      F,
-    );
-    for (let i = 0; i < 1000; i++) expect(Math.abs(z[i]! - x[i]! * c)).toBeLessThanOrEqual(2 * ulp);
   });
 });

@@ -10,11 +10,10 @@
  * the ones the op protocols use are exported ready-made.
  */
 import type { Cost, Protocol } from '../protocol.ts';
-import { cost, sumCosts } from '../protocol.ts';
+import { sumCosts } from '../protocol.ts';
 import type { Ring } from '../ring/kernels.ts';
-import { ringMul, ringMulScalar } from '../ring/kernels.ts';
 import type { ElementwiseParams, MatmulParams } from './beaver.ts';
-import { beaverMatmul, beaverMul, beaverSquare } from './beaver.ts';
+import { beaverMatmul, beaverMul } from './beaver.ts';
 import type { TruncMaterial } from './truncate.ts';
 import { truncate } from './truncate.ts';
 import type { WeightMatmulParams } from './weight-matmul.ts';
@@ -58,8 +57,6 @@ export function thenTruncate<P, M, I>(
 
 /** Secret x secret elementwise fixed-point product: 2 rounds. */
 export const fixedMul = thenTruncate('fixed.mul', beaverMul, (p: ElementwiseParams) => p.n);
-/** Secret squared, fixed point: 2 rounds, half the online bytes of fixedMul. */
-export const fixedSquare = thenTruncate('fixed.square', beaverSquare, (p: ElementwiseParams) => p.n);
 /** Secret x secret (batched) fixed-point matrix product: 2 rounds. */
 export const fixedMatmul = thenTruncate(
   'fixed.matmul',
@@ -75,41 +72,3 @@ export const fixedWeightMatmul = thenTruncate(
 
 /** Secret x server-private elementwise operand, fixed point: 2 rounds (plus 1 setup round per session). */
 export const fixedWeightMul = thenTruncate('fixed.weight-mul', weightMul, (p: WeightMulParams) => p.n);
-
-/** Shared x by a public fixed-point vector (same length): local product, then 1 truncation round. */
-const ringMulPublic: Protocol<ElementwiseParams, null, readonly [Ring, Ring], Ring> = {
-  name: 'ring.mul-public',
-  deal() {},
-  material() {
-    return null;
-  },
-  async online(_ctx, _p, _m, [x, publicValue]) {
-    return ringMul(x, publicValue);
-  },
-  cost() {
-    return cost({});
-  },
-};
-
-export const fixedMulPublic = thenTruncate('fixed.mul-public', ringMulPublic, (p: ElementwiseParams) => p.n);
-
-/** Shared x by a public fixed-point scalar (encoded): local product, then 1 truncation round. */
-const ringScalePublic: Protocol<ElementwiseParams & { readonly scalar: bigint }, null, Ring, Ring> = {
-  name: 'ring.scale-public',
-  deal() {},
-  material() {
-    return null;
-  },
-  async online(_ctx, p, _m, x) {
-    return ringMulScalar(x, p.scalar);
-  },
-  cost() {
-    return cost({});
-  },
-};
-
-export const fixedScalePublic = thenTruncate(
-  'fixed.scale-public',
-  ringScalePublic,
-  (p: ElementwiseParams) => p.n,
-);

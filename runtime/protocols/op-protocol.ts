@@ -83,16 +83,3 @@ export function ownerOf(v: Visibility): Party | undefined {
 export function nodeError(node: NodeSpec, message: string): MarillError {
   return new MarillError(message, { what: `%${node.id} = ${node.op}` });
 }
-
-/** The input types of a node. */
-export function inputTypes(node: NodeSpec): TensorType[] {
-  return node.inputs.map((i) => i.type);
-}
-
-/** The one output type of a single-result node. */
-export function outputType(node: NodeSpec): TensorType {
-  const t = node.outputs[0];
-  if (!t || node.outputs.length !== 1)
-    throw nodeError(node, `expected one result, the node has ${node.outputs.length}`);
-  return t;
-}

@@ -16,7 +16,7 @@
 import { MarillError } from '../../ir/errors.ts';
 import type { Tensor } from '../../ir/tensor.ts';
 import { makeTensor } from '../../ir/tensor.ts';
-import type { DType, Shape, TensorType } from '../../ir/types.ts';
+import type { DType, TensorType } from '../../ir/types.ts';
 import { formatType, numel, shapeEquals } from '../../ir/types.ts';
 import type { Operand, Party, PartyContext, Share } from '../protocol.ts';
 import { cost } from '../protocol.ts';
@@ -92,11 +92,6 @@ export function operandShare(ctx: PartyContext, operand: Operand, type: TensorTy
   return { shape: type.shape, data: shareFromOwner(ctx, owner, n, value) };
 }
 
-/** Reconstructs x = x0 + x1 (tests, and the party that receives a reveal). */
-export function reconstruct(a: Ring, b: Ring): Ring {
-  return ringAdd(a, b);
-}
-
 /** Reveals a shared value to `to` (one round): it gets the value, the other party undefined. */
 export async function revealTo(ctx: PartyContext, to: Party, share: Ring): Promise<Ring | undefined> {
   if (ctx.party === to) {
@@ -111,20 +106,4 @@ export async function revealTo(ctx: PartyContext, to: Party, share: Ring): Promi
 
 export function revealCost(n: number, to: Party): Cost {
   return cost({ onlineBytes: to === 'client' ? [8 * n, 0] : [0, 8 * n], rounds: 1 });
-}
-
-/** Opens a shared value to both parties (one exchange). */
-export async function openShared(ctx: PartyContext, share: Ring): Promise<Ring> {
-  return ringAdd(share, await ctx.exchangeRing(share));
-}
-
-export function openCost(n: number): Cost {
-  return cost({ onlineBytes: [8 * n, 8 * n], rounds: 1 });
-}
-
-/** A share tensor with the given shape and data. */
-export function shareOf(shape: Shape, data: Ring): Share {
-  if (data.length !== numel(shape))
-    throw new MarillError(`${data.length} elements do not fill shape [${shape}]`);
-  return { shape, data };
 }

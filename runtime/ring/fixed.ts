@@ -32,11 +32,6 @@ export function checkFracBits(fracBits: number): number {
   return fracBits;
 }
 
-/** The largest real magnitude that encodes without saturating. */
-export function clipRange(fracBits: number): number {
-  return ENCODED_MAX_F64 / 2 ** fracBits;
-}
-
 /**
  * round_half_even(x * 2^f), saturated to [-2^62, 2^62 - 512]; NaN encodes as 0.
  * `fracBits` 0 encodes integers (i64/bool values shared as plain integers).

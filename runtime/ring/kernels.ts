@@ -15,14 +15,12 @@ import { arena, putI64, scoped, takeI64, uninitializedRing, wasm } from './wasm-
 /** A flat array of ring elements. */
 export type Ring = BigInt64Array;
 
-export const RING_BITS = 64;
-
 function sameLength(a: Ring, b: Ring, what: string): void {
   if (a.length !== b.length)
     throw new MarillError(`${what}: operand lengths differ (${a.length} vs ${b.length})`);
 }
 
-type BinaryKernel = 'add' | 'sub' | 'mul' | 'and' | 'xor';
+type BinaryKernel = 'add' | 'sub' | 'mul' | 'xor';
 
 function binary(kernel: BinaryKernel, a: Ring, b: Ring, out?: Ring): Ring {
   sameLength(a, b, `ring ${kernel}`);
@@ -50,7 +48,6 @@ export const ringAdd = (a: Ring, b: Ring, out?: Ring): Ring => binary('add', a, 
 export const ringSub = (a: Ring, b: Ring, out?: Ring): Ring => binary('sub', a, b, out);
 /** Elementwise product mod 2^64 (no fixed-point rescaling). */
 export const ringMul = (a: Ring, b: Ring, out?: Ring): Ring => binary('mul', a, b, out);
-export const ringAnd = (a: Ring, b: Ring, out?: Ring): Ring => binary('and', a, b, out);
 export const ringXor = (a: Ring, b: Ring, out?: Ring): Ring => binary('xor', a, b, out);
 
 export function ringNeg(a: Ring, out?: Ring): Ring {
@@ -87,11 +84,6 @@ export const ringMsb = (a: Ring, out?: Ring): Ring => ringShrLogical(a, 63, out)
 /** Bit `i` of each element, as ring 0/1. */
 export function ringBit(a: Ring, i: number, out?: Ring): Ring {
   return ringAndScalar(ringShrLogical(a, i), 1n, out);
-}
-
-/** A ring array filled with one value. */
-export function ringFill(n: number, value: bigint): Ring {
-  return new BigInt64Array(n).fill(BigInt.asIntN(64, value));
 }
 
 // ---- products and reductions ----------------------------------------------------------------

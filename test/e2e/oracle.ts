@@ -10,6 +10,7 @@ import { evalCommand } from '../../compiler/cli/commands/eval.ts';
 import { runWithOrt } from '../../examples/gen/ort-run.ts';
 import type { ExampleFamily, ExampleVariant, SampleTensor } from '../../examples/manifest.ts';
 import { examplePath, flattenNested, readSampleInput, shapeFlags } from '../../examples/manifest.ts';
+import { maxAbsDiff } from '../../ir/tensor.ts';
 
 /** Output name -> shape and row-major values. */
 export type Outputs = Readonly<Record<string, SampleTensor>>;
@@ -53,8 +54,7 @@ export function maxAbsDifference(actual: Outputs, reference: Outputs): number {
     if (got === undefined) throw new Error(`output '${name}' is missing`);
     if (got.shape.join('x') !== ref.shape.join('x'))
       throw new Error(`output '${name}' has shape ${got.shape.join('x')}, expected ${ref.shape.join('x')}`);
-    for (let i = 0; i < ref.values.length; i++)
-      worst = Math.max(worst, Math.abs(got.values[i]! - ref.values[i]!));
+    worst = Math.max(worst, maxAbsDiff(got.values, ref.values));
   }
   return worst;
 }

@@ -3,7 +3,7 @@
  * costs, `cost.*`) and `marillc run --report` (one party's measured costs,
  * `measured.*`), checked field by field on reading so a renamed key fails with
  * its name; and the comparison of a prediction with the two parties' measures,
- * written here from the report definitions (DESIGN.md §6, issue 5 item 7)
+ * written here from the report definitions (docs/cost-model.md, issue 5 item 7)
  * rather than with the compiler's own comparison.
  */
 import { readFileSync } from 'node:fs';

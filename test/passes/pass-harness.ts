@@ -8,14 +8,16 @@
 import { readFileSync } from 'node:fs';
 import type { Graph, Node } from '../../ir/graph.ts';
 import { interpret } from '../../ir/interpret.ts';
+import { seededUniform } from '../../ir/random.ts';
 import { parseGraph } from '../../ir/parse.ts';
 import type { Tensor } from '../../ir/tensor.ts';
-import { fromNumbers, makeTensor, toNumbers } from '../../ir/tensor.ts';
+import { makeTensor, toNumbers } from '../../ir/tensor.ts';
 import type { TensorType } from '../../ir/types.ts';
 import { numel } from '../../ir/types.ts';
 import type { CompileOptions, PassContext } from '../../passes/context.ts';
 import { DEFAULT_OPTIONS, emptyNotes } from '../../passes/context.ts';
 import { baseModelOf } from '../fixtures/base-model.ts';
+import { randomTensor as randomOfType } from '../fixtures/random.ts';
 
 export function loadMir(file: string): Graph {
   return parseGraph(readFileSync(file, 'utf8'), file);
@@ -27,40 +29,26 @@ function seedOf(text: string): number {
   return h >>> 0;
 }
 
-/** Uniform numbers in [0, 1) from a small LCG: deterministic per seed. */
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 4294967296;
-  };
-}
-
-/** Uniform values in [lo, hi) from a small LCG: deterministic per seed. */
+/**
+ * A random tensor of a type, deterministic per seed: f32 uniform in [lo, hi), i64 in [0, 4)
+ * (valid indices for the small gathers of the pass tests), bool fair coins.
+ */
 export function randomTensor(type: TensorType, seed: number, lo = -2, hi = 2): Tensor {
-  const next = lcg(seed);
-  const values = new Array<number>(numel(type.shape));
-  for (let i = 0; i < values.length; i++) {
-    const u = next();
-    values[i] =
-      type.dtype === 'f32' ? lo + u * (hi - lo) : type.dtype === 'bool' ? Number(u < 0.5) : Math.floor(u * 4);
-  }
-  return type.dtype === 'f32'
-    ? makeTensor('f32', type.shape, Float32Array.from(values))
-    : fromNumbers(type.dtype, type.shape, values);
+  const [min, max] = type.dtype === 'i64' ? [0, 4] : [lo, hi];
+  return randomOfType(type.dtype, type.shape, seededUniform(seed), min, max);
 }
 
-/** n values (u - 0.5) * scale, u from the LCG: deterministic per seed. */
-export function lcgValues(n: number, seed: number, scale = 1): Float32Array {
-  const next = lcg(seed);
+/** n values (u - 0.5) * scale, u uniform in [0, 1): deterministic per seed. */
+export function seededValues(n: number, seed: number, scale = 1): Float32Array {
+  const next = seededUniform(seed);
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = (next() - 0.5) * scale;
   return out;
 }
 
-/** An f32 tensor of lcgValues. */
-export function lcgTensor(shape: readonly number[], seed: number, scale = 1): Tensor {
-  return makeTensor('f32', shape, lcgValues(numel(shape), seed, scale));
+/** An f32 tensor of seededValues. */
+export function seededTensor(shape: readonly number[], seed: number, scale = 1): Tensor {
+  return makeTensor('f32', shape, seededValues(numel(shape), seed, scale));
 }
 
 /** A pass context whose base model holds exactly `base` (by name), with `options` over the defaults. */

@@ -1,6 +1,6 @@
 /**
  * The lowering table: ONNX op type (default domain) -> rule, merged from the
- * per-kind tables. `SUPPORTED_ONNX_OPS` is the op coverage list.
+ * per-kind tables.
  */
 import type { LoweringRule, RuleTable } from './common.ts';
 import { CONSTANT_RULES } from './constants.ts';
@@ -22,5 +22,3 @@ const RULES: ReadonlyMap<string, LoweringRule> = new Map(TABLES.flatMap((t) => O
 export function loweringRule(opType: string): LoweringRule | undefined {
   return RULES.get(opType);
 }
-
-export const SUPPORTED_ONNX_OPS: readonly string[] = [...RULES.keys()].sort();

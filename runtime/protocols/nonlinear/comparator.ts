@@ -63,11 +63,6 @@ export function compareCost(p: CompareParams): Cost {
   return p.variant === 'dcf' ? dcfCompareCost(p) : boolCompareCost(p);
 }
 
-/** Rounds after the opening (0 for 'dcf'): what a caller merging the opening still waits for. */
-export function compareTailRounds(p: CompareParams): number {
-  return compareCost(p).rounds - 1;
-}
-
 /** The comparison as a standalone protocol (tests, benchmarks). */
 export const compareProtocol: Protocol<
   CompareParams,

@@ -5,7 +5,7 @@ import { ringAdd } from '../../ring/kernels.ts';
 import type { CompareParams } from './compare.ts';
 import { COMPARE_VARIANTS } from './compare.ts';
 import { compareCost, compareProtocol } from './comparator.ts';
-import { expectMeasuredCost } from './test-helpers.ts';
+import { expectMeasuredCost } from '../../../test/runtime/expect-cost.ts';
 
 /** Random ring values with |x| < 2^(bits-1) spread over all magnitudes, plus the edges around each threshold. */
 function inputs(n: number, bits: number, thresholds: readonly bigint[]): BigInt64Array {

@@ -11,8 +11,3 @@ export function openingCost(elements: number): Cost {
 export function materialCost(bytes: readonly [number, number]): Cost {
   return cost({ offlineBytes: [bytes[0], bytes[1]] });
 }
-
-/** Sum of [server, client] byte pairs. */
-export function addPairs(...pairs: readonly (readonly [number, number])[]): [number, number] {
-  return [pairs.reduce((s, p) => s + p[0], 0), pairs.reduce((s, p) => s + p[1], 0)];
-}

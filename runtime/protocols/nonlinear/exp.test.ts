@@ -3,7 +3,9 @@ import { encodeFixed } from '../../ring/fixed.ts';
 import { TwoPartySession, openReals, splitShares } from '../../../test/runtime/two-party.ts';
 import { COMPARE_VARIANTS } from './compare.ts';
 import { expErrorBound, expProtocol } from './exp.ts';
-import { expectMeasuredCost, maxAbsError, withEdges } from './test-helpers.ts';
+import { expectMeasuredCost } from '../../../test/runtime/expect-cost.ts';
+import { withEdges } from '../../../test/runtime/real-inputs.ts';
+import { worstAbsDiff } from '../../../ir/tensor.ts';
 
 const F = 16;
 
@@ -30,7 +32,7 @@ describe.each(COMPARE_VARIANTS)('exp (%s)', (variant) => {
     const p = { variant, n: x.length, fracBits: F };
     const s = new TwoPartySession();
     const got = openReals(await s.run(expProtocol, p, splitShares(encodeFixed(x, F)), 'exp'), F);
-    const { error, at } = maxAbsError(got, Float64Array.from(x, Math.exp));
+    const { diff: error, at } = worstAbsDiff(got, Float64Array.from(x, Math.exp));
     expect(error, `worst at x = ${x[at]}`).toBeLessThanOrEqual(expErrorBound(F));
     expectMeasuredCost(s, 'exp', expProtocol.cost(p));
   });

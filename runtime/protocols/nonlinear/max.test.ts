@@ -6,7 +6,8 @@ import { COMPARE_VARIANTS } from './compare.ts';
 import type { TreeParams } from './max.ts';
 import { maxTreeProtocol } from './max.ts';
 import { exactCompare } from './ranges.ts';
-import { expectMeasuredCost, uniform } from './test-helpers.ts';
+import { expectMeasuredCost } from '../../../test/runtime/expect-cost.ts';
+import { uniform } from '../../../test/runtime/real-inputs.ts';
 
 const F = 16;
 

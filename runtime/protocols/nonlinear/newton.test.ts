@@ -5,7 +5,7 @@ import { COMPARE_VARIANTS } from './compare.ts';
 import type { NewtonKind, NewtonParams } from './newton.ts';
 import { finishedNewton, guessThresholds, newtonErrorBound } from './newton.ts';
 import { sqrtErrorBound, sqrtProtocol } from './sqrt.ts';
-import { expectMeasuredCost } from './test-helpers.ts';
+import { expectMeasuredCost } from '../../../test/runtime/expect-cost.ts';
 
 const F = 16;
 const ulp = 2 ** -F;

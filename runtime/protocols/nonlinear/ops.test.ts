@@ -13,7 +13,8 @@ import { ringAdd } from '../../ring/kernels.ts';
 import { TwoPartySession, splitShares } from '../../../test/runtime/two-party.ts';
 import { bindNode, protocolsFor } from '../registry.ts';
 import { decodeTensor, encodeTensor } from '../sharing.ts';
-import { expectMeasuredCost, uniform } from './test-helpers.ts';
+import { expectMeasuredCost } from '../../../test/runtime/expect-cost.ts';
+import { uniform } from '../../../test/runtime/real-inputs.ts';
 
 const F = 16;
 const q = (v: number) => Math.round(v * 2 ** F) / 2 ** F;

@@ -8,7 +8,7 @@ import { TwoPartySession, splitShares } from '../../../test/runtime/two-party.ts
 import { openTogether } from './open.ts';
 import type { TruncMulMaterial, TruncMulShape, TruncSquareMaterial } from './parts.ts';
 import { truncMulPart, truncSquarePart } from './parts.ts';
-import { expectMeasuredCost } from './test-helpers.ts';
+import { expectMeasuredCost } from '../../../test/runtime/expect-cost.ts';
 
 /** Signed values below 2^bits in magnitude, spread over magnitudes. */
 function values(n: number, bits: number): BigInt64Array {

@@ -6,7 +6,8 @@ import { COMPARE_VARIANTS } from './compare.ts';
 import { exactCompare } from './ranges.ts';
 import type { SignOp } from './sign-ops.ts';
 import { signCompare, signProtocol } from './sign-ops.ts';
-import { expectMeasuredCost, withEdges } from './test-helpers.ts';
+import { expectMeasuredCost } from '../../../test/runtime/expect-cost.ts';
+import { withEdges } from '../../../test/runtime/real-inputs.ts';
 
 const F = 16;
 const ulp = 2 ** -F;

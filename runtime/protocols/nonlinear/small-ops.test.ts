@@ -6,7 +6,8 @@ import { TwoPartySession, openReals, splitShares } from '../../../test/runtime/t
 import { embeddingProtocol } from './embedding.ts';
 import { quadGeluProtocol } from './quad.ts';
 import { selectProtocol } from './select.ts';
-import { expectMeasuredCost, uniform, withEdges } from './test-helpers.ts';
+import { expectMeasuredCost } from '../../../test/runtime/expect-cost.ts';
+import { uniform, withEdges } from '../../../test/runtime/real-inputs.ts';
 
 const F = 16;
 const q = (v: number) => Math.round(v * 2 ** F) / 2 ** F;

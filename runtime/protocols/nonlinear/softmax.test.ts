@@ -6,7 +6,8 @@ import { TwoPartySession, openReals, splitShares } from '../../../test/runtime/t
 import { COMPARE_VARIANTS } from './compare.ts';
 import type { MaskKind, SoftmaxApprox, SoftmaxMask, SoftmaxParams } from './softmax.ts';
 import { softmaxErrorBound, softmaxProtocol } from './softmax.ts';
-import { expectMeasuredCost, uniform } from './test-helpers.ts';
+import { expectMeasuredCost } from '../../../test/runtime/expect-cost.ts';
+import { uniform } from '../../../test/runtime/real-inputs.ts';
 
 const F = 16;
 const q = (v: number) => Math.round(v * 2 ** F) / 2 ** F;

@@ -8,7 +8,9 @@ import { measureError } from './spline-fit.ts';
 import type { SplineFunction } from './spline-specs.ts';
 import { SPLINE_TABLES } from './spline-tables.ts';
 import { splineErrorBound, splineProtocol } from './spline.ts';
-import { expectMeasuredCost, maxAbsError, withEdges } from './test-helpers.ts';
+import { expectMeasuredCost } from '../../../test/runtime/expect-cost.ts';
+import { withEdges } from '../../../test/runtime/real-inputs.ts';
+import { worstAbsDiff } from '../../../ir/tensor.ts';
 
 const F = 16;
 const ulp = 2 ** -F;
@@ -41,7 +43,7 @@ describe.each(COMPARE_VARIANTS)('spline protocol (%s)', (variant) => {
     const p = { fn, variant, n: x.length, fracBits: F };
     const s = new TwoPartySession();
     const got = openReals(await s.run(splineProtocol, p, splitShares(encodeFixed(x, F)), fn), F);
-    const { error, at } = maxAbsError(got, Float64Array.from(x, REFERENCE[fn]));
+    const { diff: error, at } = worstAbsDiff(got, Float64Array.from(x, REFERENCE[fn]));
     expect(error, `worst at x = ${x[at]}`).toBeLessThanOrEqual(splineErrorBound(fn, F));
     expectMeasuredCost(s, fn, splineProtocol.cost(p));
   });
