@@ -22,6 +22,7 @@ import { resolveInputTypes } from './input-shapes.ts';
 import type { Val } from './lower-context.ts';
 import { LoweringState, NodeContext, constVal, typeOf } from './lower-context.ts';
 import type { OnnxModel, OnnxNode, OnnxValueInfo } from './model.ts';
+import { loweringOrder } from './node-order.ts';
 import { loweringRule } from './ops/index.ts';
 
 export interface LowerOptions {
@@ -51,7 +52,7 @@ export function lowerOnnx(model: OnnxModel, opts: LowerOptions): Graph {
     else state.bind(name, constVal(init.tensor));
   }
 
-  model.nodes.forEach((node) => lowerNode(state, node, opsetOf(model, node), file));
+  for (const node of loweringOrder(model.nodes, file)) lowerNode(state, node, opsetOf(model, node), file);
 
   builder.setOutputs(model.outputs.map((o) => graphOutput(state, o, file)));
   return renumber(removeDeadNodes(builder.build()));

@@ -62,6 +62,6 @@ export interface OnnxModel {
   readonly inputs: readonly OnnxValueInfo[];
   readonly outputs: readonly OnnxValueInfo[];
   readonly initializers: ReadonlyMap<string, OnnxTensor>;
-  /** Nodes in file order (ONNX requires topological order). */
+  /** Nodes in file order (ONNX asks for topological order; lowering does not rely on it: node-order.ts). */
   readonly nodes: readonly OnnxNode[];
 }
