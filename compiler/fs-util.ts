@@ -26,10 +26,11 @@ export function readJsonOrFail(path: string): unknown {
   }
 }
 
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+/** `mode` (e.g. 0o600 for a secret) applies from the moment the file exists. */
+export function writeFileAtomic(path: string, data: string | Uint8Array, mode?: number): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   try {
-    writeFileSync(tmp, data);
+    writeFileSync(tmp, data, mode !== undefined ? { mode } : {});
     renameSync(tmp, path);
   } catch (e) {
     rmSync(tmp, { force: true });

@@ -33,14 +33,12 @@
  *      placement and attributes) and `f r @client` (at the reveal's position, keeping the
  *      reveal's result id, so graph outputs and later readers are unchanged).
  */
+import { BIJECTIVE_OPS } from '../ir/flow.ts';
 import type { Graph, Node } from '../ir/graph.ts';
 import { IdSource, producers, users, withNodes } from '../ir/graph.ts';
 import type { OpName } from '../ir/ops.ts';
 import type { PassContext } from './context.ts';
 import type { Pass } from './manager.ts';
-
-/** Single-operand ops that are bijections: revealing their input reveals no more than their output. */
-export const BIJECTIVE_OPS: ReadonlySet<OpName> = new Set(['reshape', 'transpose']);
 
 function relocatableOp(op: OpName, clientPost: readonly string[]): boolean {
   return BIJECTIVE_OPS.has(op) || clientPost.includes(op);

@@ -8,7 +8,7 @@ import { MarillError } from '../ir/errors.ts';
 import { writeDealerMaterial } from './dealer/files.ts';
 import { handshake, makeHello } from './net/handshake.ts';
 import { Listener, parseEndpoint } from './net/tcp.ts';
-import { makePlan, publicWeightsDigest } from './plan.ts';
+import { makePlan } from './plan.ts';
 import { runParty } from './party.ts';
 import { SMALL_LAYER, bertEncoderLayer, layerInput, layerWeights } from '../test/runtime/layers.ts';
 
@@ -33,7 +33,7 @@ describe('runParty', () => {
     // A fake server: completes the handshake, then leaves when the protocol starts.
     const fake = (async () => {
       const ch = await listener.accept(10_000);
-      await handshake(ch, makeHello('server', plan.hash, publicWeightsDigest(plan.publicWeights)), 'client');
+      await handshake(ch, makeHello('server', plan.hash, plan.weightsDigest), 'client');
       ch.close();
       listener.close();
     })();

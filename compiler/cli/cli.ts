@@ -6,7 +6,7 @@
  * Exit codes: 0 success; 1 bad input (one line `marillc: error: ...`, a stack
  * trace only with --verbose); 2 bad usage.
  */
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { MarillError } from '../../ir/errors.ts';
 import { DEFAULT_OPTIONS } from '../../passes/context.ts';
 import { DEFAULT_FRAC_BITS } from '../../runtime/ring/fixed.ts';
@@ -14,6 +14,7 @@ import { collect } from './commands/common.ts';
 import type { AdviseFlags } from './commands/advise.ts';
 import type { CompileFlags } from './commands/compile.ts';
 import type { EvalFlags } from './commands/eval.ts';
+import type { InspectFlags } from './commands/inspect.ts';
 import type { RunFlags, SimulateFlags } from './commands/run.ts';
 
 const EXAMPLES = `
@@ -33,6 +34,13 @@ Examples:
 
 const TIMEOUT_S = '60';
 
+/** `-o` names a TypeScript module: a plan is written as one (docs/plans.md). */
+function planFileArg(value: string): string {
+  if (!/\.m?ts$/.test(value))
+    throw new InvalidArgumentError(`a plan is a TypeScript module: give a .ts or .mts file, not '${value}'`);
+  return value;
+}
+
 function addTlsOptions(cmd: Command): Command {
   return cmd
     .option('--tls-cert <pem>', "this party's TLS certificate (with --tls-key and --tls-ca)")
@@ -50,7 +58,12 @@ export function buildProgram(argv: readonly string[]): Command {
   program
     .command('compile <model>', { isDefault: true })
     .description('compile MODEL (.onnx or .mir) into a two-party plan')
-    .option('-o, --output <plan.ts>', 'write the plan module (and its weight bundles beside it)')
+    .addOption(
+      new Option(
+        '-o, --output <plan.ts>',
+        'write the plan module (.ts or .mts), its weight bundles and the server weight key beside it',
+      ).argParser(planFileArg),
+    )
     .option('--shape <name=DxD>', 'fix a dynamic input shape (repeatable)', collect)
     .option('--base <file>', 'the public base model: initializers with equal bytes are public')
     .option(
@@ -150,6 +163,7 @@ export function buildProgram(argv: readonly string[]): Command {
       .option('--input <file>', 'client: input JSON')
       .option('--out <file>', 'client: write outputs JSON here instead of stdout')
       .option('--report <file>', "write this party's measured costs as JSON")
+      .option('--weight-key <file>', 'server: the plan’s weight key (default: <plan>.server.key beside it)')
       .option('--timeout <seconds>', 'give up on a silent peer after this long', TIMEOUT_S),
   ).action(async (plan: string, flags: RunFlags) =>
     (await import('./commands/run.ts')).runCommand(plan, flags),
@@ -166,9 +180,19 @@ export function buildProgram(argv: readonly string[]): Command {
     .option('--out <file>', 'write outputs JSON here')
     .option('--report <file>', 'write predicted and measured costs and the error as JSON')
     .option('--network <profile>', 'network profile for the time estimate', 'lan')
+    .option('--weight-key <file>', 'the plan’s weight key (default: <plan>.server.key beside it)')
     .option('--timeout <seconds>', 'give up on a silent party after this long', TIMEOUT_S)
     .action(async (plan: string, flags: SimulateFlags) =>
       (await import('./commands/run.ts')).simulateCommand(plan, flags),
+    );
+
+  program
+    .command('inspect <plan>')
+    .description('what a plan makes each party give, send and learn (read as data and checked, never run)')
+    .option('--json', 'print the report as JSON')
+    .addHelpText('after', '\nExample:\n  $ marillc inspect out/plan.ts')
+    .action(async (plan: string, flags: InspectFlags) =>
+      (await import('./commands/inspect.ts')).inspectCommand(plan, flags),
     );
 
   return program;

@@ -22,7 +22,6 @@ import { handshake, makeHello } from '../net/handshake.ts';
 import type { ConnectOptions, Endpoint, TlsFiles } from '../net/tcp.ts';
 import { Listener, connect } from '../net/tcp.ts';
 import type { Plan } from '../plan.ts';
-import { publicWeightsDigest } from '../plan.ts';
 import type { Party } from '../protocol.ts';
 import { partyIndex } from '../protocol.ts';
 import type { MaterialFeed } from './feeds.ts';
@@ -93,7 +92,7 @@ export async function runDealer(opts: DealerOptions): Promise<DealerSummary> {
   dealer.dealAhead();
   const sent: [number, number] = [0, 0];
   const handedOut: [number, number] = [0, 0];
-  const mine = makeHello('dealer', opts.plan.hash, publicWeightsDigest(opts.plan.publicWeights));
+  const mine = makeHello('dealer', opts.plan.hash, opts.plan.weightsDigest);
   const served: Promise<void>[] = [];
   const seen = new Set<Party>();
   try {
@@ -122,7 +121,7 @@ export async function liveDealerFeed(
   opts: ConnectOptions = {},
 ): Promise<MaterialFeed> {
   const channel = await connect(at, 'dealer', opts);
-  await handshake(channel, makeHello(party, plan.hash, publicWeightsDigest(plan.publicWeights)), 'dealer');
+  await handshake(channel, makeHello(party, plan.hash, plan.weightsDigest), 'dealer');
   const hello = await channel.recv();
   if (hello.byteLength <= 2 * SEED_BYTES) throw new MarillError('the dealer sent no seeds');
   const seeds = {

@@ -5,8 +5,9 @@
  * channel: it receives `{ config }`, reports `{ listening: port }` once
  * listening and finally `{ result }` or `{ error }`.
  *
- * The layer is rebuilt from its options and seed in every process, so all
- * three agree on the plan without passing it around.
+ * The layer is rebuilt from its options and seed in every process, and the
+ * plan made with the weight key the parent chose, so all three agree on the
+ * plan (and its hash) without passing it around.
  */
 import { MarillError } from '../../ir/errors.ts';
 import { makeTensor } from '../../ir/tensor.ts';
@@ -22,6 +23,8 @@ export interface ChildConfig {
   readonly role: 'server' | 'client' | 'dealer';
   readonly layer: LayerKind;
   readonly layerOptions: LayerOptions;
+  /** The plan's weight key (hex), the same in every process (runtime/plan.ts makePlan). */
+  readonly weightKey: string;
   readonly listen?: string;
   readonly connect?: string;
   readonly dealer?: string;
@@ -50,7 +53,10 @@ function report(m: ChildMessage): Promise<void> {
 
 async function main(config: ChildConfig): Promise<void> {
   const graph = LAYERS[config.layer](config.layerOptions);
-  const plan = makePlan(graph, config.fracBits !== undefined ? { fracBits: config.fracBits } : {});
+  const plan = makePlan(graph, {
+    weightKey: new Uint8Array(Buffer.from(config.weightKey, 'hex')),
+    ...(config.fracBits !== undefined ? { fracBits: config.fracBits } : {}),
+  });
   const onListening = (port: number) => void report({ listening: port });
   if (config.role === 'dealer') {
     const summary = await runDealer({

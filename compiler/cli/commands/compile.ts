@@ -4,11 +4,12 @@
  * plan module and its weight bundles.
  */
 import { mkdirSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import type { Graph } from '../../../ir/graph.ts';
 import { printGraph } from '../../../ir/print.ts';
 import type { CompileOptions, GeluMode, SoftmaxMode } from '../../../passes/context.ts';
 import { DEFAULT_OPTIONS } from '../../../passes/context.ts';
+import type { MakePlanOptions } from '../../../runtime/plan.ts';
 import { makePlan } from '../../../runtime/plan.ts';
 import { loadBaseModel } from '../../onnx/base-model.ts';
 import { planWeights, writeBundle } from '../../emit/bundle.ts';
@@ -20,6 +21,7 @@ import { loadModel, runPipeline } from '../../driver.ts';
 import { writeFileAtomic } from '../../fs-util.ts';
 import { parseNetwork } from '../../backend/network.ts';
 import { formatSummary, summarize } from '../../emit/summary.ts';
+import { planStem, weightKeyPath, writeWeightKey } from '../../party/weight-key.ts';
 import { emit, numberFlag, shapesFrom, writeJson } from './common.ts';
 
 export interface CompileFlags {
@@ -59,11 +61,8 @@ function compileOptions(flags: CompileFlags): CompileOptions {
 
 /** `plan.ts` -> `plan.client.onnx` / `plan.server.onnx` beside it. */
 export function bundlePaths(planFile: string): { client: string; server: string } {
-  const stem = basename(planFile).replace(/\.ts$/, '');
-  return {
-    client: join(dirname(planFile), `${stem}.client.onnx`),
-    server: join(dirname(planFile), `${stem}.server.onnx`),
-  };
+  const stem = planStem(planFile);
+  return { client: `${stem}.client.onnx`, server: `${stem}.server.onnx` };
 }
 
 export function compileCommand(model: string, flags: CompileFlags, argv: readonly string[]): void {
@@ -84,7 +83,10 @@ export function compileCommand(model: string, flags: CompileFlags, argv: readonl
   const summary = summarize(graph, notes);
 
   // Everything that can fail is done; now write (each file atomically).
-  const written = flags.output !== undefined ? writePlan(graph, fracBits, flags.output, model, argv) : [];
+  const written =
+    flags.output !== undefined
+      ? writePlan(graph, { fracBits, clientPost: options.clientPost }, flags.output, model, argv)
+      : [];
   if (flags.report) writeJson(flags.report, { ...summary, cost });
   if (flags.emit === 'ir') emit(printGraph(graph), undefined);
   else if (flags.emit === 'cost') emit(formatCostTable(cost), undefined);
@@ -93,20 +95,27 @@ export function compileCommand(model: string, flags: CompileFlags, argv: readonl
   if (written.length > 0) process.stderr.write(`wrote ${written.join(', ')}\n`);
 }
 
-/** The plan module and its weight bundles; returns the paths written. */
+/**
+ * The plan module, its weight bundles and (when it has private weights) the
+ * server's weight key; returns the paths written.
+ */
 function writePlan(
   graph: Graph,
-  fracBits: number,
+  planOptions: MakePlanOptions,
   out: string,
   model: string,
   argv: readonly string[],
 ): string[] {
   mkdirSync(dirname(out) || '.', { recursive: true });
-  const plan = makePlan(graph, { fracBits });
+  const plan = makePlan(graph, planOptions);
   const bundles = bundlePaths(out);
   const written: string[] = [];
   writeBundle(bundles.server, planWeights(graph, ['public', 'server']));
   written.push(bundles.server);
+  if (Object.keys(plan.privateWeights).length > 0) {
+    writeWeightKey(weightKeyPath(out), plan);
+    written.push(weightKeyPath(out));
+  }
   const publicWeights = planWeights(graph, ['public']);
   // With no public weight (e.g. --no-marill) the client needs no model at all.
   if (publicWeights.length > 0) {
@@ -114,6 +123,6 @@ function writePlan(
     written.push(bundles.client);
   }
   const command = `marillc ${argv.join(' ')}`;
-  writeFileAtomic(out, generatePlanModule(plan, { outFile: out, source: model, command }));
+  writeFileAtomic(out, generatePlanModule(plan, { source: model, command }));
   return [out, ...written];
 }

@@ -19,6 +19,7 @@ import {
 import { parseNetwork } from '../../backend/network.ts';
 import { loadPlanModule } from '../../party/plan-module.ts';
 import { runDealerCommand, runPartyCommand, simulate } from '../../party/run-party.ts';
+import { serverPlan } from '../../party/weight-key.ts';
 import type { TlsFlags } from './common.ts';
 import { emit, numberFlag, tlsFrom, writeJson } from './common.ts';
 
@@ -34,6 +35,7 @@ export interface RunFlags extends TlsFlags {
   report?: string;
   timeout: string;
   inferences: string;
+  weightKey?: string;
 }
 
 export interface SimulateFlags {
@@ -44,6 +46,7 @@ export interface SimulateFlags {
   report?: string;
   network: string;
   timeout: string;
+  weightKey?: string;
 }
 
 function outputsJson(outputs: ReadonlyMap<string, Tensor>): string {
@@ -53,7 +56,7 @@ function outputsJson(outputs: ReadonlyMap<string, Tensor>): string {
 }
 
 export async function runCommand(planFile: string, flags: RunFlags): Promise<void> {
-  const plan = await loadPlanModule(planFile);
+  const plan = loadPlanModule(planFile);
   const timeoutMs = numberFlag('--timeout', flags.timeout, 0.001) * 1000;
   const tls = tlsFrom(flags);
   const conn = {
@@ -76,7 +79,8 @@ export async function runCommand(planFile: string, flags: RunFlags): Promise<voi
   }
   if (flags.party === 'server' && flags.input !== undefined)
     throw new MarillError('--input is the client’s: the server has no inputs in a plan');
-  const result = await runPartyCommand(plan, flags.party, conn, flags.model, flags.input);
+  const partyPlan = flags.party === 'server' ? serverPlan(plan, planFile, flags.weightKey) : plan;
+  const result = await runPartyCommand(partyPlan, flags.party, conn, flags.model, flags.input);
   const report = combineReports(
     flags.party === 'server' ? result.stats : [],
     flags.party === 'client' ? result.stats : [],
@@ -88,10 +92,16 @@ export async function runCommand(planFile: string, flags: RunFlags): Promise<voi
 }
 
 export async function simulateCommand(planFile: string, flags: SimulateFlags): Promise<void> {
-  const plan = await loadPlanModule(planFile);
+  const plan = loadPlanModule(planFile);
   const network = parseNetwork(flags.network);
   const timeoutMs = numberFlag('--timeout', flags.timeout, 0.001) * 1000;
-  const outcome = await simulate(plan, flags.serverModel, flags.clientModel, flags.input, timeoutMs);
+  const outcome = await simulate(
+    serverPlan(plan, planFile, flags.weightKey),
+    flags.serverModel,
+    flags.clientModel,
+    flags.input,
+    timeoutMs,
+  );
   const cost = costPlan(plan.graph, { network, fracBits: plan.fracBits });
   const measured = measuredSection(outcome.report, outcome.seconds);
   const mismatches = costMismatches(cost, measured);
