@@ -13,6 +13,7 @@ export type {
 export {
   PLAN_FORMAT,
   definePlan,
+  freshWeightKey,
   graphSpec,
   keyedWeightHash,
   makePlan,
