@@ -2,7 +2,8 @@
  * The session handshake, run first on every connection (party-party and
  * party-dealer): each side sends a hello, reads the peer's, and both refuse
  * (with the same one-line reason) a peer that speaks another protocol
- * version, runs another plan, binds other weights, or claims the wrong role. Party-party hellos also carry a random contribution to the parties'
+ * version, runs another plan, binds other weights, or claims the wrong
+ * role. Party-party hellos also carry a random contribution to the parties'
  * common seed (./../protocols/sharing.ts shares from it), which the dealer
  * never sees.
  */
