@@ -26,14 +26,3 @@ export const PLAN_EPILOGUE: readonly string[] = [
   `export const plan: Plan = definePlan(${SPEC_NAME});`,
   'export default plan;',
 ];
-
-/** Two statement texts are the same statement when they differ only in white space or quote marks. */
-export function sameStatement(a: string, b: string): boolean {
-  const norm = (s: string) =>
-    s
-      .replace(/"/g, "'")
-      .replace(/\s+/g, ' ')
-      .replace(/\s*([{}();,:=])\s*/g, '$1')
-      .trim();
-  return norm(a) === norm(b);
-}

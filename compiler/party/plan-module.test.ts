@@ -7,6 +7,7 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { format } from 'prettier';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MarillError } from '../../ir/errors.ts';
 import type { Plan, PlanSpec } from '../../runtime/plan.ts';
@@ -66,6 +67,21 @@ describe('a generated plan.ts', () => {
   });
 });
 
+describe('a reformatted plan', () => {
+  it('reads the same (prettier: single quotes, unquoted keys, no semicolons)', async () => {
+    const formatted = await format(text, {
+      parser: 'typescript',
+      singleQuote: true,
+      quoteProps: 'as-needed',
+      semi: false,
+      printWidth: 60,
+    });
+    expect(formatted).not.toBe(text);
+    expect(formatted).toContain("format: 'marill-plan/2'");
+    expect(loadPlanModule(writePlan(formatted)).hash).toBe(plan.hash);
+  });
+});
+
 describe('edits that would run code are refused, and nothing runs', () => {
   const marker = join(dir, 'ran.txt');
   const code = `globalThis.process.getBuiltinModule('node:fs').writeFileSync(${JSON.stringify(marker)}, 'ran');`;
@@ -90,9 +106,20 @@ describe('edits that would run code are refused, and nothing runs', () => {
     const edited = text.replace('"fracBits": ', `"fracBits": (${code.slice(0, -1)}, 0) || `);
     expect(edited).not.toBe(text);
     const e = loadError(edited);
-    expect(e.message).toMatch(/not a literal/);
+    expect(e.message).toMatch(/a plan is read as data/);
     expect(e.location.line).toBe(lineOf(edited, '"fracBits"'));
     expect(existsSync(marker)).toBe(false);
+  });
+
+  it.each([
+    ['a template string', (t: string) => t.replace('"format": "marill-plan/2"', '"format": `marill-plan/2`')],
+    ['a name instead of a value', (t: string) => t.replace('"fracBits": 16', '"fracBits": Infinity')],
+    ['a call', (t: string) => t.replace('"fracBits": 16', '"fracBits": Number("16")')],
+    ['a spread', (t: string) => t.replace('"inputs": [', '"inputs": [...globalThis.x, ')],
+  ])('%s in the spec', (_what, edit) => {
+    const edited = edit(text);
+    expect(edited).not.toBe(text);
+    expect(loadError(edited).message).toMatch(/a plan is read as data/);
   });
 
   it('a "__proto__" key stays data (refused as an attribute, prototypes untouched)', () => {

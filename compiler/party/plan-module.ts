@@ -1,79 +1,238 @@
 /**
- * Loading a plan file as data: plan.ts is parsed with the TypeScript parser,
- * never imported or run. The file must be the statements marillc writes
+ * Loading a plan file as data: plan.ts is read by a strict reader, never
+ * imported or run. The file must be the statements marillc writes
  * (../emit/plan-layout.ts) around one `spec` literal made only of strings,
- * numbers, booleans, null, arrays and objects; any other statement or
- * expression is refused, naming its line. The literal then goes to the
- * runtime's `definePlan`, which refuses a spec without a hash, one whose
- * content no longer matches its hash, a malformed graph, and a graph that
- * breaks the information-flow rules (naming the op). So every party checks
- * the plan before it opens any connection, and no code from the plan runs.
+ * numbers, booleans, null, lists and objects (comments, white space, either
+ * quote mark and trailing commas allowed, so a reformatted plan still reads);
+ * any other statement, token or expression is refused, naming its line. The
+ * literal then goes to the runtime's `definePlan`, which refuses a spec
+ * without a hash, one whose content no longer matches its hash, a malformed
+ * graph, and a graph that breaks the information-flow rules (naming the op).
+ * So every party checks the plan before it opens any connection, and no code
+ * from the plan runs.
+ *
+ * The reader is a small tokenizer and a recursive reader of the literal
+ * grammar, not the TypeScript parser: a party starts without loading a
+ * compiler, and what is accepted is exactly this grammar.
  */
-import ts from 'typescript';
 import { MarillError } from '../../ir/errors.ts';
 import type { Plan } from '../../runtime/plan.ts';
 import { definePlan } from '../../runtime/plan.ts';
-import { PLAN_EPILOGUE, PLAN_PROLOGUE, SPEC_NAME, SPEC_TYPE, sameStatement } from '../emit/plan-layout.ts';
+import { PLAN_EPILOGUE, PLAN_PROLOGUE, SPEC_NAME, SPEC_TYPE } from '../emit/plan-layout.ts';
 import { readFileOrFail } from '../fs-util.ts';
 
 const REGENERATE = 'a plan is read as data and holds only what marillc writes (recompile it with marillc -o)';
 
-function lineOf(sf: ts.SourceFile, node: ts.Node): number {
-  return sf.getLineAndCharacterOfPosition(node.getStart(sf)).line + 1;
+type TokenKind = 'punct' | 'word' | 'string' | 'number';
+
+interface Token {
+  readonly kind: TokenKind;
+  /** The punctuation or word itself, the string's value, or the number's text. */
+  readonly text: string;
+  readonly line: number;
 }
 
-function refuse(sf: ts.SourceFile, node: ts.Node, problem: string): never {
-  throw new MarillError(`${problem}: ${REGENERATE}`, { file: sf.fileName, line: lineOf(sf, node) });
+const PUNCT = new Set(['{', '}', '[', ']', '(', ')', ',', ':', ';', '=', '-']);
+const WORD = /[A-Za-z_$][A-Za-z0-9_$]*/y;
+const NUMBER = /(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
+const ESCAPES: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', 0: '\0' };
+
+class Reader {
+  private pos = 0;
+  private line = 1;
+  readonly tokens: Token[] = [];
+
+  constructor(
+    private readonly text: string,
+    private readonly file: string,
+  ) {}
+
+  refuse(line: number, problem: string): never {
+    throw new MarillError(`${problem}: ${REGENERATE}`, { file: this.file, line });
+  }
+
+  tokenize(): Token[] {
+    const s = this.text;
+    while (this.pos < s.length) {
+      const c = s[this.pos]!;
+      if (c === '\n') {
+        this.line++;
+        this.pos++;
+      } else if (/\s/.test(c)) this.pos++;
+      else if (s.startsWith('//', this.pos)) {
+        const end = s.indexOf('\n', this.pos);
+        this.pos = end < 0 ? s.length : end;
+      } else if (s.startsWith('/*', this.pos)) {
+        const end = s.indexOf('*/', this.pos + 2);
+        if (end < 0) this.refuse(this.line, 'a comment that does not end');
+        this.line += s.slice(this.pos, end).split('\n').length - 1;
+        this.pos = end + 2;
+      } else if (c === '"' || c === "'") this.push('string', this.string(c));
+      else if (PUNCT.has(c)) {
+        this.push('punct', c);
+        this.pos++;
+      } else if (this.sticky(WORD, 'word')) continue;
+      else if (this.sticky(NUMBER, 'number')) continue;
+      else this.refuse(this.line, `unexpected character ${JSON.stringify(c)}`);
+    }
+    return this.tokens;
+  }
+
+  private push(kind: TokenKind, text: string): void {
+    this.tokens.push({ kind, text, line: this.line });
+  }
+
+  private sticky(re: RegExp, kind: TokenKind): boolean {
+    re.lastIndex = this.pos;
+    const m = re.exec(this.text);
+    if (!m) return false;
+    this.pos += m[0].length;
+    // `1abc` or `12.x`: a number glued to a word is not a literal.
+    if (kind === 'number' && /[A-Za-z0-9_$.]/.test(this.text[this.pos] ?? ''))
+      this.refuse(this.line, `a malformed number near ${JSON.stringify(m[0])}`);
+    this.push(kind, m[0]);
+    return true;
+  }
+
+  /** A quoted string's value (JSON escapes plus \' and \v, \0). */
+  private string(quote: string): string {
+    const s = this.text;
+    let out = '';
+    let i = this.pos + 1;
+    for (;;) {
+      const c = s[i];
+      if (c === undefined || c === '\n') this.refuse(this.line, 'a string that does not end on its line');
+      if (c === quote) break;
+      if (c !== '\\') {
+        out += c;
+        i++;
+        continue;
+      }
+      const e = s[i + 1] ?? '';
+      if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(s.slice(i + 2, i + 6))) {
+        out += String.fromCharCode(parseInt(s.slice(i + 2, i + 6), 16));
+        i += 6;
+      } else if (e in ESCAPES) {
+        out += ESCAPES[e];
+        i += 2;
+      } else if (e === '"' || e === "'" || e === '\\' || e === '/') {
+        out += e;
+        i += 2;
+      } else this.refuse(this.line, `an unknown escape \\${e} in a string`);
+    }
+    this.pos = i + 1;
+    return out;
+  }
 }
 
-function propertyName(sf: ts.SourceFile, p: ts.ObjectLiteralElementLike): string {
-  if (!ts.isPropertyAssignment(p)) refuse(sf, p, 'the spec holds something other than `key: value`');
-  const name = p.name;
-  if (ts.isIdentifier(name) || ts.isStringLiteral(name) || ts.isNumericLiteral(name)) return name.text;
-  return refuse(sf, p, 'the spec holds a computed key');
-}
+/** Reads tokens as the plan file's grammar; every refusal names the line. */
+class SpecParser {
+  private i = 0;
 
-/** The JSON value a literal expression denotes; anything that would compute is refused. */
-function literalValue(sf: ts.SourceFile, e: ts.Expression): unknown {
-  if (ts.isStringLiteral(e)) return e.text;
-  if (ts.isNumericLiteral(e)) return Number(e.text);
-  if (
-    ts.isPrefixUnaryExpression(e) &&
-    e.operator === ts.SyntaxKind.MinusToken &&
-    ts.isNumericLiteral(e.operand)
-  )
-    return -Number(e.operand.text);
-  if (e.kind === ts.SyntaxKind.TrueKeyword) return true;
-  if (e.kind === ts.SyntaxKind.FalseKeyword) return false;
-  if (e.kind === ts.SyntaxKind.NullKeyword) return null;
-  if (ts.isArrayLiteralExpression(e))
-    return e.elements.map((x) =>
-      ts.isSpreadElement(x) || ts.isOmittedExpression(x)
-        ? refuse(sf, x, 'the spec holds a spread or a hole in a list')
-        : literalValue(sf, x),
-    );
-  if (ts.isObjectLiteralExpression(e)) {
-    const entries = e.properties.map((p): [string, unknown] => {
-      const key = propertyName(sf, p);
-      return [key, literalValue(sf, (p as ts.PropertyAssignment).initializer)];
+  constructor(
+    private readonly tokens: readonly Token[],
+    private readonly reader: Reader,
+    private readonly lastLine: number,
+  ) {}
+
+  private peek(): Token | undefined {
+    return this.tokens[this.i];
+  }
+
+  private refuse(t: Token | undefined, problem: string): never {
+    return this.reader.refuse(t?.line ?? this.lastLine, problem);
+  }
+
+  private isPunct(t: Token | undefined, p: string): boolean {
+    return t?.kind === 'punct' && t.text === p;
+  }
+
+  /** One fixed statement, token by token (strings by value, so either quote mark; `;` optional). */
+  statement(source: string): void {
+    const want = new Reader(source, '').tokenize();
+    const start = this.peek();
+    for (const w of want) {
+      const t = this.peek();
+      if (w.kind === 'punct' && w.text === ';') {
+        if (this.isPunct(t, ';')) this.i++;
+        continue;
+      }
+      if (!t || t.kind !== w.kind || t.text !== w.text) this.refuse(t ?? start, `expected \`${source}\``);
+      this.i++;
+    }
+  }
+
+  /** `const spec: PlanSpec = <literal>;` */
+  spec(): unknown {
+    this.statement(`const ${SPEC_NAME}: ${SPEC_TYPE} =`);
+    const value = this.value();
+    if (this.isPunct(this.peek(), ';')) this.i++;
+    return value;
+  }
+
+  end(): void {
+    const t = this.peek();
+    if (t) this.refuse(t, 'a statement after the plan');
+  }
+
+  private value(): unknown {
+    const t = this.peek();
+    if (!t) return this.refuse(t, 'the plan ends inside the spec');
+    if (t.kind === 'string') {
+      this.i++;
+      return t.text;
+    }
+    if (t.kind === 'number') {
+      this.i++;
+      return Number(t.text);
+    }
+    if (this.isPunct(t, '-') && this.tokens[this.i + 1]?.kind === 'number') {
+      this.i += 2;
+      return -Number(this.tokens[this.i - 1]!.text);
+    }
+    if (t.kind === 'word' && (t.text === 'true' || t.text === 'false' || t.text === 'null')) {
+      this.i++;
+      return t.text === 'null' ? null : t.text === 'true';
+    }
+    if (this.isPunct(t, '[')) return this.list();
+    if (this.isPunct(t, '{')) return this.object();
+    return this.refuse(t, `the spec holds \`${t.text}\`, not a literal`);
+  }
+
+  /** Items up to `close`, separated by commas, a trailing comma allowed. */
+  private items<T>(close: string, item: () => T): T[] {
+    const out: T[] = [];
+    this.i++;
+    while (!this.isPunct(this.peek(), close)) {
+      out.push(item());
+      const t = this.peek();
+      if (this.isPunct(t, ',')) this.i++;
+      else if (!this.isPunct(t, close)) this.refuse(t, `expected ',' or '${close}' in the spec`);
+    }
+    this.i++;
+    return out;
+  }
+
+  private list(): unknown[] {
+    return this.items(']', () => this.value());
+  }
+
+  private object(): Record<string, unknown> {
+    const open = this.peek();
+    const entries = this.items('}', (): [string, unknown] => {
+      const key = this.peek();
+      if (!key || (key.kind !== 'string' && key.kind !== 'word'))
+        this.refuse(key, 'expected a key in the spec');
+      this.i++;
+      if (!this.isPunct(this.peek(), ':')) this.refuse(this.peek(), 'expected `key: value` in the spec');
+      this.i++;
+      return [key.text, this.value()];
     });
-    const keys = new Set(entries.map(([k]) => k));
-    if (keys.size !== entries.length) refuse(sf, e, 'the spec states one key twice in an object');
+    if (new Set(entries.map(([k]) => k)).size !== entries.length)
+      this.refuse(open, 'the spec states one key twice in an object');
     // fromEntries defines own properties (a "__proto__" key stays data).
     return Object.fromEntries(entries);
   }
-  return refuse(sf, e, `the spec holds an expression (${ts.SyntaxKind[e.kind]}), not a literal`);
-}
-
-/** The literal of `const spec: PlanSpec = { ... };`, or undefined if the statement is not that. */
-function specInitializer(stmt: ts.Statement): ts.Expression | undefined {
-  if (!ts.isVariableStatement(stmt) || stmt.modifiers?.length) return undefined;
-  const list = stmt.declarationList;
-  if (!(list.flags & ts.NodeFlags.Const) || list.declarations.length !== 1) return undefined;
-  const d = list.declarations[0]!;
-  if (!ts.isIdentifier(d.name) || d.name.text !== SPEC_NAME) return undefined;
-  if (!d.type || !ts.isTypeReferenceNode(d.type) || d.type.getText() !== SPEC_TYPE) return undefined;
-  return d.initializer;
 }
 
 /**
@@ -82,28 +241,12 @@ function specInitializer(stmt: ts.Statement): ts.Expression | undefined {
  * refused with its line.
  */
 export function readPlanSpec(text: string, file: string): unknown {
-  const sf = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
-  const statements = [...sf.statements];
-  const expected = [...PLAN_PROLOGUE, SPEC_NAME, ...PLAN_EPILOGUE];
-  let spec: unknown;
-  statements.forEach((stmt, i) => {
-    const want = expected[i];
-    if (want === undefined) refuse(sf, stmt, 'a statement after the plan');
-    if (want === SPEC_NAME) {
-      const init = specInitializer(stmt);
-      if (!init) refuse(sf, stmt, `expected \`const ${SPEC_NAME}: ${SPEC_TYPE} = { ... }\``);
-      spec = literalValue(sf, init);
-    } else if (!sameStatement(stmt.getText(sf), want)) {
-      refuse(sf, stmt, `expected \`${want}\``);
-    }
-  });
-  if (statements.length < expected.length) {
-    const missing = expected[statements.length]!;
-    throw new MarillError(
-      `the plan ends before \`${missing === SPEC_NAME ? `const ${SPEC_NAME}` : missing}\`: ${REGENERATE}`,
-      { file },
-    );
-  }
+  const reader = new Reader(text, file);
+  const parser = new SpecParser(reader.tokenize(), reader, text.split('\n').length);
+  for (const s of PLAN_PROLOGUE) parser.statement(s);
+  const spec = parser.spec();
+  for (const s of PLAN_EPILOGUE) parser.statement(s);
+  parser.end();
   return spec;
 }
 
