@@ -177,7 +177,7 @@ describe.concurrent('a model that does not match the plan', () => {
       );
       expectOneLineError(
         await server.done,
-        /lora-merged\.onnx: weight '[^']+' \(keyed hash [0-9a-f]{12}…\) .*: pass the fine-tuned model, or the server bundle \(<plan>\.server\.onnx\)/,
+        /lora-merged\.onnx: weight '[^']+' \((sha256|keyed hash) [0-9a-f]{12}…\) .*: pass the fine-tuned model, or the server bundle \(<plan>\.server\.onnx\)/,
       );
     },
     TEST_TIMEOUT_MS,
