@@ -210,6 +210,9 @@ describe('an edited plan is refused by every party before any connection', () =>
       symlinkSync(REPO, join(project, 'node_modules', 'marillc'), 'dir');
       writeFileSync(join(project, 'package.json'), '{ "type": "module" }\n');
       copyFileSync(plan, join(project, 'with-code.ts'));
+      // The refusal names the added line.
+      const codeLine = readFileSync(plan, 'utf8').split('\n').indexOf(line) + 1;
+      expect(codeLine).toBeGreaterThan(0);
       const tsx = pathToFileURL(join(REPO, 'node_modules/tsx/dist/loader.mjs')).href;
       const ran = spawnSync(process.execPath, ['--import', tsx, join(project, 'with-code.ts')], {
         cwd: project,
@@ -222,7 +225,7 @@ describe('an edited plan is refused by every party before any connection', () =>
 
       await expectAllPartiesRefuse(
         plan,
-        /with-code\.ts:\d+:\d+: a statement after the plan|with-code\.ts:\d+:\d+: expected/,
+        new RegExp(`with-code\\.ts:${codeLine}:\\d+: .*a plan is read as data`),
       );
       const inspected = spawnMarillc(['inspect', plan], { timeoutMs: PARTY_TIMEOUT_MS });
       expect((await inspected.done).code).toBe(1);
