@@ -29,7 +29,7 @@ import type { OpStats } from '../runtime/mpc/accounting.ts';
 import { combineReports, roundMismatches } from '../runtime/mpc/accounting.ts';
 import type { Plan } from '../runtime/plan.ts';
 import { planCosts } from '../runtime/bound-plan.ts';
-import { makePlan } from '../runtime/plan.ts';
+import { freshWeightKey, makePlan } from '../runtime/plan.ts';
 import type { LayerOptions } from '../test/runtime/layers.ts';
 import { bertEncoderLayer, layerInput } from '../test/runtime/layers.ts';
 import type { InferenceFigures } from '../test/runtime/party-main.ts';
@@ -57,6 +57,9 @@ const INFERENCES = 3;
  */
 type CompareChoice = 'selected' | 'dcf';
 
+/** One weight key for the run: the parent and both party processes must make the same plan (same hash). */
+const WEIGHT_KEY = freshWeightKey();
+
 function buildPlan(model: ModelName, compare: CompareChoice): { graph: Graph; plan: Plan } {
   const selected = selectProtocols(bertEncoderLayer(MODELS[model]), NETWORKS.lan, 16);
   const graph =
@@ -68,7 +71,7 @@ function buildPlan(model: ModelName, compare: CompareChoice): { graph: Graph; pl
           ),
         }
       : selected;
-  return { graph, plan: makePlan(graph) };
+  return { graph, plan: makePlan(graph, { weightKey: WEIGHT_KEY }) };
 }
 
 // ---------------------------------------------------------------- parties
@@ -97,6 +100,7 @@ function startParty(
     layerOptions: MODELS[model],
     protocols,
     ...(role === 'server' ? { listen: '127.0.0.1:0' } : { connect: `127.0.0.1:${port}` }),
+    weightKey: Buffer.from(WEIGHT_KEY).toString('hex'),
     dealerDir: join(dir, role),
     // Plain TCP on loopback: this benchmark measures the protocols, not TLS (its cost is the same for every op).
     insecurePlaintext: true,

@@ -21,7 +21,7 @@ import { interpret } from '../ir/interpret.ts';
 import { Prg } from '../runtime/crypto/prg.ts';
 import { combineReports } from '../runtime/mpc/accounting.ts';
 import type { OpStats } from '../runtime/mpc/accounting.ts';
-import { makePlan } from '../runtime/plan.ts';
+import { freshWeightKey, makePlan } from '../runtime/plan.ts';
 import { protocolsFor } from '../runtime/protocols/registry.ts';
 import { GEMM_TILE, ringMatmul } from '../runtime/ring/kernels.ts';
 import { threadCount } from '../runtime/ring/parallel.ts';
@@ -150,7 +150,9 @@ async function layerTwoProcess(layer: LayerKind, opts: LayerOptions): Promise<La
   const graph = LAYERS[layer](opts);
   const x = layerInput(opts, 9);
   const ref = interpret(graph, new Map([['hidden_in', x]])).get('hidden_out')!.data as Float32Array;
-  const base = { layer, layerOptions: opts, timeoutMs: 300_000 };
+  // Each process rebuilds the plan: with one weight key, so their plan hashes agree.
+  const weightKey = Buffer.from(freshWeightKey()).toString('hex');
+  const base = { layer, layerOptions: opts, weightKey, timeoutMs: 300_000 };
   const dealer = startChild({ ...base, role: 'dealer', listen: '127.0.0.1:0' });
   const dealerAt = `127.0.0.1:${await dealer.listening}`;
   const server = startChild({

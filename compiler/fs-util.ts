@@ -26,12 +26,15 @@ export function readJsonOrFail(path: string): unknown {
   }
 }
 
-/** Writes `path` whole or not at all, creating its folder if missing (as `-o out/plan.ts` does). */
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+/**
+ * Writes `path` whole or not at all, creating its folder if missing (as `-o out/plan.ts` does);
+ * `mode` (e.g. 0o600 for a secret) applies from the moment the file exists.
+ */
+export function writeFileAtomic(path: string, data: string | Uint8Array, mode?: number): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   try {
     mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(tmp, data);
+    writeFileSync(tmp, data, mode !== undefined ? { mode } : {});
     renameSync(tmp, path);
   } catch (e) {
     rmSync(tmp, { force: true });

@@ -34,15 +34,13 @@
  *      reveal's result id, so graph outputs and later readers are unchanged).
  */
 import { MarillError } from '../ir/errors.ts';
+import { BIJECTIVE_OPS } from '../ir/flow.ts';
 import type { Graph, Node } from '../ir/graph.ts';
 import { IdSource, producers, users, withNodes } from '../ir/graph.ts';
 import type { OpName } from '../ir/ops.ts';
 import { hasGroup, isOpName } from '../ir/ops.ts';
 import type { PassContext } from './context.ts';
 import type { Pass } from './manager.ts';
-
-/** Single-operand ops that are bijections: revealing their input reveals no more than their output. */
-export const BIJECTIVE_OPS: ReadonlySet<OpName> = new Set(['reshape', 'transpose']);
 
 function relocatableOp(op: OpName, clientPost: readonly string[]): boolean {
   return BIJECTIVE_OPS.has(op) || clientPost.includes(op);

@@ -9,7 +9,9 @@ import type { Tensor } from '../ir/tensor.ts';
 import { makeTensor } from '../ir/tensor.ts';
 import { Prg } from './crypto/prg.ts';
 import { expectPlanCosts } from '../test/runtime/expect-cost.ts';
-import { definePlan, makePlan, planSpec } from './plan.ts';
+import { tensorHash } from '../ir/tensor.ts';
+import type { Plan } from './plan.ts';
+import { definePlan, freshWeightKey, keyedWeightHash, makePlan, planSpec } from './plan.ts';
 import { simulatePlan } from './session.ts';
 
 function randomTensor(shape: number[], scale: number): Tensor {
@@ -141,5 +143,53 @@ describe('plan executor (in process)', () => {
     ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MarillError);
     expect((err as MarillError).format()).toMatch(/^weight 'w_pub': differs from the plan's/);
+  });
+
+  it('checks private weights by keyed hash: the server needs the plan’s key, and the right one', async () => {
+    const g = linearGraph();
+    const weightKey = freshWeightKey();
+    const plan = makePlan(g, { weightKey });
+    const wSrv = g.nodes.find((n) => n.op === 'weight' && n.attrs['name'] === 'w_srv')!;
+    // The plan names the private weight by HMAC under the key, not by its SHA-256.
+    const stated = planSpec(plan).nodes.find((n) => n.op === 'weight' && n.attrs['name'] === 'w_srv')!;
+    expect(stated.attrs['hash']).not.toBe(tensorHash(wSrv.tensor!));
+    expect(stated.attrs['hash']).toBe(keyedWeightHash(weightKey, tensorHash(wSrv.tensor!)));
+    const run = (p: Plan) =>
+      simulatePlan(
+        p,
+        { server: weightsOf(g, () => true), client: weightsOf(g, (v) => v === 'public') },
+        { client: new Map([['x', randomTensor([2, 4, 8], 2)]]) },
+      ).catch((e: unknown) => e);
+    const noKey = await run({ ...plan, weightKey: undefined });
+    expect(noKey).toBeInstanceOf(MarillError);
+    expect((noKey as MarillError).message).toMatch(/the server needs the plan's weight key/);
+    const otherKey = await run({ ...plan, weightKey: freshWeightKey() });
+    expect(otherKey).toBeInstanceOf(MarillError);
+    expect((otherKey as MarillError).format()).toMatch(
+      /^weight 'w_\w+': differs from the plan's \(server weight hash/,
+    );
+    expect(await run(plan)).not.toBeInstanceOf(Error);
+  });
+
+  it('a plan revealing to the server is refused when made; run anyway, the client fails for lack of output', async () => {
+    const build = (to: 'client' | 'server') => {
+      const b = new GraphBuilder('reveal_target');
+      const x = b.addInput('x', { dtype: 'f32', shape: [2, 3] }, 'client');
+      const s = b.add1('share', [x], { from: 'client' }, { placement: 'mpc' });
+      const y = b.add1('reveal', [s], { to }, { placement: 'mpc' });
+      b.setOutputs([{ name: 'y', value: y }]);
+      return b.build();
+    };
+    const toServer = build('server');
+    expect(() => makePlan(toServer)).toThrow(/information flow: reveal to the server is not allowed/);
+    // A plan object that skipped the checks (the runtime's last line of defence).
+    const unchecked: Plan = { ...makePlan(build('client')), graph: toServer };
+    const err = await simulatePlan(
+      unchecked,
+      { server: new Map(), client: new Map() },
+      { client: new Map([['x', randomTensor([2, 3], 1)]]) },
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MarillError);
+    expect((err as MarillError).message).toMatch(/the client did not learn output 'y'/);
   });
 });

@@ -3,7 +3,8 @@
  *
  * Per node, in plan order:
  *  - weight: the party loads it if it may know it (public: both; server/client:
- *    the owner), checked against the plan's hash;
+ *    the owner), checked against the plan's hash (a private weight's is keyed:
+ *    the server checks it with the plan's weight key, runtime/plan.ts);
  *  - const: both parties (constants are public);
  *  - plaintext nodes (placement client/server/both): computed by the party(ies)
  *    placed, with the plaintext interpreter's evalOp; the other party holds
@@ -27,6 +28,7 @@ import { PartyAccounting } from './mpc/accounting.ts';
 import type { SessionState } from './mpc/context.ts';
 import { opContext } from './mpc/context.ts';
 import type { Plan } from './plan.ts';
+import { planWeightHash } from './plan.ts';
 import type { Operand, Party } from './protocol.ts';
 
 /** Weights by name (the server's model, or the client's public weights). */
@@ -101,7 +103,7 @@ export class PartyExecutor {
           { what },
         );
       const want = String(node.attrs['hash']);
-      if (tensorHash(t) !== want)
+      if (planWeightHash(this.plan, info.visibility, tensorHash(t)) !== want)
         throw new MarillError(
           `differs from the plan's (${info.visibility} weight hash ${want.slice(0, 12)}…): not the model the plan was compiled for`,
           { what },
@@ -152,6 +154,9 @@ export class PartyExecutor {
     for (const o of graph.outputs) {
       const v = env.get(o.value);
       if (v?.kind === 'plain') out.set(o.name, v.tensor);
+      // Every output is the client's (ir/flow.ts); one it did not learn is a failed run, not an empty result.
+      else if (this.party === 'client')
+        throw new MarillError(`the client did not learn output '${o.name}' (%${o.value})`);
     }
     return out;
   }

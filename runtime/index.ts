@@ -2,15 +2,25 @@
  * The runtime's public entry: what generated plan.ts modules and the CLI
  * import. See runtime/README.md ("Plan API").
  */
-export type { Plan, PlanNodeSpec, PlanSpec, PlanValueSpec } from './plan.ts';
+export type {
+  MakePlanOptions,
+  Plan,
+  PlanNodeSpec,
+  PlanSpec,
+  PlanValueSpec,
+  UnhashedPlanSpec,
+} from './plan.ts';
 export {
   PLAN_FORMAT,
   definePlan,
+  freshWeightKey,
   graphSpec,
+  keyedWeightHash,
   makePlan,
   planSpec,
-  publicWeightsDigest,
   specHash,
+  weightsDigest,
+  withWeightKey,
 } from './plan.ts';
 export { bindPlan, planCosts } from './bound-plan.ts';
 export type { WeightSource } from './executor.ts';

@@ -11,7 +11,7 @@ import { fileFeed, writeDealerMaterial } from './dealer/files.ts';
 import { planMessageBound } from './bound-plan.ts';
 import { handshake, makeHello } from './net/handshake.ts';
 import { Listener, parseEndpoint } from './net/tcp.ts';
-import { makePlan, publicWeightsDigest } from './plan.ts';
+import { makePlan } from './plan.ts';
 import { runParty } from './party.ts';
 import { SMALL_LAYER, bertEncoderLayer, layerInput, layerWeights } from '../test/runtime/layers.ts';
 
@@ -47,8 +47,12 @@ describe('runParty', () => {
     // A fake server: completes the handshake, then leaves when the protocol starts.
     const fake = (async () => {
       const ch = await listener.accept(10_000);
-      const hello = makeHello('server', plan.hash, publicWeightsDigest(plan.publicWeights));
-      await handshake(ch, hello, 'client', planMessageBound(plan));
+      await handshake(
+        ch,
+        makeHello('server', plan.hash, plan.weightsDigest),
+        'client',
+        planMessageBound(plan),
+      );
       ch.close();
       listener.close();
     })();

@@ -1,5 +1,5 @@
 /**
- * A party's session: the handshake with the peer (plan hash, public weights,
+ * A party's session: the handshake with the peer (plan hash, weights digest,
  * common seed), then any number of inferences through the executor. The same
  * code runs over TCP (./party.ts) and in one process (`simulatePlan`).
  */
@@ -17,7 +17,6 @@ import { channelPair } from './net/channel.ts';
 import { commonSeed, handshake, makeHello } from './net/handshake.ts';
 import { planMessageBound } from './bound-plan.ts';
 import type { Plan } from './plan.ts';
-import { publicWeightsDigest } from './plan.ts';
 import type { Party } from './protocol.ts';
 import { otherParty } from './protocol.ts';
 
@@ -41,11 +40,11 @@ export class PartySession {
 
   /**
    * Checks this party's weights against the plan, then handshakes with the
-   * peer: refuses a peer with another plan or other public weights.
+   * peer: refuses a peer with another plan or other weights.
    */
   static async open(opts: PartySessionOptions): Promise<PartySession> {
     const { plan, party, channel } = opts;
-    const mine = makeHello(party, plan.hash, publicWeightsDigest(plan.publicWeights), opts.feed.tag);
+    const mine = makeHello(party, plan.hash, plan.weightsDigest, opts.feed.tag);
     // Weights are checked before the handshake so a wrong model fails locally, with a clear message.
     const executor = new PartyExecutor(plan, party, opts.feed, opts.weights);
     executor.onProgress = opts.onProgress;

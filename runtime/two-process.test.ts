@@ -11,7 +11,7 @@ import { expectPlanCosts } from '../test/runtime/expect-cost.ts';
 import { writeDealerMaterial } from './dealer/files.ts';
 import type { OpStats } from './mpc/accounting.ts';
 import { combineReports, roundMismatches } from './mpc/accounting.ts';
-import { makePlan } from './plan.ts';
+import { freshWeightKey, makePlan } from './plan.ts';
 import { protocolsFor } from './protocols/registry.ts';
 import type { LayerKind, LayerOptions } from '../test/runtime/layers.ts';
 import { LAYERS, SMALL_LAYER, layerInput } from '../test/runtime/layers.ts';
@@ -46,10 +46,11 @@ function resultOf(m: ChildMessage, role: string): { outputs: number[][]; stats: 
 async function runProcesses(
   layer: LayerKind,
   layerOptions: LayerOptions,
+  weightKey: Uint8Array,
   inputs: number[][],
   opts: { dealerDir?: string },
 ): Promise<Outcome> {
-  const base = { layer, layerOptions, timeoutMs: 60_000 };
+  const base = { layer, layerOptions, weightKey: Buffer.from(weightKey).toString('hex'), timeoutMs: 60_000 };
   const tls = (who: 'server' | 'client' | 'dealer') => ({ tls: certs.files(who) });
   const dealer = opts.dealerDir
     ? undefined
@@ -88,12 +89,13 @@ async function checkLayer(
   opts: { dealerDir?: string } = {},
 ): Promise<void> {
   const graph = LAYERS[layer](layerOptions);
-  const plan = makePlan(graph);
+  const weightKey = freshWeightKey();
+  const plan = makePlan(graph, { weightKey });
   const x = layerInput(layerOptions, 11);
   const x2 = layerInput(layerOptions, 12);
   const inputs = [[...(x.data as Float32Array)], [...(x2.data as Float32Array)]];
   if (opts.dealerDir) writeDealerMaterial(plan, opts.dealerDir, 2);
-  const { outputs, stats } = await runProcesses(layer, layerOptions, inputs, opts);
+  const { outputs, stats } = await runProcesses(layer, layerOptions, weightKey, inputs, opts);
   [x, x2].forEach((input, i) => {
     const ref = interpret(graph, new Map([['hidden_in', input]])).get('hidden_out')!;
     expect(maxAbsDiff(outputs[i]!, ref.data as Float32Array)).toBeLessThanOrEqual(1e-2);

@@ -190,12 +190,34 @@ describe('compile', () => {
     const plan = join(dir, 'plan.ts');
     const ok = marillc([GPT2, '--base', GPT2, '-o', plan]);
     expect(ok.code, ok.stderr).toBe(0);
-    expect(readFileSync(plan, 'utf8')).toContain('export const PLAN_HASH');
+    const text = readFileSync(plan, 'utf8');
+    // Portable: the runtime by package name, never a path into this checkout.
+    expect(text).toContain("import { definePlan } from 'marillc/plan';");
+    expect(text).not.toMatch(/from '\.{1,2}\//);
     expect(existsSync(join(dir, 'plan.server.onnx'))).toBe(true);
     const failed = join(dir, 'failed.ts');
     expect(marillc([GPT2, '--private', 'no.such.weight', '-o', failed]).code).toBe(1);
     expect(existsSync(failed)).toBe(false);
     expect(existsSync(join(dir, 'failed.server.onnx'))).toBe(false);
+  });
+
+  it.each(['plan.js', 'plan', 'plan.json'])(
+    '-o %s (not a .ts/.mts module) is bad usage: exit 2, nothing written',
+    (name) => {
+      const out = join(dir, 'usage', name);
+      const r = marillc([GPT2, '-o', out]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain('.ts or .mts');
+      expect(existsSync(join(dir, 'usage'))).toBe(false);
+    },
+  );
+
+  it('-o plan.mts is a plan module too', () => {
+    const plan = join(dir, 'module.mts');
+    const r = marillc([GPT2, '--base', GPT2, '-o', plan]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(existsSync(plan)).toBe(true);
+    expect(existsSync(join(dir, 'module.server.onnx'))).toBe(true);
   });
 
   it('--dump-after with an unknown pass is an error naming the passes', () => {

@@ -18,6 +18,7 @@ import type { CertsFlags } from './commands/certs.ts';
 import type { AdviseFlags } from './commands/advise.ts';
 import type { CompileFlags } from './commands/compile.ts';
 import type { EvalFlags } from './commands/eval.ts';
+import type { InspectFlags } from './commands/inspect.ts';
 import type { RunFlags, SimulateFlags } from './commands/run.ts';
 
 const EXAMPLES = `
@@ -52,11 +53,12 @@ Example:
   $ marillc advise examples/gpt2/base.onnx --network wan`,
   run: `
 Example (three processes; compile out/plan.ts first, see marillc compile --help):
-  $ marillc run out/plan.ts --party dealer --listen 127.0.0.1:7001 &
+  $ marillc certs --out certs
+  $ marillc run out/plan.ts --party dealer --listen 127.0.0.1:7001 --certs certs &
   $ marillc run out/plan.ts --party server --model out/plan.server.onnx --listen 127.0.0.1:7000 \\
-      --dealer 127.0.0.1:7001 &
+      --dealer 127.0.0.1:7001 --certs certs &
   $ marillc run out/plan.ts --party client --model out/plan.client.onnx --connect 127.0.0.1:7000 \\
-      --dealer 127.0.0.1:7001 --input examples/gpt2/input.json --out out/result.json`,
+      --dealer 127.0.0.1:7001 --certs certs --input examples/gpt2/input.json --out out/result.json`,
   simulate: `
 Example:
   $ marillc simulate out/plan.ts --server-model out/plan.server.onnx --client-model out/plan.client.onnx \\
@@ -115,6 +117,13 @@ function timeoutOption(description: string): Option {
   });
 }
 
+/** `-o` names a TypeScript module: a plan is written as one (docs/plans.md). */
+function planFileArg(value: string): string {
+  if (!/\.m?ts$/.test(value))
+    throw new InvalidArgumentError(`a plan is a TypeScript module: give a .ts or .mts file, not '${value}'`);
+  return value;
+}
+
 function addTlsOptions(cmd: Command): Command {
   return cmd
     .option('--certs <dir>', "the session's certificates (from `marillc certs`): this party's and the CA")
@@ -160,7 +169,12 @@ export function buildProgram(argv: readonly string[]): Command {
   program
     .command('compile <model>', { isDefault: true })
     .description('compile MODEL (.onnx or .mir) into a two-party plan')
-    .option('-o, --output <plan.ts>', 'write the plan module (and its weight bundles beside it)')
+    .addOption(
+      new Option(
+        '-o, --output <plan.ts>',
+        'write the plan module (.ts or .mts), its weight bundles and the server weight key beside it',
+      ).argParser(planFileArg),
+    )
     .option(
       '--shape <name=DxD>',
       'fix a dynamic input shape (input=1x16) or one dynamic dimension by name (sequence=16); repeatable',
@@ -289,6 +303,7 @@ export function buildProgram(argv: readonly string[]): Command {
       .option('--input <file>', 'client: input JSON')
       .option('--out <file>', 'client: write outputs JSON here instead of stdout')
       .option('--report <file>', "write this party's measured costs as JSON")
+      .option('--weight-key <file>', 'server: the plan’s weight key (default: <plan>.server.key beside it)')
       .addOption(timeoutOption('give up on a silent peer after this long')),
   );
   run.action(async (plan: string, flags: RunFlags) => {
@@ -323,9 +338,19 @@ Example:
     .option('--out <file>', 'write outputs JSON here (default: stdout; the statistics go to stderr)')
     .option('--report <file>', 'write predicted and measured costs and the error as JSON')
     .addOption(networkOption('network profile for the time estimate'))
+    .option('--weight-key <file>', 'the plan’s weight key (default: <plan>.server.key beside it)')
     .addOption(timeoutOption('give up on a silent party after this long'))
     .action(async (plan: string, flags: SimulateFlags) =>
       (await import('./commands/run.ts')).simulateCommand(plan, flags),
+    );
+
+  program
+    .command('inspect <plan>')
+    .description('what a plan makes each party give, send and learn (read as data and checked, never run)')
+    .option('--json', 'print the report as JSON')
+    .addHelpText('after', '\nExample:\n  $ marillc inspect out/plan.ts')
+    .action(async (plan: string, flags: InspectFlags) =>
+      (await import('./commands/inspect.ts')).inspectCommand(plan, flags),
     );
 
   // A usage error names the command's usage line, and every command's help ends with an example.

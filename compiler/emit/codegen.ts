@@ -1,53 +1,54 @@
 /**
- * Plan codegen (docs/cli.md, "What -o writes"): a readable TypeScript module, written with
- * ts-morph, that both parties run. It states the plan hash, the public
- * weights' names and hashes, and the op sequence (one object per node, each
- * preceded by its `.mir` line), and hands the literal to the runtime's
- * `definePlan`, which re-hashes the content and refuses a plan whose stated
- * hash does not match it (an edited plan).
+ * Plan codegen (docs/plans.md): a readable TypeScript module, written with ts-morph, that
+ * states the plan as data. Its one `spec` literal holds the plan hash and the
+ * op sequence (one object per node, each preceded by its `.mir` line); the
+ * module imports the runtime's plan API by package name (`marillc/plan`) and
+ * exports `definePlan(spec)`. marillc itself never runs the module: it reads
+ * the literal (../party/plan-module.ts), checks the hash and the
+ * information-flow rules, and refuses any statement it did not write here
+ * (./plan-layout.ts). See docs/plans.md.
+ *
+ * Private weights appear with their keyed hashes only (runtime/plan.ts), in
+ * the literal and in the comments.
  */
-import { relative, dirname, resolve } from 'node:path';
 import { IndentationText, Project, QuoteKind, VariableDeclarationKind } from 'ts-morph';
 import type { CodeBlockWriter } from 'ts-morph';
-import type { Graph } from '../../ir/graph.ts';
+import type { Graph, Node } from '../../ir/graph.ts';
 import { printNode } from '../../ir/print.ts';
 import type { Plan, PlanSpec } from '../../runtime/plan.ts';
 import { planSpec } from '../../runtime/plan.ts';
-
-const RUNTIME_PLAN = resolve(import.meta.dirname, '../../runtime/plan.ts');
+import { PLAN_EPILOGUE, PLAN_PROLOGUE, SPEC_NAME, SPEC_TYPE } from './plan-layout.ts';
 
 export interface CodegenOptions {
-  /** Where the plan will be written (the runtime import is relative to it). */
-  readonly outFile: string;
   /** The model it was compiled from, for the header. */
   readonly source: string;
   /** The command line that produced it, for the header. */
   readonly command: string;
 }
 
-function importPath(outFile: string): string {
-  const rel = relative(dirname(resolve(outFile)), RUNTIME_PLAN)
-    .split('\\')
-    .join('/');
-  return rel.startsWith('.') ? rel : `./${rel}`;
-}
-
 function literal(v: unknown): string {
   return JSON.stringify(v);
+}
+
+/** The node's IR line for the comment above it; a private weight's hash is labelled as keyed. */
+function nodeComment(graph: Graph, n: Node): string {
+  const line = printNode(graph, n);
+  const isPrivateWeight = n.op === 'weight' && graph.values.get(n.outputs[0]!)?.visibility === 'server';
+  return isPrivateWeight ? line.replace('#sha256:', '#hmac-sha256:') : line;
 }
 
 function writeNodes(w: CodeBlockWriter, spec: PlanSpec, graph: Graph): void {
   w.write('[').newLine();
   w.indent(() => {
     spec.nodes.forEach((n, i) => {
-      w.writeLine(`// ${printNode(graph, graph.nodes[i]!)}`);
+      w.writeLine(`// ${nodeComment(graph, graph.nodes[i]!)}`);
       const fields = [
-        `op: ${literal(n.op)}`,
-        `inputs: ${literal(n.inputs)}`,
-        `outputs: ${literal(n.outputs)}`,
-        `attrs: ${literal(n.attrs)}`,
-        `placement: ${literal(n.placement)}`,
-        ...(n.protocol !== undefined ? [`protocol: ${literal(n.protocol)}`] : []),
+        `"op": ${literal(n.op)}`,
+        `"inputs": ${literal(n.inputs)}`,
+        `"outputs": ${literal(n.outputs)}`,
+        `"attrs": ${literal(n.attrs)}`,
+        `"placement": ${literal(n.placement)}`,
+        ...(n.protocol !== undefined ? [`"protocol": ${literal(n.protocol)}`] : []),
       ];
       w.writeLine(`{ ${fields.join(', ')} },`);
     });
@@ -55,23 +56,26 @@ function writeNodes(w: CodeBlockWriter, spec: PlanSpec, graph: Graph): void {
   w.write(']');
 }
 
+/** The spec as one JSON-compatible literal (quoted keys; comments only between nodes). */
 function writeSpec(w: CodeBlockWriter, spec: PlanSpec, graph: Graph): void {
   w.write('{').newLine();
   w.indent(() => {
-    w.writeLine(`format: ${literal(spec.format)},`);
-    w.writeLine(`name: ${literal(spec.name)},`);
-    w.writeLine(`fracBits: ${spec.fracBits},`);
-    w.writeLine(`inputs: ${literal(spec.inputs)},`);
-    w.writeLine(`outputs: ${literal(spec.outputs)},`);
-    w.write('values: [').newLine();
+    w.writeLine(`"format": ${literal(spec.format)},`);
+    w.writeLine('// SHA-256 of the canonical content below; both parties and the dealer compare it.');
+    w.writeLine(`"hash": ${literal(spec.hash)},`);
+    w.writeLine(`"name": ${literal(spec.name)},`);
+    w.writeLine(`"fracBits": ${spec.fracBits},`);
+    if (spec.clientPost !== undefined) w.writeLine(`"clientPost": ${literal(spec.clientPost)},`);
+    w.writeLine(`"inputs": ${literal(spec.inputs)},`);
+    w.writeLine(`"outputs": ${literal(spec.outputs)},`);
+    w.write('"values": [').newLine();
     w.indent(() => {
       for (const v of spec.values) w.writeLine(`${literal(v)},`);
     });
     w.writeLine('],');
-    w.write('nodes: ');
+    w.write('"nodes": ');
     writeNodes(w, spec, graph);
     w.write(',').newLine();
-    w.writeLine('hash: PLAN_HASH,');
   });
   w.write('}');
 }
@@ -87,55 +91,23 @@ export function generatePlanModule(plan: Plan, opts: CodegenOptions): string {
   const mpcOps = plan.graph.nodes.filter((n) => n.placement === 'mpc').length;
   file.addStatements([
     '/**',
-    ` * marillc plan '${spec.name}', generated from ${opts.source}; do not edit (the runtime refuses a`,
-    ' * plan whose content no longer matches its hash).',
+    ` * marillc plan '${spec.name}', generated from ${opts.source}.`,
     ` *   ${opts.command}`,
     ` * ${plan.graph.nodes.length} ops, ${mpcOps} under MPC; fixed point with ${spec.fracBits} fractional bits.`,
-    ' * Run it with `marillc run` (one party) or `marillc simulate` (all parties).',
+    ' *',
+    ' * The plan is data: marillc reads the `spec` literal below without running this module, and',
+    ' * refuses a plan whose content no longer matches its hash, that breaks the information-flow',
+    ' * rules, or that holds any statement marillc did not write (docs/plans.md). Do not edit it.',
+    ' * Read it with `marillc inspect`; run it with `marillc run` (one party) or `marillc simulate`.',
     ' */',
+    ...PLAN_PROLOGUE,
   ]);
-  file.addImportDeclaration({ moduleSpecifier: importPath(opts.outFile), namedImports: ['definePlan'] });
-  file.addImportDeclaration({
-    moduleSpecifier: importPath(opts.outFile),
-    namedImports: ['Plan', 'PlanSpec'],
-    isTypeOnly: true,
-  });
-  file.addVariableStatement({
-    isExported: true,
-    declarationKind: VariableDeclarationKind.Const,
-    docs: ["SHA-256 of the plan's canonical content; the parties' handshake compares it."],
-    declarations: [{ name: 'PLAN_HASH', initializer: literal(spec.hash) }],
-  });
-  file.addVariableStatement({
-    isExported: true,
-    declarationKind: VariableDeclarationKind.Const,
-    docs: ['Public weights (name -> content hash): what the client loads, checked by hash.'],
-    declarations: [
-      {
-        name: 'PUBLIC_WEIGHTS',
-        type: 'Readonly<Record<string, string>>',
-        initializer: (w) => {
-          w.write('{').newLine();
-          w.indent(() => {
-            for (const [name, hash] of Object.entries(plan.publicWeights))
-              w.writeLine(`${literal(name)}: ${literal(hash)},`);
-          });
-          w.write('}');
-        },
-      },
-    ],
-  });
   file.addVariableStatement({
     declarationKind: VariableDeclarationKind.Const,
-    docs: ['The op sequence both parties run; each node is preceded by its IR line.'],
-    declarations: [{ name: 'spec', type: 'PlanSpec', initializer: (w) => writeSpec(w, spec, plan.graph) }],
+    docs: ['The plan: placed IR as data. Each node is preceded by its IR line.'],
+    declarations: [{ name: SPEC_NAME, type: SPEC_TYPE, initializer: (w) => writeSpec(w, spec, plan.graph) }],
   });
-  file.addVariableStatement({
-    isExported: true,
-    declarationKind: VariableDeclarationKind.Const,
-    declarations: [{ name: 'plan', type: 'Plan', initializer: 'definePlan(spec)' }],
-  });
-  file.addExportAssignment({ isExportEquals: false, expression: 'plan' });
+  file.addStatements([...PLAN_EPILOGUE]);
   file.formatText({ indentSize: 2, convertTabsToSpaces: true });
   return file.getFullText();
 }

@@ -5,15 +5,18 @@
  * client only the public ones (the base model, or the client bundle).
  *
  * A weight is found by name when the file's tensor under that name has the
- * plan's hash, else by content hash under any name (exporters rename weights
- * between a base and a fine-tuned model). The runtime checks the hashes again
- * before the handshake.
+ * plan's hash, else by hash under any name (exporters rename weights between
+ * a base and a fine-tuned model). A private weight's hash in the plan is
+ * keyed, so the server's plan must carry its weight key (./weight-key.ts).
+ * The runtime checks the hashes again before the handshake.
  */
 import { MarillError } from '../../ir/errors.ts';
 import { stringAttr } from '../../ir/ops.ts';
 import type { Tensor } from '../../ir/tensor.ts';
 import { tensorHash } from '../../ir/tensor.ts';
 import type { Plan } from '../../runtime/plan.ts';
+import { planWeightHash } from '../../runtime/plan.ts';
+import type { Visibility } from '../../ir/types.ts';
 import type { Party } from '../../runtime/protocol.ts';
 import { bundlePaths } from '../emit/bundle.ts';
 import { loadOnnx } from '../onnx/load.ts';
@@ -21,6 +24,8 @@ import type { OnnxModel } from '../onnx/model.ts';
 
 interface NeededWeight {
   readonly name: string;
+  readonly visibility: Visibility;
+  /** The plan's hash of it (keyed for a private weight). */
   readonly hash: string;
 }
 
@@ -31,7 +36,8 @@ export function weightsNeeded(plan: Plan, party: Party): NeededWeight[] {
     const visibility = plan.graph.values.get(n.outputs[0]!)!.visibility;
     if (visibility !== 'public' && visibility !== party) continue;
     const name = stringAttr(n.attrs, 'name');
-    out.set(`${name}\0${stringAttr(n.attrs, 'hash')}`, { name, hash: stringAttr(n.attrs, 'hash') });
+    const hash = stringAttr(n.attrs, 'hash');
+    out.set(`${name}\0${hash}`, { name, visibility, hash });
   }
   return [...out.values()];
 }
@@ -71,17 +77,20 @@ export function loadPartyWeights(
       `the ${party} needs ${needed.length} weight(s) of this plan: --model is missing (${hint(party, planFile)})`,
     );
   const file = loadOnnx(modelPath);
+  // The file's tensors by the plan's hash of them, for each kind of hash the plan uses.
+  const kinds = [...new Set(needed.map((w) => w.visibility))];
   const byHash = new Map<string, Tensor>();
-  const hashOf = new Map<string, string>();
+  const hashesOf = new Map<string, Set<string>>();
   for (const [name, init] of file.initializers) {
-    const h = tensorHash(init.tensor);
-    hashOf.set(name, h);
-    if (!byHash.has(h)) byHash.set(h, init.tensor);
+    const content = tensorHash(init.tensor);
+    const hashes = new Set(kinds.map((v) => planWeightHash(plan, v, content)));
+    hashesOf.set(name, hashes);
+    for (const h of hashes) if (!byHash.has(h)) byHash.set(h, init.tensor);
   }
   const missing: { weight: NeededWeight; sameName: boolean }[] = [];
   for (const w of needed) {
     const sameName = file.initializers.get(w.name);
-    const tensor = sameName && hashOf.get(w.name) === w.hash ? sameName.tensor : byHash.get(w.hash);
+    const tensor = sameName && hashesOf.get(w.name)?.has(w.hash) ? sameName.tensor : byHash.get(w.hash);
     if (tensor) weights.set(w.name, tensor);
     else missing.push({ weight: w, sameName: sameName !== undefined });
   }
@@ -104,8 +113,9 @@ export function loadPartyWeights(
   }
   const { weight: w, sameName } = missing[0]!;
   const why = sameName ? 'has other content under that name' : 'is not in it';
+  const kind = w.visibility === 'server' ? 'keyed hash' : 'sha256';
   throw new MarillError(
-    `weight '${w.name}' (sha256 ${w.hash.slice(0, 12)}…) ${why}: ${hint(party, planFile)}`,
+    `weight '${w.name}' (${kind} ${w.hash.slice(0, 12)}…) ${why}: ${hint(party, planFile)}`,
     {
       file: modelPath,
     },

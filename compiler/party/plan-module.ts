@@ -1,55 +1,265 @@
 /**
- * Loading a generated plan.ts: the TypeScript loader (tsx) that bin/marillc.js
- * registers lets it be imported as it is. A module that is not a plan, or a
- * plan edited after generation (its content no longer matches its hash), is a
- * one-line error naming the file.
+ * Loading a plan file as data: plan.ts is read by a strict reader, never
+ * imported or run. The file must be the statements marillc writes
+ * (../emit/plan-layout.ts) around one `spec` literal made only of strings,
+ * numbers, booleans, null, lists and objects (comments, white space, either
+ * quote mark and trailing commas allowed, so a reformatted plan still reads);
+ * any other statement, token or expression is refused, naming its line. The
+ * literal then goes to the runtime's `definePlan`, which refuses a spec
+ * without a hash, one whose content no longer matches its hash, a malformed
+ * graph, and a graph that breaks the information-flow rules (naming the op).
+ * So every party checks the plan before it opens any connection, and no code
+ * from the plan runs.
  *
- * The plan is imported with tsx's `tsImport`, not a bare `import()`: a plan
- * written outside a `"type": "module"` package (e.g. `-o /tmp/x/plan.ts`) is
- * otherwise treated as CommonJS, and its `require` of the (ESM) runtime fails
- * with Node's "require() of ES Module in a cycle". tsImport loads it as a
- * module wherever it lies, in its own namespace, so the runtime modules the
- * plan imports are a second copy: errors it raises are recognised by name.
+ * The reader is a small tokenizer and a recursive reader of the literal
+ * grammar, not the TypeScript parser: a party starts without loading a
+ * compiler, and what is accepted is exactly this grammar.
  */
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { tsImport } from 'tsx/esm/api';
-import type { Location } from '../../ir/errors.ts';
 import { MarillError } from '../../ir/errors.ts';
 import type { Plan } from '../../runtime/plan.ts';
+import { definePlan } from '../../runtime/plan.ts';
+import { PLAN_EPILOGUE, PLAN_PROLOGUE, SPEC_NAME, SPEC_TYPE } from '../emit/plan-layout.ts';
+import { readFileOrFail } from '../fs-util.ts';
 
-function isPlan(v: unknown): v is Plan {
-  return (
-    typeof v === 'object' &&
-    v !== null &&
-    typeof (v as Plan).hash === 'string' &&
-    typeof (v as Plan).graph === 'object' &&
-    typeof (v as Plan).fracBits === 'number'
-  );
+const REGENERATE = 'a plan is read as data and holds only what marillc writes (recompile it with marillc -o)';
+
+type TokenKind = 'punct' | 'word' | 'string' | 'number';
+
+interface Token {
+  readonly kind: TokenKind;
+  /** The punctuation or word itself, the string's value, or the number's text. */
+  readonly text: string;
+  readonly line: number;
 }
 
-/** A MarillError from this module's copy of ir/errors.ts or from the plan's own copy. */
-function asMarillError(e: unknown): MarillError | undefined {
-  if (e instanceof MarillError) return e;
-  if (!(e instanceof Error) || e.name !== 'MarillError') return undefined;
-  const location = (e as Error & { location?: Location }).location ?? {};
-  const copy = new MarillError(e.message, location);
-  copy.stack = e.stack;
-  return copy;
-}
+const PUNCT = new Set(['{', '}', '[', ']', '(', ')', ',', ':', ';', '=', '-']);
+const WORD = /[A-Za-z_$][A-Za-z0-9_$]*/y;
+const NUMBER = /(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
+const ESCAPES: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', 0: '\0' };
 
-export async function loadPlanModule(path: string): Promise<Plan> {
-  if (!existsSync(path)) throw new MarillError('cannot read file (no such file)', { file: path });
-  let mod: { plan?: unknown; default?: unknown };
-  try {
-    mod = (await tsImport(resolve(path), import.meta.url)) as { plan?: unknown; default?: unknown };
-  } catch (e) {
-    const marill = asMarillError(e);
-    if (marill) throw marill.inFile(path);
-    const first = String((e as Error).message ?? e).split('\n')[0];
-    throw new MarillError(`cannot load the plan module (${first})`, { file: path });
+class Reader {
+  private pos = 0;
+  private line = 1;
+  readonly tokens: Token[] = [];
+
+  constructor(
+    private readonly text: string,
+    private readonly file: string,
+  ) {}
+
+  refuse(line: number, problem: string): never {
+    throw new MarillError(`${problem}: ${REGENERATE}`, { file: this.file, line });
   }
-  const plan = mod.plan ?? mod.default;
-  if (!isPlan(plan)) throw new MarillError('not a marillc plan (it exports no `plan`)', { file: path });
-  return plan;
+
+  tokenize(): Token[] {
+    const s = this.text;
+    while (this.pos < s.length) {
+      const c = s[this.pos]!;
+      if (c === '\n') {
+        this.line++;
+        this.pos++;
+      } else if (/\s/.test(c)) this.pos++;
+      else if (s.startsWith('//', this.pos)) {
+        const end = s.indexOf('\n', this.pos);
+        this.pos = end < 0 ? s.length : end;
+      } else if (s.startsWith('/*', this.pos)) {
+        const end = s.indexOf('*/', this.pos + 2);
+        if (end < 0) this.refuse(this.line, 'a comment that does not end');
+        this.line += s.slice(this.pos, end).split('\n').length - 1;
+        this.pos = end + 2;
+      } else if (c === '"' || c === "'") this.push('string', this.string(c));
+      else if (PUNCT.has(c)) {
+        this.push('punct', c);
+        this.pos++;
+      } else if (this.sticky(WORD, 'word')) continue;
+      else if (this.sticky(NUMBER, 'number')) continue;
+      else this.refuse(this.line, `unexpected character ${JSON.stringify(c)}`);
+    }
+    return this.tokens;
+  }
+
+  private push(kind: TokenKind, text: string): void {
+    this.tokens.push({ kind, text, line: this.line });
+  }
+
+  private sticky(re: RegExp, kind: TokenKind): boolean {
+    re.lastIndex = this.pos;
+    const m = re.exec(this.text);
+    if (!m) return false;
+    this.pos += m[0].length;
+    // `1abc` or `12.x`: a number glued to a word is not a literal.
+    if (kind === 'number' && /[A-Za-z0-9_$.]/.test(this.text[this.pos] ?? ''))
+      this.refuse(this.line, `a malformed number near ${JSON.stringify(m[0])}`);
+    this.push(kind, m[0]);
+    return true;
+  }
+
+  /** A quoted string's value (JSON escapes plus \' and \v, \0). */
+  private string(quote: string): string {
+    const s = this.text;
+    let out = '';
+    let i = this.pos + 1;
+    for (;;) {
+      const c = s[i];
+      if (c === undefined || c === '\n') this.refuse(this.line, 'a string that does not end on its line');
+      if (c === quote) break;
+      if (c !== '\\') {
+        out += c;
+        i++;
+        continue;
+      }
+      const e = s[i + 1] ?? '';
+      if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(s.slice(i + 2, i + 6))) {
+        out += String.fromCharCode(parseInt(s.slice(i + 2, i + 6), 16));
+        i += 6;
+      } else if (e in ESCAPES) {
+        out += ESCAPES[e];
+        i += 2;
+      } else if (e === '"' || e === "'" || e === '\\' || e === '/') {
+        out += e;
+        i += 2;
+      } else this.refuse(this.line, `an unknown escape \\${e} in a string`);
+    }
+    this.pos = i + 1;
+    return out;
+  }
+}
+
+/** Reads tokens as the plan file's grammar; every refusal names the line. */
+class SpecParser {
+  private i = 0;
+
+  constructor(
+    private readonly tokens: readonly Token[],
+    private readonly reader: Reader,
+    private readonly lastLine: number,
+  ) {}
+
+  private peek(): Token | undefined {
+    return this.tokens[this.i];
+  }
+
+  private refuse(t: Token | undefined, problem: string): never {
+    return this.reader.refuse(t?.line ?? this.lastLine, problem);
+  }
+
+  private isPunct(t: Token | undefined, p: string): boolean {
+    return t?.kind === 'punct' && t.text === p;
+  }
+
+  /** One fixed statement, token by token (strings by value, so either quote mark; `;` optional). */
+  statement(source: string): void {
+    const want = new Reader(source, '').tokenize();
+    const start = this.peek();
+    for (const w of want) {
+      const t = this.peek();
+      if (w.kind === 'punct' && w.text === ';') {
+        if (this.isPunct(t, ';')) this.i++;
+        continue;
+      }
+      if (!t || t.kind !== w.kind || t.text !== w.text) this.refuse(t ?? start, `expected \`${source}\``);
+      this.i++;
+    }
+  }
+
+  /** `const spec: PlanSpec = <literal>;` */
+  spec(): unknown {
+    this.statement(`const ${SPEC_NAME}: ${SPEC_TYPE} =`);
+    const value = this.value();
+    if (this.isPunct(this.peek(), ';')) this.i++;
+    return value;
+  }
+
+  end(): void {
+    const t = this.peek();
+    if (t) this.refuse(t, 'a statement after the plan');
+  }
+
+  private value(): unknown {
+    const t = this.peek();
+    if (!t) return this.refuse(t, 'the plan ends inside the spec');
+    if (t.kind === 'string') {
+      this.i++;
+      return t.text;
+    }
+    if (t.kind === 'number') {
+      this.i++;
+      return Number(t.text);
+    }
+    if (this.isPunct(t, '-') && this.tokens[this.i + 1]?.kind === 'number') {
+      this.i += 2;
+      return -Number(this.tokens[this.i - 1]!.text);
+    }
+    if (t.kind === 'word' && (t.text === 'true' || t.text === 'false' || t.text === 'null')) {
+      this.i++;
+      return t.text === 'null' ? null : t.text === 'true';
+    }
+    if (this.isPunct(t, '[')) return this.list();
+    if (this.isPunct(t, '{')) return this.object();
+    return this.refuse(t, `the spec holds \`${t.text}\`, not a literal`);
+  }
+
+  /** Items up to `close`, separated by commas, a trailing comma allowed. */
+  private items<T>(close: string, item: () => T): T[] {
+    const out: T[] = [];
+    this.i++;
+    while (!this.isPunct(this.peek(), close)) {
+      out.push(item());
+      const t = this.peek();
+      if (this.isPunct(t, ',')) this.i++;
+      else if (!this.isPunct(t, close)) this.refuse(t, `expected ',' or '${close}' in the spec`);
+    }
+    this.i++;
+    return out;
+  }
+
+  private list(): unknown[] {
+    return this.items(']', () => this.value());
+  }
+
+  private object(): Record<string, unknown> {
+    const open = this.peek();
+    const entries = this.items('}', (): [string, unknown] => {
+      const key = this.peek();
+      if (!key || (key.kind !== 'string' && key.kind !== 'word'))
+        this.refuse(key, 'expected a key in the spec');
+      this.i++;
+      if (!this.isPunct(this.peek(), ':')) this.refuse(this.peek(), 'expected `key: value` in the spec');
+      this.i++;
+      return [key.text, this.value()];
+    });
+    if (new Set(entries.map(([k]) => k)).size !== entries.length)
+      this.refuse(open, 'the spec states one key twice in an object');
+    // fromEntries defines own properties (a "__proto__" key stays data).
+    return Object.fromEntries(entries);
+  }
+}
+
+/**
+ * The spec literal of a plan file's text, read without running anything; a
+ * statement marillc does not write, or a spec that is not pure data, is
+ * refused with its line.
+ */
+export function readPlanSpec(text: string, file: string): unknown {
+  const reader = new Reader(text, file);
+  const parser = new SpecParser(reader.tokenize(), reader, text.split('\n').length);
+  for (const s of PLAN_PROLOGUE) parser.statement(s);
+  const spec = parser.spec();
+  for (const s of PLAN_EPILOGUE) parser.statement(s);
+  parser.end();
+  return spec;
+}
+
+/**
+ * A checked plan from a plan file (see the module comment); every error names
+ * the file. Synchronous: nothing is imported.
+ */
+export function loadPlanModule(path: string): Plan {
+  const text = readFileOrFail(path).toString('utf8');
+  try {
+    return definePlan(readPlanSpec(text, path) as Parameters<typeof definePlan>[0]);
+  } catch (e) {
+    if (e instanceof MarillError) throw e.inFile(path);
+    throw e;
+  }
 }

@@ -22,7 +22,6 @@ import { handshake, makeHello } from '../net/handshake.ts';
 import type { ConnectOptions, Endpoint, LinkOptions } from '../net/tcp.ts';
 import { Listener, connect } from '../net/tcp.ts';
 import type { Plan } from '../plan.ts';
-import { publicWeightsDigest } from '../plan.ts';
 import type { Party } from '../protocol.ts';
 import { partyIndex } from '../protocol.ts';
 import type { MaterialFeed } from './feeds.ts';
@@ -96,7 +95,7 @@ export async function runDealer(opts: DealerOptions): Promise<DealerSummary> {
   dealer.dealAhead();
   const sent: [number, number] = [0, 0];
   const handedOut: [number, number] = [0, 0];
-  const mine = makeHello('dealer', opts.plan.hash, publicWeightsDigest(opts.plan.publicWeights));
+  const mine = makeHello('dealer', opts.plan.hash, opts.plan.weightsDigest);
   const served: Promise<void>[] = [];
   const seen = new Set<Party>();
   try {
@@ -126,8 +125,7 @@ export async function liveDealerFeed(
   opts: ConnectOptions,
 ): Promise<MaterialFeed> {
   const channel = await connect(at, 'dealer', opts);
-  const mine = makeHello(party, plan.hash, publicWeightsDigest(plan.publicWeights));
-  await handshake(channel, mine, 'dealer', planMessageBound(plan));
+  await handshake(channel, makeHello(party, plan.hash, plan.weightsDigest), 'dealer', planMessageBound(plan));
   const hello = await channel.recv();
   if (hello.byteLength <= 2 * SEED_BYTES) throw new MarillError('the dealer sent no seeds');
   const seeds = {

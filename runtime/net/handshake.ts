@@ -2,7 +2,7 @@
  * The session handshake, run first on every connection (party-party and
  * party-dealer): each side sends a hello, reads the peer's, and both refuse
  * (with the same one-line reason) a peer that speaks another protocol
- * version, runs another plan, holds other public weights, or claims the wrong
+ * version, runs another plan, binds other weights, or claims the wrong
  * role. Party-party hellos also carry a random contribution to the parties'
  * common seed (./../protocols/sharing.ts shares from it), which the dealer
  * never sees.
@@ -38,8 +38,13 @@ export interface Hello {
   readonly version: number;
   readonly role: Role;
   readonly planHash: string;
-  /** Digest of the public weights' hashes (runtime/plan.ts publicWeightsDigest). */
-  readonly publicWeights: string;
+  /**
+   * Digest of the plan's weight hashes (runtime/plan.ts weightsDigest: public
+   * weights by SHA-256, private ones by keyed hash), stated after this party
+   * checked the weights it holds against them: the client learns that the
+   * server's weights are the plan's, and nothing that fingerprints them.
+   */
+  readonly weights: string;
   /** Hex random contribution to the common seed (party-party only). */
   readonly nonce: string;
   /**
@@ -65,8 +70,8 @@ export function helloMismatch(
     return `expected the ${expected.join(' or ')}, but the peer is the ${peer.role}`;
   if (peer.planHash !== mine.planHash)
     return `plan differs (this side ${short(mine.planHash)}, ${peer.role} ${short(peer.planHash)})`;
-  if (mine.role !== 'dealer' && peer.role !== 'dealer' && peer.publicWeights !== mine.publicWeights)
-    return `public weights differ (this side ${short(mine.publicWeights)}, ${peer.role} ${short(peer.publicWeights)})`;
+  if (mine.role !== 'dealer' && peer.role !== 'dealer' && peer.weights !== mine.weights)
+    return `weights differ (this side ${short(mine.weights)}, ${peer.role} ${short(peer.weights)})`;
   if (mine.material !== undefined && peer.material !== undefined && mine.material !== peer.material)
     return `dealer material differs (this side ${mine.material}, ${peer.role} ${peer.material}): both parties must use the same dealer session and position`;
   return undefined;
@@ -91,13 +96,13 @@ function parseHello(bytes: Uint8Array, peer: string): Hello {
   return h;
 }
 
-export function makeHello(role: Role, planHash: string, publicWeights: string, material?: string): Hello {
+export function makeHello(role: Role, planHash: string, weights: string, material?: string): Hello {
   return {
     protocol: PROTOCOL_NAME,
     version: PROTOCOL_VERSION,
     role,
     planHash,
-    publicWeights,
+    weights,
     nonce: Buffer.from(Prg.freshSeed()).toString('hex'),
     ...(material !== undefined ? { material } : {}),
   };

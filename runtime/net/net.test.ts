@@ -342,7 +342,7 @@ describe('handshake', () => {
   }
   it.each<[string, Diff, RegExp]>([
     ['plan', { plan: 'q'.repeat(64) }, /plan differs/],
-    ['public weights', { weights: 'v'.repeat(64) }, /public weights differ/],
+    ['weights', { weights: 'v'.repeat(64) }, /weights differ/],
     ['dealer material', { material: 'files:x#1' }, /dealer material differs/],
     ['role', { role: 'server' }, /expected the client, but the peer is the server/],
   ])('refuses a peer with other %s, on both sides', async (_what, diff, message) => {

@@ -11,7 +11,7 @@
  * protocol runs is stated there (./registry.ts), not here.
  */
 import { MarillError } from '../../ir/errors.ts';
-import type { TensorType, Visibility } from '../../ir/types.ts';
+import type { Visibility } from '../../ir/types.ts';
 import type {
   BoundOp,
   Cost,

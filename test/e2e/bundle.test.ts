@@ -1,25 +1,30 @@
 /**
  * What the compiler writes next to a plan: the client bundle holds every
  * public weight the plan needs and not one byte run of a private weight
- * (scanned in the bundle file itself), and the generated plan.ts type-checks
- * under the repository's compiler options.
+ * (scanned in the bundle file itself); neither it nor plan.ts holds an
+ * unkeyed SHA-256 of a private weight (computed here, independently of the
+ * compiler's hashing); and the generated plan.ts, copied to a folder where
+ * marillc is installed, type-checks under the repository's compiler options.
  */
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringAttr } from '../../ir/ops.ts';
 import type { Tensor } from '../../ir/tensor.ts';
 import { tensorHash } from '../../ir/tensor.ts';
 import { examplePath, findVariant, loadExamplesManifest } from '../../examples/manifest.ts';
+import { loadPlanModule } from '../../compiler/party/plan-module.ts';
+import { readWeightKey, weightKeyPath } from '../../compiler/party/weight-key.ts';
 import type { Plan } from '../../runtime/plan.ts';
+import { keyedWeightHash } from '../../runtime/plan.ts';
 import { REPO, killAllSpawned, scratchDir } from '../cli-harness.ts';
 import { concurrencyLimit } from './limit.ts';
 import type { CompiledPlan } from './pipeline.ts';
 import { compilePlan } from './pipeline.ts';
 import { readCompileReport } from './reports.ts';
-import { onnxWeights, scanWindow } from './weights.ts';
+import { onnxWeights, rawBytes, scanWindow } from './weights.ts';
 
 const TEST_TIMEOUT_MS = 180_000;
 const STYLES = ['lora-merged', 'frozen'] as const;
@@ -47,11 +52,6 @@ afterAll(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
-async function loadPlan(file: string): Promise<Plan> {
-  const mod = (await import(pathToFileURL(file).href)) as { plan: Plan };
-  return mod.plan;
-}
-
 /** The plan's weights of one visibility: name -> content hash. */
 function planWeights(plan: Plan, visibility: 'public' | 'server'): Map<string, string> {
   const out = new Map<string, string>();
@@ -78,9 +78,11 @@ function privateTensors(c: (typeof CASES)[number], p: CompiledPlan, plan: Plan):
   }
   const inPlan = new Map<string, Tensor>();
   const serverBundle = onnxWeights(p.serverBundle);
+  const key = readWeightKey(weightKeyPath(p.plan), plan);
   for (const [name, hash] of planWeights(plan, 'server')) {
     const t = serverBundle.get(name);
-    if (!t || tensorHash(t) !== hash) throw new Error(`the server bundle lacks the plan's weight '${name}'`);
+    if (!t || keyedWeightHash(key, tensorHash(t)) !== hash)
+      throw new Error(`the server bundle lacks the plan's weight '${name}'`);
     inPlan.set(name, t);
   }
   return { inModel, inPlan };
@@ -96,7 +98,7 @@ describe.each(CASES.map((c) => [c.key, c] as const))('the client bundle of %s', 
     'holds no private weight, and every public weight the plan needs',
     async () => {
       const p = await compiled.get(c.key)!;
-      const plan = await loadPlan(p.plan);
+      const plan = loadPlanModule(p.plan);
       const secrets = privateTensors(c, p, plan);
       expect(secrets.inModel.size).toBeGreaterThan(0);
       expect(secrets.inPlan.size).toBeGreaterThan(0);
@@ -124,6 +126,43 @@ describe.each(CASES.map((c) => [c.key, c] as const))('the client bundle of %s', 
   );
 });
 
+/**
+ * Unkeyed fingerprints of a tensor, computed here with node:crypto alone: the
+ * SHA-256 over its dtype, shape and bytes (the form a plan would state) and
+ * over its bytes alone, each as hex and as raw digest bytes.
+ */
+function fingerprints(t: Tensor): Buffer[] {
+  const bytes = rawBytes(t);
+  const withType = createHash('sha256')
+    .update(`${t.dtype}[${t.shape.join(',')}]`)
+    .update(bytes)
+    .digest();
+  const bare = createHash('sha256').update(bytes).digest();
+  return [withType, bare].flatMap((d) => [d, Buffer.from(d.toString('hex'))]);
+}
+
+describe.each(CASES.map((c) => [c.key, c] as const))('the files the client holds for %s', (_key, c) => {
+  it(
+    'hold no unkeyed SHA-256 of any private weight (plan.ts and the client bundle)',
+    async () => {
+      const p = await compiled.get(c.key)!;
+      const plan = loadPlanModule(p.plan);
+      const { inModel, inPlan } = privateTensors(c, p, plan);
+      const secrets = [...inModel.values(), ...inPlan.values()];
+      expect(secrets.length).toBeGreaterThan(0);
+      const files = [readFileSync(p.plan), readFileSync(p.clientBundle)];
+      for (const t of secrets)
+        for (const f of fingerprints(t)) for (const bytes of files) expect(bytes.includes(f)).toBe(false);
+      // Control: the same scan finds the public weights' hashes in plan.ts (the client checks those).
+      const planText = readFileSync(p.plan);
+      const publics = [...onnxWeights(p.clientBundle).values()];
+      expect(publics.length).toBeGreaterThan(0);
+      for (const t of publics) expect(planText.includes(fingerprints(t)[1]!)).toBe(true);
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
+
 /** The repository's compiler options, as `tsc -p .` uses them. */
 function repoCompilerOptions(): ts.CompilerOptions {
   const configPath = join(REPO, 'tsconfig.json');
@@ -142,21 +181,27 @@ function diagnosticsOf(program: ts.Program, file: string): string[] {
 
 describe('a generated plan.ts', () => {
   it(
-    'type-checks with no diagnostic (and an ill-typed edit of it does not)',
+    'copied to a project where marillc is installed, type-checks with no diagnostic (and an ill-typed edit of it does not)',
     async () => {
       const p = await compiled.get('gpt2/lora-merged')!;
+      // A user's project: the plan copied alone, marillc in its node_modules (as `npm install` links it).
+      const project = join(root, 'user-project');
+      mkdirSync(join(project, 'node_modules'), { recursive: true });
+      symlinkSync(REPO, join(project, 'node_modules', 'marillc'), 'dir');
+      const plan = join(project, 'plan.ts');
+      copyFileSync(p.plan, plan);
       // Control: a node whose placement is not a Placement must be caught by the same check.
-      const source = readFileSync(p.plan, 'utf8');
-      const broken = source.replace('placement: "mpc"', 'placement: 42');
+      const source = readFileSync(plan, 'utf8');
+      const broken = source.replace('"placement": "mpc"', '"placement": 42');
       expect(broken).not.toBe(source);
-      const brokenFile = join(p.dir, 'plan-ill-typed.ts');
+      const brokenFile = join(project, 'plan-ill-typed.ts');
       writeFileSync(brokenFile, broken);
 
       // A plan is an ES module: checked, like in a user's TypeScript project, inside a "type": "module"
       // package (outside one, NodeNext makes any .ts file CommonJS and `import` an error).
-      writeFileSync(join(p.dir, 'package.json'), '{ "type": "module" }\n');
-      const program = ts.createProgram([p.plan, brokenFile], repoCompilerOptions());
-      expect(diagnosticsOf(program, p.plan)).toEqual([]);
+      writeFileSync(join(project, 'package.json'), '{ "type": "module" }\n');
+      const program = ts.createProgram([plan, brokenFile], repoCompilerOptions());
+      expect(diagnosticsOf(program, plan)).toEqual([]);
       expect(diagnosticsOf(program, brokenFile).length).toBeGreaterThan(0);
     },
     TEST_TIMEOUT_MS,

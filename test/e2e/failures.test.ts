@@ -138,7 +138,10 @@ describe.concurrent('a model that does not match the plan', () => {
         GIVE_UP_S,
       ]);
       const [s, c] = await Promise.all([server.done, client.done]);
-      expectOneLineError(s, /weight '[^']+' \(sha256 [0-9a-f]{12}…\) has other content under that name/);
+      expectOneLineError(
+        s,
+        /weight '[^']+' \((sha256|keyed hash) [0-9a-f]{12}…\) has other content under that name/,
+      );
       expect(s.stderr).toContain('full.onnx');
       expectOneLineError(c, /cannot connect to the server at 127\.0\.0\.1:\d+/);
     },
@@ -251,7 +254,6 @@ describe.concurrent('parties that do not belong to one session', () => {
         (_m, eps: string) => `"epsilon": ${Number(eps) * 2}`,
       );
       expect(edited).not.toBe(source);
-      // Beside the original, so its relative import of the runtime still resolves.
       const planFile = join(frozen.dir, 'plan-edited.ts');
       writeFileSync(planFile, edited);
       const port = await unusedPort();

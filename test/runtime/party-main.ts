@@ -12,6 +12,9 @@
  * With `measure`, the result also holds each inference's wall and CPU seconds
  * and the accounting after it (the benchmark's figures); MARILL_PROFILE=DIR
  * then writes a V8 CPU profile of the last inference to DIR/<name>.cpuprofile.
+ *
+ * The plan is made with the weight key the parent chose, so all three agree on
+ * the plan (and its hash) without passing it around.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as inspector from 'node:inspector/promises';
@@ -35,6 +38,8 @@ export interface ChildConfig {
   readonly layerOptions: LayerOptions & { readonly layers?: number };
   /** Protocols chosen by the parent, by each node's first result (absent: the registry's default). */
   readonly protocols?: Readonly<Record<string, string>>;
+  /** The plan's weight key (hex), the same in every process (runtime/plan.ts makePlan). */
+  readonly weightKey: string;
   readonly listen?: string;
   readonly connect?: string;
   readonly dealer?: string;
@@ -133,7 +138,10 @@ function measuring(config: ChildConfig, inferences: number, out: InferenceFigure
 
 async function main(config: ChildConfig): Promise<void> {
   const graph = withProtocols(LAYERS[config.layer](config.layerOptions), config.protocols);
-  const plan = makePlan(graph, config.fracBits !== undefined ? { fracBits: config.fracBits } : {});
+  const plan = makePlan(graph, {
+    weightKey: new Uint8Array(Buffer.from(config.weightKey, 'hex')),
+    ...(config.fracBits !== undefined ? { fracBits: config.fracBits } : {}),
+  });
   const onListening = (port: number) => void report({ listening: port });
   if (config.role === 'dealer') {
     const summary = await runDealer({

@@ -30,7 +30,7 @@ import type { Role } from '../../runtime/net/identity.ts';
 import type { LinkOptions } from '../../runtime/net/tcp.ts';
 import { Listener, connect, parseEndpoint } from '../../runtime/net/tcp.ts';
 import { runParty } from '../../runtime/party.ts';
-import { makePlan } from '../../runtime/plan.ts';
+import { freshWeightKey, makePlan } from '../../runtime/plan.ts';
 import { DEFAULT_FRAC_BITS } from '../../runtime/ring/fixed.ts';
 import { PartySession } from '../../runtime/session.ts';
 import { marillc } from '../cli-harness.ts';
@@ -289,6 +289,7 @@ describe('memory before the handshake is bounded', () => {
         layer: 'bert',
         layerOptions: layer,
         listen: '127.0.0.1:0',
+        weightKey: Buffer.from(freshWeightKey()).toString('hex'),
         ...linkFor(kind, 'dealer'),
         timeoutMs: 60_000,
       });

@@ -10,6 +10,7 @@ import type { Graph } from '../../../ir/graph.ts';
 import { printGraph } from '../../../ir/print.ts';
 import type { CompileOptions, GeluMode, SoftmaxMode } from '../../../passes/context.ts';
 import { DEFAULT_OPTIONS } from '../../../passes/context.ts';
+import type { Plan } from '../../../runtime/plan.ts';
 import { makePlan } from '../../../runtime/plan.ts';
 import { loadBaseModel } from '../../onnx/base-model.ts';
 import { bundlePaths, planWeights, writeBundle } from '../../emit/bundle.ts';
@@ -22,6 +23,7 @@ import { STAGES, completesPipeline, loadModel, runPipeline } from '../../driver.
 import { writeFileAtomic } from '../../fs-util.ts';
 import type { NetworkProfile } from '../../backend/network.ts';
 import { formatSummary, summarize } from '../../emit/summary.ts';
+import { weightKeyPath, writeWeightKey } from '../../party/weight-key.ts';
 import { emit, shapesFrom, writeJson } from './common.ts';
 
 export interface CompileFlags {
@@ -81,11 +83,17 @@ export function compileCommand(model: string, flags: CompileFlags, argv: readonl
   const prints = STAGES.find((s) => s.name === flags.emit)!.prints;
   const cost = costPlan(graph, { network, fracBits, setting: flags.setting });
   const summary = summarize(graph, notes);
-  const planText =
-    prints === 'plan' ? planModule(graph, fracBits, flags.output ?? 'plan.ts', model, argv) : '';
+  // One plan (one weight key) for both the printed and the written module.
+  const plan =
+    flags.output !== undefined || prints === 'plan'
+      ? makePlan(graph, { fracBits, clientPost: options.clientPost })
+      : undefined;
+  const planText = plan
+    ? generatePlanModule(plan, { source: model, command: `marillc ${argv.join(' ')}` })
+    : '';
 
   // Everything that can fail is done; now write (each file atomically).
-  const written = flags.output !== undefined ? writePlan(graph, fracBits, flags.output, model, argv) : [];
+  const written = flags.output !== undefined ? writePlan(graph, plan!, planText, flags.output) : [];
   if (flags.report) writeJson(flags.report, { ...summary, cost });
   if (prints === 'ir') emit(printGraph(graph), undefined);
   else if (prints === 'cost') emit(formatCostTable(cost), undefined);
@@ -95,36 +103,25 @@ export function compileCommand(model: string, flags: CompileFlags, argv: readonl
   if (written.length > 0) process.stderr.write(`wrote ${written.join(', ')}\n`);
 }
 
-/** The plan module's text, as if written to `out` (its runtime import is relative to it). */
-function planModule(
-  graph: Graph,
-  fracBits: number,
-  out: string,
-  model: string,
-  argv: readonly string[],
-): string {
-  const plan = makePlan(graph, { fracBits });
-  return generatePlanModule(plan, { outFile: out, source: model, command: `marillc ${argv.join(' ')}` });
-}
-
-/** The plan module and its weight bundles; returns the paths written. */
-function writePlan(
-  graph: Graph,
-  fracBits: number,
-  out: string,
-  model: string,
-  argv: readonly string[],
-): string[] {
+/**
+ * The plan module, its weight bundles and (when it has private weights) the
+ * server's weight key; returns the paths written.
+ */
+function writePlan(graph: Graph, plan: Plan, planText: string, out: string): string[] {
   const bundles = bundlePaths(out);
   const written: string[] = [];
   writeBundle(bundles.server, planWeights(graph, ['public', 'server']));
   written.push(bundles.server);
+  if (Object.keys(plan.privateWeights).length > 0) {
+    writeWeightKey(weightKeyPath(out), plan);
+    written.push(weightKeyPath(out));
+  }
   const publicWeights = planWeights(graph, ['public']);
   // With no public weight (e.g. --no-marill) the client needs no model at all.
   if (publicWeights.length > 0) {
     writeBundle(bundles.client, publicWeights);
     written.push(bundles.client);
   }
-  writeFileAtomic(out, planModule(graph, fracBits, out, model, argv));
+  writeFileAtomic(out, planText);
   return [out, ...written];
 }

@@ -18,6 +18,7 @@ import {
 import type { NetworkProfile } from '../../backend/network.ts';
 import { loadPlanModule } from '../../party/plan-module.ts';
 import { runDealerCommand, runPartyCommand, simulate } from '../../party/run-party.ts';
+import { serverPlan } from '../../party/weight-key.ts';
 import type { TlsFlags } from './common.ts';
 import { emit, linkFrom, writeJson } from './common.ts';
 
@@ -33,6 +34,7 @@ export interface RunFlags extends TlsFlags {
   report?: string;
   timeout: number;
   inferences: number;
+  weightKey?: string;
 }
 
 export interface SimulateFlags {
@@ -43,6 +45,7 @@ export interface SimulateFlags {
   report?: string;
   network: NetworkProfile;
   timeout: number;
+  weightKey?: string;
 }
 
 function outputsJson(outputs: ReadonlyMap<string, Tensor>): string {
@@ -55,7 +58,7 @@ export async function runCommand(planFile: string, flags: RunFlags): Promise<voi
   // Writing dealer material to files opens no link; every other party does.
   const writesFiles = flags.party === 'dealer' && flags.dealerDir !== undefined;
   const link = writesFiles ? {} : linkFrom(flags, flags.party);
-  const plan = await loadPlanModule(planFile);
+  const plan = loadPlanModule(planFile);
   const timeoutMs = flags.timeout * 1000;
   const conn = {
     ...(flags.listen !== undefined ? { listen: flags.listen } : {}),
@@ -78,7 +81,8 @@ export async function runCommand(planFile: string, flags: RunFlags): Promise<voi
     process.stderr.write(`${await runDealerCommand(plan, conn, flags.inferences)}\n`);
     return;
   }
-  const result = await runPartyCommand(plan, flags.party, conn, flags.model, flags.input, planFile);
+  const partyPlan = flags.party === 'server' ? serverPlan(plan, planFile, flags.weightKey) : plan;
+  const result = await runPartyCommand(partyPlan, flags.party, conn, flags.model, flags.input, planFile);
   const report = combineReports(
     flags.party === 'server' ? result.stats : [],
     flags.party === 'client' ? result.stats : [],
@@ -90,11 +94,11 @@ export async function runCommand(planFile: string, flags: RunFlags): Promise<voi
 }
 
 export async function simulateCommand(planFile: string, flags: SimulateFlags): Promise<void> {
-  const plan = await loadPlanModule(planFile);
+  const plan = loadPlanModule(planFile);
   const { network } = flags;
   const timeoutMs = flags.timeout * 1000;
   const outcome = await simulate(
-    plan,
+    serverPlan(plan, planFile, flags.weightKey),
     flags.serverModel,
     flags.clientModel,
     flags.input,

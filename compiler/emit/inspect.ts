@@ -1,0 +1,219 @@
+/**
+ * `marillc inspect PLAN`: what a plan makes each party send and learn, for a
+ * user deciding whether to trust it. Read from the checked plan (the loader
+ * has already refused a plan that breaks the information-flow rules), so the
+ * report states what the runtime will enforce:
+ *  - the client's inputs (what it gives; secret-shared before anything leaves it);
+ *  - each declared output: its shape, the reveal it comes from and the
+ *    client-side ops between (what the client learns);
+ *  - reveals to the server (always none in a checked plan);
+ *  - the weights each party loads, by visibility (public: plain SHA-256, both
+ *    parties; private: keyed hash, the server only);
+ *  - where the ops run, the ops under MPC by op and protocol, and the predicted
+ *    bytes each party sends per inference (runtime/bound-plan.ts planCosts).
+ */
+import type { Graph, Node, ValueId } from '../../ir/graph.ts';
+import { producers } from '../../ir/graph.ts';
+import { formatType } from '../../ir/types.ts';
+import type { Placement, TensorType, Visibility } from '../../ir/types.ts';
+import { planCosts } from '../../runtime/bound-plan.ts';
+import type { Plan } from '../../runtime/plan.ts';
+import { PLAN_FORMAT } from '../../runtime/plan.ts';
+import { formatBytes } from './cost-report.ts';
+
+export interface InspectedValue {
+  readonly name: string;
+  readonly type: string;
+}
+
+export interface InspectedOutput extends InspectedValue {
+  /** How the client gets it: `reveal` of an MPC value, or computed from data it already knows. */
+  readonly via: 'reveal' | 'client data' | 'public data';
+  /** The op that revealed it (`%id = reveal`), when via reveal. */
+  readonly reveal?: string;
+  /** The revealed value's type, when via reveal. */
+  readonly revealedType?: string;
+  /** Ops the client applies between the reveal and the output, in order. */
+  readonly clientOps: readonly string[];
+}
+
+export interface InspectedWeight extends InspectedValue {
+  readonly visibility: 'public' | 'server';
+  readonly hash: string;
+}
+
+export interface PartyTraffic {
+  readonly onlineBytes: number;
+  readonly setupBytes: number;
+  /** Correlated randomness the dealer sends this party (independent of inputs and weights). */
+  readonly dealerBytes: number;
+}
+
+export interface PlanInspection {
+  readonly name: string;
+  readonly format: string;
+  readonly hash: string;
+  readonly fracBits: number;
+  readonly clientPost: readonly string[];
+  readonly clientInputs: readonly InspectedValue[];
+  readonly clientLearns: readonly InspectedOutput[];
+  /** Values revealed to the server (empty in every plan the runtime accepts). */
+  readonly serverLearns: readonly InspectedValue[];
+  readonly weights: readonly InspectedWeight[];
+  readonly opsAt: Readonly<Record<Placement, number>>;
+  /** `op (protocol)` -> count, for the nodes under MPC. */
+  readonly mpcOps: Readonly<Record<string, number>>;
+  readonly rounds: number;
+  readonly setupRounds: number;
+  readonly server: PartyTraffic;
+  readonly client: PartyTraffic;
+}
+
+const typeText = (t: TensorType) => formatType(t);
+
+function label(n: Node): string {
+  return `%${n.outputs.join(', %')} = ${n.op}`;
+}
+
+/** From an output back to the reveal it comes from, through the client's single-operand ops. */
+function traceOutput(
+  g: Graph,
+  defs: ReadonlyMap<ValueId, Node>,
+  name: string,
+  value: ValueId,
+): InspectedOutput {
+  const info = g.values.get(value)!;
+  const clientOps: string[] = [];
+  let v = value;
+  for (;;) {
+    const n = defs.get(v);
+    if (n?.op === 'reveal') {
+      return {
+        name,
+        type: typeText(info.type),
+        via: 'reveal',
+        reveal: label(n),
+        revealedType: typeText(g.values.get(n.inputs[0]!)!.type),
+        clientOps: clientOps.reverse(),
+      };
+    }
+    if (!n || n.placement !== 'client' || n.inputs.length !== 1) break;
+    clientOps.push(n.op);
+    v = n.inputs[0]!;
+  }
+  const via = info.visibility === 'public' ? 'public data' : 'client data';
+  return { name, type: typeText(info.type), via, clientOps: [] };
+}
+
+function weightsOf(g: Graph): InspectedWeight[] {
+  const seen = new Map<string, InspectedWeight>();
+  for (const n of g.nodes) {
+    if (n.op !== 'weight') continue;
+    const info = g.values.get(n.outputs[0]!)!;
+    const name = String(n.attrs['name']);
+    if (seen.has(name)) continue;
+    seen.set(name, {
+      name,
+      type: typeText(info.type),
+      visibility: info.visibility === 'server' ? 'server' : 'public',
+      hash: String(n.attrs['hash']),
+    });
+  }
+  return [...seen.values()];
+}
+
+export function inspectPlan(plan: Plan): PlanInspection {
+  const g = plan.graph;
+  const defs = producers(g);
+  const vis = (id: ValueId): Visibility => g.values.get(id)!.visibility;
+  const opsAt: Record<Placement, number> = { client: 0, server: 0, both: 0, mpc: 0 };
+  const mpcOps: Record<string, number> = {};
+  for (const n of g.nodes) {
+    if (n.placement) opsAt[n.placement] += 1;
+    if (n.placement !== 'mpc') continue;
+    const key = `${n.op} (${n.protocol ?? 'default'})`;
+    mpcOps[key] = (mpcOps[key] ?? 0) + 1;
+  }
+  const costs = planCosts(plan);
+  const sum = (f: (c: (typeof costs)[number]) => number) => costs.reduce((s, c) => s + f(c), 0);
+  const traffic = (k: 0 | 1): PartyTraffic => ({
+    onlineBytes: sum((c) => c.cost.onlineBytes[k]),
+    setupBytes: sum((c) => c.cost.setupBytes[k]),
+    dealerBytes: sum((c) => c.cost.offlineBytes[k]),
+  });
+  return {
+    name: plan.name,
+    format: PLAN_FORMAT,
+    hash: plan.hash,
+    fracBits: plan.fracBits,
+    clientPost: plan.clientPost,
+    clientInputs: g.inputs.map((id) => ({ name: id, type: typeText(g.values.get(id)!.type) })),
+    clientLearns: g.outputs.map((o) => traceOutput(g, defs, o.name, o.value)),
+    serverLearns: g.nodes
+      .filter((n) => n.op === 'reveal' && vis(n.outputs[0]!) === 'server')
+      .map((n) => ({ name: label(n), type: typeText(g.values.get(n.outputs[0]!)!.type) })),
+    weights: weightsOf(g),
+    opsAt,
+    mpcOps,
+    rounds: sum((c) => c.cost.rounds),
+    setupRounds: sum((c) => c.cost.setupRounds),
+    server: traffic(0),
+    client: traffic(1),
+  };
+}
+
+function outputLine(o: InspectedOutput): string {
+  if (o.via !== 'reveal') return `  ${o.name}: ${o.type}, computed by the client from ${o.via} (no reveal)`;
+  const post = o.clientOps.length > 0 ? `, then ${o.clientOps.join(', ')} at the client` : '';
+  return `  ${o.name}: ${o.type}, revealed by ${o.reveal} (of ${o.revealedType})${post}`;
+}
+
+function weightLines(ws: readonly InspectedWeight[]): string[] {
+  return ws.map((w) => `    ${w.name}: ${w.type}`);
+}
+
+function trafficLine(who: string, t: PartyTraffic): string {
+  const setup = t.setupBytes > 0 ? ` (+ ${formatBytes(t.setupBytes)} once per session)` : '';
+  return `  the ${who} sends ${formatBytes(t.onlineBytes)} per inference${setup}; the dealer sends it ${formatBytes(t.dealerBytes)}`;
+}
+
+export function formatInspection(r: PlanInspection): string {
+  const pub = r.weights.filter((w) => w.visibility === 'public');
+  const priv = r.weights.filter((w) => w.visibility === 'server');
+  const mpcRows = Object.entries(r.mpcOps).sort(([a], [b]) => (a < b ? -1 : 1));
+  const lines = [
+    `plan '${r.name}' (${r.format}), ${r.fracBits} fractional bits`,
+    `hash ${r.hash}`,
+    '',
+    'The client gives (never sent in the clear: it computes on them itself or secret-shares them):',
+    ...(r.clientInputs.length > 0 ? r.clientInputs.map((i) => `  ${i.name}: ${i.type}`) : ['  no input']),
+    '',
+    'The client learns (the declared outputs, nothing else is revealed):',
+    ...(r.clientLearns.length > 0 ? r.clientLearns.map(outputLine) : ['  no output']),
+    ...(r.clientPost.length > 0
+      ? [`  declared client post-processing after a reveal: ${r.clientPost.join(', ')}`]
+      : []),
+    '',
+    'The server learns:',
+    ...(r.serverLearns.length === 0
+      ? ['  no value: nothing is revealed to the server; it sees only shares and masked openings']
+      : r.serverLearns.map((v) => `  ${v.name}: ${v.type}`)),
+    '',
+    'The dealer learns no input, weight or output: it sends correlated randomness, independent of them.',
+    '',
+    `Weights (${pub.length} public, ${priv.length} private):`,
+    `  both parties load ${pub.length} public weight(s), each checked by its SHA-256:`,
+    ...weightLines(pub),
+    `  the server loads ${priv.length} private weight(s), named in the plan by a keyed hash that only the server can check:`,
+    ...weightLines(priv),
+    '',
+    `Ops: ${Object.values(r.opsAt).reduce((a, b) => a + b, 0)} in all; ${r.opsAt.mpc} under MPC, ${r.opsAt.client} at the client, ${r.opsAt.server} at the server, ${r.opsAt.both} at both (public data)`,
+    'Ops under MPC (op, protocol: count):',
+    ...mpcRows.map(([k, n]) => `  ${k}: ${n}`),
+    '',
+    `Communication, predicted (${r.rounds} rounds per inference, ${r.setupRounds} once per session):`,
+    trafficLine('server', r.server),
+    trafficLine('client', r.client),
+  ];
+  return `${lines.join('\n')}\n`;
+}
