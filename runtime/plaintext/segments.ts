@@ -1,0 +1,91 @@
+/**
+ * Plaintext segments: a party's maximal runs of consecutive plaintext nodes
+ * placed at it, in plan order, each run as one unit of work for a plaintext
+ * engine. Per node, the executor says what it is to this party:
+ *   'local'   a plaintext node this party computes, with an ONNX lowering;
+ *   'source'  weight or const: its value is baked into the segment that reads
+ *             it when this party knows it (`baked`), and does not end a run;
+ *   'idle'    a plaintext node placed at the other party (nothing to do here);
+ *   'barrier' anything else: a protocol node (communication, material order),
+ *             or a local node without a faithful lowering (the interpreter runs it).
+ * A run also ends before a node that reads a value computed in the run's span
+ * by a node outside the segment (so every live-in exists when the segment
+ * starts). Live-ins: values the segment reads and neither computes nor bakes;
+ * live-outs: values it computes that a later node or a graph output reads.
+ */
+import type { Graph, ValueId } from '../../ir/graph.ts';
+
+export type NodeRole = 'local' | 'source' | 'idle' | 'barrier';
+
+export interface Segment {
+  /** Node indices in plan order; the segment runs when the executor reaches the first. */
+  readonly nodes: readonly number[];
+  /** Values read from the executor's environment, in order of first use. */
+  readonly inputs: readonly ValueId[];
+  /** Source values (weights, consts this party knows) the segment holds as initializers. */
+  readonly baked: readonly ValueId[];
+  /** Values the segment gives back to the environment. */
+  readonly outputs: readonly ValueId[];
+}
+
+function producerIndex(g: Graph): Map<ValueId, number> {
+  const at = new Map<ValueId, number>();
+  g.nodes.forEach((n, i) => n.outputs.forEach((o) => at.set(o, i)));
+  return at;
+}
+
+function runsOf(g: Graph, role: (index: number) => NodeRole, baked: (v: ValueId) => boolean): number[][] {
+  const producedAt = producerIndex(g);
+  const runs: number[][] = [];
+  let run: number[] = [];
+  let members = new Set<number>();
+  const close = () => {
+    if (run.length > 0) runs.push(run);
+    run = [];
+    members = new Set();
+  };
+  g.nodes.forEach((node, i) => {
+    const r = role(i);
+    if (r === 'barrier') return close();
+    if (r !== 'local') return;
+    const start = run[0];
+    const readsSpanValue =
+      start !== undefined &&
+      node.inputs.some((v) => {
+        const p = producedAt.get(v);
+        return p !== undefined && p > start && !members.has(p) && !baked(v);
+      });
+    if (readsSpanValue) close();
+    run.push(i);
+    members.add(i);
+  });
+  close();
+  return runs;
+}
+
+function segmentOf(g: Graph, nodes: number[], baked: (v: ValueId) => boolean): Segment {
+  const members = new Set(nodes);
+  const computed = new Set(nodes.flatMap((i) => g.nodes[i]!.outputs));
+  const inputs: ValueId[] = [];
+  const bakedHere: ValueId[] = [];
+  for (const i of nodes)
+    for (const v of g.nodes[i]!.inputs) {
+      if (computed.has(v) || inputs.includes(v) || bakedHere.includes(v)) continue;
+      (baked(v) ? bakedHere : inputs).push(v);
+    }
+  const readOutside = new Set(g.outputs.map((o) => o.value));
+  g.nodes.forEach((n, i) => {
+    if (!members.has(i)) n.inputs.forEach((v) => readOutside.add(v));
+  });
+  const outputs = [...computed].filter((v) => readOutside.has(v));
+  return { nodes, inputs, baked: bakedHere, outputs };
+}
+
+/** The segments of a plan for one party (`role` and `baked` as in the module comment). */
+export function planSegments(
+  g: Graph,
+  role: (index: number) => NodeRole,
+  baked: (v: ValueId) => boolean,
+): Segment[] {
+  return runsOf(g, role, baked).map((nodes) => segmentOf(g, nodes, baked));
+}
