@@ -9,6 +9,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { MarillError } from '../../ir/errors.ts';
 import { DEFAULT_OPTIONS } from '../../passes/context.ts';
+import { DEFAULT_PLAINTEXT_ENGINE, PLAINTEXT_ENGINES } from '../../runtime/plaintext/engine.ts';
 import { DEFAULT_FRAC_BITS } from '../../runtime/ring/fixed.ts';
 import { collect } from './commands/common.ts';
 import type { AdviseFlags } from './commands/advise.ts';
@@ -38,6 +39,13 @@ function addTlsOptions(cmd: Command): Command {
     .option('--tls-cert <pem>', "this party's TLS certificate (with --tls-key and --tls-ca)")
     .option('--tls-key <pem>', "this party's TLS private key")
     .option('--tls-ca <pem>', 'the CA that signed every party of the session');
+}
+
+/** The engine for a party's plaintext nodes (onnxruntime segments, or the reference interpreter). */
+function plaintextEngineOption(): Option {
+  return new Option('--plaintext-engine <engine>', "what runs a party's plaintext nodes")
+    .choices(PLAINTEXT_ENGINES)
+    .default(DEFAULT_PLAINTEXT_ENGINE);
 }
 
 export function buildProgram(argv: readonly string[]): Command {
@@ -150,6 +158,7 @@ export function buildProgram(argv: readonly string[]): Command {
       .option('--input <file>', 'client: input JSON')
       .option('--out <file>', 'client: write outputs JSON here instead of stdout')
       .option('--report <file>', "write this party's measured costs as JSON")
+      .addOption(plaintextEngineOption())
       .option('--timeout <seconds>', 'give up on a silent peer after this long', TIMEOUT_S),
   ).action(async (plan: string, flags: RunFlags) =>
     (await import('./commands/run.ts')).runCommand(plan, flags),
@@ -166,6 +175,7 @@ export function buildProgram(argv: readonly string[]): Command {
     .option('--out <file>', 'write outputs JSON here')
     .option('--report <file>', 'write predicted and measured costs and the error as JSON')
     .option('--network <profile>', 'network profile for the time estimate', 'lan')
+    .addOption(plaintextEngineOption())
     .option('--timeout <seconds>', 'give up on a silent party after this long', TIMEOUT_S)
     .action(async (plan: string, flags: SimulateFlags) =>
       (await import('./commands/run.ts')).simulateCommand(plan, flags),

@@ -19,6 +19,7 @@ import { parseEndpoint } from '../../runtime/net/tcp.ts';
 import type { PartyResult } from '../../runtime/party.ts';
 import { runParty } from '../../runtime/party.ts';
 import type { Plan } from '../../runtime/plan.ts';
+import type { PlaintextEngineName } from '../../runtime/plaintext/engine.ts';
 import type { Party } from '../../runtime/protocol.ts';
 import { readJsonOrFail } from '../fs-util.ts';
 import { loadPartyWeights } from './party-weights.ts';
@@ -31,6 +32,8 @@ export interface Connection {
   readonly dealerDir?: string;
   readonly tls?: TlsFiles;
   readonly timeoutMs: number;
+  /** What runs the party's plaintext nodes (default: onnxruntime segments). */
+  readonly plaintextEngine?: PlaintextEngineName;
   /** Called once this party listens, with the bound port (what `--listen HOST:0` got from the OS). */
   readonly onListening?: (port: number) => void;
 }
@@ -65,6 +68,7 @@ export async function runPartyCommand(
     ...(conn.dealerDir !== undefined ? { dealerDir: conn.dealerDir } : {}),
     ...(conn.tls ? { tls: conn.tls } : {}),
     timeoutMs: conn.timeoutMs,
+    ...(conn.plaintextEngine ? { plaintextEngine: conn.plaintextEngine } : {}),
     ...(conn.onListening ? { onListening: conn.onListening } : {}),
     ...progressOption(party),
   });
@@ -133,7 +137,9 @@ export async function simulate(
   clientModel: string | undefined,
   inputFile: string | undefined,
   timeoutMs: number,
+  plaintextEngine?: PlaintextEngineName,
 ): Promise<SimulateOutcome> {
+  const engine = plaintextEngine ? { plaintextEngine } : {};
   const serverWeights = loadPartyWeights(plan, 'server', serverModel);
   const clientWeights = loadPartyWeights(plan, 'client', clientModel);
   const inputs = readPlanInputs(plan, inputFile);
@@ -159,6 +165,7 @@ export async function simulate(
     dealer: `127.0.0.1:${dport}`,
     timeoutMs,
     onListening: serverPort,
+    ...engine,
   });
   const sport = await Promise.race([serverListening, server.then(() => -1)]);
   const client = runParty({
@@ -169,6 +176,7 @@ export async function simulate(
     connect: `127.0.0.1:${sport}`,
     dealer: `127.0.0.1:${dport}`,
     timeoutMs,
+    ...engine,
     ...progressOption('simulate'),
   });
   const [s, c] = await Promise.all([server, client, dealer]);

@@ -8,6 +8,7 @@ import type { Tensor } from '../../../ir/tensor.ts';
 import { tensorToJson } from '../../../ir/tensor-json.ts';
 import { combineReports } from '../../../runtime/mpc/accounting.ts';
 import { parseEndpoint } from '../../../runtime/net/tcp.ts';
+import type { PlaintextEngineName } from '../../../runtime/plaintext/engine.ts';
 import type { Party } from '../../../runtime/protocol.ts';
 import { costPlan } from '../../backend/cost.ts';
 import {
@@ -34,6 +35,7 @@ export interface RunFlags extends TlsFlags {
   report?: string;
   timeout: string;
   inferences: string;
+  plaintextEngine: PlaintextEngineName;
 }
 
 export interface SimulateFlags {
@@ -44,6 +46,7 @@ export interface SimulateFlags {
   report?: string;
   network: string;
   timeout: string;
+  plaintextEngine: PlaintextEngineName;
 }
 
 function outputsJson(outputs: ReadonlyMap<string, Tensor>): string {
@@ -63,6 +66,7 @@ export async function runCommand(planFile: string, flags: RunFlags): Promise<voi
     ...(flags.dealerDir !== undefined ? { dealerDir: flags.dealerDir } : {}),
     ...(tls ? { tls } : {}),
     timeoutMs,
+    plaintextEngine: flags.plaintextEngine,
     // The bound address, so a peer (or a script) can find a party started with --listen HOST:0.
     onListening: (port: number) => {
       const host = parseEndpoint(flags.listen ?? '', '--listen').host;
@@ -91,7 +95,14 @@ export async function simulateCommand(planFile: string, flags: SimulateFlags): P
   const plan = await loadPlanModule(planFile);
   const network = parseNetwork(flags.network);
   const timeoutMs = numberFlag('--timeout', flags.timeout, 0.001) * 1000;
-  const outcome = await simulate(plan, flags.serverModel, flags.clientModel, flags.input, timeoutMs);
+  const outcome = await simulate(
+    plan,
+    flags.serverModel,
+    flags.clientModel,
+    flags.input,
+    timeoutMs,
+    flags.plaintextEngine,
+  );
   const cost = costPlan(plan.graph, { network, fracBits: plan.fracBits });
   const measured = measuredSection(outcome.report, outcome.seconds);
   const mismatches = costMismatches(cost, measured);
