@@ -103,7 +103,11 @@ export async function simulateCommand(planFile: string, flags: SimulateFlags): P
     timeoutMs,
     flags.plaintextEngine,
   );
-  const cost = costPlan(plan.graph, { network, fracBits: plan.fracBits });
+  const cost = costPlan(plan.graph, {
+    network,
+    fracBits: plan.fracBits,
+    plaintextEngine: flags.plaintextEngine,
+  });
   const measured = measuredSection(outcome.report, outcome.seconds);
   const mismatches = costMismatches(cost, measured);
   if (flags.report)
