@@ -5,12 +5,14 @@
  *   npm run bench -- compile      only the compile-speed benchmark
  *   npm run bench -- perf-layer   BERT-base layer online time, two processes (bench/perf-layer.ts)
  *   npm run bench -- evaluation   the Marill evaluation (bench/evaluation.ts)
+ *   npm run bench -- plaintext    a BERT-base frozen prefix on onnxruntime vs the interpreter (bench/plaintext.ts)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCompileBench } from './compile-bench.ts';
 import { runEvaluation } from './evaluation.ts';
 import { runPerfLayer } from './perf-layer.ts';
+import { runPlaintextBench } from './plaintext.ts';
 import { runRuntimeBench } from './runtime-bench.ts';
 
 const RESULTS = join('bench', 'results');
@@ -22,6 +24,7 @@ const BENCHES: Bench[] = [
   { name: 'runtime', run: runRuntimeBench },
   { name: 'perf-layer', run: () => runPerfLayer() },
   { name: 'evaluation', run: () => runEvaluation() },
+  { name: 'plaintext', run: runPlaintextBench },
 ];
 
 const wanted = process.argv.slice(2);

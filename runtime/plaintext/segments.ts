@@ -13,6 +13,7 @@
  * starts). Live-ins: values the segment reads and neither computes nor bakes;
  * live-outs: values it computes that a later node or a graph output reads.
  */
+import { MarillError } from '../../ir/errors.ts';
 import type { Graph, ValueId } from '../../ir/graph.ts';
 
 export type NodeRole = 'local' | 'source' | 'idle' | 'barrier';
@@ -79,6 +80,27 @@ function segmentOf(g: Graph, nodes: number[], baked: (v: ValueId) => boolean): S
   });
   const outputs = [...computed].filter((v) => readOutside.has(v));
   return { nodes, inputs, baked: bakedHere, outputs };
+}
+
+/**
+ * A graph of one segment alone: its nodes and the sources it bakes, its
+ * live-ins as inputs (they must be graph inputs) and its live-outs as outputs
+ * (named live_out_0, ...): to check or time a segment by itself.
+ */
+export function segmentGraph(g: Graph, s: Segment): Graph {
+  const keep = new Set(s.nodes);
+  const inputs = new Set(g.inputs);
+  const outside = s.inputs.filter((v) => !inputs.has(v));
+  if (outside.length > 0)
+    throw new MarillError(`the segment reads values computed outside it (%${outside.join(', %')})`, {
+      what: g.name,
+    });
+  return {
+    ...g,
+    inputs: g.inputs.filter((v) => s.inputs.includes(v)),
+    outputs: s.outputs.map((value, k) => ({ name: `live_out_${k}`, value })),
+    nodes: g.nodes.filter((n, i) => keep.has(i) || s.baked.includes(n.outputs[0]!)),
+  };
 }
 
 /** The segments of a plan for one party (`role` and `baked` as in the module comment). */

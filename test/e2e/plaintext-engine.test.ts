@@ -27,6 +27,7 @@ import { inProcessFeeds } from '../../runtime/dealer/feeds.ts';
 import { PartyExecutor } from '../../runtime/executor.ts';
 import type { PlaintextEngineName } from '../../runtime/plaintext/engine.ts';
 import type { Segment } from '../../runtime/plaintext/segments.ts';
+import { segmentGraph } from '../../runtime/plaintext/segments.ts';
 import type { Plan } from '../../runtime/plan.ts';
 import { makePlan } from '../../runtime/plan.ts';
 import { DEFAULT_FRAC_BITS } from '../../runtime/ring/fixed.ts';
@@ -77,16 +78,9 @@ function maxAbs(a: Tensor, b: Tensor): number {
   return x.reduce((m, v, i) => Math.max(m, Math.abs(v - y[i]!)), 0);
 }
 
-/** The plan cut to one client segment: its nodes and the sources it reads, its live-outs as outputs. */
+/** The plan cut to one client segment (its live-outs as outputs). */
 function segmentAlone(c: Compiled, s: Segment): Compiled {
-  const keep = new Set(s.nodes);
-  const nodes = c.graph.nodes.filter((n, i) => keep.has(i) || s.baked.includes(n.outputs[0]!));
-  const graph: Graph = {
-    ...c.graph,
-    inputs: c.graph.inputs.filter((v) => s.inputs.includes(v)),
-    outputs: s.outputs.map((value, k) => ({ name: `live_out_${k}`, value })),
-    nodes,
-  };
+  const graph = segmentGraph(c.graph, s);
   const inputs = new Map([...c.inputs].filter(([name]) => graph.inputs.includes(name)));
   return { ...c, graph, plan: makePlan(graph, { fracBits: DEFAULT_FRAC_BITS }), inputs };
 }
