@@ -68,6 +68,8 @@ function lastUses(g: Graph): Map<ValueId, number> {
 export interface ExecutorOptions {
   /** What runs the plaintext nodes placed at this party (default 'ort'). */
   readonly plaintextEngine?: PlaintextEngineName;
+  /** The most initializer bytes one segment's model holds (default MAX_BAKED_BYTES). */
+  readonly maxSegmentBytes?: number;
 }
 
 interface ReadySegment {
@@ -113,6 +115,7 @@ export class PartyExecutor {
             plan.graph,
             (i) => this.role(i),
             (v) => this.baked(v),
+            opts.maxSegmentBytes,
           ).filter((s) => s.outputs.length > 0)
         : [];
     this.inSegment = new Set(this.segments.flatMap((s) => s.nodes));

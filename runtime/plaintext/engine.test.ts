@@ -235,7 +235,7 @@ describe('segments', () => {
    * Client chain: matmul (public weight) -> add -> softmax 2quad -> matmul -> gelu, one
    * output from before the split and one from its end; the 2quad softmax splits it in two.
    */
-  function chain(): OneNode {
+  function chain(quad = true): OneNode {
     const b = new GraphBuilder('chain');
     const x = b.addInput('x', { dtype: 'f32', shape: [2, 4, 8] }, 'client');
     const w1 = f32([8, 8], -0.5, 0.5);
@@ -244,7 +244,7 @@ describe('segments', () => {
     const client = { placement: 'client' as const };
     const h = b.add1('matmul', [x, b.addWeight('w1', 'public', { tensor: w1 }, pub)], {}, client);
     const h2 = b.add1('add', [h, b.addConst(fromNumbers('f32', [], [0.25]), pub)], {}, client);
-    const p = b.add1('softmax', [h2], { approx: '2quad' }, client);
+    const p = quad ? b.add1('softmax', [h2], { approx: '2quad' }, client) : h2;
     const q = b.add1('matmul', [p, b.addWeight('w2', 'public', { tensor: w2 }, pub)], {}, client);
     const y = b.add1('gelu', [q], {}, client);
     b.setOutputs([
@@ -278,6 +278,25 @@ describe('segments', () => {
     const want = interpret(t.graph, t.inputs);
     expectClose(await run(t, 'ort'), want, 1e-5, 1e-6);
     expectClose(await run(t, 'interpreter'), want, 0, 0);
+  });
+
+  it('a run whose weights pass the size limit is cut in two', async () => {
+    const t = chain(false);
+    const ops = (maxSegmentBytes?: number) => {
+      const [serverFeed, clientFeed] = inProcessFeeds(t.plan);
+      serverFeed.close();
+      clientFeed.close();
+      const opts = maxSegmentBytes === undefined ? {} : { maxSegmentBytes };
+      const ex = new PartyExecutor(t.plan, 'client', clientFeed, t.weights, opts);
+      return ex.segments.map((s) => s.nodes.map((i) => t.graph.nodes[i]!.op));
+    };
+    expect(ops()).toEqual([['matmul', 'add', 'matmul', 'gelu']]);
+    // w1 (8x8 f32, 256 B) and the const (4 B) fit in 300 bytes; w2 (8x6, 192 B) does not join them
+    expect(ops(300)).toEqual([
+      ['matmul', 'add'],
+      ['matmul', 'gelu'],
+    ]);
+    expect(ops(452)).toEqual([['matmul', 'add', 'matmul', 'gelu']]);
   });
 
   it('the interpreter engine makes no segments', () => {

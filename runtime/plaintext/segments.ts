@@ -10,7 +10,9 @@
  *             or a local node without a faithful lowering (the interpreter runs it).
  * A run also ends before a node that reads a value computed in the run's span
  * by a node outside the segment (so every live-in exists when the segment
- * starts). Live-ins: values the segment reads and neither computes nor bakes;
+ * starts), and before a node whose baked values would take the run's
+ * initializers past `maxBakedBytes` (an ONNX model is one protobuf message,
+ * which cannot exceed 2 GiB). Live-ins: values the segment reads and neither computes nor bakes;
  * live-outs: values it computes that a later node or a graph output reads.
  */
 import { MarillError } from '../../ir/errors.ts';
@@ -35,15 +37,34 @@ function producerIndex(g: Graph): Map<ValueId, number> {
   return at;
 }
 
-function runsOf(g: Graph, role: (index: number) => NodeRole, baked: (v: ValueId) => boolean): number[][] {
+/** Room for the weights of a segment's model: well under protobuf's 2 GiB message limit. */
+export const MAX_BAKED_BYTES = 1.5 * 2 ** 30;
+
+const ELEMENT_BYTES = { f32: 4, i64: 8, bool: 1 } as const;
+
+function valueBytes(g: Graph, v: ValueId): number {
+  const { dtype, shape } = g.values.get(v)!.type;
+  return shape.reduce((p, d) => p * d, 1) * ELEMENT_BYTES[dtype];
+}
+
+function runsOf(
+  g: Graph,
+  role: (index: number) => NodeRole,
+  baked: (v: ValueId) => boolean,
+  maxBakedBytes: number,
+): number[][] {
   const producedAt = producerIndex(g);
   const runs: number[][] = [];
   let run: number[] = [];
   let members = new Set<number>();
+  let bakedHere = new Set<ValueId>();
+  let bakedBytes = 0;
   const close = () => {
     if (run.length > 0) runs.push(run);
     run = [];
     members = new Set();
+    bakedHere = new Set();
+    bakedBytes = 0;
   };
   g.nodes.forEach((node, i) => {
     const r = role(i);
@@ -56,9 +77,17 @@ function runsOf(g: Graph, role: (index: number) => NodeRole, baked: (v: ValueId)
         const p = producedAt.get(v);
         return p !== undefined && p > start && !members.has(p) && !baked(v);
       });
-    if (readsSpanValue) close();
+    const fresh = () => [...new Set(node.inputs)].filter((v) => baked(v) && !bakedHere.has(v));
+    const bytes = (vs: ValueId[]) => vs.reduce((s, v) => s + valueBytes(g, v), 0);
+    let newBaked = fresh();
+    if (readsSpanValue || (run.length > 0 && bakedBytes + bytes(newBaked) > maxBakedBytes)) {
+      close();
+      newBaked = fresh();
+    }
     run.push(i);
     members.add(i);
+    newBaked.forEach((v) => bakedHere.add(v));
+    bakedBytes += bytes(newBaked);
   });
   close();
   return runs;
@@ -108,6 +137,7 @@ export function planSegments(
   g: Graph,
   role: (index: number) => NodeRole,
   baked: (v: ValueId) => boolean,
+  maxBakedBytes: number = MAX_BAKED_BYTES,
 ): Segment[] {
-  return runsOf(g, role, baked).map((nodes) => segmentOf(g, nodes, baked));
+  return runsOf(g, role, baked, maxBakedBytes).map((nodes) => segmentOf(g, nodes, baked));
 }
