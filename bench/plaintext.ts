@@ -46,7 +46,7 @@ import { VARIANTS } from './models/variants.ts';
 
 /** BERT-base dimensions; a 1000-token vocabulary (the embedding gather's cost does not grow with it). */
 const BERT_BASE_SIZE: ModelSize = {
-  name: 'bert-base',
+  name: 'bert-base-vocab1000',
   layers: 12,
   hidden: 768,
   heads: 12,
