@@ -13,8 +13,11 @@
  * engine's rates, onnxruntime). Ratios are against the standard plan of the
  * same model and approximation, and, for the approximated rows, also against
  * the exact standard plan. Models are generated into $TMPDIR/marillc-eval
- * (MARILL_EVAL_CACHE overrides), never committed.
+ * (MARILL_EVAL_CACHE overrides), never committed. Rows are written to
+ * bench/results/evaluation-scale.json as they come (a long run can be read
+ * before it ends); bench/run.ts writes the whole result at the end.
  */
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PlanCost } from '../compiler/backend/cost.ts';
@@ -42,6 +45,7 @@ const SCALES: readonly { family: Family; size: ModelSize }[] = [
   { family: GPT2, size: { name: 'gpt2-small-s512', ...BASE_DIMS, vocab: 50257, seq: 512 } },
 ];
 const APPROXES: readonly Approx[] = ['none', 'mpcformer'];
+const PARTIAL = join('bench', 'results', 'evaluation-scale.json');
 
 export interface ScaleRow {
   readonly family: string;
@@ -99,7 +103,7 @@ type Costed = Omit<
 
 function withGains(rows: readonly Costed[]): ScaleRow[] {
   const standard = (r: Costed, approx: Approx) =>
-    rows.find((s) => s.size === r.size && s.variant === 'standard' && s.approx === approx)!;
+    rows.find((s) => s.size === r.size && s.variant === 'standard' && s.approx === approx) ?? r;
   return rows.map((r) => {
     const s = standard(r, r.approx);
     const e = standard(r, 'none');
@@ -149,6 +153,7 @@ export async function runEvaluationScale(): Promise<{ wall_seconds: number; rows
           by_class_lan: lan.by_class,
           compile_seconds: seconds,
         });
+        writeFileSync(PARTIAL, `${JSON.stringify({ partial: true, rows: withGains(rows) }, null, 2)}\n`);
         log(
           `${size.name}/${v.id}/${approx}: ${(lan.total.online_bytes / 1e9).toFixed(2)} GB, ${lan.total.rounds} rounds, lan ${lan.total.est_seconds.toFixed(1)} s, wan ${wan.total.est_seconds.toFixed(1)} s (${seconds.toFixed(0)} s)`,
         );
