@@ -81,9 +81,22 @@ export async function ortRunners(models: readonly SegmentModel[], label: string)
     logSeverityLevel: 3 as const,
   };
   const runners: SegmentRunner[] = [];
-  for (const [i, model] of models.entries()) {
-    const bytes = encodeSegmentModel(model, `${label}_segment_${i}`);
-    runners.push(new OrtSegment(ort, await ort.InferenceSession.create(bytes, options), model));
+  try {
+    for (const [i, model] of models.entries()) {
+      const bytes = encodeSegmentModel(model, `${label}_segment_${i}`);
+      let session: OrtSession;
+      try {
+        session = await ort.InferenceSession.create(bytes, options);
+      } catch (e) {
+        throw new MarillError(
+          `onnxruntime refused plaintext segment ${i} (${e instanceof Error ? e.message : String(e)}); --plaintext-engine interpreter runs without it`,
+        );
+      }
+      runners.push(new OrtSegment(ort, session, model));
+    }
+  } catch (e) {
+    await Promise.all(runners.map((r) => r.release()));
+    throw e;
   }
   return runners;
 }
