@@ -5,12 +5,16 @@
  *   npm run bench -- compile      only the compile-speed benchmark
  *   npm run bench -- perf-layer   BERT-base layer online time, two processes (bench/perf-layer.ts)
  *   npm run bench -- evaluation   the Marill evaluation (bench/evaluation.ts)
+ *   npm run bench -- plaintext    a BERT-base frozen prefix on onnxruntime vs the interpreter (bench/plaintext.ts)
+ *   npm run bench -- evaluation-scale  BERT-base / GPT-2-small rows from the cost model (bench/evaluation-scale.ts)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCompileBench } from './compile-bench.ts';
 import { runEvaluation } from './evaluation.ts';
+import { runEvaluationScale } from './evaluation-scale.ts';
 import { runPerfLayer } from './perf-layer.ts';
+import { runPlaintextBench } from './plaintext.ts';
 import { runRuntimeBench } from './runtime-bench.ts';
 
 const RESULTS = join('bench', 'results');
@@ -22,6 +26,8 @@ const BENCHES: Bench[] = [
   { name: 'runtime', run: runRuntimeBench },
   { name: 'perf-layer', run: () => runPerfLayer() },
   { name: 'evaluation', run: () => runEvaluation() },
+  { name: 'plaintext', run: runPlaintextBench },
+  { name: 'evaluation-scale', run: runEvaluationScale },
 ];
 
 const wanted = process.argv.slice(2);

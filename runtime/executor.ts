@@ -7,8 +7,11 @@
  *    the server checks it with the plan's weight key, runtime/plan.ts);
  *  - const: both parties (constants are public);
  *  - plaintext nodes (placement client/server/both): computed by the party(ies)
- *    placed, with the plaintext interpreter's evalOp; the other party holds
- *    nothing for the result;
+ *    placed; the other party holds nothing for the result. With the 'ort'
+ *    engine (the default) each maximal run of them becomes a segment that
+ *    onnxruntime runs as one model (./plaintext/), created once in `prepare`;
+ *    nodes without a faithful ONNX lowering, and every node with the
+ *    'interpreter' engine, run on the interpreter's evalOp (the reference);
  *  - protocol nodes (share, reveal, mpc): the bound protocol, with this party's
  *    dealer frame for the op, in a context that accounts the op.
  * Values are dropped after their last use. Errors carry the node.
@@ -16,6 +19,7 @@
 import { MarillError } from '../ir/errors.ts';
 import type { Graph, Node, ValueId } from '../ir/graph.ts';
 import { evalOp } from '../ir/interpret.ts';
+import { normalizeAttrs } from '../ir/ops.ts';
 import type { Tensor } from '../ir/tensor.ts';
 import { tensorHash } from '../ir/tensor.ts';
 import type { TensorType } from '../ir/types.ts';
@@ -29,6 +33,14 @@ import type { SessionState } from './mpc/context.ts';
 import { opContext } from './mpc/context.ts';
 import type { Plan } from './plan.ts';
 import { planWeightHash } from './plan.ts';
+import type { PlaintextEngineName } from './plaintext/engine.ts';
+import { DEFAULT_PLAINTEXT_ENGINE } from './plaintext/engine.ts';
+import { onnxLowering } from './plaintext/onnx-ops.ts';
+import type { SegmentRunner } from './plaintext/ort-engine.ts';
+import { ortRunners } from './plaintext/ort-engine.ts';
+import { segmentModel } from './plaintext/segment-model.ts';
+import type { NodeRole, Segment } from './plaintext/segments.ts';
+import { planSegments } from './plaintext/segments.ts';
 import type { Operand, Party } from './protocol.ts';
 
 /** Weights by name (the server's model, or the client's public weights). */
@@ -55,6 +67,18 @@ function lastUses(g: Graph): Map<ValueId, number> {
   return last;
 }
 
+export interface ExecutorOptions {
+  /** What runs the plaintext nodes placed at this party (default 'ort'). */
+  readonly plaintextEngine?: PlaintextEngineName;
+  /** The most initializer bytes one segment's model holds (default MAX_BAKED_BYTES). */
+  readonly maxSegmentBytes?: number;
+}
+
+interface ReadySegment {
+  readonly segment: Segment;
+  readonly runner: SegmentRunner;
+}
+
 export class PartyExecutor {
   readonly accounting: PartyAccounting;
   private readonly ops: Map<number, BoundPlanOp>;
@@ -62,6 +86,13 @@ export class PartyExecutor {
   private readonly material: MaterialSource;
   private readonly last: Map<ValueId, number>;
   private session: SessionState | undefined;
+  readonly plaintextEngine: PlaintextEngineName;
+  /** This party's plaintext segments (ort engine; empty with the interpreter). */
+  readonly segments: readonly Segment[];
+  private ready: Promise<Map<number, ReadySegment>> | undefined;
+  /** Node indices a segment computes (skipped when the executor reaches them). */
+  private readonly inSegment: Set<number>;
+  private readonly consts: Map<ValueId, Node>;
   /** Called after each node of an inference (progress display on long runs). */
   onProgress: ((done: number, total: number, node: Node) => void) | undefined;
 
@@ -71,12 +102,71 @@ export class PartyExecutor {
     readonly party: Party,
     private readonly feed: MaterialFeed,
     weights: WeightSource,
+    opts: ExecutorOptions = {},
   ) {
     this.accounting = new PartyAccounting(party);
     this.ops = new Map(bindPlan(plan).map((b) => [b.index, b]));
     this.material = new MaterialSource(party, feed.seeds);
     this.last = lastUses(plan.graph);
     this.loadWeights(weights);
+    this.plaintextEngine = opts.plaintextEngine ?? DEFAULT_PLAINTEXT_ENGINE;
+    this.consts = new Map(plan.graph.nodes.filter((n) => n.op === 'const').map((n) => [n.outputs[0]!, n]));
+    this.segments =
+      this.plaintextEngine === 'ort'
+        ? planSegments(
+            plan.graph,
+            (i) => this.role(i),
+            (v) => this.baked(v),
+            opts.maxSegmentBytes,
+          ).filter((s) => s.outputs.length > 0)
+        : [];
+    this.inSegment = new Set(this.segments.flatMap((s) => s.nodes));
+  }
+
+  /**
+   * Creates the plaintext engine's sessions, once (session setup: the party
+   * session calls it beside the handshake; `infer` awaits it too).
+   */
+  prepare(): Promise<void> {
+    this.ready ??= this.createRunners();
+    return this.ready.then(() => undefined);
+  }
+
+  private async createRunners(): Promise<Map<number, ReadySegment>> {
+    const { graph } = this.plan;
+    const models = this.segments.map((s) => segmentModel(graph, s, (v) => this.sourceTensor(v)));
+    const runners = await ortRunners(models, this.party);
+    return new Map(this.segments.map((segment, i) => [segment.nodes[0]!, { segment, runner: runners[i]! }]));
+  }
+
+  /** What node `index` is to this party's plaintext segments. */
+  private role(index: number): NodeRole {
+    const { graph } = this.plan;
+    const node = graph.nodes[index]!;
+    if (this.ops.has(index)) return 'barrier';
+    if (node.op === 'weight' || node.op === 'const') return 'source';
+    if (!runsAt(this.party, node, graph.values.get(node.outputs[0]!)!.visibility)) return 'idle';
+    const inTypes = node.inputs.map((v) => graph.values.get(v)!.type);
+    return onnxLowering(node.op, normalizeAttrs(node.op, node.attrs), inTypes) ? 'local' : 'barrier';
+  }
+
+  /** A weight this party loaded, or a const: a segment holds it as an initializer. */
+  private baked(v: ValueId): boolean {
+    return this.weights.has(v) || this.consts.has(v);
+  }
+
+  private sourceTensor(v: ValueId): Tensor {
+    const w = this.weights.get(v);
+    if (w) return w;
+    const n = this.consts.get(v)!;
+    return evalOp('const', [], n.attrs, [this.plan.graph.values.get(v)!.type])[0]!;
+  }
+
+  /** Releases the plaintext engine's sessions. */
+  async release(): Promise<void> {
+    const ready = this.ready;
+    this.ready = undefined;
+    if (ready) for (const { runner } of (await ready).values()) await runner.release();
   }
 
   /** Connects the executor to a session (after the handshake). */
@@ -115,6 +205,8 @@ export class PartyExecutor {
   /** Runs one inference; returns the graph outputs this party learns (by output name). */
   async infer(inputs: ReadonlyMap<string, Tensor>): Promise<Map<string, Tensor>> {
     if (!this.session) throw new MarillError('the executor has no session (attach it after the handshake)');
+    await this.prepare();
+    const segmentsAt = (await this.ready)!;
     const { graph } = this.plan;
     const env = new Map<ValueId, Operand>();
     for (const id of graph.inputs) {
@@ -138,8 +230,12 @@ export class PartyExecutor {
     for (let index = 0; index < graph.nodes.length; index++) {
       const node = graph.nodes[index]!;
       try {
-        const results = await this.runNode(index, node, env);
-        node.outputs.forEach((o, k) => env.set(o, results[k]!));
+        const ready = segmentsAt.get(index);
+        if (ready) await this.runSegment(ready, env);
+        else if (!this.inSegment.has(index)) {
+          const results = await this.runNode(index, node, env);
+          node.outputs.forEach((o, k) => env.set(o, results[k]!));
+        }
       } catch (e) {
         if (e instanceof MarillError && e.location.what === undefined)
           throw new MarillError(e.message, { ...e.location, what: nodeLabel(node) });
@@ -188,6 +284,22 @@ export class PartyExecutor {
       return o.tensor;
     });
     return evalOp(node.op, tensors, node.attrs, outTypes).map((tensor) => ({ kind: 'plain', tensor }));
+  }
+
+  /** A segment on onnxruntime: its live-ins from the environment, its live-outs back into it. */
+  private async runSegment({ segment, runner }: ReadySegment, env: Map<ValueId, Operand>): Promise<void> {
+    const { graph } = this.plan;
+    const tensors = segment.inputs.map((v) => {
+      const o = env.get(v);
+      if (o?.kind === 'plain') return o.tensor;
+      const reader = segment.nodes.map((i) => graph.nodes[i]!).find((n) => n.inputs.includes(v))!;
+      throw new MarillError(
+        `the ${this.party} computes this node in plaintext but does not know operand %${v}`,
+        { what: nodeLabel(reader) },
+      );
+    });
+    const results = await runner.run(tensors);
+    segment.outputs.forEach((v, k) => env.set(v, { kind: 'plain', tensor: results[k]! }));
   }
 
   private async runProtocol(op: BoundPlanOp, operands: readonly Operand[]): Promise<Operand[]> {

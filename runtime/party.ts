@@ -19,6 +19,7 @@ import type { Channel } from './net/channel.ts';
 import type { LinkOptions } from './net/tcp.ts';
 import { Listener, connect, parseEndpoint } from './net/tcp.ts';
 import type { Plan } from './plan.ts';
+import type { PlaintextEngineName } from './plaintext/engine.ts';
 import type { Party } from './protocol.ts';
 import { otherParty } from './protocol.ts';
 import { PartySession } from './session.ts';
@@ -44,6 +45,8 @@ export interface RunPartyOptions extends LinkOptions {
   readonly onRefused?: (peer: string, why: string) => void;
   /** Called after each node of an inference (progress display). */
   readonly onProgress?: (done: number, total: number, node: Node) => void;
+  /** What runs this party's plaintext nodes (default: onnxruntime segments). */
+  readonly plaintextEngine?: PlaintextEngineName;
   /** Awaited around each inference (measurements, profiling). */
   readonly around?: InferenceHooks;
 }
@@ -115,6 +118,7 @@ export async function runParty(opts: RunPartyOptions): Promise<PartyResult> {
       feed,
       weights: opts.weights,
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      ...(opts.plaintextEngine ? { plaintextEngine: opts.plaintextEngine } : {}),
     });
     const t0 = performance.now();
     const outputs: Map<string, Tensor>[] = [];

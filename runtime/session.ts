@@ -10,6 +10,7 @@ import type { MaterialFeed } from './dealer/feeds.ts';
 import { inProcessFeeds } from './dealer/feeds.ts';
 import type { WeightSource } from './executor.ts';
 import { PartyExecutor } from './executor.ts';
+import type { PlaintextEngineName } from './plaintext/engine.ts';
 import type { OpStats, RunReport } from './mpc/accounting.ts';
 import { combineReports } from './mpc/accounting.ts';
 import type { Channel } from './net/channel.ts';
@@ -29,6 +30,8 @@ export interface PartySessionOptions {
   readonly weights: WeightSource;
   /** Called after each node of an inference. */
   readonly onProgress?: (done: number, total: number, node: Node) => void;
+  /** What runs this party's plaintext nodes (default: onnxruntime segments). */
+  readonly plaintextEngine?: PlaintextEngineName;
 }
 
 export class PartySession {
@@ -46,9 +49,15 @@ export class PartySession {
     const { plan, party, channel } = opts;
     const mine = makeHello(party, plan.hash, plan.weightsDigest, opts.feed.tag);
     // Weights are checked before the handshake so a wrong model fails locally, with a clear message.
-    const executor = new PartyExecutor(plan, party, opts.feed, opts.weights);
+    const executor = new PartyExecutor(plan, party, opts.feed, opts.weights, {
+      ...(opts.plaintextEngine ? { plaintextEngine: opts.plaintextEngine } : {}),
+    });
     executor.onProgress = opts.onProgress;
-    const peer = await handshake(channel, mine, otherParty(party), planMessageBound(plan));
+    // The plaintext engine's sessions are created while the handshake waits for the peer.
+    const [peer] = await Promise.all([
+      handshake(channel, mine, otherParty(party), planMessageBound(plan)),
+      executor.prepare(),
+    ]);
     executor.attach({
       party,
       fracBits: plan.fracBits,
@@ -71,6 +80,7 @@ export class PartySession {
   close(): void {
     this.channel.close();
     this.feed.close();
+    void this.executor.release();
   }
 }
 
@@ -88,8 +98,9 @@ export async function simulatePlan(
   plan: Plan,
   weights: { server: WeightSource; client: WeightSource },
   inputs: { server?: ReadonlyMap<string, Tensor>; client: ReadonlyMap<string, Tensor> },
-  opts: { inferences?: number } = {},
+  opts: { inferences?: number; plaintextEngine?: PlaintextEngineName } = {},
 ): Promise<SimulateResult> {
+  const engine = opts.plaintextEngine ? { plaintextEngine: opts.plaintextEngine } : {};
   const [toClient, toServer] = channelPair(['client', 'server']);
   const [serverFeed, clientFeed] = inProcessFeeds(plan);
   // A failure at one party closes the channel, so the other fails at once instead of waiting.
@@ -107,6 +118,7 @@ export async function simulatePlan(
         channel: toClient,
         feed: serverFeed,
         weights: weights.server,
+        ...engine,
       }),
     ),
     failFast(
@@ -116,6 +128,7 @@ export async function simulatePlan(
         channel: toServer,
         feed: clientFeed,
         weights: weights.client,
+        ...engine,
       }),
     ),
   ]);

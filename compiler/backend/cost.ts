@@ -15,9 +15,12 @@
  */
 import { MarillError } from '../../ir/errors.ts';
 import type { Graph, Node } from '../../ir/graph.ts';
-import { hasGroup } from '../../ir/ops.ts';
+import { hasGroup, normalizeAttrs } from '../../ir/ops.ts';
 import { numel } from '../../ir/types.ts';
 import { isProtocolNode, nodeLabel, nodeSpec } from '../../runtime/bound-plan.ts';
+import type { PlaintextEngineName } from '../../runtime/plaintext/engine.ts';
+import { DEFAULT_PLAINTEXT_ENGINE } from '../../runtime/plaintext/engine.ts';
+import { onnxLowering } from '../../runtime/plaintext/onnx-ops.ts';
 import type { Cost } from '../../runtime/protocol.ts';
 import { bindNode } from '../../runtime/protocols/registry.ts';
 import type { Calibration } from './calibration.ts';
@@ -78,6 +81,8 @@ export interface CostOptions {
   readonly fracBits: number;
   readonly setting?: string;
   readonly calibration?: Calibration;
+  /** The engine the parties run plaintext nodes with (default: onnxruntime, as the runtime). */
+  readonly plaintextEngine?: PlaintextEngineName;
 }
 
 /** The exact communication of one protocol node under a given protocol (throws if it cannot run it). */
@@ -110,11 +115,28 @@ export function mpcSeconds(g: Graph, n: Node, c: Cost, net: NetworkProfile, cal:
   return network + local;
 }
 
-/** Estimated seconds of a plaintext op at its owner. */
-export function plaintextSeconds(g: Graph, n: Node, cal: Calibration): number {
+/**
+ * Estimated seconds of a plaintext op at its owner, at the rates of the engine
+ * that runs it: onnxruntime for an op with an ONNX lowering (the runtime's own
+ * test, runtime/plaintext/onnx-ops.ts) under the 'ort' engine, else the interpreter.
+ */
+export function plaintextSeconds(
+  g: Graph,
+  n: Node,
+  cal: Calibration,
+  engine: PlaintextEngineName = DEFAULT_PLAINTEXT_ENGINE,
+): number {
   if (hasGroup(n.op, 'source')) return 0;
-  if (n.op === 'matmul') return matmulMacs(g, n) / cal.floatMacsPerSecond;
-  return numel(g.values.get(n.outputs[0]!)!.type.shape) / cal.floatElementsPerSecond;
+  const onOrt =
+    engine === 'ort' &&
+    onnxLowering(
+      n.op,
+      normalizeAttrs(n.op, n.attrs),
+      n.inputs.map((v) => g.values.get(v)!.type),
+    ) !== null;
+  if (n.op === 'matmul') return matmulMacs(g, n) / (onOrt ? cal.ortMacsPerSecond : cal.floatMacsPerSecond);
+  const elements = numel(g.values.get(n.outputs[0]!)!.type.shape);
+  return elements / (onOrt ? cal.ortElementsPerSecond : cal.floatElementsPerSecond);
 }
 
 export function costPlan(g: Graph, opts: CostOptions): PlanCost {
@@ -126,7 +148,7 @@ export function costPlan(g: Graph, opts: CostOptions): PlanCost {
   let plaintext = 0;
   for (const n of g.nodes) {
     if (!isProtocolNode(n)) {
-      const s = plaintextSeconds(g, n, cal);
+      const s = plaintextSeconds(g, n, cal, opts.plaintextEngine);
       plaintext += s;
       byClass[opClass(n)].est_seconds += s;
       continue;

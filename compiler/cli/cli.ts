@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { MarillError } from '../../ir/errors.ts';
 import { DEFAULT_OPTIONS } from '../../passes/context.ts';
+import { DEFAULT_PLAINTEXT_ENGINE, PLAINTEXT_ENGINES } from '../../runtime/plaintext/engine.ts';
 import { DEFAULT_FRAC_BITS } from '../../runtime/ring/fixed.ts';
 import { STAGE_NAMES, completesPipeline, stagesHelp } from '../stages.ts';
 import { NETWORKS, parseNetwork } from '../backend/network.ts';
@@ -152,6 +153,13 @@ export function runUsageProblem(flags: RunFlags): string | undefined {
   if (flags.party === 'server' && flags.input !== undefined)
     return '--input is the client’s: the server has no inputs in a plan';
   return undefined;
+}
+
+/** The engine for a party's plaintext nodes (onnxruntime segments, or the reference interpreter). */
+function plaintextEngineOption(): Option {
+  return new Option('--plaintext-engine <engine>', "what runs a party's plaintext nodes")
+    .choices(PLAINTEXT_ENGINES)
+    .default(DEFAULT_PLAINTEXT_ENGINE);
 }
 
 export function buildProgram(argv: readonly string[]): Command {
@@ -304,6 +312,7 @@ export function buildProgram(argv: readonly string[]): Command {
       .option('--out <file>', 'client: write outputs JSON here instead of stdout')
       .option('--report <file>', "write this party's measured costs as JSON")
       .option('--weight-key <file>', 'server: the plan’s weight key (default: <plan>.server.key beside it)')
+      .addOption(plaintextEngineOption())
       .addOption(timeoutOption('give up on a silent peer after this long')),
   );
   run.action(async (plan: string, flags: RunFlags) => {
@@ -339,6 +348,7 @@ Example:
     .option('--report <file>', 'write predicted and measured costs and the error as JSON')
     .addOption(networkOption('network profile for the time estimate'))
     .option('--weight-key <file>', 'the plan’s weight key (default: <plan>.server.key beside it)')
+    .addOption(plaintextEngineOption())
     .addOption(timeoutOption('give up on a silent party after this long'))
     .action(async (plan: string, flags: SimulateFlags) =>
       (await import('./commands/run.ts')).simulateCommand(plan, flags),

@@ -19,6 +19,7 @@ import { parseEndpoint } from '../../runtime/net/tcp.ts';
 import type { PartyResult } from '../../runtime/party.ts';
 import { runParty } from '../../runtime/party.ts';
 import type { Plan } from '../../runtime/plan.ts';
+import type { PlaintextEngineName } from '../../runtime/plaintext/engine.ts';
 import type { Party } from '../../runtime/protocol.ts';
 import { readJsonOrFail } from '../fs-util.ts';
 import { loadPartyWeights } from './party-weights.ts';
@@ -30,6 +31,8 @@ export interface Connection extends LinkOptions {
   readonly dealer?: string;
   readonly dealerDir?: string;
   readonly timeoutMs: number;
+  /** What runs the party's plaintext nodes (default: onnxruntime segments). */
+  readonly plaintextEngine?: PlaintextEngineName;
   /** Called once this party listens, with the bound port (what `--listen HOST:0` got from the OS). */
   readonly onListening?: (port: number) => void;
   /** Told about each connection refused before its hello. */
@@ -68,6 +71,7 @@ export async function runPartyCommand(
     tls: conn.tls,
     insecurePlaintext: conn.insecurePlaintext,
     timeoutMs: conn.timeoutMs,
+    ...(conn.plaintextEngine ? { plaintextEngine: conn.plaintextEngine } : {}),
     ...(conn.onListening ? { onListening: conn.onListening } : {}),
     onRefused: conn.onRefused,
     ...progressOption(party),
@@ -142,7 +146,9 @@ export async function simulate(
   inputFile: string | undefined,
   timeoutMs: number,
   planFile?: string,
+  plaintextEngine?: PlaintextEngineName,
 ): Promise<SimulateOutcome> {
+  const engine = plaintextEngine ? { plaintextEngine } : {};
   const serverWeights = loadPartyWeights(plan, 'server', serverModel, planFile);
   const clientWeights = loadPartyWeights(plan, 'client', clientModel, planFile);
   const inputs = readPlanInputs(plan, inputFile);
@@ -150,7 +156,7 @@ export async function simulate(
   const { temporaryCertificates } = await import('./certs.ts');
   const certs = await temporaryCertificates();
   try {
-    return await simulateOverTls(plan, serverWeights, clientWeights, inputs, timeoutMs, certs.files);
+    return await simulateOverTls(plan, serverWeights, clientWeights, inputs, timeoutMs, certs.files, engine);
   } finally {
     certs.remove();
   }
@@ -163,6 +169,7 @@ async function simulateOverTls(
   inputs: Map<string, Tensor>,
   timeoutMs: number,
   certificates: (role: 'server' | 'client' | 'dealer') => TlsFiles,
+  engine: { plaintextEngine?: PlaintextEngineName },
 ): Promise<SimulateOutcome> {
   const t0 = performance.now();
   let dealerPort!: (port: number) => void;
@@ -187,6 +194,7 @@ async function simulateOverTls(
     tls: certificates('server'),
     timeoutMs,
     onListening: serverPort,
+    ...engine,
   });
   const sport = await Promise.race([serverListening, server.then(() => -1)]);
   const client = runParty({
@@ -198,6 +206,7 @@ async function simulateOverTls(
     dealer: `127.0.0.1:${dport}`,
     tls: certificates('client'),
     timeoutMs,
+    ...engine,
     ...progressOption('simulate'),
   });
   const [s, c] = await Promise.all([server, client, dealer]);

@@ -7,6 +7,7 @@ import type { Tensor } from '../../../ir/tensor.ts';
 import { tensorToJson } from '../../../ir/tensor-json.ts';
 import { combineReports } from '../../../runtime/mpc/accounting.ts';
 import { parseEndpoint } from '../../../runtime/net/tcp.ts';
+import type { PlaintextEngineName } from '../../../runtime/plaintext/engine.ts';
 import type { Party } from '../../../runtime/protocol.ts';
 import { costPlan } from '../../backend/cost.ts';
 import {
@@ -35,6 +36,7 @@ export interface RunFlags extends TlsFlags {
   timeout: number;
   inferences: number;
   weightKey?: string;
+  plaintextEngine: PlaintextEngineName;
 }
 
 export interface SimulateFlags {
@@ -46,6 +48,7 @@ export interface SimulateFlags {
   network: NetworkProfile;
   timeout: number;
   weightKey?: string;
+  plaintextEngine: PlaintextEngineName;
 }
 
 function outputsJson(outputs: ReadonlyMap<string, Tensor>): string {
@@ -67,6 +70,7 @@ export async function runCommand(planFile: string, flags: RunFlags): Promise<voi
     ...(flags.dealerDir !== undefined ? { dealerDir: flags.dealerDir } : {}),
     ...link,
     timeoutMs,
+    plaintextEngine: flags.plaintextEngine,
     // The bound address, so a peer (or a script) can find a party started with --listen HOST:0.
     onListening: (port: number) => {
       const host = parseEndpoint(flags.listen ?? '', '--listen').host;
@@ -104,8 +108,13 @@ export async function simulateCommand(planFile: string, flags: SimulateFlags): P
     flags.input,
     timeoutMs,
     planFile,
+    flags.plaintextEngine,
   );
-  const cost = costPlan(plan.graph, { network, fracBits: plan.fracBits });
+  const cost = costPlan(plan.graph, {
+    network,
+    fracBits: plan.fracBits,
+    plaintextEngine: flags.plaintextEngine,
+  });
   const measured = measuredSection(outcome.report, outcome.seconds);
   const mismatches = costMismatches(cost, measured);
   if (flags.report)
