@@ -7,10 +7,13 @@
  *     lt_i = alpha_i and not y_i      eq_i = not (alpha_i xor y_i)          (local: y is public)
  * and a group of s adjacent nodes (0 most significant) combines as
  *     lt = lt_0 xor eq_0 lt_1 xor eq_0 eq_1 lt_2 xor ... ,   eq = eq_0 eq_1 ... eq_{s-1}
- * (the terms exclude each other, so xor is or). Each level is one round for all groups, elements
- * and thresholds at once: every variable is opened once, masked, and each product of up to s
- * variables follows locally from dealer shares of the masks' products (GroupShape); groups of up
- * to MAX_FAN_IN nodes make ceil(log6 L) levels. The root needs no eq.
+ * (the terms exclude each other, so xor is or). The first level is local: leaves are affine in
+ * the dealer's alpha bits with public coefficients, so groups of up to MAX_FAN_IN leaves follow
+ * from dealer shares of products of alpha's bits (LocalShape, per element, not per threshold).
+ * Each further level is one round for all groups, elements and thresholds at once: every
+ * variable is opened once, masked, and each product of up to s variables follows locally from
+ * dealer shares of the masks' products (GroupShape). With groups of up to 6 nodes, L <= 36 (every
+ * width used by the protocols here) takes one round; the root needs no eq.
  * Conversion: with a dealer bit rho shared both ways (XOR and arithmetic) and, with `select`,
  * shares of rho r, open e = z xor rho (1 bit each way); then z = e + (1 - 2e) rho and
  * z r = e r + (1 - 2e) rho r, all local.
@@ -19,12 +22,13 @@
  * each AND or XOR handles 32 lanes per machine word. On the wire and in dealer material a
  * vector of V lanes takes 4 ceil(V / 32) bytes.
  *
- * Cost per element and threshold (V_l opened variables and P_l mask products at level l; a group
- * of s nodes has 2s - 1 variables, 2s - 2 at the root):
- *   online  1 + levels + 1 rounds; 8 bytes (opening, once per element) + sum V_l bits + 1 bit
- *           each way;
- *   offline client only: m bits of R (once per element), sum P_l bits of products, 8 bytes for
- *           rho (+ 8 with select). The masks come from the seeds: 0 bytes.
+ * Cost per element and threshold (V_l opened variables and P_l mask products at interactive
+ * level l; a group of s nodes has 2s - 1 variables, 2s - 2 at the root):
+ *   online  1 + levels + 1 rounds (levels = ceil(log6 L) - 1); 8 bytes (opening, once per
+ *           element) + sum V_l bits + 1 bit each way;
+ *   offline client only: per element m bits of R and 2^s - s - 1 bits of alpha products per local
+ *           group of s; per lane sum P_l bits of mask products, 8 bytes for rho (+ 8 with
+ *           select). The masks come from the seeds: 0 bytes.
  */
 import type { Cost, DealerStream, MaterialStream, PartyContext } from '../../protocol.ts';
 import { cost } from '../../protocol.ts';
@@ -39,7 +43,9 @@ export interface BoolCompareMaterial {
   readonly r: Ring;
   /** XOR shares of R's bits: vector j (bit j, least significant first) over the n elements. */
   readonly rBits: Uint32Array[];
-  /** Per tree level: XOR shares of the masks of its opened variables (vectors, group by group). */
+  /** XOR shares of the local level's alpha products (vectors over the n elements, group by group). */
+  readonly alphaProducts: Uint32Array;
+  /** Per interactive level: XOR shares of the masks of its opened variables (vectors, group by group). */
   readonly masks: Uint32Array[];
   /** Per tree level: XOR shares of the masks' products over each group's subsets (`groupShape`). */
   readonly products: Uint32Array[];
@@ -50,9 +56,10 @@ export interface BoolCompareMaterial {
 }
 
 /**
- * Most tree nodes one group combines in one round. A group of s nodes opens 2s - 1 variables
- * and needs about 2^s mask products from the dealer, so the width trades material for rounds:
- * 6 resolves the 30-bit comparisons of softmax's maximum in 2 levels (binary: 5).
+ * Most tree nodes one group combines (locally at the first level, in one round later). A group of
+ * s nodes needs about 2^s products from the dealer and 3 2^s vector operations per party, so
+ * the width trades material and local work for rounds: 6 resolves the 30 leaves of softmax's
+ * maximum in one round (a binary tree of ANDs: 5).
  */
 const MAX_FAN_IN = 6;
 
@@ -63,23 +70,85 @@ export interface TreeLevel {
   readonly root: boolean;
 }
 
+/** c nodes in k consecutive groups of balanced sizes. */
+function balanced(c: number, k: number): number[] {
+  const base = Math.floor(c / k);
+  return Array.from({ length: k }, (_, g) => base + (g < c % k ? 1 : 0));
+}
+
+/** Groups as small as possible such that at most `groups` of them cover c nodes. */
+function groupsOf(c: number, groups: number): number[] {
+  const size = Math.ceil(c / groups);
+  return balanced(c, Math.ceil(c / size));
+}
+
 /**
- * The levels for L leaves: as few as fan-in MAX_FAN_IN allows (ceil(log6 L)), each level's
- * groups as small as that depth allows (material grows with group size), sizes balanced.
+ * The tree for L leaves. Leaves depend only on the public y and the dealer's alpha, so the
+ * first level is local: the dealer shares products of alpha's bits (LocalShape) and each group
+ * of up to MAX_FAN_IN leaves is combined without a round. Then as few interactive levels as
+ * fan-in MAX_FAN_IN allows, each level's groups as small as that depth allows (material and
+ * local work grow as 2^size), sizes balanced.
  */
-export function treeLevels(leaves: number): TreeLevel[] {
+export function treePlan(leaves: number): { local: number[]; levels: TreeLevel[] } {
   let depth = 0;
-  while (MAX_FAN_IN ** depth < leaves) depth++;
+  while (MAX_FAN_IN ** (depth + 1) < leaves) depth++;
+  const local = groupsOf(leaves, MAX_FAN_IN ** depth);
   const levels: TreeLevel[] = [];
-  for (let c = leaves, left = depth; left > 0; left--) {
-    const size = Math.ceil(c / MAX_FAN_IN ** (left - 1));
-    const k = Math.ceil(c / size);
-    const base = Math.floor(c / k);
-    const sizes = Array.from({ length: k }, (_, g) => base + (g < c % k ? 1 : 0));
-    levels.push({ sizes, root: k === 1 });
-    c = k;
+  for (let c = local.length, left = depth; left > 0; left--) {
+    const sizes = groupsOf(c, MAX_FAN_IN ** (left - 1));
+    levels.push({ sizes, root: sizes.length === 1 });
+    c = sizes.length;
   }
-  return levels;
+  return { local, levels };
+}
+
+/**
+ * A local group of s leaves (0 most significant): with c_i = not y_i (public), eq_i = alpha_i
+ * xor c_i and lt_i = c_i alpha_i, so
+ *     lt = xor over S != {} of C^(U(S)) alpha^S,   U(S) = {j} + {i < j not in S}, j = max S
+ *     eq = xor over S of C^([s] \ S) alpha^S
+ * with C^U the product of the c_i in U and alpha^S a dealer product (|S| >= 2), alpha_i's share
+ * (|S| = 1) or 1 (S empty: party 0's).
+ */
+interface LocalShape {
+  /** The dealer's products: leaf subsets of size >= 2, ascending. */
+  readonly subsets: readonly number[];
+  /** Terms: C subset and alpha source (ONE, leaf i < s, or s + k the k-th product). */
+  readonly termC: Int32Array;
+  readonly termA: Int32Array;
+  /** Output 0 (lt) is terms [0, ends[0]), output 1 (eq, below the root) the rest. */
+  readonly ends: Int32Array;
+}
+
+function makeLocalShape(s: number, root: boolean): LocalShape {
+  const full = (1 << s) - 1;
+  const subsets = submasks(full).filter((sub) => popcount(sub) >= 2);
+  const index = new Map(subsets.map((sub, k) => [sub, s + k]));
+  const aOf = (sub: number) =>
+    sub === 0 ? ONE : popcount(sub) === 1 ? 31 - Math.clz32(sub) : index.get(sub)!;
+  const termC: number[] = [];
+  const termA: number[] = [];
+  const ends: number[] = [];
+  for (const sub of submasks(full)) {
+    if (sub === 0) continue;
+    const j = 31 - Math.clz32(sub);
+    termC.push((((1 << j) - 1) & ~sub) | (1 << j));
+    termA.push(aOf(sub));
+  }
+  ends.push(termC.length);
+  if (!root) {
+    for (const sub of submasks(full)) {
+      termC.push(full & ~sub);
+      termA.push(aOf(sub));
+    }
+    ends.push(termC.length);
+  }
+  return {
+    subsets,
+    termC: Int32Array.from(termC),
+    termA: Int32Array.from(termA),
+    ends: Int32Array.from(ends),
+  };
 }
 
 /**
@@ -181,6 +250,20 @@ function groupShape(s: number, root: boolean): GroupShape {
   return GROUP_SHAPES[root ? 1 : 0]![s]!;
 }
 
+/** LOCAL_SHAPES[root ? 1 : 0][s] for 1 <= s <= MAX_FAN_IN. */
+const LOCAL_SHAPES: readonly (readonly LocalShape[])[] = [false, true].map((root) =>
+  Array.from({ length: MAX_FAN_IN + 1 }, (_, s) => makeLocalShape(Math.max(s, 1), root)),
+);
+
+function localShape(s: number, root: boolean): LocalShape {
+  return LOCAL_SHAPES[root ? 1 : 0]![s]!;
+}
+
+/** Dealer products of the local level, all groups. */
+function localProducts(local: readonly number[]): number {
+  return local.reduce((sum, s) => sum + localShape(s, local.length === 1).subsets.length, 0);
+}
+
 const words = (lanes: number) => Math.ceil(lanes / 32);
 const vectorBytes = (lanes: number) => 4 * words(lanes);
 
@@ -241,13 +324,41 @@ function maskProducts(level: TreeLevel, masks: Uint32Array, width: number): Uint
   return out;
 }
 
+/**
+ * The local level's products of alpha's bits, group by group (R's bit planes from bit drop up;
+ * leaf k, most significant first, is plane L - 1 - k).
+ */
+function alphaProducts(local: readonly number[], planes: readonly Uint32Array[], width: number): Uint32Array {
+  const L = planes.length - 1;
+  const out = new Uint32Array(localProducts(local) * width);
+  let leaf = 0;
+  let k = 0;
+  for (const s of local) {
+    for (const sub of localShape(s, local.length === 1).subsets) {
+      const o = out.subarray(k * width, (k + 1) * width);
+      o.fill(0xffffffff);
+      for (let i = 0; i < s; i++)
+        if (sub & (1 << i)) {
+          const a = planes[L - 1 - (leaf + i)]!;
+          for (let w = 0; w < width; w++) o[w] = o[w]! & a[w]!;
+        }
+      k++;
+    }
+    leaf += s;
+  }
+  return out;
+}
+
 export function dealBoolCompare(p: CompareParams, d: DealerStream): void {
   checkCompareParams(p);
   const lanes = p.n * p.points;
   const width = words(lanes);
   const r = d.sharedRandom(p.n);
-  for (const plane of bitPlanes(r, p.drop, p.bits)) d.shareBytes(asBytes(plane));
-  for (const level of treeLevels(p.bits - 1)) {
+  const planes = bitPlanes(r, p.drop, p.bits);
+  for (const plane of planes) d.shareBytes(asBytes(plane));
+  const { local, levels } = treePlan(p.bits - 1);
+  d.shareBytes(asBytes(alphaProducts(local, planes, words(p.n))));
+  for (const level of levels) {
     const masks = asWords(d.sharedRandomBytes(levelCounts(level).vars * vectorBytes(lanes)));
     d.shareBytes(asBytes(maskProducts(level, masks, width)));
   }
@@ -262,9 +373,11 @@ export function boolCompareMaterial(p: CompareParams, s: MaterialStream): BoolCo
   const lanes = p.n * p.points;
   const r = s.sharedRandom(p.n);
   const rBits = Array.from({ length: p.bits }, () => asWords(s.shareBytes(vectorBytes(p.n))));
+  const { local, levels } = treePlan(p.bits - 1);
+  const alpha = asWords(s.shareBytes(localProducts(local) * vectorBytes(p.n)));
   const masks: Uint32Array[] = [];
   const products: Uint32Array[] = [];
-  for (const level of treeLevels(p.bits - 1)) {
+  for (const level of levels) {
     const counts = levelCounts(level);
     masks.push(asWords(s.sharedRandomBytes(counts.vars * vectorBytes(lanes))));
     products.push(asWords(s.shareBytes(counts.products * vectorBytes(lanes))));
@@ -272,7 +385,7 @@ export function boolCompareMaterial(p: CompareParams, s: MaterialStream): BoolCo
   const rhoBits = asWords(s.sharedRandomBytes(vectorBytes(lanes)));
   const rho = s.share(lanes);
   const rhoR = p.select ? s.share(lanes) : undefined;
-  return { kind: 'bool', r, rBits, masks, products, rhoBits, rho, rhoR };
+  return { kind: 'bool', r, rBits, alphaProducts: alpha, masks, products, rhoBits, rho, rhoR };
 }
 
 /** Words per block of the group evaluation: its D table stays in cache. */
@@ -328,6 +441,48 @@ function evaluateGroup(
           const at = d * BLOCK;
           for (let i = 0; i < len; i++) out[w0 + i] = out[w0 + i]! ^ (table[at + i]! & a[aAt + i]!);
         }
+      }
+    }
+  }
+}
+
+/**
+ * A local group's outputs (shares) from the public c_i and the alpha sources (leaf bits, then
+ * products), block by block: first the table of C^U over every U, then each output's terms.
+ */
+function evaluateLocal(
+  g: LocalShape,
+  c: readonly Uint32Array[],
+  sources: readonly Uint32Array[],
+  width: number,
+  lead: number,
+  outs: readonly Uint32Array[],
+): void {
+  const { termC, termA, ends } = g;
+  const entries = 1 << c.length;
+  const table = new Uint32Array(entries * BLOCK);
+  for (let w0 = 0; w0 < width; w0 += BLOCK) {
+    const len = Math.min(BLOCK, width - w0);
+    table.fill(0xffffffff, 0, len);
+    for (let u = 1; u < entries; u++) {
+      const at = u * BLOCK;
+      const pa = (u & (u - 1)) * BLOCK;
+      const cv = c[31 - Math.clz32(u & -u)]!;
+      for (let i = 0; i < len; i++) table[at + i] = table[pa + i]! & cv[w0 + i]!;
+    }
+    let q = 0;
+    for (let t = 0; t < ends.length; t++) {
+      const out = outs[t]!;
+      for (const end = ends[t]!; q < end; q++) {
+        const at = termC[q]! * BLOCK;
+        const src = termA[q]!;
+        if (src === ONE) {
+          if (lead === 0) continue;
+          for (let i = 0; i < len; i++) out[w0 + i] = out[w0 + i]! ^ table[at + i]!;
+          continue;
+        }
+        const a = sources[src]!;
+        for (let i = 0; i < len; i++) out[w0 + i] = out[w0 + i]! ^ (table[at + i]! & a[w0 + i]!);
       }
     }
   }
@@ -400,24 +555,34 @@ async function lessThanTree(
   const L = p.bits - 1;
   const width = words(y.length);
   const lead = ctx.index === 0 ? 0xffffffff : 0;
-  // Leaves, most significant bit first.
+  const { local, levels } = treePlan(L);
+  const root = local.length === 1;
+  const wordsN = words(p.n);
+  const yPlanes = bitPlanes(y, 0, L);
+  // The local level, group by group; leaves most significant first.
   let lt: Uint32Array[] = [];
   let eq: Uint32Array[] = [];
-  const yPlanes = bitPlanes(y, 0, L);
-  for (let k = 0; k < L; k++) {
-    const pos = L - 1 - k;
-    const yv = yPlanes[pos]!;
-    const rv = tilePlane(m.rBits[pos]!, p.n, p.points);
-    const l = new Uint32Array(width);
-    const e = new Uint32Array(width);
-    for (let i = 0; i < width; i++) {
-      l[i] = rv[i]! & ~yv[i]!;
-      e[i] = rv[i]! ^ (lead & ~yv[i]!);
-    }
-    lt.push(l);
-    eq.push(e);
+  let leaf = 0;
+  let k0 = 0;
+  for (const s of local) {
+    const shape = localShape(s, root);
+    const c = Array.from({ length: s }, (_, i) => {
+      const yv = yPlanes[L - 1 - (leaf + i)]!;
+      const out = new Uint32Array(width);
+      for (let w = 0; w < width; w++) out[w] = ~yv[w]!;
+      return out;
+    });
+    const sources = [
+      ...c.map((_, i) => m.rBits[L - 1 - (leaf + i)]!),
+      ...shape.subsets.map((_, k) => m.alphaProducts.subarray((k0 + k) * wordsN, (k0 + k + 1) * wordsN)),
+    ].map((v) => tilePlane(v, p.n, p.points));
+    const outs = [new Uint32Array(width), ...(root ? [] : [new Uint32Array(width)])];
+    evaluateLocal(shape, c, sources, width, lead, outs);
+    lt.push(outs[0]!);
+    if (!root) eq.push(outs[1]!);
+    leaf += s;
+    k0 += shape.subsets.length;
   }
-  const levels = treeLevels(L);
   for (let l = 0; l < levels.length; l++)
     ({ lt, eq } = await combineLevel(ctx, levels[l]!, m.masks[l]!, m.products[l]!, lt, eq, width));
   return lt[0]!;
@@ -457,10 +622,12 @@ export async function finishBoolCompare(
 
 export function boolCompareCost(p: CompareParams): Cost {
   const lanes = p.n * p.points;
-  const levels = treeLevels(p.bits - 1).map(levelCounts);
+  const { local, levels: tree } = treePlan(p.bits - 1);
+  const levels = tree.map(levelCounts);
   const online = 8 * p.n + levels.reduce((s, l) => s + l.vars * vectorBytes(lanes), 0) + vectorBytes(lanes);
   const offline =
     p.bits * vectorBytes(p.n) +
+    localProducts(local) * vectorBytes(p.n) +
     levels.reduce((s, l) => s + l.products * vectorBytes(lanes), 0) +
     8 * lanes * (p.select ? 2 : 1);
   return cost({ onlineBytes: [online, online], rounds: levels.length + 2, offlineBytes: [0, offline] });

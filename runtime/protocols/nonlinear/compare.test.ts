@@ -77,7 +77,7 @@ describe.each(COMPARE_VARIANTS)('comparison (%s)', (variant) => {
 
 describe('boolean comparison tree', () => {
   it.each([2, 3, 4, 7, 8, 9, 14, 18, 31, 38, 45])(
-    'is exact and costs what it states at width %i (groups of every size, levels 0..3)',
+    'is exact and costs what it states at width %i (groups of every size, 0..2 rounds of tree)',
     async (bits) => {
       const n = 700;
       // |x - t| < 2^(bits-1): x below 2^(bits-3) in magnitude, and so are the thresholds
@@ -112,8 +112,8 @@ describe('comparison costs', () => {
     const dcf = compareCost({ ...base, variant: 'dcf' });
     const bool = compareCost({ ...base, variant: 'bool' });
     expect(dcf.rounds).toBe(1);
-    // 31 - 1 = 30 tree leaves: groups of up to 6 nodes per round, 30 -> 6 -> 1
-    expect(bool.rounds).toBe(1 + 2 + 1);
+    // 32 - 1 = 31 tree leaves: 6 groups of up to 6 combined locally, then one round to the root
+    expect(bool.rounds).toBe(1 + 1 + 1);
     expect(bool.offlineBytes[1]).toBeLessThan(dcf.offlineBytes[1] / 10);
     expect(dcf.onlineBytes[0]).toBeLessThan(bool.onlineBytes[0]);
   });

@@ -63,8 +63,8 @@ describe.each(COMPARE_VARIANTS)('max and argmax trees (%s)', (variant) => {
       compare: exactCompare(variant, 0, 1, F, true),
       withIndex: false,
     };
-    // bool: opening, 2 tree levels (30 leaves in groups of up to 6), conversion
-    const perLevel = variant === 'dcf' ? 1 : 4;
+    // bool: opening, 1 tree round (30 leaves: 6 local groups, then the root), conversion
+    const perLevel = variant === 'dcf' ? 1 : 3;
     expect(maxTreeProtocol.cost(p).rounds).toBe(7 * perLevel);
   });
 });
