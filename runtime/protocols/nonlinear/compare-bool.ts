@@ -447,28 +447,32 @@ function evaluateGroup(
 }
 
 /**
- * A local group's outputs (shares) from the public c_i and the alpha sources (leaf bits, then
- * products), block by block: first the table of C^U over every U, then each output's terms.
+ * A local group's outputs (shares) from the public y_i (c_i = not y_i) and the alpha sources (leaf
+ * bits, then products; word w of the lanes is word w mod `period` of a source), block by block:
+ * first the table of C^U over every U, then each output's terms.
  */
 function evaluateLocal(
   g: LocalShape,
-  c: readonly Uint32Array[],
+  y: readonly Uint32Array[],
   sources: readonly Uint32Array[],
+  period: number,
   width: number,
   lead: number,
   outs: readonly Uint32Array[],
 ): void {
   const { termC, termA, ends } = g;
-  const entries = 1 << c.length;
+  const entries = 1 << y.length;
   const table = new Uint32Array(entries * BLOCK);
-  for (let w0 = 0; w0 < width; w0 += BLOCK) {
-    const len = Math.min(BLOCK, width - w0);
+  for (let w0 = 0, len = 0; w0 < width; w0 += len) {
+    // Blocks stay within one period: source word w0 + i is word s0 + i of the sources.
+    len = Math.min(BLOCK, width - w0, period - (w0 % period));
+    const s0 = w0 % period;
     table.fill(0xffffffff, 0, len);
     for (let u = 1; u < entries; u++) {
       const at = u * BLOCK;
       const pa = (u & (u - 1)) * BLOCK;
-      const cv = c[31 - Math.clz32(u & -u)]!;
-      for (let i = 0; i < len; i++) table[at + i] = table[pa + i]! & cv[w0 + i]!;
+      const yv = y[31 - Math.clz32(u & -u)]!;
+      for (let i = 0; i < len; i++) table[at + i] = table[pa + i]! & ~yv[w0 + i]!;
     }
     let q = 0;
     for (let t = 0; t < ends.length; t++) {
@@ -482,7 +486,7 @@ function evaluateLocal(
           continue;
         }
         const a = sources[src]!;
-        for (let i = 0; i < len; i++) out[w0 + i] = out[w0 + i]! ^ (table[at + i]! & a[w0 + i]!);
+        for (let i = 0; i < len; i++) out[w0 + i] = out[w0 + i]! ^ (table[at + i]! & a[s0 + i]!);
       }
     }
   }
@@ -566,18 +570,17 @@ async function lessThanTree(
   let k0 = 0;
   for (const s of local) {
     const shape = localShape(s, root);
-    const c = Array.from({ length: s }, (_, i) => {
-      const yv = yPlanes[L - 1 - (leaf + i)]!;
-      const out = new Uint32Array(width);
-      for (let w = 0; w < width; w++) out[w] = ~yv[w]!;
-      return out;
-    });
-    const sources = [
-      ...c.map((_, i) => m.rBits[L - 1 - (leaf + i)]!),
+    // The leaves' y bits; c_i = not y_i.
+    const ys = Array.from({ length: s }, (_, i) => yPlanes[L - 1 - (leaf + i)]!);
+    const perElement = [
+      ...ys.map((_, i) => m.rBits[L - 1 - (leaf + i)]!),
       ...shape.subsets.map((_, k) => m.alphaProducts.subarray((k0 + k) * wordsN, (k0 + k + 1) * wordsN)),
-    ].map((v) => tilePlane(v, p.n, p.points));
+    ];
+    // Alpha is per element: whole words per threshold are read in place, else tiled.
+    const inPlace = p.n % 32 === 0 && p.n > 0;
+    const sources = inPlace ? perElement : perElement.map((v) => tilePlane(v, p.n, p.points));
     const outs = [new Uint32Array(width), ...(root ? [] : [new Uint32Array(width)])];
-    evaluateLocal(shape, c, sources, width, lead, outs);
+    evaluateLocal(shape, ys, sources, inPlace ? wordsN : Math.max(width, 1), width, lead, outs);
     lt.push(outs[0]!);
     if (!root) eq.push(outs[1]!);
     leaf += s;
