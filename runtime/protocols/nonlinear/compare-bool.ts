@@ -1,14 +1,19 @@
 /**
  * Comparison by boolean sharing (variant 'bool'): the dealer XOR-shares the m bits of R and
- * supplies AND triples; the parties compute c = [y < alpha] for public y and shared alpha with
+ * supplies mask products; the parties compute c = [y < alpha] for public y and shared alpha with
  * a comparison tree, then convert z = R_{m-1} xor c to arithmetic shares.
  *
  * Tree over the L = m - 1 bits of y and alpha, most significant first. A leaf is the pair
  *     lt_i = alpha_i and not y_i      eq_i = not (alpha_i xor y_i)          (local: y is public)
- * and two adjacent nodes (hi, lo) combine as
- *     lt = lt_hi xor (eq_hi and lt_lo)      eq = eq_hi and eq_lo
- * (lt_hi and eq_hi exclude each other, so xor is or). Each level is one round of ANDs for all
- * elements and thresholds at once; the root needs no eq.
+ * and a group of s adjacent nodes (0 most significant) combines as
+ *     lt = lt_0 xor eq_0 lt_1 xor eq_0 eq_1 lt_2 xor ... ,   eq = eq_0 eq_1 ... eq_{s-1}
+ * (the terms exclude each other, so xor is or). The first level is local: leaves are affine in
+ * the dealer's alpha bits with public coefficients, so groups of up to MAX_FAN_IN leaves follow
+ * from dealer shares of products of alpha's bits (LocalShape, per element, not per threshold).
+ * Each further level is one round for all groups, elements and thresholds at once: every
+ * variable is opened once, masked, and each product of up to s variables follows locally from
+ * dealer shares of the masks' products (GroupShape). With groups of up to 6 nodes, L <= 36 (every
+ * width used by the protocols here) takes one round; the root needs no eq.
  * Conversion: with a dealer bit rho shared both ways (XOR and arithmetic) and, with `select`,
  * shares of rho r, open e = z xor rho (1 bit each way); then z = e + (1 - 2e) rho and
  * z r = e r + (1 - 2e) rho r, all local.
@@ -17,11 +22,13 @@
  * each AND or XOR handles 32 lanes per machine word. On the wire and in dealer material a
  * vector of V lanes takes 4 ceil(V / 32) bytes.
  *
- * Cost per element and threshold (A = ANDs of the tree, 2L - 3 for L >= 2):
- *   online  1 + ceil(log2 L) + 1 rounds; 8 bytes (opening, once per element) + 2A bits + 1 bit
- *           each way;
- *   offline client only: m bits of R (once per element), A bits of triples, 8 bytes for rho
- *           (+ 8 with select). The server's side comes from its seed: 0 bytes.
+ * Cost per element and threshold (V_l opened variables and P_l mask products at interactive
+ * level l; a group of s nodes has 2s - 1 variables, 2s - 2 at the root):
+ *   online  1 + levels + 1 rounds (levels = ceil(log6 L) - 1); 8 bytes (opening, once per
+ *           element) + sum V_l bits + 1 bit each way;
+ *   offline client only: per element m bits of R and 2^s - s - 1 bits of alpha products per local
+ *           group of s; per lane sum P_l bits of mask products, 8 bytes for rho (+ 8 with
+ *           select). The masks come from the seeds: 0 bytes.
  */
 import type { Cost, DealerStream, MaterialStream, PartyContext } from '../../protocol.ts';
 import { cost } from '../../protocol.ts';
@@ -36,31 +43,242 @@ export interface BoolCompareMaterial {
   readonly r: Ring;
   /** XOR shares of R's bits: vector j (bit j, least significant first) over the n elements. */
   readonly rBits: Uint32Array[];
-  /** AND triples: per AND slot one vector over the lanes, slots in tree order. */
-  readonly a: Uint32Array;
-  readonly b: Uint32Array;
-  readonly c: Uint32Array;
+  /** XOR shares of the local level's alpha products (vectors over the n elements, group by group). */
+  readonly alphaProducts: Uint32Array;
+  /** Per interactive level: XOR shares of the masks of its opened variables (vectors, group by group). */
+  readonly masks: Uint32Array[];
+  /** Per tree level: XOR shares of the masks' products over each group's subsets (`groupShape`). */
+  readonly products: Uint32Array[];
   /** rho per lane: XOR share (a vector), arithmetic share, and shares of rho r. */
   readonly rhoBits: Uint32Array;
   readonly rho: Ring;
   readonly rhoR: Ring | undefined;
 }
 
-/** ANDs per comparison at each tree level, for L leaves. */
-export function treeLevels(leaves: number): number[] {
-  const levels: number[] = [];
-  for (let c = leaves; c > 1;) {
-    const pairs = c >> 1;
-    const next = pairs + (c & 1);
-    levels.push(next === 1 ? 1 : 2 * pairs);
-    c = next;
+/**
+ * Most tree nodes one group combines (locally at the first level, in one round later). A group of
+ * s nodes needs about 2^s products from the dealer and 3 2^s vector operations per party, so
+ * the width trades material and local work for rounds: 6 resolves the 30 leaves of softmax's
+ * maximum in one round (a binary tree of ANDs: 5).
+ */
+const MAX_FAN_IN = 6;
+
+/** One level of the tree: its nodes, most significant first, combined by consecutive groups. */
+export interface TreeLevel {
+  readonly sizes: readonly number[];
+  /** The root level needs no eq output. */
+  readonly root: boolean;
+}
+
+/** c nodes in k consecutive groups of balanced sizes. */
+function balanced(c: number, k: number): number[] {
+  const base = Math.floor(c / k);
+  return Array.from({ length: k }, (_, g) => base + (g < c % k ? 1 : 0));
+}
+
+/** Groups as small as possible such that at most `groups` of them cover c nodes. */
+function groupsOf(c: number, groups: number): number[] {
+  const size = Math.ceil(c / groups);
+  return balanced(c, Math.ceil(c / size));
+}
+
+/**
+ * The tree for L leaves. Leaves depend only on the public y and the dealer's alpha, so the
+ * first level is local: the dealer shares products of alpha's bits (LocalShape) and each group
+ * of up to MAX_FAN_IN leaves is combined without a round. Then as few interactive levels as
+ * fan-in MAX_FAN_IN allows, each level's groups as small as that depth allows (material and
+ * local work grow as 2^size), sizes balanced.
+ */
+export function treePlan(leaves: number): { local: number[]; levels: TreeLevel[] } {
+  let depth = 0;
+  while (MAX_FAN_IN ** (depth + 1) < leaves) depth++;
+  const local = groupsOf(leaves, MAX_FAN_IN ** depth);
+  const levels: TreeLevel[] = [];
+  for (let c = local.length, left = depth; left > 0; left--) {
+    const sizes = groupsOf(c, MAX_FAN_IN ** (left - 1));
+    levels.push({ sizes, root: sizes.length === 1 });
+    c = sizes.length;
   }
-  return levels;
+  return { local, levels };
+}
+
+/**
+ * A local group of s leaves (0 most significant): with c_i = not y_i (public), eq_i = alpha_i
+ * xor c_i and lt_i = c_i alpha_i, so
+ *     lt = xor over S != {} of C^(U(S)) alpha^S,   U(S) = {j} + {i < j not in S}, j = max S
+ *     eq = xor over S of C^([s] \ S) alpha^S
+ * with C^U the product of the c_i in U and alpha^S a dealer product (|S| >= 2), alpha_i's share
+ * (|S| = 1) or 1 (S empty: party 0's).
+ */
+interface LocalShape {
+  /** The dealer's products: leaf subsets of size >= 2, ascending. */
+  readonly subsets: readonly number[];
+  /** Terms: C subset and alpha source (ONE, leaf i < s, or s + k the k-th product). */
+  readonly termC: Int32Array;
+  readonly termA: Int32Array;
+  /** Output 0 (lt) is terms [0, ends[0]), output 1 (eq, below the root) the rest. */
+  readonly ends: Int32Array;
+}
+
+function makeLocalShape(s: number, root: boolean): LocalShape {
+  const full = (1 << s) - 1;
+  const subsets = submasks(full).filter((sub) => popcount(sub) >= 2);
+  const index = new Map(subsets.map((sub, k) => [sub, s + k]));
+  const aOf = (sub: number) =>
+    sub === 0 ? ONE : popcount(sub) === 1 ? 31 - Math.clz32(sub) : index.get(sub)!;
+  const termC: number[] = [];
+  const termA: number[] = [];
+  const ends: number[] = [];
+  for (const sub of submasks(full)) {
+    if (sub === 0) continue;
+    const j = 31 - Math.clz32(sub);
+    termC.push((((1 << j) - 1) & ~sub) | (1 << j));
+    termA.push(aOf(sub));
+  }
+  ends.push(termC.length);
+  if (!root) {
+    for (const sub of submasks(full)) {
+      termC.push(full & ~sub);
+      termA.push(aOf(sub));
+    }
+    ends.push(termC.length);
+  }
+  return {
+    subsets,
+    termC: Int32Array.from(termC),
+    termA: Int32Array.from(termA),
+    ends: Int32Array.from(ends),
+  };
+}
+
+/**
+ * How one group of s >= 2 nodes (0 most significant) is combined. Its variables are
+ * eq_0..eq_{s-1} (eq_{s-1} only below the root) and lt_1..lt_{s-1} (variable bits, eq_i = bit i,
+ * lt_j = bit nEq + j - 1); its outputs are
+ *     lt = lt_0 xor T_1 xor ... xor T_{s-1},   T_j = eq_0 ... eq_{j-1} lt_j
+ *     eq = E = eq_0 ... eq_{s-1}
+ * (the T_j exclude each other). Every variable v is opened masked, D_v = v xor a_v, and a
+ * monomial is expanded as prod (D_v xor a_v) = xor over S of D^(T \ S) A_S with A_S the product
+ * of the masks in S: 1 (S empty: party 0's share), a_v, or a dealer product (|S| >= 2).
+ */
+interface GroupShape {
+  readonly vars: number;
+  readonly nEq: number;
+  /** The dealer's products: variable subsets of size >= 2, ascending. */
+  readonly subsets: readonly number[];
+  /**
+   * The D table: every nonzero variable subset some D^(...) of the expansion needs, ascending;
+   * entry k is entry dParent[k] (-1: none, all ones) times variable dVar[k].
+   */
+  readonly dParent: Int32Array;
+  readonly dVar: Int32Array;
+  /** The terms of all outputs (T_1..T_{s-1}, then E below the root): D entry (-1: none), A source. */
+  readonly termD: Int32Array;
+  readonly termA: Int32Array;
+  /** Output t's terms (0: lt's T_j, 1: E) are termD/termA[ends[t - 1] .. ends[t]). */
+  readonly ends: Int32Array;
+}
+
+/** A term's A source: -1 the constant 1, v < vars a variable's mask, vars + k the k-th product. */
+const ONE = -1;
+
+function popcount(v: number): number {
+  let c = 0;
+  for (let x = v; x; x &= x - 1) c++;
+  return c;
+}
+
+/** Every subset of the bit set t, ascending. */
+function submasks(t: number): number[] {
+  const out: number[] = [];
+  for (let s = t; ; s = (s - 1) & t) {
+    out.push(s);
+    if (s === 0) break;
+  }
+  return out.reverse();
+}
+
+function makeGroupShape(s: number, root: boolean): GroupShape {
+  const nEq = root ? s - 1 : s;
+  const vars = nEq + s - 1;
+  const monomials: number[] = [];
+  for (let j = 1; j < s; j++) monomials.push(((1 << j) - 1) | (1 << (nEq + j - 1)));
+  if (!root) monomials.push((1 << s) - 1);
+  const subsetSet = new Set<number>();
+  const dSet = new Set<number>();
+  for (const t of monomials)
+    for (const sub of submasks(t)) {
+      if (popcount(sub) >= 2) subsetSet.add(sub);
+      if (sub !== t) dSet.add(t & ~sub);
+    }
+  const subsets = [...subsetSet].sort((a, b) => a - b);
+  const index = new Map(subsets.map((sub, k) => [sub, vars + k]));
+  const aOf = (sub: number) =>
+    sub === 0 ? ONE : popcount(sub) === 1 ? 31 - Math.clz32(sub) : index.get(sub)!;
+  const dMasks = [...dSet].sort((a, b) => a - b);
+  const dSlot = new Map(dMasks.map((dm, k) => [dm, k]));
+  dSlot.set(0, -1);
+  const termD: number[] = [];
+  const termA: number[] = [];
+  const ends: number[] = [];
+  monomials.forEach((t, j) => {
+    for (const sub of submasks(t)) {
+      termD.push(dSlot.get(t & ~sub)!);
+      termA.push(aOf(sub));
+    }
+    // Output 0 is lt (the T_j xored), output 1 is E.
+    if (j >= s - 2) ends.push(termD.length);
+  });
+  return {
+    vars,
+    nEq,
+    subsets,
+    dParent: Int32Array.from(dMasks, (dm) => dSlot.get(dm & (dm - 1))!),
+    dVar: Int32Array.from(dMasks, (dm) => 31 - Math.clz32(dm & -dm)),
+    termD: Int32Array.from(termD),
+    termA: Int32Array.from(termA),
+    ends: Int32Array.from(ends),
+  };
+}
+
+/** GROUP_SHAPES[root ? 1 : 0][s] for 2 <= s <= MAX_FAN_IN, built once. */
+const GROUP_SHAPES: readonly (readonly GroupShape[])[] = [false, true].map((root) =>
+  Array.from({ length: MAX_FAN_IN + 1 }, (_, s) => makeGroupShape(Math.max(s, 2), root)),
+);
+
+function groupShape(s: number, root: boolean): GroupShape {
+  return GROUP_SHAPES[root ? 1 : 0]![s]!;
+}
+
+/** LOCAL_SHAPES[root ? 1 : 0][s] for 1 <= s <= MAX_FAN_IN. */
+const LOCAL_SHAPES: readonly (readonly LocalShape[])[] = [false, true].map((root) =>
+  Array.from({ length: MAX_FAN_IN + 1 }, (_, s) => makeLocalShape(Math.max(s, 1), root)),
+);
+
+function localShape(s: number, root: boolean): LocalShape {
+  return LOCAL_SHAPES[root ? 1 : 0]![s]!;
+}
+
+/** Dealer products of the local level, all groups. */
+function localProducts(local: readonly number[]): number {
+  return local.reduce((sum, s) => sum + localShape(s, local.length === 1).subsets.length, 0);
 }
 
 const words = (lanes: number) => Math.ceil(lanes / 32);
 const vectorBytes = (lanes: number) => 4 * words(lanes);
-const andSlots = (p: CompareParams) => treeLevels(p.bits - 1).reduce((s, k) => s + k, 0);
+
+/** Opened variables and dealer products of one level (groups of one node have neither). */
+function levelCounts(level: TreeLevel): { vars: number; products: number } {
+  let vars = 0;
+  let products = 0;
+  for (const s of level.sizes) {
+    if (s < 2) continue;
+    const g = groupShape(s, level.root);
+    vars += g.vars;
+    products += g.subsets.length;
+  }
+  return { vars, products };
+}
 
 /** The bytes as words: a view when aligned (callers never write into it), else a copy. */
 function asWords(bytes: Uint8Array): Uint32Array {
@@ -83,17 +301,67 @@ function ringOfVector(v: Uint32Array, lanes: number): Ring {
   return out;
 }
 
+/** The masks' products of every group of a level (what the dealer XOR-shares). */
+function maskProducts(level: TreeLevel, masks: Uint32Array, width: number): Uint32Array {
+  const out = new Uint32Array(levelCounts(level).products * width);
+  let v0 = 0;
+  let k = 0;
+  for (const s of level.sizes) {
+    if (s < 2) continue;
+    const g = groupShape(s, level.root);
+    for (const sub of g.subsets) {
+      const o = out.subarray(k * width, (k + 1) * width);
+      o.fill(0xffffffff);
+      for (let v = 0; v < g.vars; v++)
+        if (sub & (1 << v)) {
+          const a = masks.subarray((v0 + v) * width, (v0 + v + 1) * width);
+          for (let i = 0; i < width; i++) o[i] = o[i]! & a[i]!;
+        }
+      k++;
+    }
+    v0 += g.vars;
+  }
+  return out;
+}
+
+/**
+ * The local level's products of alpha's bits, group by group (R's bit planes from bit drop up;
+ * leaf k, most significant first, is plane L - 1 - k).
+ */
+function alphaProducts(local: readonly number[], planes: readonly Uint32Array[], width: number): Uint32Array {
+  const L = planes.length - 1;
+  const out = new Uint32Array(localProducts(local) * width);
+  let leaf = 0;
+  let k = 0;
+  for (const s of local) {
+    for (const sub of localShape(s, local.length === 1).subsets) {
+      const o = out.subarray(k * width, (k + 1) * width);
+      o.fill(0xffffffff);
+      for (let i = 0; i < s; i++)
+        if (sub & (1 << i)) {
+          const a = planes[L - 1 - (leaf + i)]!;
+          for (let w = 0; w < width; w++) o[w] = o[w]! & a[w]!;
+        }
+      k++;
+    }
+    leaf += s;
+  }
+  return out;
+}
+
 export function dealBoolCompare(p: CompareParams, d: DealerStream): void {
   checkCompareParams(p);
   const lanes = p.n * p.points;
+  const width = words(lanes);
   const r = d.sharedRandom(p.n);
-  for (const plane of bitPlanes(r, p.drop, p.bits)) d.shareBytes(asBytes(plane));
-  const slotBytes = andSlots(p) * vectorBytes(lanes);
-  const a = asWords(d.sharedRandomBytes(slotBytes));
-  const b = asWords(d.sharedRandomBytes(slotBytes));
-  const c = new Uint32Array(a.length);
-  for (let i = 0; i < c.length; i++) c[i] = a[i]! & b[i]!;
-  d.shareBytes(asBytes(c));
+  const planes = bitPlanes(r, p.drop, p.bits);
+  for (const plane of planes) d.shareBytes(asBytes(plane));
+  const { local, levels } = treePlan(p.bits - 1);
+  d.shareBytes(asBytes(alphaProducts(local, planes, words(p.n))));
+  for (const level of levels) {
+    const masks = asWords(d.sharedRandomBytes(levelCounts(level).vars * vectorBytes(lanes)));
+    d.shareBytes(asBytes(maskProducts(level, masks, width)));
+  }
   const rhoBits = asWords(d.sharedRandomBytes(vectorBytes(lanes)));
   const rho = ringOfVector(rhoBits, lanes);
   d.share(rho);
@@ -105,50 +373,180 @@ export function boolCompareMaterial(p: CompareParams, s: MaterialStream): BoolCo
   const lanes = p.n * p.points;
   const r = s.sharedRandom(p.n);
   const rBits = Array.from({ length: p.bits }, () => asWords(s.shareBytes(vectorBytes(p.n))));
-  const slotBytes = andSlots(p) * vectorBytes(lanes);
-  const a = asWords(s.sharedRandomBytes(slotBytes));
-  const b = asWords(s.sharedRandomBytes(slotBytes));
-  const c = asWords(s.shareBytes(slotBytes));
+  const { local, levels } = treePlan(p.bits - 1);
+  const alpha = asWords(s.shareBytes(localProducts(local) * vectorBytes(p.n)));
+  const masks: Uint32Array[] = [];
+  const products: Uint32Array[] = [];
+  for (const level of levels) {
+    const counts = levelCounts(level);
+    masks.push(asWords(s.sharedRandomBytes(counts.vars * vectorBytes(lanes))));
+    products.push(asWords(s.shareBytes(counts.products * vectorBytes(lanes))));
+  }
   const rhoBits = asWords(s.sharedRandomBytes(vectorBytes(lanes)));
   const rho = s.share(lanes);
   const rhoR = p.select ? s.share(lanes) : undefined;
-  return { kind: 'bool', r, rBits, a, b, c, rhoBits, rho, rhoR };
+  return { kind: 'bool', r, rBits, alphaProducts: alpha, masks, products, rhoBits, rho, rhoR };
 }
 
-/** One round of ANDs: x[s] & y[s] for every slot vector, with triples from slot `from` on. */
-async function andVectors(
-  ctx: PartyContext,
-  m: BoolCompareMaterial,
-  x: readonly Uint32Array[],
-  y: readonly Uint32Array[],
-  from: number,
+/** Words per block of the group evaluation: its D table stays in cache. */
+const BLOCK = 512;
+
+/**
+ * A group's outputs (shares) from the opened D values, the variables' mask shares and the
+ * mask products, block by block over the words: first the D table, then each output's terms.
+ */
+function evaluateGroup(
+  g: GroupShape,
+  opened: Uint32Array,
+  masks: Uint32Array,
+  products: Uint32Array,
+  v0: number,
+  k0: number,
   width: number,
-): Promise<Uint32Array[]> {
-  const slots = x.length;
-  const mine = new Uint32Array(2 * slots * width);
-  for (let s = 0; s < slots; s++) {
-    const t = (from + s) * width;
-    const xs = x[s]!;
-    const ys = y[s]!;
-    for (let i = 0; i < width; i++) {
-      mine[s * width + i] = xs[i]! ^ m.a[t + i]!;
-      mine[(slots + s) * width + i] = ys[i]! ^ m.b[t + i]!;
+  lead: number,
+  outs: readonly Uint32Array[],
+): void {
+  const { dParent, dVar, termD, termA, ends, vars } = g;
+  const table = new Uint32Array(dParent.length * BLOCK);
+  for (let w0 = 0; w0 < width; w0 += BLOCK) {
+    const len = Math.min(BLOCK, width - w0);
+    for (let k = 0; k < dParent.length; k++) {
+      const at = k * BLOCK;
+      const dv = (v0 + dVar[k]!) * width + w0;
+      const parent = dParent[k]!;
+      if (parent < 0) for (let i = 0; i < len; i++) table[at + i] = opened[dv + i]!;
+      else {
+        const pa = parent * BLOCK;
+        for (let i = 0; i < len; i++) table[at + i] = table[pa + i]! & opened[dv + i]!;
+      }
+    }
+    let q = 0;
+    for (let t = 0; t < ends.length; t++) {
+      const out = outs[t]!;
+      for (const end = ends[t]!; q < end; q++) {
+        const d = termD[q]!;
+        const src = termA[q]!;
+        if (src === ONE) {
+          // The constant 1 is party 0's: D^T alone.
+          if (lead === 0) continue;
+          const at = d * BLOCK;
+          for (let i = 0; i < len; i++) out[w0 + i] = out[w0 + i]! ^ table[at + i]!;
+          continue;
+        }
+        const a = src < vars ? masks : products;
+        const aAt = (src < vars ? v0 + src : k0 + src - vars) * width + w0;
+        if (d < 0) {
+          for (let i = 0; i < len; i++) out[w0 + i] = out[w0 + i]! ^ a[aAt + i]!;
+        } else {
+          const at = d * BLOCK;
+          for (let i = 0; i < len; i++) out[w0 + i] = out[w0 + i]! ^ (table[at + i]! & a[aAt + i]!);
+        }
+      }
     }
   }
-  const theirs = asWords(await ctx.exchange(asBytes(mine)));
+}
+
+/**
+ * A local group's outputs (shares) from the public y_i (c_i = not y_i) and the alpha sources (leaf
+ * bits, then products; word w of the lanes is word w mod `period` of a source), block by block:
+ * first the table of C^U over every U, then each output's terms.
+ */
+function evaluateLocal(
+  g: LocalShape,
+  y: readonly Uint32Array[],
+  sources: readonly Uint32Array[],
+  period: number,
+  width: number,
+  lead: number,
+  outs: readonly Uint32Array[],
+): void {
+  const { termC, termA, ends } = g;
+  const entries = 1 << y.length;
+  const table = new Uint32Array(entries * BLOCK);
+  for (let w0 = 0, len = 0; w0 < width; w0 += len) {
+    // Blocks stay within one period: source word w0 + i is word s0 + i of the sources.
+    len = Math.min(BLOCK, width - w0, period - (w0 % period));
+    const s0 = w0 % period;
+    table.fill(0xffffffff, 0, len);
+    for (let u = 1; u < entries; u++) {
+      const at = u * BLOCK;
+      const pa = (u & (u - 1)) * BLOCK;
+      const yv = y[31 - Math.clz32(u & -u)]!;
+      for (let i = 0; i < len; i++) table[at + i] = table[pa + i]! & ~yv[w0 + i]!;
+    }
+    let q = 0;
+    for (let t = 0; t < ends.length; t++) {
+      const out = outs[t]!;
+      for (const end = ends[t]!; q < end; q++) {
+        const at = termC[q]! * BLOCK;
+        const src = termA[q]!;
+        if (src === ONE) {
+          if (lead === 0) continue;
+          for (let i = 0; i < len; i++) out[w0 + i] = out[w0 + i]! ^ table[at + i]!;
+          continue;
+        }
+        const a = sources[src]!;
+        for (let i = 0; i < len; i++) out[w0 + i] = out[w0 + i]! ^ (table[at + i]! & a[s0 + i]!);
+      }
+    }
+  }
+}
+
+/**
+ * One level of the tree, one round: every group's variables opened masked at once, then each
+ * group's lt (and eq) from the expansion in GroupShape, word by word.
+ */
+async function combineLevel(
+  ctx: PartyContext,
+  level: TreeLevel,
+  masks: Uint32Array,
+  products: Uint32Array,
+  lt: readonly Uint32Array[],
+  eq: readonly Uint32Array[],
+  width: number,
+): Promise<{ lt: Uint32Array[]; eq: Uint32Array[] }> {
   const lead = ctx.index === 0 ? 0xffffffff : 0;
-  const out: Uint32Array[] = [];
-  for (let s = 0; s < slots; s++) {
-    const t = (from + s) * width;
-    const z = new Uint32Array(width);
-    for (let i = 0; i < width; i++) {
-      const d = mine[s * width + i]! ^ theirs[s * width + i]!;
-      const e = mine[(slots + s) * width + i]! ^ theirs[(slots + s) * width + i]!;
-      z[i] = m.c[t + i]! ^ (d & m.b[t + i]!) ^ (e & m.a[t + i]!) ^ (d & e & lead);
+  // This party's share of each variable, masked, group by group.
+  const opened = new Uint32Array(masks.length);
+  let v0 = 0;
+  let node = 0;
+  for (const s of level.sizes) {
+    if (s >= 2) {
+      const g = groupShape(s, level.root);
+      for (let v = 0; v < g.vars; v++) {
+        const src = v < g.nEq ? eq[node + v]! : lt[node + v - g.nEq + 1]!;
+        const at = (v0 + v) * width;
+        for (let i = 0; i < width; i++) opened[at + i] = src[i]! ^ masks[at + i]!;
+      }
+      v0 += g.vars;
     }
-    out.push(z);
+    node += s;
   }
-  return out;
+  const theirs = asWords(await ctx.exchange(asBytes(opened)));
+  for (let i = 0; i < opened.length; i++) opened[i] = opened[i]! ^ theirs[i]!;
+  const nlt: Uint32Array[] = [];
+  const neq: Uint32Array[] = [];
+  v0 = 0;
+  node = 0;
+  let k0 = 0;
+  for (const s of level.sizes) {
+    if (s < 2) {
+      nlt.push(lt[node]!);
+      neq.push(eq[node]!);
+      node += 1;
+      continue;
+    }
+    const g = groupShape(s, level.root);
+    // lt = lt_0 xor T_1 xor ... xor T_{s-1}; eq = E.
+    const outs = [lt[node]!.slice(), ...(level.root ? [] : [new Uint32Array(width)])];
+    evaluateGroup(g, opened, masks, products, v0, k0, width, lead, outs);
+    nlt.push(outs[0]!);
+    if (!level.root) neq.push(outs[1]!);
+    v0 += g.vars;
+    k0 += g.subsets.length;
+    node += s;
+  }
+  return { lt: nlt, eq: neq };
 }
 
 /** XOR shares of [y < alpha] per lane (a vector), one round per tree level. */
@@ -161,56 +559,35 @@ async function lessThanTree(
   const L = p.bits - 1;
   const width = words(y.length);
   const lead = ctx.index === 0 ? 0xffffffff : 0;
-  // Leaves, most significant bit first.
+  const { local, levels } = treePlan(L);
+  const root = local.length === 1;
+  const wordsN = words(p.n);
+  const yPlanes = bitPlanes(y, 0, L);
+  // The local level, group by group; leaves most significant first.
   let lt: Uint32Array[] = [];
   let eq: Uint32Array[] = [];
-  const yPlanes = bitPlanes(y, 0, L);
-  for (let k = 0; k < L; k++) {
-    const pos = L - 1 - k;
-    const yv = yPlanes[pos]!;
-    const rv = tilePlane(m.rBits[pos]!, p.n, p.points);
-    const l = new Uint32Array(width);
-    const e = new Uint32Array(width);
-    for (let i = 0; i < width; i++) {
-      l[i] = rv[i]! & ~yv[i]!;
-      e[i] = rv[i]! ^ (lead & ~yv[i]!);
-    }
-    lt.push(l);
-    eq.push(e);
+  let leaf = 0;
+  let k0 = 0;
+  for (const s of local) {
+    const shape = localShape(s, root);
+    // The leaves' y bits; c_i = not y_i.
+    const ys = Array.from({ length: s }, (_, i) => yPlanes[L - 1 - (leaf + i)]!);
+    const perElement = [
+      ...ys.map((_, i) => m.rBits[L - 1 - (leaf + i)]!),
+      ...shape.subsets.map((_, k) => m.alphaProducts.subarray((k0 + k) * wordsN, (k0 + k + 1) * wordsN)),
+    ];
+    // Alpha is per element: whole words per threshold are read in place, else tiled.
+    const inPlace = p.n % 32 === 0 && p.n > 0;
+    const sources = inPlace ? perElement : perElement.map((v) => tilePlane(v, p.n, p.points));
+    const outs = [new Uint32Array(width), ...(root ? [] : [new Uint32Array(width)])];
+    evaluateLocal(shape, ys, sources, inPlace ? wordsN : Math.max(width, 1), width, lead, outs);
+    lt.push(outs[0]!);
+    if (!root) eq.push(outs[1]!);
+    leaf += s;
+    k0 += shape.subsets.length;
   }
-  let used = 0;
-  while (lt.length > 1) {
-    const c = lt.length;
-    const pairs = c >> 1;
-    const root = pairs + (c & 1) === 1;
-    const xs: Uint32Array[] = [];
-    const ys: Uint32Array[] = [];
-    for (let q = 0; q < pairs; q++) {
-      xs.push(eq[2 * q]!);
-      ys.push(lt[2 * q + 1]!);
-      if (!root) {
-        xs.push(eq[2 * q]!);
-        ys.push(eq[2 * q + 1]!);
-      }
-    }
-    const ands = await andVectors(ctx, m, xs, ys, used, width);
-    used += xs.length;
-    const nlt: Uint32Array[] = [];
-    const neq: Uint32Array[] = [];
-    for (let q = 0; q < pairs; q++) {
-      const hi = lt[2 * q]!;
-      const t = ands[root ? q : 2 * q]!;
-      for (let i = 0; i < width; i++) t[i] = t[i]! ^ hi[i]!;
-      nlt.push(t);
-      if (!root) neq.push(ands[2 * q + 1]!);
-    }
-    if (c & 1) {
-      nlt.push(lt[c - 1]!);
-      neq.push(eq[c - 1]!);
-    }
-    lt = nlt;
-    eq = neq;
-  }
+  for (let l = 0; l < levels.length; l++)
+    ({ lt, eq } = await combineLevel(ctx, levels[l]!, m.masks[l]!, m.products[l]!, lt, eq, width));
   return lt[0]!;
 }
 
@@ -248,9 +625,13 @@ export async function finishBoolCompare(
 
 export function boolCompareCost(p: CompareParams): Cost {
   const lanes = p.n * p.points;
-  const levels = treeLevels(p.bits - 1);
-  const online = 8 * p.n + levels.reduce((s, k) => s + 2 * k * vectorBytes(lanes), 0) + vectorBytes(lanes);
+  const { local, levels: tree } = treePlan(p.bits - 1);
+  const levels = tree.map(levelCounts);
+  const online = 8 * p.n + levels.reduce((s, l) => s + l.vars * vectorBytes(lanes), 0) + vectorBytes(lanes);
   const offline =
-    p.bits * vectorBytes(p.n) + andSlots(p) * vectorBytes(lanes) + 8 * lanes * (p.select ? 2 : 1);
+    p.bits * vectorBytes(p.n) +
+    localProducts(local) * vectorBytes(p.n) +
+    levels.reduce((s, l) => s + l.products * vectorBytes(lanes), 0) +
+    8 * lanes * (p.select ? 2 : 1);
   return cost({ onlineBytes: [online, online], rounds: levels.length + 2, offlineBytes: [0, offline] });
 }

@@ -75,13 +75,45 @@ describe.each(COMPARE_VARIANTS)('comparison (%s)', (variant) => {
   });
 });
 
+describe('boolean comparison tree', () => {
+  it.each([2, 3, 4, 7, 8, 9, 14, 18, 31, 38, 45])(
+    'is exact and costs what it states at width %i (groups of every size, 0..2 rounds of tree)',
+    async (bits) => {
+      const n = 700;
+      // |x - t| < 2^(bits-1): x below 2^(bits-3) in magnitude, and so are the thresholds
+      const thresholds = bits >= 6 ? [0n, 3n, -(1n << BigInt(bits - 4))] : [0n];
+      const x = inputs(n, Math.max(2, bits - 2), thresholds);
+      const p: CompareParams = { variant: 'bool', n, points: thresholds.length, bits, drop: 0, select: true };
+      const s = new TwoPartySession();
+      const [r0, r1] = await s.run(
+        compareProtocol,
+        p,
+        splitShares(x).map((xs) => ({ x: xs, thresholds })) as never,
+        'cmp',
+      );
+      const lt = ringAdd(r0.lt, r1.lt);
+      const ltx = ringAdd(r0.ltx!, r1.ltx!);
+      let bad = 0;
+      thresholds.forEach((t, k) => {
+        for (let i = 0; i < n; i++) {
+          const want = x[i]! < t ? 1n : 0n;
+          if (lt[k * n + i] !== want || ltx[k * n + i] !== want * x[i]!) bad++;
+        }
+      });
+      expect(bad).toBe(0);
+      expectMeasuredCost(s, 'cmp', compareCost(p));
+    },
+  );
+});
+
 describe('comparison costs', () => {
   it('trade rounds for material: one round with DCF keys, a tree of AND rounds with boolean sharing', () => {
     const base = { n: 1000, points: 1, bits: 32, drop: 0, select: true } as const;
     const dcf = compareCost({ ...base, variant: 'dcf' });
     const bool = compareCost({ ...base, variant: 'bool' });
     expect(dcf.rounds).toBe(1);
-    expect(bool.rounds).toBe(1 + Math.ceil(Math.log2(31)) + 1);
+    // 32 - 1 = 31 tree leaves: 6 groups of up to 6 combined locally, then one round to the root
+    expect(bool.rounds).toBe(1 + 1 + 1);
     expect(bool.offlineBytes[1]).toBeLessThan(dcf.offlineBytes[1] / 10);
     expect(dcf.onlineBytes[0]).toBeLessThan(bool.onlineBytes[0]);
   });
