@@ -249,9 +249,13 @@ describe('a plan with derived LoRA factors', () => {
   const plan = join(dir, 'plan.ts');
   const serverBundle = join(dir, 'plan.server.onnx');
 
+  const certs = join(dir, 'certs');
+
   beforeAll(() => {
     const r = marillc([GPT2_LORA, '--base', GPT2, '-o', plan]);
     expect(r.code, r.stderr).toBe(0);
+    const c = marillc(['certs', '--out', certs, '--parties', 'server']);
+    expect(c.code, c.stderr).toBe(0);
   });
 
   it('the server given the fine-tuned model is told so, and the server bundle to pass', () => {
@@ -266,6 +270,8 @@ describe('a plan with derived LoRA factors', () => {
       '127.0.0.1:0',
       '--dealer',
       '127.0.0.1:1',
+      '--certs',
+      certs,
     ]);
     const line = expectOneLineError(
       run,

@@ -137,7 +137,8 @@ describe('--emit STAGE: the output stages', () => {
   it('plan prints the plan module and writes no file', async () => {
     const r = await marillc([...MODEL, '--emit', 'plan']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain('export const PLAN_HASH');
+    expect(r.stdout).toContain('definePlan(spec)');
+    expect(r.stdout).toMatch(/"hash": "[0-9a-f]{64}"/);
     expect(r.stdout).toContain('--emit plan');
     expect(r.stderr).not.toContain('wrote');
     for (const f of ['plan.ts', 'plan.server.onnx', 'plan.client.onnx']) expect(existsSync(f)).toBe(false);

@@ -235,6 +235,7 @@ describe('dealer material files', () => {
   const dir = scratchDir();
   const plan = join(dir, 'plan.ts');
   const material = join(dir, 'material');
+  const certs = join(dir, 'certs');
   const client = (materialDir: string) =>
     marillc([
       'run',
@@ -249,11 +250,14 @@ describe('dealer material files', () => {
       materialDir,
       '--input',
       GPT2_INPUT,
+      '--certs',
+      certs,
     ]);
 
   it('a material directory that cannot be written, or is damaged, is an error naming it', () => {
     const compiled = marillc([GPT2, '--base', GPT2, '-o', plan]);
     expect(compiled.code, compiled.stderr).toBe(0);
+    expect(marillc(['certs', '--out', certs, '--parties', 'client']).code).toBe(0);
     const file = join(dir, 'a-file');
     writeFileSync(file, '');
     const under = join(file, 'material');
@@ -264,6 +268,9 @@ describe('dealer material files', () => {
     const dealt = marillc(['run', plan, '--party', 'dealer', '--dealer-dir', material]);
     expect(dealt.code, dealt.stderr).toBe(0);
     rmSync(join(material, 'client', 'seeds.bin'));
-    expectOneLineError(client(material), `${join(material, 'client')}: cannot read seeds.bin`);
+    expectOneLineError(
+      client(join(material, 'client')),
+      `${join(material, 'client')}: cannot read seeds.bin`,
+    );
   });
 });

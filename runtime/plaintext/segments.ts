@@ -17,6 +17,7 @@
  */
 import { MarillError } from '../../ir/errors.ts';
 import type { Graph, ValueId } from '../../ir/graph.ts';
+import { withNodes } from '../../ir/graph.ts';
 
 export type NodeRole = 'local' | 'source' | 'idle' | 'barrier';
 
@@ -124,12 +125,15 @@ export function segmentGraph(g: Graph, s: Segment): Graph {
     throw new MarillError(`the segment reads values computed outside it (%${outside.join(', %')})`, {
       what: g.name,
     });
-  return {
-    ...g,
-    inputs: g.inputs.filter((v) => s.inputs.includes(v)),
-    outputs: s.outputs.map((value, k) => ({ name: `live_out_${k}`, value })),
-    nodes: g.nodes.filter((n, i) => keep.has(i) || s.baked.includes(n.outputs[0]!)),
-  };
+  // withNodes keeps the value table to what the remaining nodes and inputs define.
+  return withNodes(
+    {
+      ...g,
+      inputs: g.inputs.filter((v) => s.inputs.includes(v)),
+      outputs: s.outputs.map((value, k) => ({ name: `live_out_${k}`, value })),
+    },
+    g.nodes.filter((n, i) => keep.has(i) || s.baked.includes(n.outputs[0]!)),
+  );
 }
 
 /** The segments of a plan for one party (`role` and `baked` as in the module comment). */

@@ -8,7 +8,7 @@
  * one folder share one session's certificates (`marillc certs`), made once
  * beside them; each party is given only its own dealer material folder.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { makeCertificates, writeCertificates } from '../../compiler/party/certs.ts';
 import { ROLES } from '../../runtime/net/identity.ts';
@@ -37,14 +37,15 @@ const certificateFolders = new Map<string, Promise<string>>();
 
 /** A certificate folder for every plan under `parent`, made on first use. */
 function sessionCertificates(parent: string): Promise<string> {
-  const dir = join(parent, 'certs');
-  let made = certificateFolders.get(dir);
+  let made = certificateFolders.get(parent);
   if (!made) {
+    // A fresh folder: `parent` may be shared with other test files' processes (e.g. the temp dir).
     made = makeCertificates(ROLES, 1).then((c) => {
+      const dir = mkdtempSync(join(parent, 'certs-'));
       writeCertificates(dir, c);
       return dir;
     });
-    certificateFolders.set(dir, made);
+    certificateFolders.set(parent, made);
   }
   return made;
 }

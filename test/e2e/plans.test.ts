@@ -91,8 +91,9 @@ async function expectAllPartiesRefuse(plan: string, pattern: RegExp): Promise<vo
   const [peer, dealer] = [await tap(), await tap()];
   try {
     const run = (who: string, flags: string[]) =>
-      spawnMarillc(['run', plan, '--party', who, '--timeout', '4', ...flags], { timeoutMs: PARTY_TIMEOUT_MS })
-        .done;
+      spawnMarillc(['run', plan, '--party', who, '--timeout', '4', '--certs', lora.certs, ...flags], {
+        timeoutMs: PARTY_TIMEOUT_MS,
+      }).done;
     const results = await Promise.all([
       run('client', [
         '--model',
@@ -252,7 +253,7 @@ describe('a plan copied to a fresh folder', () => {
           timeout: PARTY_TIMEOUT_MS * 2,
         });
         expect(r.status, r.stderr).toBe(0);
-        expect(r.stdout).toMatch(/max abs error against the plaintext interpreter/);
+        expect(r.stderr).toMatch(/max abs error against the plaintext interpreter/);
         const out = JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8')) as Record<string, unknown>;
         expect(Object.keys(out)).toEqual(gpt2.outputs.map((o) => o.name));
       } finally {

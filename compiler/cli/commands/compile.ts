@@ -6,6 +6,7 @@
  * and its weight bundles (only when the whole pipeline runs: cli.ts refuses -o with
  * an earlier stage).
  */
+import { dirname } from 'node:path';
 import type { Graph } from '../../../ir/graph.ts';
 import { printGraph } from '../../../ir/print.ts';
 import type { CompileOptions, GeluMode, SoftmaxMode } from '../../../passes/context.ts';
@@ -20,7 +21,7 @@ import { costPlan } from '../../backend/cost.ts';
 import { formatClassTable, formatCostLine, formatCostTable } from '../../emit/cost-report.ts';
 import type { StageName } from '../../driver.ts';
 import { STAGES, completesPipeline, loadModel, runPipeline } from '../../driver.ts';
-import { writeFileAtomic } from '../../fs-util.ts';
+import { makeDirectory, writeFileAtomic } from '../../fs-util.ts';
 import type { NetworkProfile } from '../../backend/network.ts';
 import { formatSummary, summarize } from '../../emit/summary.ts';
 import { weightKeyPath, writeWeightKey } from '../../party/weight-key.ts';
@@ -108,6 +109,7 @@ export function compileCommand(model: string, flags: CompileFlags, argv: readonl
  * server's weight key; returns the paths written.
  */
 function writePlan(graph: Graph, plan: Plan, planText: string, out: string): string[] {
+  makeDirectory(dirname(out) || '.');
   const bundles = bundlePaths(out);
   const written: string[] = [];
   writeBundle(bundles.server, planWeights(graph, ['public', 'server']));
