@@ -72,3 +72,21 @@ export function planCosts(plan: Plan): { id: string; op: string; protocol: strin
     cost: b.bound.cost,
   }));
 }
+
+/** Room for hellos and control frames, whatever the plan. */
+const MIN_MESSAGE_BYTES = 64 * 1024;
+
+/**
+ * An upper bound on any one message a party of this plan sends: no message
+ * of an op is larger than all the bytes its sender sends in that op, online
+ * or at setup (the costs are exact: tests hold every protocol to them). A
+ * frame announced above it cannot be the plan's and is refused unread.
+ */
+export function largestMessageBytes(plan: Plan): number {
+  let max = MIN_MESSAGE_BYTES;
+  for (const b of bindPlan(plan)) {
+    const c = b.bound.cost;
+    max = Math.max(max, ...c.onlineBytes, ...c.setupBytes);
+  }
+  return max;
+}

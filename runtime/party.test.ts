@@ -5,11 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MarillError } from '../ir/errors.ts';
-import { writeDealerMaterial } from './dealer/files.ts';
+import { MaterialFolder, writeDealerMaterial } from './dealer/files.ts';
 import { handshake, makeHello } from './net/handshake.ts';
 import { Listener, parseEndpoint } from './net/tcp.ts';
 import { makePlan, publicWeightsDigest } from './plan.ts';
 import { runParty } from './party.ts';
+import { recvControl, sendControl } from './serve/control.ts';
 import { SMALL_LAYER, bertEncoderLayer, layerInput, layerWeights } from '../test/runtime/layers.ts';
 
 const dirs: string[] = [];
@@ -30,10 +31,18 @@ describe('runParty', () => {
     const plan = makePlan(graph);
     const dir = materialDir(plan);
     const listener = await Listener.open(parseEndpoint('127.0.0.1:0'), { peerRole: 'client' });
-    // A fake server: completes the handshake, then leaves when the protocol starts.
+    // A fake server: completes the handshake, welcomes the client, then leaves when the protocol starts.
     const fake = (async () => {
       const ch = await listener.accept(10_000);
-      await handshake(ch, makeHello('server', plan.hash, publicWeightsDigest(plan.publicWeights)), 'client');
+      const tag = MaterialFolder.open(plan, 'server', dir).tag;
+      await handshake(
+        ch,
+        makeHello('server', plan.hash, publicWeightsDigest(plan.publicWeights), tag),
+        'client',
+      );
+      sendControl(ch, { control: 'welcome', session: 1 });
+      await recvControl(ch, ['infer']);
+      sendControl(ch, { control: 'go', material: 0 });
       ch.close();
       listener.close();
     })();

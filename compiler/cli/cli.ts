@@ -15,6 +15,7 @@ import type { AdviseFlags } from './commands/advise.ts';
 import type { CompileFlags } from './commands/compile.ts';
 import type { EvalFlags } from './commands/eval.ts';
 import type { RunFlags, SimulateFlags } from './commands/run.ts';
+import type { ServeFlags } from './commands/serve.ts';
 
 const EXAMPLES = `
 Examples:
@@ -147,12 +148,57 @@ export function buildProgram(argv: readonly string[]): Command {
       .option('--dealer <host:port>', 'a live dealer process')
       .option('--dealer-dir <dir>', 'dealer material generated ahead (the dealer writes it with this flag)')
       .option('--inferences <n>', 'dealer with --dealer-dir: inferences of material to generate', '1')
-      .option('--input <file>', 'client: input JSON')
-      .option('--out <file>', 'client: write outputs JSON here instead of stdout')
-      .option('--report <file>', "write this party's measured costs as JSON")
+      .option(
+        '--input <file>',
+        'client: input JSON (repeat for several inferences in one session; - reads stdin)',
+        collect,
+      )
+      .option(
+        '--out <file>',
+        'client: write outputs JSON here instead of stdout (an array when several --input)',
+      )
+      .option(
+        '--report <file>',
+        "write this party's measured costs as JSON (client: setup and each inference apart)",
+      )
       .option('--timeout <seconds>', 'give up on a silent peer after this long', TIMEOUT_S),
   ).action(async (plan: string, flags: RunFlags) =>
     (await import('./commands/run.ts')).runCommand(plan, flags),
+  );
+
+  addTlsOptions(
+    program
+      .command('serve <plan>')
+      .description(
+        'serve a plan until SIGTERM/SIGINT: the server (one session per client, many at once) or a live dealer for many sessions',
+      )
+      .addOption(
+        new Option('--party <party>', 'which party this process is')
+          .choices(['server', 'dealer'])
+          .makeOptionMandatory(),
+      )
+      .option('--model <file>', 'server: fine-tuned model or server bundle')
+      .requiredOption('--listen <host:port>', 'where clients (or, for the dealer, the parties) connect')
+      .option('--dealer <host:port>', 'server: a live dealer process (marillc serve --party dealer)')
+      .option('--dealer-dir <dir>', "server: dealer material generated ahead (the server's folder)")
+      .option('--max-sessions <n>', 'sessions at once; one more client is refused with a message', '16')
+      .option('--handshake-timeout <seconds>', 'end a connection that does not complete its hello', '10')
+      .option('--timeout <seconds>', 'end a session whose peer is silent this long mid-session', TIMEOUT_S)
+      .option('--grace <seconds>', 'on SIGTERM: how long running inferences may take to finish', '30')
+      .option('--ahead-mib <n>', 'dealer: memory for material dealt ahead, all sessions together', '512')
+      .option('--log-json', 'one JSON object per log line')
+      .addHelpText(
+        'after',
+        `
+Examples:
+  $ marillc serve out/plan.ts --party dealer --listen 127.0.0.1:7001 &
+  $ marillc serve out/plan.ts --party server --model out/plan.server.onnx --listen 127.0.0.1:7000 \\
+      --dealer 127.0.0.1:7001 --max-sessions 32 &
+  $ marillc run out/plan.ts --party client --model examples/gpt2/base.onnx --connect 127.0.0.1:7000 \\
+      --dealer 127.0.0.1:7001 --input a.json --input b.json --out outputs.json`,
+      ),
+  ).action(async (plan: string, flags: ServeFlags) =>
+    (await import('./commands/serve.ts')).serveCommand(plan, flags),
   );
 
   program

@@ -31,6 +31,11 @@ export interface Hello {
    * the parties must agree, or their correlated randomness would not match.
    */
   readonly material?: string;
+  /**
+   * A party's hello to the dealer: the dealer session it joins (both parties
+   * of a session derive the same id from their hellos: dealerSessionId).
+   */
+  readonly session?: string;
 }
 
 const short = (h: string) => `${h.slice(0, 12)}…`;
@@ -56,17 +61,36 @@ export function helloMismatch(
   return undefined;
 }
 
-function parseHello(bytes: Uint8Array, peer: string): Hello {
-  try {
-    const h = JSON.parse(new TextDecoder().decode(bytes)) as Hello;
-    if (typeof h !== 'object' || h === null || typeof h.planHash !== 'string') throw new Error('not a hello');
-    return h;
-  } catch {
-    throw new MarillError(`the ${peer} sent something that is not a ${PROTOCOL_NAME} hello`, { what: peer });
-  }
+/**
+ * What a listening party sends instead of its hello when it will not take the
+ * session (too many sessions, shutting down): the peer reads it where it
+ * expects the hello and fails with the reason.
+ */
+export function refusalHello(reason: string): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify({ protocol: PROTOCOL_NAME, refused: reason }));
 }
 
-export function makeHello(role: Role, planHash: string, publicWeights: string, material?: string): Hello {
+function parseHello(bytes: Uint8Array, peer: string): Hello {
+  let h: (Hello & { refused?: unknown }) | undefined;
+  try {
+    h = JSON.parse(new TextDecoder().decode(bytes)) as Hello & { refused?: unknown };
+  } catch {
+    h = undefined;
+  }
+  if (typeof h === 'object' && h !== null && typeof h.refused === 'string')
+    throw new MarillError(`the ${peer} refused the session: ${h.refused}`, { what: 'handshake' });
+  if (typeof h !== 'object' || h === null || typeof h.planHash !== 'string')
+    throw new MarillError(`the ${peer} sent something that is not a ${PROTOCOL_NAME} hello`, { what: peer });
+  return h;
+}
+
+export function makeHello(
+  role: Role,
+  planHash: string,
+  publicWeights: string,
+  material?: string,
+  session?: string,
+): Hello {
   return {
     protocol: PROTOCOL_NAME,
     version: PROTOCOL_VERSION,
@@ -75,6 +99,7 @@ export function makeHello(role: Role, planHash: string, publicWeights: string, m
     publicWeights,
     nonce: Buffer.from(Prg.freshSeed()).toString('hex'),
     ...(material !== undefined ? { material } : {}),
+    ...(session !== undefined ? { session } : {}),
   };
 }
 
@@ -99,4 +124,17 @@ export function commonSeed(a: Hello, b: Hello): Uint8Array {
   const [server, client] = a.role === 'server' ? [a, b] : [b, a];
   const h = createHash('sha256').update(`common/${server.nonce}/${client.nonce}`).digest();
   return new Uint8Array(h.subarray(0, SEED_BYTES));
+}
+
+/**
+ * The id under which both parties of a session meet at a live dealer: both
+ * nonces hashed under another label than the common seed, so the dealer
+ * (which sees the id) learns nothing of the seed.
+ */
+export function dealerSessionId(a: Hello, b: Hello): string {
+  const [server, client] = a.role === 'server' ? [a, b] : [b, a];
+  return createHash('sha256')
+    .update(`dealer-session/${server.nonce}/${client.nonce}`)
+    .digest('hex')
+    .slice(0, 32);
 }

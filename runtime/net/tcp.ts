@@ -75,6 +75,8 @@ class SocketChannel implements Channel {
     private readonly socket: net.Socket,
     readonly peer: string,
     recvTimeoutMs: number,
+    private readonly maxFrameBytes: number = MAX_FRAME_BYTES,
+    private readonly plain: boolean = false,
   ) {
     this.inbox = new Inbox(peer, recvTimeoutMs);
     socket.setNoDelay(true);
@@ -102,8 +104,13 @@ class SocketChannel implements Channel {
       if (this.pendingBytes < 4) return;
       const head = this.peek(4);
       const len = head.readUInt32BE(0);
-      if (len > MAX_FRAME_BYTES) {
-        this.inbox.fail(new MarillError(`the ${this.peer} sent a ${len}-byte message, over the limit`));
+      if (len > this.maxFrameBytes) {
+        // A TLS record header (handshake, version 3.x) where a length is due: a TLS peer on plain TCP.
+        const tlsPeer = this.plain && head[0] === 0x16 && head[1] === 0x03;
+        const why = tlsPeer
+          ? `the ${this.peer} speaks TLS, but this side is plain TCP (give both sides the --tls-* flags, or neither)`
+          : `the ${this.peer} announced a ${len}-byte message, over the limit of ${this.maxFrameBytes} bytes`;
+        this.inbox.fail(new MarillError(why));
         this.socket.destroy();
         return;
       }
@@ -165,6 +172,19 @@ function describe(role: string, socket: net.Socket): string {
   return `${role} at ${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
 }
 
+export interface ListenerOptions {
+  readonly tls?: TlsFiles;
+  /** Who connects (for messages): 'client', 'party'. */
+  readonly peerRole?: string;
+  readonly recvTimeoutMs?: number;
+  /** Frames announced above this are refused before any memory is set aside for them (default MAX_FRAME_BYTES). */
+  readonly maxFrameBytes?: number;
+  /** How long a TLS handshake may take before the connection is dropped. */
+  readonly tlsHandshakeTimeoutMs?: number;
+  /** Called when a connection fails its TLS handshake (it never becomes a channel). */
+  readonly onRejected?: (remote: string, reason: string) => void;
+}
+
 /** A listening server that hands out accepted connections as channels. */
 export class Listener {
   private readonly queue: Channel[] = [];
@@ -174,35 +194,41 @@ export class Listener {
   private constructor(
     private readonly server: net.Server,
     private readonly peerRole: string,
-    private readonly recvTimeoutMs: number,
-    secure: boolean,
+    private readonly opts: ListenerOptions,
   ) {
+    const secure = !!opts.tls;
     const event = secure ? 'secureConnection' : 'connection';
     server.on(event, (socket: net.Socket) => {
-      const ch = new SocketChannel(socket, describe(this.peerRole, socket), this.recvTimeoutMs);
+      const ch = new SocketChannel(
+        socket,
+        describe(this.peerRole, socket),
+        opts.recvTimeoutMs ?? DEFAULT_RECV_TIMEOUT_MS,
+        opts.maxFrameBytes,
+        !secure,
+      );
       const w = this.waiters.shift();
       if (w) w.resolve(ch);
       else this.queue.push(ch);
     });
-    server.on('tlsClientError', () => {
-      // A peer without a valid certificate: refused by TLS; keep listening for the real peer.
+    server.on('tlsClientError', (e: Error, socket: net.Socket) => {
+      // A peer without a valid certificate (or not speaking TLS): refused by TLS; keep listening.
+      opts.onRejected?.(`${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, e.message);
     });
   }
 
   /** Listens on host:port; a port in use (or any listen failure) is a clear MarillError. */
-  static async open(
-    at: Endpoint,
-    opts: { tls?: TlsFiles; peerRole?: string; recvTimeoutMs?: number } = {},
-  ): Promise<Listener> {
+  static async open(at: Endpoint, opts: ListenerOptions = {}): Promise<Listener> {
     const server = opts.tls
-      ? tls.createServer({ ...tlsMaterial(opts.tls), requestCert: true, rejectUnauthorized: true })
+      ? tls.createServer({
+          ...tlsMaterial(opts.tls),
+          requestCert: true,
+          rejectUnauthorized: true,
+          ...(opts.tlsHandshakeTimeoutMs !== undefined
+            ? { handshakeTimeout: opts.tlsHandshakeTimeoutMs }
+            : {}),
+        })
       : net.createServer();
-    const listener = new Listener(
-      server,
-      opts.peerRole ?? 'peer',
-      opts.recvTimeoutMs ?? DEFAULT_RECV_TIMEOUT_MS,
-      !!opts.tls,
-    );
+    const listener = new Listener(server, opts.peerRole ?? 'peer', opts);
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e: NodeJS.ErrnoException) => {
         const why = e.code === 'EADDRINUSE' ? 'address already in use' : e.message;
@@ -252,8 +278,11 @@ export class Listener {
     });
   }
 
+  /** Stops listening; accepted connections stay open, waiting accepts fail. */
   close(): void {
+    const port = this.port;
     this.server.close();
+    this.fail(new MarillError(`stopped listening on port ${port}`));
   }
 }
 
