@@ -46,6 +46,8 @@ export interface RunPartyOptions {
   readonly onListening?: (port: number) => void;
   /** Called after each node of an inference (progress display). */
   readonly onProgress?: (done: number, total: number, node: Node) => void;
+  /** Client: called once the server welcomed the session, with the server's number for it. */
+  readonly onSession?: (session: number) => void;
 }
 
 export interface PartyResult {
@@ -117,6 +119,7 @@ async function runClient(opts: RunPartyOptions, weights: CheckedWeights): Promis
       ...(opts.timeoutMs !== undefined ? { handshakeTimeoutMs: opts.timeoutMs } : {}),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     });
+    opts.onSession?.(session.number);
     const t0 = performance.now();
     const outputs: Map<string, Tensor>[] = [];
     for (const x of inputs) outputs.push(await session.infer(x));

@@ -34,6 +34,8 @@ export interface Connection {
   readonly timeoutMs: number;
   /** Called once this party listens, with the bound port (what `--listen HOST:0` got from the OS). */
   readonly onListening?: (port: number) => void;
+  /** Client: called once the server welcomed the session (with the server's session number). */
+  readonly onSession?: (session: number) => void;
 }
 
 export function readPlanInputs(plan: Plan, inputFile: string | undefined): Map<string, Tensor> {
@@ -90,6 +92,7 @@ export async function runPartyCommand(
     ...(conn.tls ? { tls: conn.tls } : {}),
     timeoutMs: conn.timeoutMs,
     ...(conn.onListening ? { onListening: conn.onListening } : {}),
+    ...(conn.onSession ? { onSession: conn.onSession } : {}),
     ...progressOption(party),
   });
 }

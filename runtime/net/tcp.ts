@@ -17,6 +17,9 @@ import { MarillError } from '../../ir/errors.ts';
 import type { Channel } from './channel.ts';
 import { DEFAULT_RECV_TIMEOUT_MS, Inbox } from './channel.ts';
 
+/** How long a closed channel waits for the peer to close its side before the socket is destroyed. */
+const CLOSE_LINGER_MS = 10_000;
+
 /** Messages above this are refused (a corrupt or hostile length prefix). */
 export const MAX_FRAME_BYTES = 1 << 30;
 
@@ -165,6 +168,8 @@ class SocketChannel implements Channel {
   close(): void {
     this.closing = true;
     this.socket.end();
+    // A peer that never closes its side must not hold the socket open for ever.
+    setTimeout(() => this.socket.destroy(), CLOSE_LINGER_MS).unref();
   }
 }
 

@@ -72,6 +72,9 @@ export async function runCommand(planFile: string, flags: RunFlags): Promise<voi
       const host = parseEndpoint(flags.listen ?? '', '--listen').host;
       process.stderr.write(`${flags.party}: listening on ${host}:${port}\n`);
     },
+    // The server's number for the session: its log line for this client names it.
+    onSession: (session: number) =>
+      process.stderr.write(`${flags.party}: session ${session} on the server at ${flags.connect}\n`),
   };
   if (flags.party === 'dealer') {
     const inferences = numberFlag('--inferences', flags.inferences, 1, true);
