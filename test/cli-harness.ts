@@ -60,22 +60,26 @@ const running = new Set<RunningMarillc>();
 
 /**
  * Starts `marillc ARGS` without waiting for it (for several communicating
- * processes). Every process gets a hard timeout (SIGKILL); killAllSpawned()
+ * processes), with `stdin` as its standard input if given. Every process gets a hard timeout (SIGKILL); killAllSpawned()
  * ends whatever a test left running.
  */
-export function spawnMarillc(args: readonly string[], opts: { timeoutMs: number }): RunningMarillc {
+export function spawnMarillc(
+  args: readonly string[],
+  opts: { timeoutMs: number; stdin?: string },
+): RunningMarillc {
   const t0 = performance.now();
   const child = spawn(process.execPath, [join(REPO, 'bin/marillc.js'), ...args], {
     cwd: REPO,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [opts.stdin !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'],
   });
+  if (opts.stdin !== undefined) child.stdin!.end(opts.stdin);
   let out = '';
   let err = '';
   let exited = false;
   let timedOut = false;
   const watchers: (() => void)[] = [];
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
     err += d;
     for (const w of [...watchers]) w();
   });

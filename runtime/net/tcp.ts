@@ -119,6 +119,8 @@ class SocketChannel implements Channel {
       }
       if (this.pendingBytes < 4 + len) return;
       this.inbox.deliver(this.takeFrame(len));
+      // A peer sending faster than this side receives: stop reading (TCP pushes back) until it catches up.
+      if (this.inbox.queuedBytes > 2 * this.maxFrameBytes) this.socket.pause();
     }
   }
 
@@ -162,7 +164,9 @@ class SocketChannel implements Channel {
   }
 
   recv(): Promise<Uint8Array> {
-    return this.inbox.recv();
+    const message = this.inbox.recv();
+    if (this.socket.isPaused() && this.inbox.queuedBytes <= 2 * this.maxFrameBytes) this.socket.resume();
+    return message;
   }
 
   close(): void {

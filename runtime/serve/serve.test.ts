@@ -158,6 +158,39 @@ describe('serving many sessions', () => {
     expect(folder.reserve()).toBe(2);
   });
 
+  it('shutdown lets the running inference finish, then refuses the next with a message', async () => {
+    const dealer = await DealerService.start({
+      plan,
+      listen: parseEndpoint('127.0.0.1:0'),
+      timeoutMs: 30_000,
+    });
+    const material = { dealer: `127.0.0.1:${dealer.port}` };
+    const { server, log } = await startServer(material);
+    let stopped = false;
+    const running = runParty({
+      plan,
+      party: 'client',
+      weights: layerWeights(graph, 'client'),
+      inputs: [1, 2, 3, 4].map((s) => new Map([['hidden_in', layerInput(layer, s)]])),
+      connect: `127.0.0.1:${server.port}`,
+      ...material,
+      timeoutMs: 30_000,
+      // Mid-way through the first inference (after its first node), the server is told to stop.
+      onProgress: (done) => {
+        if (done === 1 && !stopped) {
+          stopped = true;
+          server.shutdown();
+        }
+      },
+    }).catch((e: unknown) => e);
+    const err = await running;
+    expect((err as MarillError).message).toMatch(/refused the inference: the server is shutting down/);
+    expect(await server.done).toEqual({ sessions: 1, inferences: 1 });
+    expect(log.find((e) => e.event === 'session')?.inferences).toBe(1);
+    dealer.stop();
+    await dealer.done;
+  });
+
   it('a busy server refuses one session more with a message; a plain client on a TLS server is refused', async () => {
     const dealer = await DealerService.start({
       plan,

@@ -103,8 +103,8 @@ afterAll(() => {
   if (root) rmSync(root, { recursive: true, force: true });
 });
 
-/** A client process running one session with these inputs. */
-function client(inputFiles: readonly string[], out: string): RunningMarillc {
+/** A client process running one session with these inputs (`-`: `stdin` on standard input). */
+function client(inputFiles: readonly string[], out: string, stdin?: string): RunningMarillc {
   return spawnMarillc(
     [
       'run',
@@ -124,7 +124,7 @@ function client(inputFiles: readonly string[], out: string): RunningMarillc {
       '60',
       ...linkFlags(),
     ],
-    { timeoutMs: PROCESS_TIMEOUT_MS },
+    { timeoutMs: PROCESS_TIMEOUT_MS, ...(stdin !== undefined ? { stdin } : {}) },
   );
 }
 
@@ -222,8 +222,8 @@ describe('marillc serve', () => {
       // One line per connection: the 8 clients, the killed one and the four raw connections.
       expect(log.match(/^session \d+ from /gm)).toHaveLength(CLIENTS + 1 + misbehaving.length);
 
-      // Still up: one more client.
-      const last = client([inputs[3]!], join(root, 'last.json'));
+      // Still up: one more client, its one input on standard input, its one output an object.
+      const last = client(['-'], join(root, 'last.json'), readFileSync(inputs[3]!, 'utf8'));
       succeeded(await last.done, 'the last client');
       const lastOut = parseOutputsJson(readFileSync(join(root, 'last.json'), 'utf8'));
       expect(maxAbsDifference(lastOut, expected[3]!)).toBeLessThanOrEqual(TOLERANCE);
