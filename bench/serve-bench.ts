@@ -14,7 +14,7 @@
  * server and the dealer for CPU: the figures are this machine's, all parties on it.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunningMarillc } from '../test/cli-harness.ts';
 import { spawnMarillc } from '../test/cli-harness.ts';
@@ -45,7 +45,8 @@ export interface ServeRow {
 }
 
 export interface ServeResult {
-  readonly machine: { readonly cpus: number; readonly node: string };
+  /** The 1-minute load average when the benchmark started (other work on the machine). */
+  readonly machine: { readonly cpus: number; readonly node: string; readonly load_average: number };
   readonly note: string;
   readonly rows: readonly ServeRow[];
   /** Peak resident memory of the server process over all runs of the model (MiB). */
@@ -66,14 +67,14 @@ function models(cache: string): ServeModel[] {
       model: 'examples/gpt2/lora-merged.onnx',
       base: 'examples/gpt2/base.onnx',
       input: 'examples/gpt2/input.json',
-      inferencesPerClient: 3,
+      inferencesPerClient: 2,
     },
     {
       name: 'gpt2-larger/lora-merged',
       model: larger.variants.get('lora-merged')!,
       base: larger.base,
       input: larger.input,
-      inferencesPerClient: 2,
+      inferencesPerClient: 1,
     },
   ];
 }
@@ -199,6 +200,7 @@ async function benchModel(m: ServeModel, dir: string): Promise<{ rows: ServeRow[
 export async function runServeBench(): Promise<ServeResult> {
   const cache = process.env['MARILL_EVAL_CACHE'] ?? join(tmpdir(), 'marillc-eval');
   const work = join(tmpdir(), `marillc-serve-bench-${process.pid}`);
+  const load = Math.round(loadavg()[0]! * 10) / 10;
   const rows: ServeRow[] = [];
   const rss: Record<string, number> = {};
   for (const m of models(cache)) {
@@ -207,7 +209,7 @@ export async function runServeBench(): Promise<ServeResult> {
     rss[m.name] = Math.round(r.rss * 10) / 10;
   }
   return {
-    machine: { cpus: cpus().length, node: process.version },
+    machine: { cpus: cpus().length, node: process.version, load_average: load },
     note: 'server, live dealer and all client processes on this one machine, loopback TCP, no TLS',
     rows,
     server_peak_rss_mib: rss,

@@ -178,6 +178,8 @@ export class DealerService {
       try {
         channel = await this.listener.accept(24 * 3600_000);
       } catch {
+        // The listening socket failed: no party can come any more; the running sessions finish.
+        if (this.listener.failed && !this.stopping) this.stop();
         continue; // stopped listening (the loop ends), or a day without a party
       }
       void this.admit(channel).catch(() => channel.close());

@@ -255,6 +255,11 @@ export class Listener {
     return typeof a === 'object' && a ? a.port : 0;
   }
 
+  /** Why the listener stopped (closed, or a listening error), once it has. */
+  get failed(): MarillError | undefined {
+    return this.failure;
+  }
+
   private fail(e: MarillError): void {
     this.failure ??= e;
     for (const w of this.waiters.splice(0)) w.reject(e);

@@ -177,9 +177,18 @@ export class PartyServer {
       try {
         channel = await this.listener.accept(24 * 3600_000);
       } catch {
+        const failed = this.listener.failed;
+        if (failed && !this.stopping) {
+          // The listening socket itself failed: no client can come any more.
+          this.log({ event: 'stopping', message: `server: ${failed.message}` });
+          this.shutdown();
+        }
         continue; // stopped listening (the loop ends), or a day without a client
       }
-      void this.session(channel);
+      void this.session(channel).catch((e: unknown) => {
+        // A session's own failures are logged by it; anything else must not stop the other sessions.
+        this.log({ event: 'error', message: `server: ${e instanceof Error ? e.message : String(e)}` });
+      });
     }
   }
 
@@ -189,7 +198,11 @@ export class PartyServer {
     const max = this.opts.maxSessions ?? 16;
     if (this.running.size >= max) {
       const reason = `the server is serving its maximum of ${max} sessions; try again later`;
-      raw.send(refusalHello(reason));
+      try {
+        raw.send(refusalHello(reason));
+      } catch {
+        // the client is gone already: nothing to tell it
+      }
       raw.close();
       this.log({
         event: 'session',
