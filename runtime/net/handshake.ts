@@ -27,7 +27,7 @@ export interface Hello {
   /** Hex random contribution to the common seed (party-party only). */
   readonly nonce: string;
   /**
-   * Which dealer material this party will use (dealer session id and position);
+   * Which dealer material this party will use ('live', or a material folder's dealer run id);
    * the parties must agree, or their correlated randomness would not match.
    */
   readonly material?: string;
@@ -57,7 +57,7 @@ export function helloMismatch(
   if (mine.role !== 'dealer' && peer.role !== 'dealer' && peer.publicWeights !== mine.publicWeights)
     return `public weights differ (this side ${short(mine.publicWeights)}, ${peer.role} ${short(peer.publicWeights)})`;
   if (mine.material !== undefined && peer.material !== undefined && mine.material !== peer.material)
-    return `dealer material differs (this side ${mine.material}, ${peer.role} ${peer.material}): both parties must use the same dealer session and position`;
+    return `dealer material differs (this side ${mine.material}, ${peer.role} ${peer.material}): both parties must use the same live dealer or the same dealer run's folders`;
   return undefined;
 }
 
