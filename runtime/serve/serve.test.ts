@@ -12,7 +12,7 @@ import { interpret } from '../../ir/interpret.ts';
 import type { Tensor } from '../../ir/tensor.ts';
 import { SMALL_LAYER, bertEncoderLayer, layerInput, layerWeights } from '../../test/runtime/layers.ts';
 import { MaterialFolder, writeDealerMaterial } from '../dealer/files.ts';
-import { DealerService } from '../dealer/live.ts';
+import { DealerService, liveDealerFeed } from '../dealer/live.ts';
 import type { MaterialFlags } from '../dealer/provider.ts';
 import { materialProvider } from '../dealer/provider.ts';
 import { CheckedWeights } from '../executor.ts';
@@ -21,6 +21,7 @@ import { parseEndpoint } from '../net/tcp.ts';
 import { runParty } from '../party.ts';
 import { makePlan } from '../plan.ts';
 import type { SessionLogEntry } from './log.ts';
+import { formatLogLine } from './log.ts';
 import { PartyServer } from './server.ts';
 
 const layer = { ...SMALL_LAYER, seed: 31, nonlinear: false };
@@ -223,5 +224,57 @@ describe('serving many sessions', () => {
         expect.stringMatching(/^TLS handshake failed/),
       ]),
     );
+  });
+
+  it('the dealer gives each role of a session its seeds once, and other sessions other seeds', async () => {
+    const dealer = await DealerService.start({
+      plan,
+      listen: parseEndpoint('127.0.0.1:0'),
+      timeoutMs: 30_000,
+    });
+    const at = parseEndpoint(`127.0.0.1:${dealer.port}`);
+    try {
+      const a = await liveDealerFeed(plan, 'client', at, 'aa'.repeat(16));
+      const again = await liveDealerFeed(plan, 'client', at, 'aa'.repeat(16)).catch((e: unknown) => e);
+      expect((again as MarillError).message).toMatch(
+        /the dealer refused the session: the client of this dealer session has already connected/,
+      );
+      const b = await liveDealerFeed(plan, 'client', at, 'bb'.repeat(16));
+      expect(Buffer.from(b.seeds.stream).equals(Buffer.from(a.seeds.stream))).toBe(false);
+      const server = await liveDealerFeed(plan, 'server', at, 'aa'.repeat(16));
+      // Same dealer session: the same dealer run id in both parties' tags.
+      expect(server.tag).toBe(a.tag);
+      expect(b.tag).not.toBe(a.tag);
+      for (const f of [a, b, server]) f.close();
+    } finally {
+      dealer.stop();
+    }
+    expect((await dealer.done).sessions).toBe(2);
+  });
+});
+
+describe('session log lines', () => {
+  const entry: SessionLogEntry = {
+    event: 'session',
+    session: 7,
+    from: '127.0.0.1:50412',
+    inferences: 3,
+    bytes: 13 * 1024 * 1024,
+    seconds: 2.14,
+  };
+
+  it('text: one line with the counts, or the reason it ended', () => {
+    expect(formatLogLine(entry, false)).toBe('session 7 from 127.0.0.1:50412: 3 inferences, 13.0 MiB, 2.1 s');
+    expect(formatLogLine({ ...entry, inferences: 1, ended: 'the client closed the connection' }, false)).toBe(
+      'session 7 from 127.0.0.1:50412: ended: the client closed the connection (after 1 inference, 13.0 MiB, 2.1 s)',
+    );
+  });
+
+  it('JSON: the same fields, one object per line', () => {
+    const line = formatLogLine({ ...entry, ended: 'x\ny' }, true);
+    expect(line).not.toContain('\n');
+    const parsed = JSON.parse(line) as Record<string, unknown>;
+    expect(parsed).toMatchObject({ ...entry, ended: 'x\ny' });
+    expect(typeof parsed['time']).toBe('string');
   });
 });
