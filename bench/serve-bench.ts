@@ -17,7 +17,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunningMarillc } from '../test/cli-harness.ts';
-import { spawnMarillc } from '../test/cli-harness.ts';
+import { peakRssMib, spawnMarillc } from '../test/cli-harness.ts';
 import { generateFamily } from './models/generate.ts';
 import { GPT2 } from './models/gpt2.ts';
 import { SIZES } from './models/spec.ts';
@@ -91,12 +91,6 @@ async function portOf(p: RunningMarillc): Promise<number> {
 function percentile(sorted: readonly number[], q: number): number {
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
   return sorted[i]!;
-}
-
-/** Peak resident set of a process (Linux /proc VmHWM), in MiB. */
-function peakRssMib(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
 }
 
 async function benchModel(m: ServeModel, dir: string): Promise<{ rows: ServeRow[]; rss: number }> {

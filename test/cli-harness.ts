@@ -5,7 +5,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -149,4 +149,11 @@ export function spawnMarillc(
 /** SIGKILLs every process spawnMarillc started that is still running (for afterAll). */
 export function killAllSpawned(): void {
   for (const r of running) r.kill();
+}
+
+/** Peak resident memory of a running process so far (Linux /proc VmHWM), in MiB. */
+export function peakRssMib(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no VmHWM for process ${pid}`);
+  return Number(m[1]) / 1024;
 }

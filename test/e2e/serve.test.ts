@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evalCommand } from '../../compiler/cli/commands/eval.ts';
 import { examplePath, findVariant, loadExamplesManifest, shapeFlags } from '../../examples/manifest.ts';
 import type { RunningMarillc, SpawnedResult } from '../cli-harness.ts';
-import { killAllSpawned, scratchDir, spawnMarillc } from '../cli-harness.ts';
+import { killAllSpawned, peakRssMib, scratchDir, spawnMarillc } from '../cli-harness.ts';
 import type { Outputs } from './oracle.ts';
 import { maxAbsDifference, parseOutputsJson } from './oracle.ts';
 import type { CompiledPlan } from './pipeline.ts';
@@ -197,6 +197,8 @@ describe('marillc serve', () => {
       const misbehaving = [garbage, huge, silent, tlsClient];
       const closed = await Promise.all(misbehaving.map((s) => closedBy(s, 60_000)));
       expect(closed).toEqual(['closed', 'closed', 'closed', 'closed']);
+      // The 4 GiB frame was refused from its header: the server never held anything near it.
+      expect(peakRssMib(server.child.pid!)).toBeLessThan(1024);
 
       const results = await Promise.all(clients.map((c) => c.done));
       results.forEach((r, i) => succeeded(r, `client ${i}`));
