@@ -5,6 +5,7 @@
  *   npm run bench -- compile      only the compile-speed benchmark
  *   npm run bench -- perf-layer   BERT-base layer online time, two processes (bench/perf-layer.ts)
  *   npm run bench -- evaluation   the Marill evaluation (bench/evaluation.ts)
+ *   npm run bench -- serve        marillc serve: throughput and latency at 1, 4, 16 clients (bench/serve-bench.ts)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import { runCompileBench } from './compile-bench.ts';
 import { runEvaluation } from './evaluation.ts';
 import { runPerfLayer } from './perf-layer.ts';
 import { runRuntimeBench } from './runtime-bench.ts';
+import { runServeBench } from './serve-bench.ts';
 
 const RESULTS = join('bench', 'results');
 
@@ -22,6 +24,7 @@ const BENCHES: Bench[] = [
   { name: 'runtime', run: runRuntimeBench },
   { name: 'perf-layer', run: () => runPerfLayer() },
   { name: 'evaluation', run: () => runEvaluation() },
+  { name: 'serve', run: runServeBench },
 ];
 
 const wanted = process.argv.slice(2);

@@ -14,7 +14,9 @@
  * `setMessageLimit`, a connection may deliver one message of at most
  * HELLO_MAX_BYTES (its hello), then it is paused; a longer announced length
  * closes it before anything is allocated. After the handshake, messages above
- * the plan's largest (runtime/bound-plan.ts planMessageBound) are refused.
+ * the plan's largest (runtime/bound-plan.ts planMessageBound) are refused,
+ * and reading pauses while more than twice that waits unreceived (a peer
+ * that floods is pushed back by TCP instead of filling this side's memory).
  *
  * A listener hands out only connections that completed TLS (when on), carry
  * an accepted role and sent a hello-sized first message; others are refused
@@ -40,6 +42,9 @@ import { roleInSubjectAltName } from './identity.ts';
 
 /** Connections a listener holds at once before their hello (more are closed at once). */
 const MAX_WAITING_CONNECTIONS = 32;
+
+/** How long a closed channel waits for the peer to close its side before the socket is destroyed. */
+const CLOSE_LINGER_MS = 10_000;
 
 export interface TlsFiles {
   /** PEM paths: this party's certificate and key, and the CA that signs every party of the session. */
@@ -71,6 +76,11 @@ export interface ListenOptions extends LinkOptions {
   /** The roles a peer may have (checked against its certificate under TLS). */
   readonly peerRoles: readonly Role[];
   readonly recvTimeoutMs?: number;
+  /**
+   * How long a new connection may take to complete TLS and send its hello
+   * before it is dropped as refused (default: recvTimeoutMs).
+   */
+  readonly helloTimeoutMs?: number;
   /** Told about each connection refused before its hello (who, why); the listener keeps waiting. */
   readonly onRefused?: (peer: string, why: string) => void;
 }
@@ -245,6 +255,11 @@ class SocketChannel implements Channel {
       this.delivered++;
       this.onFirst?.resolve();
       this.onFirst = undefined;
+      // A peer sending faster than this side receives: stop reading (TCP pushes back) until it catches up.
+      if (this.overQueued()) {
+        this.socket.pause();
+        return;
+      }
     }
   }
 
@@ -277,11 +292,16 @@ class SocketChannel implements Channel {
     return this.pending[0]!;
   }
 
+  /** More arrived and unreceived than twice the largest message: reading waits for the receiver. */
+  private overQueued(): boolean {
+    return this.inbox.queuedBytes > 2 * this.maxMessageBytes;
+  }
+
   setMessageLimit(maxBytes: number): void {
     this.maxMessageBytes = maxBytes;
     this.handshakeDone = true;
     this.parse();
-    if (!this.inbox.failed) this.socket.resume();
+    if (!this.inbox.failed && !this.overQueued()) this.socket.resume();
   }
 
   send(data: Uint8Array): void {
@@ -295,12 +315,19 @@ class SocketChannel implements Channel {
   }
 
   recv(): Promise<Uint8Array> {
-    return this.inbox.recv();
+    const message = this.inbox.recv();
+    if (this.handshakeDone && this.socket.isPaused() && !this.overQueued()) {
+      this.socket.resume();
+      this.parse(); // frames already buffered while paused
+    }
+    return message;
   }
 
   close(): void {
     this.closing = true;
     this.socket.end();
+    // A peer that never closes its side must not hold the socket open for ever.
+    setTimeout(() => this.socket.destroy(), CLOSE_LINGER_MS).unref();
   }
 }
 
@@ -360,7 +387,13 @@ export class Listener {
     const material = linkMaterial(opts);
     const server = net.createServer({ pauseOnConnect: true });
     const secure = material
-      ? tls.createServer({ ...material, ...TLS_OPTIONS, requestCert: true, rejectUnauthorized: true })
+      ? tls.createServer({
+          ...material,
+          ...TLS_OPTIONS,
+          requestCert: true,
+          rejectUnauthorized: true,
+          handshakeTimeout: opts.helloTimeoutMs ?? opts.recvTimeoutMs ?? DEFAULT_RECV_TIMEOUT_MS,
+        })
       : undefined;
     const listener = new Listener(server, secure, opts);
     await new Promise<void>((resolve, reject) => {
@@ -390,7 +423,7 @@ export class Listener {
   /**
    * Reads a new connection's first bytes to tell TLS from plain TCP, so a peer
    * of the wrong kind is told so (and refused) instead of seeing a bare close.
-   * A connection that has not said hello within the receive timeout is closed.
+   * A connection that has not said hello within the hello timeout is closed.
    */
   private sniff(socket: net.Socket): void {
     const key = `${socket.remoteAddress}:${socket.remotePort}`;
@@ -398,7 +431,11 @@ export class Listener {
       socket.destroy();
       return;
     }
-    const timer = setTimeout(() => socket.destroy(), this.recvTimeoutMs);
+    const helloMs = this.opts.helloTimeoutMs ?? this.recvTimeoutMs;
+    const timer = setTimeout(() => {
+      this.refused(describe(this.peerName, socket), `no hello within ${helloMs / 1000} s`);
+      socket.destroy();
+    }, helloMs);
     timer.unref();
     const entry = {
       socket,
@@ -456,6 +493,11 @@ export class Listener {
     return typeof a === 'object' && a ? a.port : 0;
   }
 
+  /** Why the listener stopped (closed, or a listening error), once it has. */
+  get failed(): MarillError | undefined {
+    return this.failure;
+  }
+
   private fail(e: MarillError): void {
     this.failure ??= e;
     for (const w of this.waiters.splice(0)) w.reject(e);
@@ -491,9 +533,14 @@ export class Listener {
     });
   }
 
-  /** Stops listening and drops connections still waiting for their hello (handed-out ones stay open). */
+  /**
+   * Stops listening, fails waiting accepts and drops connections still waiting
+   * for their hello (handed-out ones stay open).
+   */
   close(): void {
+    const port = this.port;
     this.server.close();
+    this.fail(new MarillError(`stopped listening on port ${port}`));
     for (const { socket, release } of [...this.waiting.values()]) {
       release();
       socket.destroy();
