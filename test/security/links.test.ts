@@ -73,6 +73,8 @@ describe('plain TCP is never the silent default', () => {
       '--insecure-plaintext',
       '--connect',
       ':9',
+      '--dealer',
+      ':9',
     ]);
     expect(r.stderr).toMatch(
       /^marillc: warning: --insecure-plaintext: the client's links are neither encrypted nor authenticated/m,
