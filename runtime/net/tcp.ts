@@ -365,20 +365,19 @@ export class Listener {
     secure?.on('secureConnection', (socket: tls.TLSSocket) => {
       const role = roleInSubjectAltName(socket.getPeerCertificate().subjectaltname);
       if (role === undefined || !opts.peerRoles.includes(role)) {
-        this.release(socket);
         const named = role ? `the ${role}'s` : 'no role';
         this.refused(
           describe(this.peerName, socket),
           `TLS: its certificate names ${named}, not the ${opts.peerRoles.join(' or ')}'s`,
         );
-        socket.destroy();
+        this.drop(socket);
         return;
       }
       this.admit(socket, role);
     });
     secure?.on('tlsClientError', (e: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
-      this.release(socket);
       this.refused(describe(this.peerName, socket), tlsFailure(e));
+      this.drop(socket);
     });
   }
 
@@ -418,6 +417,18 @@ export class Listener {
 
   private release(socket: net.Socket): void {
     this.waiting.get(`${socket.remoteAddress}:${socket.remotePort}`)?.release();
+  }
+
+  /**
+   * Closes a refused connection for good: the TLS socket and the TCP socket
+   * under it (which TLS reads through a stream wrapper after the sniffing,
+   * so destroying the TLS socket alone can leave it open).
+   */
+  private drop(socket: net.Socket): void {
+    const raw = this.waiting.get(`${socket.remoteAddress}:${socket.remotePort}`)?.socket;
+    this.release(socket);
+    socket.destroy();
+    raw?.destroy();
   }
 
   /**
@@ -481,8 +492,8 @@ export class Listener {
         else this.queue.push(ch);
       },
       (e: Error) => {
-        this.release(socket);
         this.refused(peer, e.message);
+        this.drop(socket);
       },
     );
   }
