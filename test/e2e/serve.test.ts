@@ -16,8 +16,7 @@ import * as net from 'node:net';
 import { join } from 'node:path';
 import * as tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TestCertificates } from '../runtime/certs.ts';
-import { testCertificates } from '../runtime/certs.ts';
+import { certificateFilesIn } from '../../runtime/net/identity.ts';
 import { evalCommand } from '../../compiler/cli/commands/eval.ts';
 import { examplePath, findVariant, loadExamplesManifest, shapeFlags } from '../../examples/manifest.ts';
 import type { RunningMarillc, SpawnedResult } from '../cli-harness.ts';
@@ -43,10 +42,8 @@ const baseModel = examplePath(findVariant(gpt2, 'base').file);
  * so the link security (certificates or an explicit plain-text flag) changes here.
  */
 function linkFlags(): string[] {
-  return ['--certs', certs.dir];
+  return ['--certs', compiled.certs];
 }
-
-let certs: TestCertificates;
 let root = '';
 let compiled: CompiledPlan;
 /** Input files and the plaintext interpreter's outputs for each. */
@@ -65,8 +62,8 @@ function tokenInput(seed: number): string {
 
 beforeAll(async () => {
   root = scratchDir('marillc-e2e-serve-');
-  certs = await testCertificates();
-  compiled = await compilePlan({ family: gpt2, variant, standard: false, dir: root });
+  // The plan in a folder of its own: the session's certificates go beside it, inside root.
+  compiled = await compilePlan({ family: gpt2, variant, standard: false, dir: join(root, 'gpt2') });
   for (let k = 0; k < 4; k++) {
     const file = join(root, `input-${k}.json`);
     writeFileSync(file, tokenInput(k + 1));
@@ -106,7 +103,6 @@ beforeAll(async () => {
 afterAll(() => {
   killAllSpawned();
   if (root) rmSync(root, { recursive: true, force: true });
-  certs?.remove();
 });
 
 /** A client process running one session with these inputs (`-`: `stdin` on standard input). */
@@ -167,7 +163,7 @@ function rawConnection(): Promise<net.Socket> {
 
 /** A TLS connection holding the client's certificate, that then sends what the test writes. */
 function clientTlsConnection(): Promise<tls.TLSSocket> {
-  const files = certs.files('client');
+  const files = certificateFilesIn(compiled.certs, 'client');
   return new Promise((resolve, reject) => {
     const s = tls.connect(
       {
