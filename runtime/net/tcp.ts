@@ -331,6 +331,11 @@ class SocketChannel implements Channel {
   }
 }
 
+/** A connection's key among those waiting for their hello: the remote address and port. */
+function keyOf(socket: net.Socket): string {
+  return `${socket.remoteAddress}:${socket.remotePort}`;
+}
+
 function describe(role: string, socket: net.Socket): string {
   return `${role} at ${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
 }
@@ -415,8 +420,8 @@ export class Listener {
     this.opts.onRefused?.(peer, why);
   }
 
-  private release(socket: net.Socket): void {
-    this.waiting.get(`${socket.remoteAddress}:${socket.remotePort}`)?.release();
+  private release(socket: net.Socket, key = keyOf(socket)): void {
+    this.waiting.get(key)?.release();
   }
 
   /**
@@ -424,9 +429,9 @@ export class Listener {
    * under it (which TLS reads through a stream wrapper after the sniffing,
    * so destroying the TLS socket alone can leave it open).
    */
-  private drop(socket: net.Socket): void {
-    const raw = this.waiting.get(`${socket.remoteAddress}:${socket.remotePort}`)?.socket;
-    this.release(socket);
+  private drop(socket: net.Socket, key = keyOf(socket)): void {
+    const raw = this.waiting.get(key)?.socket;
+    this.release(socket, key);
     socket.destroy();
     raw?.destroy();
   }
@@ -437,13 +442,14 @@ export class Listener {
    * A connection that has not said hello within the hello timeout is closed.
    */
   private sniff(socket: net.Socket): void {
-    const key = `${socket.remoteAddress}:${socket.remotePort}`;
+    const key = keyOf(socket);
     if (this.waiting.size >= MAX_WAITING_CONNECTIONS) {
       socket.destroy();
       return;
     }
     const helloMs = this.opts.helloTimeoutMs ?? this.recvTimeoutMs;
     const timer = setTimeout(() => {
+      entry.release(); // refused once: what fails after the close is not reported again
       this.refused(describe(this.peerName, socket), `no hello within ${helloMs / 1000} s`);
       socket.destroy();
     }, helloMs);
@@ -483,17 +489,20 @@ export class Listener {
   /** Hands out the connection once its first message (a hello-sized one) has arrived. */
   private admit(socket: net.Socket, role: Role | undefined): void {
     const peer = describe(role ?? this.peerName, socket);
+    // Now, while the socket is open: a refused channel destroys it, and its address with it.
+    const key = keyOf(socket);
     const ch = new SocketChannel(socket, peer, this.recvTimeoutMs, role, !this.secure);
     ch.greeted.then(
       () => {
-        this.release(socket);
+        this.release(socket, key);
         const w = this.waiters.shift();
         if (w) w.resolve(ch);
         else this.queue.push(ch);
       },
       (e: Error) => {
-        this.refused(peer, e.message);
-        this.drop(socket);
+        // Not waiting any more: already refused (no hello in time) and closed.
+        if (this.waiting.has(key)) this.refused(peer, e.message);
+        this.drop(socket, key);
       },
     );
   }
