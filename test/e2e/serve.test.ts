@@ -144,6 +144,8 @@ function succeeded(r: SpawnedResult, what: string): void {
 /** Resolves when the server has closed a raw connection (or after `ms`, with 'open'). */
 function closedBy(socket: net.Socket, ms: number): Promise<'closed' | 'open'> {
   return new Promise((resolve) => {
+    // Refused at its first bytes, it may have closed already, before this was asked.
+    if (socket.destroyed) return resolve('closed');
     const timer = setTimeout(() => resolve('open'), ms);
     socket.on('error', () => {});
     socket.resume(); // read (and drop) what the server sends, so its closing is seen
