@@ -31,7 +31,8 @@ function measuredFeed(inner: MaterialFeed, sizes: number[]): MaterialFeed {
   return {
     seeds: inner.seeds,
     tag: inner.tag,
-    begin: () => inner.begin(),
+    reserve: (index) => inner.reserve(index),
+    begin: (index) => inner.begin(index),
     next: async () => {
       const f = await inner.next();
       sizes.push(f.byteLength);

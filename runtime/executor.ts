@@ -79,10 +79,50 @@ interface ReadySegment {
   readonly runner: SegmentRunner;
 }
 
+/**
+ * A party's weights checked against a plan (type and content hash of every
+ * weight it may know), by value id. Checked once; sessions share it read-only
+ * (a server serving many sessions hashes its model once, not per session).
+ */
+export class CheckedWeights {
+  private constructor(
+    readonly plan: Plan,
+    readonly party: Party,
+    readonly byValue: ReadonlyMap<ValueId, Tensor>,
+  ) {}
+
+  static check(plan: Plan, party: Party, source: WeightSource): CheckedWeights {
+    const byValue = new Map<ValueId, Tensor>();
+    for (const node of plan.graph.nodes) {
+      if (node.op !== 'weight') continue;
+      const id = node.outputs[0]!;
+      const info = plan.graph.values.get(id)!;
+      if (!knows(party, info.visibility)) continue;
+      const name = String(node.attrs['name']);
+      const t = source.get(name);
+      const what = `weight '${name}'`;
+      if (!t) throw new MarillError(`is missing from the ${party}'s weights`, { what });
+      if (!sameType(t, info.type))
+        throw new MarillError(
+          `is ${t.dtype}[${t.shape.join(',')}], the plan needs ${formatType(info.type)}`,
+          { what },
+        );
+      const want = String(node.attrs['hash']);
+      if (planWeightHash(plan, info.visibility, tensorHash(t)) !== want)
+        throw new MarillError(
+          `differs from the plan's (${info.visibility} weight hash ${want.slice(0, 12)}…): not the model the plan was compiled for`,
+          { what },
+        );
+      byValue.set(id, t);
+    }
+    return new CheckedWeights(plan, party, byValue);
+  }
+}
+
 export class PartyExecutor {
   readonly accounting: PartyAccounting;
   private readonly ops: Map<number, BoundPlanOp>;
-  private readonly weights = new Map<ValueId, Tensor>();
+  private readonly weights: ReadonlyMap<ValueId, Tensor>;
   private readonly material: MaterialSource;
   private readonly last: Map<ValueId, number>;
   private session: SessionState | undefined;
@@ -96,19 +136,22 @@ export class PartyExecutor {
   /** Called after each node of an inference (progress display on long runs). */
   onProgress: ((done: number, total: number, node: Node) => void) | undefined;
 
-  /** Binds the plan and loads and checks this party's weights (no communication yet). */
+  /** Binds the plan and takes this party's weights, checked (no communication yet). */
   constructor(
     private readonly plan: Plan,
     readonly party: Party,
     private readonly feed: MaterialFeed,
-    weights: WeightSource,
+    weights: WeightSource | CheckedWeights,
     opts: ExecutorOptions = {},
   ) {
     this.accounting = new PartyAccounting(party);
     this.ops = new Map(bindPlan(plan).map((b) => [b.index, b]));
     this.material = new MaterialSource(party, feed.seeds);
     this.last = lastUses(plan.graph);
-    this.loadWeights(weights);
+    const checked = weights instanceof CheckedWeights ? weights : CheckedWeights.check(plan, party, weights);
+    if (checked.plan !== plan || checked.party !== party)
+      throw new MarillError(`weights checked for the ${checked.party} of another plan`);
+    this.weights = checked.byValue;
     this.plaintextEngine = opts.plaintextEngine ?? DEFAULT_PLAINTEXT_ENGINE;
     this.consts = new Map(plan.graph.nodes.filter((n) => n.op === 'const').map((n) => [n.outputs[0]!, n]));
     this.segments =
@@ -176,34 +219,12 @@ export class PartyExecutor {
     this.session = session;
   }
 
-  /** Loads and checks every weight this party may know, before any communication. */
-  private loadWeights(source: WeightSource): void {
-    for (const node of this.plan.graph.nodes) {
-      if (node.op !== 'weight') continue;
-      const id = node.outputs[0]!;
-      const info = this.plan.graph.values.get(id)!;
-      if (!knows(this.party, info.visibility)) continue;
-      const name = String(node.attrs['name']);
-      const t = source.get(name);
-      const what = `weight '${name}'`;
-      if (!t) throw new MarillError(`is missing from the ${this.party}'s weights`, { what });
-      if (!sameType(t, info.type))
-        throw new MarillError(
-          `is ${t.dtype}[${t.shape.join(',')}], the plan needs ${formatType(info.type)}`,
-          { what },
-        );
-      const want = String(node.attrs['hash']);
-      if (planWeightHash(this.plan, info.visibility, tensorHash(t)) !== want)
-        throw new MarillError(
-          `differs from the plan's (${info.visibility} weight hash ${want.slice(0, 12)}…): not the model the plan was compiled for`,
-          { what },
-        );
-      this.weights.set(id, t);
-    }
-  }
-
-  /** Runs one inference; returns the graph outputs this party learns (by output name). */
-  async infer(inputs: ReadonlyMap<string, Tensor>): Promise<Map<string, Tensor>> {
+  /**
+   * Runs one inference on the dealer material of inference `materialIndex`
+   * (reserved from the feed by the caller; by default the feed's next);
+   * returns the graph outputs this party learns (by output name).
+   */
+  async infer(inputs: ReadonlyMap<string, Tensor>, materialIndex?: number): Promise<Map<string, Tensor>> {
     if (!this.session) throw new MarillError('the executor has no session (attach it after the handshake)');
     await this.prepare();
     const segmentsAt = (await this.ready)!;
@@ -226,7 +247,9 @@ export class PartyExecutor {
         );
       env.set(id, { kind: 'plain', tensor: t });
     }
-    await this.feed.begin();
+    const index = materialIndex ?? this.feed.reserve();
+    await this.feed.begin(index);
+    this.material.startInference(index);
     for (let index = 0; index < graph.nodes.length; index++) {
       const node = graph.nodes[index]!;
       try {

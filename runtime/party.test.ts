@@ -7,12 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MarillError } from '../ir/errors.ts';
 import type { TestCertificates } from '../test/runtime/certs.ts';
 import { testCertificates } from '../test/runtime/certs.ts';
-import { fileFeed, writeDealerMaterial } from './dealer/files.ts';
+import { MaterialFolder, fileFeed, writeDealerMaterial } from './dealer/files.ts';
 import { planMessageBound } from './bound-plan.ts';
 import { handshake, makeHello } from './net/handshake.ts';
 import { Listener, parseEndpoint } from './net/tcp.ts';
 import { makePlan } from './plan.ts';
 import { runParty } from './party.ts';
+import { recvControl, sendControl } from './serve/control.ts';
 import { SMALL_LAYER, bertEncoderLayer, layerInput, layerWeights } from '../test/runtime/layers.ts';
 
 const dirs: string[] = [];
@@ -44,15 +45,19 @@ describe('runParty', () => {
       ...tls('server'),
       peerRoles: ['client'],
     });
-    // A fake server: completes the handshake, then leaves when the protocol starts.
+    // A fake server: completes the handshake, welcomes the client, then leaves when the protocol starts.
     const fake = (async () => {
       const ch = await listener.accept(10_000);
+      const tag = MaterialFolder.open(plan, 'server', join(dir, 'server')).tag;
       await handshake(
         ch,
-        makeHello('server', plan.hash, plan.weightsDigest),
+        makeHello('server', plan.hash, plan.weightsDigest, tag),
         'client',
         planMessageBound(plan),
       );
+      sendControl(ch, { control: 'welcome', session: 1 });
+      await recvControl(ch, ['infer']);
+      sendControl(ch, { control: 'go', material: 0 });
       ch.close();
       listener.close();
     })();

@@ -1,8 +1,9 @@
 /**
  * Running one party of a plan over TCP: what `marillc run PLAN --party
- * client|server` calls. Connects to the peer (listen or connect), to the
- * dealer (live, or a material directory), handshakes, runs the inferences
- * and returns the outputs this party learns with its accounting.
+ * client|server` calls. The client connects to the server and runs one
+ * session (./serve/sessions.ts) of as many inferences as it has inputs; the
+ * server listens, serves that one session and returns. Both get their dealer
+ * material from a live dealer (paired by session id) or a material folder.
  *
  *   const result = await runParty({ plan, party: 'client', weights, inputs: [inputs],
  *                                   connect: '127.0.0.1:7000', dealer: '127.0.0.1:7001' });
@@ -10,27 +11,30 @@
 import { MarillError } from '../ir/errors.ts';
 import type { Node } from '../ir/graph.ts';
 import type { Tensor } from '../ir/tensor.ts';
-import type { MaterialFeed } from './dealer/feeds.ts';
-import { fileFeed } from './dealer/files.ts';
-import { liveDealerFeed } from './dealer/live.ts';
+import { checkMaterial, materialProvider } from './dealer/provider.ts';
 import type { WeightSource } from './executor.ts';
+import { CheckedWeights } from './executor.ts';
 import type { OpStats } from './mpc/accounting.ts';
-import type { Channel } from './net/channel.ts';
-import type { LinkOptions } from './net/tcp.ts';
+import type { ConnectOptions, LinkOptions } from './net/tcp.ts';
 import { Listener, connect, parseEndpoint } from './net/tcp.ts';
 import type { Plan } from './plan.ts';
 import type { PlaintextEngineName } from './plaintext/engine.ts';
 import type { Party } from './protocol.ts';
-import { otherParty } from './protocol.ts';
-import { PartySession } from './session.ts';
+import type { InferenceHooks, InferenceMeasure, SetupMeasure } from './serve/sessions.ts';
+import { ClientSession, serveSession } from './serve/sessions.ts';
+
+export type { InferenceHooks } from './serve/sessions.ts';
 
 export interface RunPartyOptions extends LinkOptions {
   readonly plan: Plan;
   readonly party: Party;
   /** The weights this party holds (server: its model; client: public weights). */
   readonly weights: WeightSource;
-  /** One map of this party's graph inputs per inference (the server usually has none: pass [new Map()]). */
-  readonly inputs: readonly ReadonlyMap<string, Tensor>[];
+  /**
+   * Client: one map of its graph inputs per inference, all in one session.
+   * The server runs as many inferences as the client announces (it needs none).
+   */
+  readonly inputs?: readonly ReadonlyMap<string, Tensor>[];
   /** Exactly one of listen / connect: where to meet the other party ("HOST:PORT"). */
   readonly listen?: string;
   readonly connect?: string;
@@ -49,90 +53,116 @@ export interface RunPartyOptions extends LinkOptions {
   readonly plaintextEngine?: PlaintextEngineName;
   /** Awaited around each inference (measurements, profiling). */
   readonly around?: InferenceHooks;
-}
-
-export interface InferenceHooks {
-  readonly before?: (index: number) => void | Promise<void>;
-  /** `stats`: the accounting so far, all inferences up to this one included. */
-  readonly after?: (index: number, stats: readonly OpStats[]) => void | Promise<void>;
+  /** Client: called once the server welcomed the session, with the server's number for it. */
+  readonly onSession?: (session: number) => void;
 }
 
 export interface PartyResult {
-  /** Outputs this party learned, one map per inference. */
+  /** Outputs this party learned, one map per inference (empty maps at the server). */
   readonly outputs: Map<string, Tensor>[];
   /** Its per-op accounting (combine both parties' with mpc/accounting.ts combineReports). */
   readonly stats: OpStats[];
-  /** Wall seconds of the inferences, from the end of the handshake (waiting for the peer is not counted). */
+  /** Wall seconds of the session, from the end of the handshake (waiting for the peer is not counted). */
   readonly seconds: number;
+  /** The client's measures: the once-per-session setup, and each inference. */
+  readonly setup?: SetupMeasure;
+  readonly inferences?: readonly InferenceMeasure[];
 }
 
-async function peerChannel(opts: RunPartyOptions): Promise<Channel> {
-  const peer = otherParty(opts.party);
-  if ((opts.listen === undefined) === (opts.connect === undefined))
-    throw new MarillError('give exactly one of --listen or --connect for the other party');
-  if (opts.listen !== undefined) {
-    const listener = await Listener.open(parseEndpoint(opts.listen, '--listen'), {
-      tls: opts.tls,
-      insecurePlaintext: opts.insecurePlaintext,
-      peerRoles: [peer],
-      recvTimeoutMs: opts.timeoutMs,
-      onRefused: opts.onRefused,
-    });
-    opts.onListening?.(listener.port);
-    try {
-      return await listener.accept(opts.timeoutMs);
-    } finally {
-      listener.close();
-    }
-  }
-  return connect(parseEndpoint(opts.connect!, '--connect'), peer, {
+/** How this party connects to its peer and to a live dealer. */
+function linkOf(opts: RunPartyOptions): ConnectOptions {
+  return {
     tls: opts.tls,
     insecurePlaintext: opts.insecurePlaintext,
     recvTimeoutMs: opts.timeoutMs,
     connectTimeoutMs: opts.timeoutMs,
-  });
+  };
 }
 
-async function materialFeed(opts: RunPartyOptions): Promise<MaterialFeed> {
-  if ((opts.dealer === undefined) === (opts.dealerDir === undefined))
-    throw new MarillError('give exactly one of --dealer or --dealer-dir for the dealer material');
-  if (opts.dealerDir !== undefined) return fileFeed(opts.plan, opts.party, opts.dealerDir);
-  return liveDealerFeed(opts.plan, opts.party, parseEndpoint(opts.dealer!, '--dealer'), {
+async function runServer(opts: RunPartyOptions, weights: CheckedWeights): Promise<PartyResult> {
+  if (opts.listen === undefined || opts.connect !== undefined)
+    throw new MarillError('the server takes --listen (the client connects to it)');
+  const connectOpts = linkOf(opts);
+  const material = materialProvider(opts.plan, 'server', opts, connectOpts);
+  await checkMaterial(opts.plan, 'server', opts, connectOpts);
+  const listener = await Listener.open(parseEndpoint(opts.listen, '--listen'), {
     tls: opts.tls,
     insecurePlaintext: opts.insecurePlaintext,
+    peerRoles: ['client'],
     recvTimeoutMs: opts.timeoutMs,
-    connectTimeoutMs: opts.timeoutMs,
+    onRefused: opts.onRefused,
   });
-}
-
-export async function runParty(opts: RunPartyOptions): Promise<PartyResult> {
-  const feed = await materialFeed(opts);
-  let channel: Channel | undefined;
-  let session: PartySession | undefined;
+  opts.onListening?.(listener.port);
+  let channel;
   try {
-    channel = await peerChannel(opts);
-    session = await PartySession.open({
+    channel = await listener.accept(opts.timeoutMs);
+  } finally {
+    listener.close();
+  }
+  try {
+    const served = await serveSession({
       plan: opts.plan,
-      party: opts.party,
+      weights,
       channel,
-      feed,
-      weights: opts.weights,
+      material,
+      number: 1,
+      ...(opts.timeoutMs !== undefined ? { handshakeTimeoutMs: opts.timeoutMs } : {}),
+      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      ...(opts.around ? { around: opts.around } : {}),
+      ...(opts.plaintextEngine ? { plaintextEngine: opts.plaintextEngine } : {}),
+    });
+    return {
+      outputs: Array.from({ length: served.inferences }, () => new Map<string, Tensor>()),
+      stats: served.stats,
+      seconds: served.seconds,
+    };
+  } finally {
+    channel.close();
+  }
+}
+
+async function runClient(opts: RunPartyOptions, weights: CheckedWeights): Promise<PartyResult> {
+  if (opts.connect === undefined || opts.listen !== undefined)
+    throw new MarillError('the client takes --connect (the server listens)');
+  const inputs = opts.inputs ?? [];
+  if (inputs.length === 0) throw new MarillError('the client has no inputs to run');
+  const connectOpts = linkOf(opts);
+  const material = materialProvider(opts.plan, 'client', opts, connectOpts);
+  const channel = await connect(parseEndpoint(opts.connect, '--connect'), 'server', connectOpts);
+  let session: ClientSession | undefined;
+  try {
+    session = await ClientSession.open({
+      plan: opts.plan,
+      weights,
+      channel,
+      material,
+      ...(opts.timeoutMs !== undefined ? { handshakeTimeoutMs: opts.timeoutMs } : {}),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
       ...(opts.plaintextEngine ? { plaintextEngine: opts.plaintextEngine } : {}),
     });
+    opts.onSession?.(session.number);
     const t0 = performance.now();
     const outputs: Map<string, Tensor>[] = [];
-    for (const [index, inputs] of opts.inputs.entries()) {
+    for (const [index, x] of inputs.entries()) {
       await opts.around?.before?.(index);
-      outputs.push(await session.infer(inputs));
+      outputs.push(await session.infer(x));
       await opts.around?.after?.(index, session.stats());
     }
-    return { outputs, stats: session.stats(), seconds: (performance.now() - t0) / 1000 };
+    return {
+      outputs,
+      stats: session.stats(),
+      seconds: (performance.now() - t0) / 1000,
+      setup: session.setup(),
+      inferences: session.inferences(),
+    };
   } finally {
     if (session) session.close();
-    else {
-      channel?.close();
-      feed.close();
-    }
+    else channel.close();
   }
+}
+
+export async function runParty(opts: RunPartyOptions): Promise<PartyResult> {
+  // Weights are checked before any connection, so a wrong model fails locally, with a clear message.
+  const weights = CheckedWeights.check(opts.plan, opts.party, opts.weights);
+  return opts.party === 'server' ? runServer(opts, weights) : runClient(opts, weights);
 }

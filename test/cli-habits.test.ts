@@ -11,8 +11,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO, marillc, scratchDir } from './cli-harness.ts';
+import type { TestCertificates } from './runtime/certs.ts';
+import { testCertificates } from './runtime/certs.ts';
 
 const GPT2 = 'examples/gpt2/base.onnx';
 const GPT2_LORA = 'examples/gpt2/lora-merged.onnx';
@@ -139,6 +141,24 @@ describe('usage errors: exit 2, the marillc prefix, the usage line; nothing is r
       says: '--input is the client',
     },
     {
+      name: 'serve: the server without --dealer or --dealer-dir',
+      args: ['serve', MISSING_PLAN, '--party', 'server', '--listen', '127.0.0.1:0', '--certs', 'c'],
+      command: 'serve',
+      says: 'the server needs exactly one of --dealer HOST:PORT',
+    },
+    {
+      name: 'serve: the live dealer given --dealer-dir',
+      args: ['serve', MISSING_PLAN, '--party', 'dealer', '--listen', ':0', '--dealer-dir', 'd'],
+      command: 'serve',
+      says: 'the live dealer takes no --model, --dealer or --dealer-dir',
+    },
+    {
+      name: 'serve --max-sessions 0',
+      args: ['serve', MISSING_PLAN, '--party', 'dealer', '--listen', ':0', '--max-sessions', '0'],
+      command: 'serve',
+      says: '--max-sessions',
+    },
+    {
       name: 'an unknown --party',
       args: ['run', MISSING_PLAN, '--party', 'observer'],
       command: 'run',
@@ -156,6 +176,13 @@ describe('usage errors: exit 2, the marillc prefix, the usage line; nothing is r
     // Checked before any file is read: the missing plan is never mentioned.
     expect(r.stderr).not.toContain('cannot read file');
     expect(r.stdout).toBe('');
+  });
+
+  it('serve, like run, needs certificates or --insecure-plaintext (exit 2, before the plan is read)', () => {
+    const r = marillc(['serve', MISSING_PLAN, '--party', 'dealer', '--listen', '127.0.0.1:0']);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/^marillc: error: the links need TLS certificates: make certificates/);
+    expect(r.stderr).not.toContain('cannot read file');
   });
 
   it('a bare marillc prints the help with its commands on stderr, exit 2', () => {
@@ -183,7 +210,7 @@ describe('--version and --help', () => {
     }
   });
 
-  it.each(['compile', 'eval', 'advise', 'run', 'simulate'])(
+  it.each(['compile', 'eval', 'advise', 'run', 'serve', 'simulate'])(
     'marillc %s --help ends with an example',
     (command) => {
       const r = marillc([command, '--help']);
@@ -248,15 +275,14 @@ describe('a plan with derived LoRA factors', () => {
   const dir = scratchDir();
   const plan = join(dir, 'plan.ts');
   const serverBundle = join(dir, 'plan.server.onnx');
+  let certs: TestCertificates;
 
-  const certs = join(dir, 'certs');
-
-  beforeAll(() => {
+  beforeAll(async () => {
     const r = marillc([GPT2_LORA, '--base', GPT2, '-o', plan]);
     expect(r.code, r.stderr).toBe(0);
-    const c = marillc(['certs', '--out', certs, '--parties', 'server']);
-    expect(c.code, c.stderr).toBe(0);
+    certs = await testCertificates();
   });
+  afterAll(() => certs.remove());
 
   it('the server given the fine-tuned model is told so, and the server bundle to pass', () => {
     const run = marillc([
@@ -271,7 +297,7 @@ describe('a plan with derived LoRA factors', () => {
       '--dealer',
       '127.0.0.1:1',
       '--certs',
-      certs,
+      certs.dir,
     ]);
     const line = expectOneLineError(
       run,

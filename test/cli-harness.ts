@@ -5,7 +5,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -60,22 +60,26 @@ const running = new Set<RunningMarillc>();
 
 /**
  * Starts `marillc ARGS` without waiting for it (for several communicating
- * processes). Every process gets a hard timeout (SIGKILL); killAllSpawned()
+ * processes), with `stdin` as its standard input if given. Every process gets a hard timeout (SIGKILL); killAllSpawned()
  * ends whatever a test left running.
  */
-export function spawnMarillc(args: readonly string[], opts: { timeoutMs: number }): RunningMarillc {
+export function spawnMarillc(
+  args: readonly string[],
+  opts: { timeoutMs: number; stdin?: string },
+): RunningMarillc {
   const t0 = performance.now();
   const child = spawn(process.execPath, [join(REPO, 'bin/marillc.js'), ...args], {
     cwd: REPO,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [opts.stdin !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'],
   });
+  if (opts.stdin !== undefined) child.stdin!.end(opts.stdin);
   let out = '';
   let err = '';
   let exited = false;
   let timedOut = false;
   const watchers: (() => void)[] = [];
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
     err += d;
     for (const w of [...watchers]) w();
   });
@@ -145,4 +149,11 @@ export function spawnMarillc(args: readonly string[], opts: { timeoutMs: number 
 /** SIGKILLs every process spawnMarillc started that is still running (for afterAll). */
 export function killAllSpawned(): void {
   for (const r of running) r.kill();
+}
+
+/** Peak resident memory of a running process so far (Linux /proc VmHWM), in MiB. */
+export function peakRssMib(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no VmHWM for process ${pid}`);
+  return Number(m[1]) / 1024;
 }

@@ -21,6 +21,7 @@ import type { CompileFlags } from './commands/compile.ts';
 import type { EvalFlags } from './commands/eval.ts';
 import type { InspectFlags } from './commands/inspect.ts';
 import type { RunFlags, SimulateFlags } from './commands/run.ts';
+import type { ServeFlags } from './commands/serve.ts';
 
 const EXAMPLES = `
 Examples:
@@ -60,6 +61,13 @@ Example (three processes; compile out/plan.ts first, see marillc compile --help)
       --dealer 127.0.0.1:7001 --certs certs &
   $ marillc run out/plan.ts --party client --model out/plan.client.onnx --connect 127.0.0.1:7000 \\
       --dealer 127.0.0.1:7001 --certs certs --input examples/gpt2/input.json --out out/result.json`,
+  serve: `
+Examples (compile out/plan.ts and make certificates first: marillc certs --out certs):
+  $ marillc serve out/plan.ts --party dealer --listen 127.0.0.1:7001 --certs certs &
+  $ marillc serve out/plan.ts --party server --model out/plan.server.onnx --listen 127.0.0.1:7000 \\
+      --dealer 127.0.0.1:7001 --certs certs --max-sessions 32 &
+  $ marillc run out/plan.ts --party client --model examples/gpt2/base.onnx --connect 127.0.0.1:7000 \\
+      --dealer 127.0.0.1:7001 --certs certs --input a.json --input b.json --out outputs.json`,
   simulate: `
 Example:
   $ marillc simulate out/plan.ts --server-model out/plan.server.onnx --client-model out/plan.client.onnx \\
@@ -160,6 +168,20 @@ function plaintextEngineOption(): Option {
   return new Option('--plaintext-engine <engine>', "what runs a party's plaintext nodes")
     .choices(PLAINTEXT_ENGINES)
     .default(DEFAULT_PLAINTEXT_ENGINE);
+}
+
+/**
+ * Combinations of `serve` flags that cannot work, found before the plan is
+ * loaded (bad usage, exit 2); undefined when the flags fit together.
+ */
+export function serveUsageProblem(flags: ServeFlags): string | undefined {
+  if (flags.party === 'dealer')
+    return flags.model !== undefined || flags.dealer !== undefined || flags.dealerDir !== undefined
+      ? 'the live dealer takes no --model, --dealer or --dealer-dir (write material ahead with marillc run --party dealer --dealer-dir)'
+      : undefined;
+  if ((flags.dealer === undefined) === (flags.dealerDir === undefined))
+    return 'the server needs exactly one of --dealer HOST:PORT (a live dealer) or --dealer-dir DIR/server (material made ahead)';
+  return undefined;
 }
 
 export function buildProgram(argv: readonly string[]): Command {
@@ -308,9 +330,19 @@ export function buildProgram(argv: readonly string[]): Command {
           { value: 1, shown: '1' },
         ),
       )
-      .option('--input <file>', 'client: input JSON')
-      .option('--out <file>', 'client: write outputs JSON here instead of stdout')
-      .option('--report <file>', "write this party's measured costs as JSON")
+      .option(
+        '--input <file>',
+        'client: input JSON (repeat for several inferences in one session; - reads stdin)',
+        collect,
+      )
+      .option(
+        '--out <file>',
+        'client: write outputs JSON here instead of stdout (an array when several --input)',
+      )
+      .option(
+        '--report <file>',
+        "write this party's measured costs as JSON (client: setup and each inference apart)",
+      )
       .option('--weight-key <file>', 'server: the plan’s weight key (default: <plan>.server.key beside it)')
       .addOption(plaintextEngineOption())
       .addOption(timeoutOption('give up on a silent peer after this long')),
@@ -335,6 +367,66 @@ Example:
   $ marillc certs --out certs && marillc run plan.ts --party dealer --listen 127.0.0.1:7001 --certs certs`,
     )
     .action(async (flags: CertsFlags) => (await import('./commands/certs.ts')).certsCommand(flags));
+
+  const serve = addTlsOptions(
+    program
+      .command('serve <plan>')
+      .description(
+        'serve a plan until SIGTERM/SIGINT: the server (one session per client, many at once) or a live dealer for many sessions',
+      )
+      .addOption(
+        new Option('--party <party>', 'which party this process is')
+          .choices(['server', 'dealer'])
+          .makeOptionMandatory(),
+      )
+      .option('--model <file>', 'server: fine-tuned model or server bundle')
+      .requiredOption('--listen <host:port>', 'where clients (or, for the dealer, the parties) connect')
+      .option('--dealer <host:port>', 'server: a live dealer process (marillc serve --party dealer)')
+      .option(
+        '--dealer-dir <dir>',
+        "server: dealer material made ahead, the server's own folder (DIR/server)",
+      )
+      .addOption(
+        checkedOption(
+          '--max-sessions <n>',
+          'sessions at once; one more client is refused with a message',
+          (t) => numberFlag('--max-sessions', t, 1, true),
+          { value: 16, shown: '16' },
+        ),
+      )
+      .addOption(
+        checkedOption(
+          '--handshake-timeout <seconds>',
+          'end a connection that does not complete its hello',
+          (t) => numberFlag('--handshake-timeout', t, 0.001),
+          { value: 10, shown: '10' },
+        ),
+      )
+      .option('--weight-key <file>', 'server: the plan’s weight key (default: <plan>.server.key beside it)')
+      .addOption(timeoutOption('end a session whose peer is silent this long mid-session'))
+      .addOption(
+        checkedOption(
+          '--grace <seconds>',
+          'on SIGTERM: how long running inferences may take to finish',
+          (t) => numberFlag('--grace', t, 0.001),
+          { value: 30, shown: '30' },
+        ),
+      )
+      .addOption(
+        checkedOption(
+          '--ahead-mib <n>',
+          'dealer: memory for material dealt ahead, all sessions together',
+          (t) => numberFlag('--ahead-mib', t, 1),
+          { value: 512, shown: '512' },
+        ),
+      )
+      .option('--log-json', 'one JSON object per log line'),
+  );
+  serve.action(async (plan: string, flags: ServeFlags) => {
+    const problem = serveUsageProblem(flags);
+    if (problem !== undefined) serve.error(`error: ${problem}`, { exitCode: 2, code: 'marillc.usage' });
+    await (await import('./commands/serve.ts')).serveCommand(plan, flags);
+  });
 
   program
     .command('simulate <plan>')

@@ -4,6 +4,7 @@
  * on loopback), with the measured communication and, for simulate, the error
  * against the plaintext interpreter.
  */
+import { readFileSync } from 'node:fs';
 import { MarillError } from '../../ir/errors.ts';
 import type { Graph, Node } from '../../ir/graph.ts';
 import { interpret } from '../../ir/interpret.ts';
@@ -37,6 +38,8 @@ export interface Connection extends LinkOptions {
   readonly onListening?: (port: number) => void;
   /** Told about each connection refused before its hello. */
   readonly onRefused?: (peer: string, why: string) => void;
+  /** Client: called once the server welcomed the session (with the server's session number). */
+  readonly onSession?: (session: number) => void;
 }
 
 export function readPlanInputs(plan: Plan, inputFile: string | undefined): Map<string, Tensor> {
@@ -45,7 +48,30 @@ export function readPlanInputs(plan: Plan, inputFile: string | undefined): Map<s
     throw new MarillError(
       `the plan needs client inputs (${plan.graph.inputs.join(', ')}): --input is missing`,
     );
+  if (inputFile === '-') return readInputs(plan.graph, readStdinJson(), '<stdin>');
   return readInputs(plan.graph, readJsonOrFail(inputFile), inputFile);
+}
+
+/** Standard input as JSON (`--input -`). */
+function readStdinJson(): unknown {
+  const text = readFileSync(0, 'utf8');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new MarillError(`not valid JSON (${(e as Error).message})`, { file: '<stdin>' });
+  }
+}
+
+/**
+ * The client's inputs, one map per inference, in the order given (`--input`
+ * repeated; `-` is standard input, at most once). A plan without inputs runs
+ * one inference.
+ */
+export function readPlanInputList(plan: Plan, inputFiles: readonly string[]): Map<string, Tensor>[] {
+  if (inputFiles.filter((f) => f === '-').length > 1)
+    throw new MarillError('--input - (standard input) can be given once');
+  if (inputFiles.length === 0) return [readPlanInputs(plan, undefined)];
+  return inputFiles.map((f) => readPlanInputs(plan, f));
 }
 
 /** Runs the server or the client of a plan against its peer; returns what it learned and its accounting. */
@@ -54,16 +80,16 @@ export async function runPartyCommand(
   party: Party,
   conn: Connection,
   modelPath: string | undefined,
-  inputFile: string | undefined,
+  inputFiles: readonly string[],
   planFile?: string,
 ): Promise<PartyResult> {
   const weights = loadPartyWeights(plan, party, modelPath, planFile);
-  const inputs = party === 'client' ? readPlanInputs(plan, inputFile) : new Map<string, Tensor>();
+  const inputs = party === 'client' ? readPlanInputList(plan, inputFiles) : [];
   return runParty({
     plan,
     party,
     weights,
-    inputs: [inputs],
+    inputs,
     ...(conn.listen !== undefined ? { listen: conn.listen } : {}),
     ...(conn.connect !== undefined ? { connect: conn.connect } : {}),
     ...(conn.dealer !== undefined ? { dealer: conn.dealer } : {}),
@@ -74,6 +100,7 @@ export async function runPartyCommand(
     ...(conn.plaintextEngine ? { plaintextEngine: conn.plaintextEngine } : {}),
     ...(conn.onListening ? { onListening: conn.onListening } : {}),
     onRefused: conn.onRefused,
+    ...(conn.onSession ? { onSession: conn.onSession } : {}),
     ...progressOption(party),
   });
 }

@@ -22,10 +22,18 @@ import { Dealer, freshSeeds } from './streams.ts';
 export interface MaterialFeed {
   /** The seeds this party shares with the dealer. */
   readonly seeds: PartySeeds;
-  /** Dealer session id and position; both parties' tags must be equal (checked at the handshake). */
+  /** Which dealer material this is; both parties' tags must be equal (checked at the handshake). */
   readonly tag: string;
-  /** Starts an inference (a live dealer is asked for its material). */
-  begin(): Promise<void>;
+  /**
+   * Reserves the material of one inference and returns its index: the one the
+   * peer chose (`index`), or else the next this feed hands out. Material is
+   * recorded as used before the index is returned, so it never serves two
+   * inferences; an index this feed cannot give (already used, out of order
+   * for a live dealer, past the end of a folder) is refused.
+   */
+  reserve(index?: number): number;
+  /** Starts inference `index` (reserved before): a live dealer is asked for its material. */
+  begin(index: number): Promise<void>;
   /** The frame of the next bound op. */
   next(): Promise<Uint8Array>;
   close(): void;
@@ -52,9 +60,17 @@ export class PlanDealer {
     return this.ops.length;
   }
 
+  /** Bytes dealt and not yet handed to their party (what run-ahead holds in memory). */
+  get queuedBytes(): number {
+    let n = 0;
+    for (const q of this.queues) for (const frames of q) for (const f of frames) n += f.byteLength;
+    return n;
+  }
+
   /** Deals the next inference for both parties; returns [server frames, client frames]. */
   dealInference(): [Uint8Array[], Uint8Array[]] {
     const frames: [Uint8Array[], Uint8Array[]] = [[], []];
+    this.dealer.startInference(this.dealt);
     for (const op of this.ops) {
       this.dealOp(op, frames);
     }
@@ -81,10 +97,13 @@ export class PlanDealer {
    * Run-ahead: once both parties hold every inference dealt so far, deal the
    * next one in the background (yielding to the event loop between ops, so
    * the dealer keeps sending frames meanwhile). A party's next request then
-   * finds its material ready instead of waiting for the dealing.
+   * finds its material ready instead of waiting for the dealing. `allowed`
+   * says whether memory is left for it (a dealer serving many sessions bounds
+   * what all of them hold ahead).
    */
-  dealAhead(): void {
+  dealAhead(allowed: () => boolean = () => true): void {
     if (this.stopped || this.ahead || this.queues[0].length > 0 || this.queues[1].length > 0) return;
+    if (!allowed()) return;
     const ahead = this.dealInferenceYielding().then((frames) => this.enqueue(frames));
     // A stopped run-ahead is nobody's error; a failing deal surfaces at the next request.
     ahead.catch(() => {});
@@ -117,6 +136,7 @@ export class PlanDealer {
 
   private async dealInferenceYielding(): Promise<[Uint8Array[], Uint8Array[]]> {
     const frames: [Uint8Array[], Uint8Array[]] = [[], []];
+    this.dealer.startInference(this.dealt);
     for (const op of this.ops) {
       await new Promise<void>((resolve) => setImmediate(resolve));
       if (this.stopped) throw new MarillError('the dealer stopped');
@@ -127,9 +147,15 @@ export class PlanDealer {
   }
 }
 
-/** A feed over a list of frames per inference (shared by in-process and live feeds). */
+/**
+ * A feed over a list of frames per inference, dealt in order (shared by
+ * in-process and live feeds): inference k's material is the k-th the dealer
+ * hands out, so a reserved index must be the next one.
+ */
 export class QueuedFeed implements MaterialFeed {
   private frames: Uint8Array[] = [];
+  private reserved = 0;
+  private begun = 0;
 
   constructor(
     readonly seeds: PartySeeds,
@@ -138,9 +164,20 @@ export class QueuedFeed implements MaterialFeed {
     private readonly onClose: () => void = () => {},
   ) {}
 
-  async begin(): Promise<void> {
+  reserve(index?: number): number {
+    if (index !== undefined && index !== this.reserved)
+      throw new MarillError(
+        `the peer asked for dealer inference ${index}, but this dealer deals in order and the next is ${this.reserved}`,
+      );
+    return this.reserved++;
+  }
+
+  async begin(index: number): Promise<void> {
     if (this.frames.length > 0)
       throw new MarillError(`${this.frames.length} dealer frames of the previous inference were not used`);
+    if (index !== this.begun || index >= this.reserved)
+      throw new MarillError(`dealer inference ${index} was not reserved in order (next is ${this.begun})`);
+    this.begun++;
     this.frames = await this.fetch();
   }
 

@@ -10,8 +10,11 @@
  * (a client holding the server's seeds and frames could unmask the server's
  * weights) and the parent DIR holding both. progress.json records how
  * many inferences were used, so material is never used twice (reusing
- * correlated randomness would break its one-time masks); both parties
- * announce their position in the handshake, which refuses a mismatch.
+ * correlated randomness would break its one-time masks): the server reserves
+ * each inference and tells the client its index (runtime/serve/control.ts),
+ * and the client refuses an index below its own record. Each inference's
+ * streams derive from the seeds and its index (./streams.ts), so any
+ * inference can be used on its own.
  */
 import {
   closeSync,
@@ -32,6 +35,7 @@ import type { Party } from '../protocol.ts';
 import { PARTIES, partyIndex } from '../protocol.ts';
 import type { MaterialFeed } from './feeds.ts';
 import { PlanDealer } from './feeds.ts';
+import type { PartySeeds } from './streams.ts';
 import { SEED_BYTES } from '../crypto/prg.ts';
 
 export const MATERIAL_FORMAT = 'marill-dealer/1';
@@ -136,91 +140,168 @@ function readJson<T>(path: string, what: string): T {
 }
 
 /**
+ * A party's own material directory (DIR/<party>, holding manifest.json; the
+ * parent DIR and the other party's are refused), opened once: its manifest, seeds and use record. Sessions
+ * take feeds from it (`feed()`, each with its own file descriptor); every
+ * inference is reserved here first, so material is used once across all
+ * sessions of a process. The use record (progress.json) is a high-water mark:
+ * every inference below it is used or skipped, never handed out again. One
+ * process per directory: two processes reserving from one folder would each
+ * see only their own reservations.
+ */
+export class MaterialFolder {
+  private used: number;
+  /** Byte offset in material.bin of each inference met so far (inference k at offsets[k]). */
+  private readonly offsets: number[] = [0];
+
+  private constructor(
+    readonly dir: string,
+    readonly manifest: MaterialManifest,
+    readonly seeds: PartySeeds,
+    used: number,
+  ) {
+    this.used = used;
+  }
+
+  static open(plan: Plan, party: Party, dir: string): MaterialFolder {
+    const d = dir;
+    const manifestPath = join(d, 'manifest.json');
+    if (!existsSync(manifestPath) && PARTIES.some((p) => existsSync(join(d, p, 'manifest.json'))))
+      throw new MarillError(
+        `holds both parties' dealer material: give the ${party} only its own folder (--dealer-dir ${join(d, party)}), and never the other's`,
+        { file: d },
+      );
+    const m = readJson<MaterialManifest>(manifestPath, 'dealer material manifest');
+    if (m.format !== MATERIAL_FORMAT)
+      throw new MarillError(`not ${MATERIAL_FORMAT} material`, { file: manifestPath });
+    if (m.party !== party)
+      throw new MarillError(
+        `is the ${m.party}'s dealer material: the ${party} must be given only its own folder (DIR/${party}), never the ${m.party}'s`,
+        { file: d },
+      );
+    if (m.planHash !== plan.hash)
+      throw new MarillError(
+        `was generated for another plan (${m.planHash.slice(0, 12)}…, this plan ${plan.hash.slice(0, 12)}…)`,
+        { file: d },
+      );
+    if (m.opsPerInference !== bindPlan(plan).length)
+      throw new MarillError(
+        `has ${m.opsPerInference} frames per inference, the plan needs ${bindPlan(plan).length}`,
+        { file: d },
+      );
+    const seedBytes = onDisk(d, 'read seeds.bin', () => readFileSync(join(d, 'seeds.bin')));
+    if (seedBytes.length !== 2 * SEED_BYTES) throw new MarillError('seeds.bin is damaged', { file: d });
+    const used = readJson<{ used: number }>(join(d, 'progress.json'), 'material progress').used;
+    const folder = new MaterialFolder(
+      d,
+      m,
+      {
+        stream: Uint8Array.from(seedBytes.subarray(0, SEED_BYTES)),
+        session: Uint8Array.from(seedBytes.subarray(SEED_BYTES)),
+      },
+      used,
+    );
+    if (used >= m.inferences) throw folder.exhausted();
+    return folder;
+  }
+
+  /** Both parties hold material of the same dealer run (checked at the handshake). */
+  get tag(): string {
+    return `files:${this.manifest.session}`;
+  }
+
+  /** Inferences of material not yet used. */
+  get left(): number {
+    return this.manifest.inferences - this.used;
+  }
+
+  private exhausted(): MarillError {
+    return new MarillError(
+      `all ${this.manifest.inferences} inference(s) of this dealer material are used; generate more`,
+      { file: this.dir },
+    );
+  }
+
+  /**
+   * Reserves inference `index` (chosen by the peer), or the next unused one;
+   * records it before returning, so it is never handed out again.
+   */
+  reserve(index?: number): number {
+    const k = index ?? this.used;
+    if (!Number.isInteger(k) || k < 0) throw new MarillError(`no inference ${k} in dealer material`);
+    if (k < this.used)
+      throw new MarillError(
+        `inference ${k} of this dealer material is already used (the next unused is ${this.used}): material is never used twice`,
+        { file: this.dir },
+      );
+    if (k >= this.manifest.inferences) throw this.exhausted();
+    this.used = k + 1;
+    // Record use before any frame is read: material must never serve two inferences.
+    onDisk(this.dir, 'record the material used', () =>
+      writeFileSync(join(this.dir, 'progress.json'), JSON.stringify({ used: this.used })),
+    );
+    return k;
+  }
+
+  /** Where inference `index` starts in material.bin (frame headers read once, then remembered). */
+  offsetOf(index: number): number {
+    if (this.offsets.length > index) return this.offsets[index]!;
+    const fd = openSync(join(this.dir, 'material.bin'), 'r');
+    try {
+      const head = Buffer.alloc(4);
+      let at = this.offsets[this.offsets.length - 1]!;
+      while (this.offsets.length <= index) {
+        for (let i = 0; i < this.manifest.opsPerInference; i++) {
+          if (readSync(fd, head, 0, 4, at) !== 4)
+            throw new MarillError('material.bin ends early', { file: this.dir });
+          at += 4 + head.readUInt32LE(0);
+        }
+        this.offsets.push(at);
+      }
+    } finally {
+      closeSync(fd);
+    }
+    return this.offsets[index]!;
+  }
+
+  /** A feed over this folder for one session (its own descriptor and read-ahead). */
+  feed(): MaterialFeed {
+    const fd = onDisk(this.dir, 'open material.bin', () => openSync(join(this.dir, 'material.bin'), 'r'));
+    const frames = new FramePrefetcher(fd, this.dir);
+    let begun = false;
+    const ops = this.manifest.opsPerInference;
+    return {
+      seeds: this.seeds,
+      tag: this.tag,
+      reserve: (index?: number) => this.reserve(index),
+      begin: async (index: number) => {
+        if (begun && frames.unread > 0)
+          throw new MarillError(`${frames.unread} frames of the previous inference were not used`, {
+            file: this.dir,
+          });
+        if (index >= this.used) throw new MarillError(`inference ${index} of the material was not reserved`);
+        begun = true;
+        frames.start(ops, this.offsetOf(index));
+      },
+      next: async () => {
+        if (frames.unread === 0)
+          throw new MarillError('the plan reads more frames than the material holds per inference', {
+            file: this.dir,
+          });
+        return frames.next();
+      },
+      close: () => frames.close(),
+    };
+  }
+}
+
+/**
  * A party's feed from its own material directory (DIR/<party>, holding
  * manifest.json). The parent DIR and the other party's directory are refused
  * before anything but a manifest is read.
  */
 export function fileFeed(plan: Plan, party: Party, dir: string): MaterialFeed {
-  const d = dir;
-  const manifestPath = join(d, 'manifest.json');
-  if (!existsSync(manifestPath) && PARTIES.some((p) => existsSync(join(d, p, 'manifest.json'))))
-    throw new MarillError(
-      `holds both parties' dealer material: give the ${party} only its own folder (--dealer-dir ${join(d, party)}), and never the other's`,
-      { file: d },
-    );
-  const m = readJson<MaterialManifest>(manifestPath, 'dealer material manifest');
-  if (m.format !== MATERIAL_FORMAT)
-    throw new MarillError(`not ${MATERIAL_FORMAT} material`, { file: manifestPath });
-  if (m.party !== party)
-    throw new MarillError(
-      `is the ${m.party}'s dealer material: the ${party} must be given only its own folder (DIR/${party}), never the ${m.party}'s`,
-      { file: d },
-    );
-  if (m.planHash !== plan.hash)
-    throw new MarillError(
-      `was generated for another plan (${m.planHash.slice(0, 12)}…, this plan ${plan.hash.slice(0, 12)}…)`,
-      { file: d },
-    );
-  if (m.opsPerInference !== bindPlan(plan).length)
-    throw new MarillError(
-      `has ${m.opsPerInference} frames per inference, the plan needs ${bindPlan(plan).length}`,
-      { file: d },
-    );
-  const seedBytes = onDisk(d, 'read seeds.bin', () => readFileSync(join(d, 'seeds.bin')));
-  if (seedBytes.length !== 2 * SEED_BYTES) throw new MarillError('seeds.bin is damaged', { file: d });
-  const progressPath = join(d, 'progress.json');
-  let used = readJson<{ used: number }>(progressPath, 'material progress').used;
-  const exhausted = () =>
-    new MarillError(`all ${m.inferences} inference(s) of this dealer material are used; generate more`, {
-      file: d,
-    });
-  if (used >= m.inferences) throw exhausted();
-  const fd = onDisk(d, 'open material.bin', () => openSync(join(d, 'material.bin'), 'r'));
-  let offset = 0;
-  const readExactly = (n: number): Uint8Array => {
-    const out = new Uint8Array(n);
-    let got = 0;
-    while (got < n) {
-      const k = readSync(fd, out, got, n - got, offset + got);
-      if (k === 0) throw new MarillError('material.bin ends early', { file: d });
-      got += k;
-    }
-    offset += n;
-    return out;
-  };
-  const skipFrames = (count: number) => {
-    for (let i = 0; i < count; i++) offset += Buffer.from(readExactly(4)).readUInt32LE(0);
-  };
-  skipFrames(used * m.opsPerInference);
-  const frames = new FramePrefetcher(fd, offset, d);
-  let begun = false;
-  return {
-    seeds: {
-      stream: Uint8Array.from(seedBytes.subarray(0, SEED_BYTES)),
-      session: Uint8Array.from(seedBytes.subarray(SEED_BYTES)),
-    },
-    tag: `files:${m.session}#${used}`,
-    async begin() {
-      if (begun && frames.unread > 0)
-        throw new MarillError(`${frames.unread} frames of the previous inference were not used`, { file: d });
-      if (used >= m.inferences) throw exhausted();
-      used++;
-      // Record use before any frame is read: material must never serve two inferences.
-      onDisk(d, 'record the material used', () => writeFileSync(progressPath, JSON.stringify({ used })));
-      begun = true;
-      frames.start(m.opsPerInference);
-    },
-    async next() {
-      if (frames.unread === 0)
-        throw new MarillError('the plan reads more frames than the material holds per inference', {
-          file: d,
-        });
-      return frames.next();
-    },
-    close() {
-      frames.close();
-    },
-  };
+  return MaterialFolder.open(plan, party, dir).feed();
 }
 
 /** How far the prefetcher reads ahead of the frames taken (bytes). */
@@ -242,13 +323,16 @@ class FramePrefetcher {
   private pumping = false;
   private closed = false;
 
+  private offset = 0;
+
   constructor(
     private readonly fd: number,
-    private offset: number,
     private readonly dir: string,
   ) {}
 
-  start(frames: number): void {
+  /** Reads `frames` frames starting at byte `offset` of material.bin. */
+  start(frames: number, offset: number): void {
+    this.offset = offset;
     this.toRead = frames;
     this.unread = frames;
     void this.pump();

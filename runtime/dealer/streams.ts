@@ -18,7 +18,7 @@ import { bytesToRing, ringBytes } from '../mpc/context.ts';
 
 /** The seeds one party shares with the dealer for a session. */
 export interface PartySeeds {
-  /** Seeds the per-inference stream (continues across inferences). */
+  /** Seeds the per-inference streams (one derived stream per inference index, see inferencePrg). */
   readonly stream: Uint8Array;
   /** Seeds session-fixed values (`sessionOwnedRandom`). */
   readonly session: Uint8Array;
@@ -26,6 +26,15 @@ export interface PartySeeds {
 
 export function freshSeeds(): PartySeeds {
   return { stream: Prg.freshSeed(), session: Prg.freshSeed() };
+}
+
+/**
+ * The stream of inference `index`: derived from the stream seed, so material
+ * of any inference can be used on its own (a party may start at inference k
+ * of a material folder, or skip inferences another session of the server used).
+ */
+function inferencePrg(seed: Uint8Array, index: number): Prg {
+  return new Prg(seed).derive(`inference/${index}`);
 }
 
 /** Derived stream for session-fixed values of one op and key. */
@@ -56,13 +65,18 @@ function concat(chunks: readonly Uint8Array[]): Uint8Array {
  * each party must receive for that op.
  */
 export class Dealer {
-  private readonly prgs: [Prg, Prg];
+  private prgs: [Prg, Prg];
   private readonly chunks: [Uint8Array[], Uint8Array[]] = [[], []];
   /** Session-fixed values, generated once (they enter every inference's correlations). */
   private readonly sessionValues = new Map<string, Ring>();
 
   constructor(private readonly seeds: readonly [PartySeeds, PartySeeds]) {
-    this.prgs = [new Prg(seeds[0].stream), new Prg(seeds[1].stream)];
+    this.prgs = [inferencePrg(seeds[0].stream, 0), inferencePrg(seeds[1].stream, 0)];
+  }
+
+  /** Deals the material of inference `index` from here on. */
+  startInference(index: number): void {
+    this.prgs = [inferencePrg(this.seeds[0].stream, index), inferencePrg(this.seeds[1].stream, index)];
   }
 
   forOp(opId: string): DealerStream {
@@ -117,13 +131,18 @@ export class Dealer {
  * (a protocol whose deal and material disagree is caught here).
  */
 export class MaterialSource {
-  private readonly prg: Prg;
+  private prg: Prg;
 
   constructor(
     readonly party: Party,
     private readonly seeds: PartySeeds,
   ) {
-    this.prg = new Prg(seeds.stream);
+    this.prg = inferencePrg(seeds.stream, 0);
+  }
+
+  /** Reads the material of inference `index` from here on (the dealer dealt it with the same stream). */
+  startInference(index: number): void {
+    this.prg = inferencePrg(this.seeds.stream, index);
   }
 
   forOp(opId: string, frame: Uint8Array): MaterialStream & { finish(): void } {

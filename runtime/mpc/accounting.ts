@@ -19,9 +19,14 @@ export interface OpStats {
   /** Online bytes this party sent and online rounds, summed over inferences. */
   bytesSent: number;
   rounds: number;
+  /** Online bytes this party received from the peer, summed over inferences. */
+  bytesReceived: number;
   /** Once-per-session bytes sent and rounds (`ctx.once`). */
   setupBytesSent: number;
   setupRounds: number;
+  /** Once-per-session bytes received, and the wall time spent in `ctx.once` work. */
+  setupBytesReceived: number;
+  setupSeconds: number;
   /** Dealer -> this party preprocessing bytes, summed over inferences. */
   offlineBytes: number;
   /** Wall time of the online phase (setup included), summed over inferences. */
@@ -38,8 +43,11 @@ function emptyStats(id: string, op: string, protocol: string): OpStats {
     protocol,
     bytesSent: 0,
     rounds: 0,
+    bytesReceived: 0,
     setupBytesSent: 0,
     setupRounds: 0,
+    setupBytesReceived: 0,
+    setupSeconds: 0,
     offlineBytes: 0,
     seconds: 0,
     runs: 0,

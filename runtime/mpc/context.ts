@@ -68,10 +68,16 @@ class OpContext implements PartyContext {
     }
   }
 
+  private received(m: Uint8Array): Uint8Array {
+    if (this.inSetup) this.stats.setupBytesReceived += m.byteLength;
+    else this.stats.bytesReceived += m.byteLength;
+    return m;
+  }
+
   async exchange(data: Uint8Array): Promise<Uint8Array> {
     this.count(data.byteLength);
     this.session.channel.send(data);
-    return this.session.channel.recv();
+    return this.received(await this.session.channel.recv());
   }
 
   async exchangeRing(data: Ring): Promise<Ring> {
@@ -94,7 +100,7 @@ class OpContext implements PartyContext {
 
   async recv(): Promise<Uint8Array> {
     this.count(0);
-    return this.session.channel.recv();
+    return this.received(await this.session.channel.recv());
   }
 
   async recvRing(): Promise<Ring> {
@@ -106,12 +112,14 @@ class OpContext implements PartyContext {
     if (this.session.onceCache.has(fullKey)) return this.session.onceCache.get(fullKey) as T;
     const wasSetup = this.inSetup;
     this.inSetup = true;
+    const t0 = performance.now();
     try {
       const value = await compute();
       this.session.onceCache.set(fullKey, value);
       return value;
     } finally {
       this.inSetup = wasSetup;
+      if (!wasSetup) this.stats.setupSeconds += (performance.now() - t0) / 1000;
     }
   }
 }

@@ -47,10 +47,20 @@ export class Inbox {
     private readonly timeoutMs: number = DEFAULT_RECV_TIMEOUT_MS,
   ) {}
 
+  private bytes = 0;
+
   deliver(message: Uint8Array): void {
     const w = this.waiters.shift();
     if (w) w.resolve(message);
-    else this.messages.push(message);
+    else {
+      this.messages.push(message);
+      this.bytes += message.byteLength;
+    }
+  }
+
+  /** Bytes of arrived messages nobody has received yet (a transport stops reading above a bound). */
+  get queuedBytes(): number {
+    return this.bytes;
   }
 
   /** Fails every pending and future recv (the first failure wins). */
@@ -65,7 +75,10 @@ export class Inbox {
 
   recv(): Promise<Uint8Array> {
     const ready = this.messages.shift();
-    if (ready) return Promise.resolve(ready);
+    if (ready) {
+      this.bytes -= ready.byteLength;
+      return Promise.resolve(ready);
+    }
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {

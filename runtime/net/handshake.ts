@@ -48,10 +48,15 @@ export interface Hello {
   /** Hex random contribution to the common seed (party-party only). */
   readonly nonce: string;
   /**
-   * Which dealer material this party will use (dealer session id and position);
+   * Which dealer material this party will use ('live', or a material folder's dealer run id);
    * the parties must agree, or their correlated randomness would not match.
    */
   readonly material?: string;
+  /**
+   * A party's hello to the dealer: the dealer session it joins (both parties
+   * of a session derive the same id from their hellos: dealerSessionId).
+   */
+  readonly session?: string;
 }
 
 const short = (h: string) => `${h.slice(0, 12)}…`;
@@ -73,11 +78,15 @@ export function helloMismatch(
   if (mine.role !== 'dealer' && peer.role !== 'dealer' && peer.weights !== mine.weights)
     return `weights differ (this side ${short(mine.weights)}, ${peer.role} ${short(peer.weights)})`;
   if (mine.material !== undefined && peer.material !== undefined && mine.material !== peer.material)
-    return `dealer material differs (this side ${mine.material}, ${peer.role} ${peer.material}): both parties must use the same dealer session and position`;
+    return `dealer material differs (this side ${mine.material}, ${peer.role} ${peer.material}): both parties must use the same live dealer or the same dealer run's folders`;
   return undefined;
 }
 
-/** What a listener sends instead of a hello to a peer it will not talk to (then it closes). */
+/**
+ * What a listener sends instead of a hello to a peer it will not talk to (then
+ * it closes): a peer of the wrong kind (TLS vs plain), or a session a serving
+ * party will not take (too many sessions, shutting down).
+ */
 export function refusalMessage(reason: string): Uint8Array {
   return new TextEncoder().encode(JSON.stringify({ protocol: PROTOCOL_NAME, refused: reason }));
 }
@@ -96,7 +105,13 @@ function parseHello(bytes: Uint8Array, peer: string): Hello {
   return h;
 }
 
-export function makeHello(role: Role, planHash: string, weights: string, material?: string): Hello {
+export function makeHello(
+  role: Role,
+  planHash: string,
+  weights: string,
+  material?: string,
+  session?: string,
+): Hello {
   return {
     protocol: PROTOCOL_NAME,
     version: PROTOCOL_VERSION,
@@ -105,6 +120,7 @@ export function makeHello(role: Role, planHash: string, weights: string, materia
     weights,
     nonce: Buffer.from(Prg.freshSeed()).toString('hex'),
     ...(material !== undefined ? { material } : {}),
+    ...(session !== undefined ? { session } : {}),
   };
 }
 
@@ -143,4 +159,17 @@ export function commonSeed(a: Hello, b: Hello): Uint8Array {
   const [server, client] = a.role === 'server' ? [a, b] : [b, a];
   const h = createHash('sha256').update(`common/${server.nonce}/${client.nonce}`).digest();
   return new Uint8Array(h.subarray(0, SEED_BYTES));
+}
+
+/**
+ * The id under which both parties of a session meet at a live dealer: both
+ * nonces hashed under another label than the common seed, so the dealer
+ * (which sees the id) learns nothing of the seed.
+ */
+export function dealerSessionId(a: Hello, b: Hello): string {
+  const [server, client] = a.role === 'server' ? [a, b] : [b, a];
+  return createHash('sha256')
+    .update(`dealer-session/${server.nonce}/${client.nonce}`)
+    .digest('hex')
+    .slice(0, 32);
 }

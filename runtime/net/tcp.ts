@@ -14,7 +14,9 @@
  * `setMessageLimit`, a connection may deliver one message of at most
  * HELLO_MAX_BYTES (its hello), then it is paused; a longer announced length
  * closes it before anything is allocated. After the handshake, messages above
- * the plan's largest (runtime/bound-plan.ts planMessageBound) are refused.
+ * the plan's largest (runtime/bound-plan.ts planMessageBound) are refused,
+ * and reading pauses while more than twice that waits unreceived (a peer
+ * that floods is pushed back by TCP instead of filling this side's memory).
  *
  * A listener hands out only connections that completed TLS (when on), carry
  * an accepted role and sent a hello-sized first message; others are refused
@@ -40,6 +42,9 @@ import { roleInSubjectAltName } from './identity.ts';
 
 /** Connections a listener holds at once before their hello (more are closed at once). */
 const MAX_WAITING_CONNECTIONS = 32;
+
+/** How long a closed channel waits for the peer to close its side before the socket is destroyed. */
+const CLOSE_LINGER_MS = 10_000;
 
 export interface TlsFiles {
   /** PEM paths: this party's certificate and key, and the CA that signs every party of the session. */
@@ -71,6 +76,11 @@ export interface ListenOptions extends LinkOptions {
   /** The roles a peer may have (checked against its certificate under TLS). */
   readonly peerRoles: readonly Role[];
   readonly recvTimeoutMs?: number;
+  /**
+   * How long a new connection may take to complete TLS and send its hello
+   * before it is dropped as refused (default: recvTimeoutMs).
+   */
+  readonly helloTimeoutMs?: number;
   /** Told about each connection refused before its hello (who, why); the listener keeps waiting. */
   readonly onRefused?: (peer: string, why: string) => void;
 }
@@ -245,6 +255,11 @@ class SocketChannel implements Channel {
       this.delivered++;
       this.onFirst?.resolve();
       this.onFirst = undefined;
+      // A peer sending faster than this side receives: stop reading (TCP pushes back) until it catches up.
+      if (this.overQueued()) {
+        this.socket.pause();
+        return;
+      }
     }
   }
 
@@ -277,11 +292,16 @@ class SocketChannel implements Channel {
     return this.pending[0]!;
   }
 
+  /** More arrived and unreceived than twice the largest message: reading waits for the receiver. */
+  private overQueued(): boolean {
+    return this.inbox.queuedBytes > 2 * this.maxMessageBytes;
+  }
+
   setMessageLimit(maxBytes: number): void {
     this.maxMessageBytes = maxBytes;
     this.handshakeDone = true;
     this.parse();
-    if (!this.inbox.failed) this.socket.resume();
+    if (!this.inbox.failed && !this.overQueued()) this.socket.resume();
   }
 
   send(data: Uint8Array): void {
@@ -295,13 +315,25 @@ class SocketChannel implements Channel {
   }
 
   recv(): Promise<Uint8Array> {
-    return this.inbox.recv();
+    const message = this.inbox.recv();
+    if (this.handshakeDone && this.socket.isPaused() && !this.overQueued()) {
+      this.socket.resume();
+      this.parse(); // frames already buffered while paused
+    }
+    return message;
   }
 
   close(): void {
     this.closing = true;
     this.socket.end();
+    // A peer that never closes its side must not hold the socket open for ever.
+    setTimeout(() => this.socket.destroy(), CLOSE_LINGER_MS).unref();
   }
+}
+
+/** A connection's key among those waiting for their hello: the remote address and port. */
+function keyOf(socket: net.Socket): string {
+  return `${socket.remoteAddress}:${socket.remotePort}`;
 }
 
 function describe(role: string, socket: net.Socket): string {
@@ -338,20 +370,19 @@ export class Listener {
     secure?.on('secureConnection', (socket: tls.TLSSocket) => {
       const role = roleInSubjectAltName(socket.getPeerCertificate().subjectaltname);
       if (role === undefined || !opts.peerRoles.includes(role)) {
-        this.release(socket);
         const named = role ? `the ${role}'s` : 'no role';
         this.refused(
           describe(this.peerName, socket),
           `TLS: its certificate names ${named}, not the ${opts.peerRoles.join(' or ')}'s`,
         );
-        socket.destroy();
+        this.drop(socket);
         return;
       }
       this.admit(socket, role);
     });
     secure?.on('tlsClientError', (e: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
-      this.release(socket);
       this.refused(describe(this.peerName, socket), tlsFailure(e));
+      this.drop(socket);
     });
   }
 
@@ -360,7 +391,13 @@ export class Listener {
     const material = linkMaterial(opts);
     const server = net.createServer({ pauseOnConnect: true });
     const secure = material
-      ? tls.createServer({ ...material, ...TLS_OPTIONS, requestCert: true, rejectUnauthorized: true })
+      ? tls.createServer({
+          ...material,
+          ...TLS_OPTIONS,
+          requestCert: true,
+          rejectUnauthorized: true,
+          handshakeTimeout: opts.helloTimeoutMs ?? opts.recvTimeoutMs ?? DEFAULT_RECV_TIMEOUT_MS,
+        })
       : undefined;
     const listener = new Listener(server, secure, opts);
     await new Promise<void>((resolve, reject) => {
@@ -383,22 +420,39 @@ export class Listener {
     this.opts.onRefused?.(peer, why);
   }
 
-  private release(socket: net.Socket): void {
-    this.waiting.get(`${socket.remoteAddress}:${socket.remotePort}`)?.release();
+  private release(socket: net.Socket, key = keyOf(socket)): void {
+    this.waiting.get(key)?.release();
+  }
+
+  /**
+   * Closes a refused connection for good: the TLS socket and the TCP socket
+   * under it (which TLS reads through a stream wrapper after the sniffing,
+   * so destroying the TLS socket alone can leave it open).
+   */
+  private drop(socket: net.Socket, key = keyOf(socket)): void {
+    const raw = this.waiting.get(key)?.socket;
+    this.release(socket, key);
+    socket.destroy();
+    raw?.destroy();
   }
 
   /**
    * Reads a new connection's first bytes to tell TLS from plain TCP, so a peer
    * of the wrong kind is told so (and refused) instead of seeing a bare close.
-   * A connection that has not said hello within the receive timeout is closed.
+   * A connection that has not said hello within the hello timeout is closed.
    */
   private sniff(socket: net.Socket): void {
-    const key = `${socket.remoteAddress}:${socket.remotePort}`;
+    const key = keyOf(socket);
     if (this.waiting.size >= MAX_WAITING_CONNECTIONS) {
       socket.destroy();
       return;
     }
-    const timer = setTimeout(() => socket.destroy(), this.recvTimeoutMs);
+    const helloMs = this.opts.helloTimeoutMs ?? this.recvTimeoutMs;
+    const timer = setTimeout(() => {
+      entry.release(); // refused once: what fails after the close is not reported again
+      this.refused(describe(this.peerName, socket), `no hello within ${helloMs / 1000} s`);
+      socket.destroy();
+    }, helloMs);
     timer.unref();
     const entry = {
       socket,
@@ -435,17 +489,20 @@ export class Listener {
   /** Hands out the connection once its first message (a hello-sized one) has arrived. */
   private admit(socket: net.Socket, role: Role | undefined): void {
     const peer = describe(role ?? this.peerName, socket);
+    // Now, while the socket is open: a refused channel destroys it, and its address with it.
+    const key = keyOf(socket);
     const ch = new SocketChannel(socket, peer, this.recvTimeoutMs, role, !this.secure);
     ch.greeted.then(
       () => {
-        this.release(socket);
+        this.release(socket, key);
         const w = this.waiters.shift();
         if (w) w.resolve(ch);
         else this.queue.push(ch);
       },
       (e: Error) => {
-        this.release(socket);
-        this.refused(peer, e.message);
+        // Not waiting any more: already refused (no hello in time) and closed.
+        if (this.waiting.has(key)) this.refused(peer, e.message);
+        this.drop(socket, key);
       },
     );
   }
@@ -454,6 +511,11 @@ export class Listener {
   get port(): number {
     const a = this.server.address();
     return typeof a === 'object' && a ? a.port : 0;
+  }
+
+  /** Why the listener stopped (closed, or a listening error), once it has. */
+  get failed(): MarillError | undefined {
+    return this.failure;
   }
 
   private fail(e: MarillError): void {
@@ -491,9 +553,14 @@ export class Listener {
     });
   }
 
-  /** Stops listening and drops connections still waiting for their hello (handed-out ones stay open). */
+  /**
+   * Stops listening, fails waiting accepts and drops connections still waiting
+   * for their hello (handed-out ones stay open).
+   */
   close(): void {
+    const port = this.port;
     this.server.close();
+    this.fail(new MarillError(`stopped listening on port ${port}`));
     for (const { socket, release } of [...this.waiting.values()]) {
       release();
       socket.destroy();

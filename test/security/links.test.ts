@@ -25,7 +25,7 @@ import * as tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tensor } from '../../ir/tensor.ts';
 import { writeDealerMaterial } from '../../runtime/dealer/files.ts';
-import { liveDealerFeed, runDealer } from '../../runtime/dealer/live.ts';
+import { DealerService, liveDealerFeed, runDealer } from '../../runtime/dealer/live.ts';
 import type { Role } from '../../runtime/net/identity.ts';
 import type { LinkOptions } from '../../runtime/net/tcp.ts';
 import { Listener, connect, parseEndpoint } from '../../runtime/net/tcp.ts';
@@ -101,6 +101,8 @@ async function tappedRun(kind: LinkKind): Promise<TappedRun> {
   let listening!: (port: number) => void;
   const dealerPort = new Promise<number>((r) => (listening = r));
   const dealer = runDealer({ plan, listen: loopback, ...linkFor(kind, 'dealer'), onListening: listening });
+  // Both parties meet at the dealer under one session id (in a served session, dealerSessionId of their hellos).
+  const session = 'ab'.repeat(16);
   const dport = await dealerPort;
   const [toDealerS, toDealerC] = await Promise.all([startTap(dport), startTap(dport)]);
   const listener = await Listener.open(loopback, { ...linkFor(kind, 'server'), peerRoles: ['client'] });
@@ -108,8 +110,8 @@ async function tappedRun(kind: LinkKind): Promise<TappedRun> {
   try {
     const at = (port: number) => ({ host: '127.0.0.1', port });
     const [serverFeed, clientFeed] = await Promise.all([
-      liveDealerFeed(plan, 'server', at(toDealerS.port), linkFor(kind, 'server')),
-      liveDealerFeed(plan, 'client', at(toDealerC.port), linkFor(kind, 'client')),
+      liveDealerFeed(plan, 'server', at(toDealerS.port), session, linkFor(kind, 'server')),
+      liveDealerFeed(plan, 'client', at(toDealerC.port), session, linkFor(kind, 'client')),
     ]);
     const toServer = await connect(at(betweenParties.port), 'server', linkFor(kind, 'client'));
     const clientOpen = PartySession.open({
@@ -178,30 +180,40 @@ describe('a passive tap on every link', () => {
 describe('roles are bound to certificates', () => {
   it('the dealer refuses a client certificate whose hello claims the server, and sends it no seeds', async () => {
     const plan = makePlan(bertEncoderLayer(layer));
-    let listening!: (port: number) => void;
-    const dealerPort = new Promise<number>((r) => (listening = r));
-    const dealer = runDealer({
+    const refusals: string[] = [];
+    let refused!: () => void;
+    const wasRefused = new Promise<void>((r) => (refused = r));
+    const dealer = await DealerService.start({
       plan,
       listen: loopback,
       ...linkFor('tls', 'dealer'),
-      onListening: listening,
       timeoutMs: 10_000,
-    }).then(
-      () => 'served',
-      (e: Error) => e.message,
-    );
-    const port = await dealerPort;
-    // The client's certificate and key, asking for the server's material.
-    const impostor = liveDealerFeed(
-      plan,
-      'server',
-      { host: '127.0.0.1', port },
-      { tls: certs.files('client') },
-    );
-    await expect(impostor).rejects.toThrow(/closed the connection/);
-    expect(await dealer).toMatch(
-      /refusing the client at \S+: its certificate is the client's, but its hello claims the server/,
-    );
+      onRefused: (_peer, why) => {
+        refusals.push(why);
+        refused();
+      },
+    });
+    try {
+      // The client's certificate and key, asking for the server's material.
+      const impostor = liveDealerFeed(
+        plan,
+        'server',
+        { host: '127.0.0.1', port: dealer.port },
+        'cd'.repeat(16),
+        { tls: certs.files('client') },
+      );
+      await expect(impostor).rejects.toThrow(/closed the connection/);
+      await wasRefused;
+    } finally {
+      dealer.stop();
+    }
+    // No session was opened for it: no seeds were dealt to anyone.
+    expect(await dealer.done).toEqual({ sessions: 0, inferences: 0, bytesSent: [0, 0] });
+    expect(refusals).toEqual([
+      expect.stringMatching(
+        /refusing the client at \S+: its certificate is the client's, but its hello claims the server/,
+      ),
+    ]);
   });
 
   it("the client refuses a server that presents another role's certificate", async () => {

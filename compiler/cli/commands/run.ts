@@ -30,7 +30,7 @@ export interface RunFlags extends TlsFlags {
   connect?: string;
   dealer?: string;
   dealerDir?: string;
-  input?: string;
+  input?: string[];
   out?: string;
   report?: string;
   timeout: number;
@@ -51,10 +51,14 @@ export interface SimulateFlags {
   plaintextEngine: PlaintextEngineName;
 }
 
-function outputsJson(outputs: ReadonlyMap<string, Tensor>): string {
+function outputsObject(outputs: ReadonlyMap<string, Tensor>): Record<string, unknown> {
   const json: Record<string, unknown> = {};
   for (const [name, t] of outputs) json[name] = tensorToJson(t);
-  return `${JSON.stringify(json)}\n`;
+  return json;
+}
+
+function outputsJson(outputs: ReadonlyMap<string, Tensor>): string {
+  return `${JSON.stringify(outputsObject(outputs))}\n`;
 }
 
 export async function runCommand(planFile: string, flags: RunFlags): Promise<void> {
@@ -80,21 +84,40 @@ export async function runCommand(planFile: string, flags: RunFlags): Promise<voi
     onRefused: (peer: string, why: string) => {
       process.stderr.write(`${flags.party}: refused a connection from the ${peer}: ${why}\n`);
     },
+    // The server's number for the session: its log line for this client names it.
+    onSession: (session: number) =>
+      process.stderr.write(`${flags.party}: session ${session} on the server at ${flags.connect}\n`),
   };
   if (flags.party === 'dealer') {
     process.stderr.write(`${await runDealerCommand(plan, conn, flags.inferences)}\n`);
     return;
   }
   const partyPlan = flags.party === 'server' ? serverPlan(plan, planFile, flags.weightKey) : plan;
-  const result = await runPartyCommand(partyPlan, flags.party, conn, flags.model, flags.input, planFile);
+  const result = await runPartyCommand(
+    partyPlan,
+    flags.party,
+    conn,
+    flags.model,
+    flags.input ?? [],
+    planFile,
+  );
   const report = combineReports(
     flags.party === 'server' ? result.stats : [],
     flags.party === 'client' ? result.stats : [],
   );
   const measured = measuredSection(report, result.seconds);
   process.stderr.write(`${flags.party}: ${formatMeasuredLine(measured)} (bytes sent by this party)\n`);
-  if (flags.report) writeJson(flags.report, { party: flags.party, measured });
-  if (flags.party === 'client') emit(outputsJson(result.outputs[0]!), flags.out);
+  if (flags.report)
+    writeJson(flags.report, {
+      party: flags.party,
+      measured,
+      ...(result.setup ? { setup: result.setup } : {}),
+      ...(result.inferences ? { inferences: result.inferences } : {}),
+    });
+  if (flags.party !== 'client') return;
+  // One input: one output object; several: an array of them, in input order.
+  const outs = result.outputs.map(outputsObject);
+  emit(`${JSON.stringify(outs.length === 1 ? outs[0] : outs)}\n`, flags.out);
 }
 
 export async function simulateCommand(planFile: string, flags: SimulateFlags): Promise<void> {
