@@ -12,6 +12,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { maxAbsDiff } from '../ir/tensor.ts';
 import { REPO, marillc, scratchDir } from './cli-harness.ts';
 import type { TestCertificates } from './runtime/certs.ts';
 import { testCertificates } from './runtime/certs.ts';
@@ -47,11 +48,6 @@ async function ortRun(model: string, inputFile: string): Promise<Float32Array> {
   const session = await ort.InferenceSession.create(readFileSync(join(REPO, model)));
   const result = await session.run(feeds);
   return result[session.outputNames[0]!]!.data as Float32Array;
-}
-
-function maxAbsDiff(a: readonly number[], b: Float32Array): number {
-  expect(a).toHaveLength(b.length);
-  return a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
 }
 
 describe('usage errors: exit 2, the marillc prefix, the usage line; nothing is read first', () => {

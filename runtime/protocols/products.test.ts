@@ -5,7 +5,7 @@ import { evalOp } from '../../ir/interpret.ts';
 import type { OpName } from '../../ir/ops.ts';
 import { inferTypes } from '../../ir/ops.ts';
 import type { Tensor } from '../../ir/tensor.ts';
-import { makeTensor } from '../../ir/tensor.ts';
+import { makeTensor, tensorMaxAbsDiff } from '../../ir/tensor.ts';
 import type { Visibility } from '../../ir/types.ts';
 import { numel } from '../../ir/types.ts';
 import { Prg } from '../crypto/prg.ts';
@@ -78,13 +78,6 @@ async function run(
   };
 }
 
-function maxDiff(a: Tensor, b: Tensor): number {
-  expect(a.shape).toEqual(b.shape);
-  const x = a.data as Float32Array;
-  const y = b.data as Float32Array;
-  return x.reduce((m, v, i) => Math.max(m, Math.abs(v - y[i]!)), 0);
-}
-
 describe('product op protocols', () => {
   it.each<[string, OpProtocol, OpName, Input[], number]>([
     [
@@ -129,7 +122,7 @@ describe('product op protocols', () => {
     ],
   ])('%s matches evalOp', async (_name, protocol, op, inputs, tol) => {
     const { got, want } = await run(new TwoPartySession(), protocol, op, inputs);
-    expect(maxDiff(got, want)).toBeLessThan(tol);
+    expect(tensorMaxAbsDiff(got, want)).toBeLessThan(tol);
   });
 
   it("'beaver.weight' refuses a server operand that changes within a session", async () => {

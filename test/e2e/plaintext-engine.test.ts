@@ -21,7 +21,7 @@ import type { Graph } from '../../ir/graph.ts';
 import { interpret } from '../../ir/interpret.ts';
 import { readInputs } from '../../ir/tensor-json.ts';
 import type { Tensor } from '../../ir/tensor.ts';
-import { toNumbers } from '../../ir/tensor.ts';
+import { tensorMaxAbsDiff } from '../../ir/tensor.ts';
 import { DEFAULT_OPTIONS } from '../../passes/context.ts';
 import { inProcessFeeds } from '../../runtime/dealer/feeds.ts';
 import { PartyExecutor } from '../../runtime/executor.ts';
@@ -72,12 +72,6 @@ async function run(c: Compiled, plaintextEngine: PlaintextEngineName): Promise<M
   return (await simulatePlan(c.plan, c.weights, { client: c.inputs }, { plaintextEngine })).outputs;
 }
 
-function maxAbs(a: Tensor, b: Tensor): number {
-  const x = toNumbers(a);
-  const y = toNumbers(b);
-  return x.reduce((m, v, i) => Math.max(m, Math.abs(v - y[i]!)), 0);
-}
-
 /** The plan cut to one client segment (its live-outs as outputs). */
 function segmentAlone(c: Compiled, s: Segment): Compiled {
   const graph = segmentGraph(c.graph, s);
@@ -114,7 +108,7 @@ describe('onnxruntime engine on the example models', () => {
       for (const engine of ['ort', 'interpreter'] as const) {
         const out = await run(c, engine);
         for (const [name, t] of plain)
-          expect(maxAbs(out.get(name)!, t), `${engine} ${name}`).toBeLessThan(MPC_TOLERANCE);
+          expect(tensorMaxAbsDiff(out.get(name)!, t, name), `${engine} ${name}`).toBeLessThan(MPC_TOLERANCE);
       }
     });
   }
