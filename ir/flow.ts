@@ -24,12 +24,18 @@
  *   4. `share {from=P}` shares a value that P owns.
  *   5. Every node runs where its result visibility says (public -> both,
  *      client -> client, server -> server, secret -> mpc; share/reveal -> mpc).
- *   6. Every graph output is visible to the client (client or public).
+ *   6. Every graph output is visible to the client (client or public), except
+ *      carried state (generation, docs/generation.md): a state output stays where
+ *      it was computed, so it has the visibility of the input it becomes at the
+ *      next step, `client` (kept by the client) or `secret` (kept as shares), and
+ *      no reveal reaches it (rule 3 counts only result outputs).
+ *   0'. A graph input that a state output feeds may be `secret` as well: the
+ *      parties' shares of the previous step's state.
  */
 import { resultVisibility } from './builder.ts';
 import { MarillError } from './errors.ts';
 import type { Graph, Node, ValueId } from './graph.ts';
-import { users } from './graph.ts';
+import { stateInputs, users } from './graph.ts';
 import type { OpName } from './ops.ts';
 import { placementOf } from './types.ts';
 
@@ -49,15 +55,19 @@ export function verifyFlow(g: Graph, clientPost: readonly string[] = []): void {
   const fail = (n: Node, msg: string): never => {
     throw new MarillError(`information flow: ${msg}`, { what: where(n) });
   };
-  const outputValues = new Set(g.outputs.map((o) => o.value));
+  const outputValues = new Set(g.outputs.filter((o) => o.state === undefined).map((o) => o.value));
   const useMap = users(g);
+  const carried = stateInputs(g);
 
-  for (const id of g.inputs)
-    if (vis(id) !== 'client')
-      throw new MarillError(
-        `information flow: graph input %${id} is ${vis(id)}; inputs are the client's own data (client)`,
-        { what: `graph @${g.name} inputs` },
-      );
+  for (const id of g.inputs) {
+    if (vis(id) === 'client' || (carried.has(id) && vis(id) === 'secret')) continue;
+    throw new MarillError(
+      carried.has(id)
+        ? `information flow: state input %${id} is ${vis(id)}; carried state is the client's (client) or shared (secret)`
+        : `information flow: graph input %${id} is ${vis(id)}; inputs are the client's own data (client)`,
+      { what: `graph @${g.name} inputs` },
+    );
+  }
   for (const n of g.nodes) {
     const v = vis(n.outputs[0]!);
     if (n.op === 'weight' && v !== 'public' && v !== 'server')
@@ -77,6 +87,13 @@ export function verifyFlow(g: Graph, clientPost: readonly string[] = []): void {
   }
   for (const o of g.outputs) {
     const v = vis(o.value);
+    if (o.state !== undefined) {
+      if (!g.inputs.includes(o.state) || vis(o.state) !== v)
+        throw new MarillError(
+          `information flow: state output '${o.name}' is ${v} but the input it becomes, %${o.state}, is ${g.inputs.includes(o.state) ? vis(o.state) : 'not a graph input'}`,
+        );
+      continue;
+    }
     if (v !== 'client' && v !== 'public')
       throw new MarillError(`information flow: output '${o.name}' is ${v}, not revealed to the client`);
   }

@@ -34,10 +34,30 @@ export interface Node {
   readonly origin?: string;
 }
 
-/** A graph output: the user-facing name (ONNX output name) and the value it holds. */
+/**
+ * A graph output: the user-facing name (ONNX output name) and the value it holds.
+ *
+ * A `state` output is not a result: it is carried to the next step of a
+ * generation (docs/generation.md) as the graph input it names (e.g.
+ * `present.0.key` becomes `past_key_values.0.key`). It is never revealed: it
+ * stays where it was computed, at the client when it is the client's, as the
+ * parties' shares when it is secret (ir/flow.ts).
+ */
 export interface GraphOutput {
   readonly name: string;
   readonly value: ValueId;
+  /** The graph input this output becomes at the next step (state outputs only). */
+  readonly state?: ValueId;
+}
+
+/** Whether an output is carried state rather than a result revealed to the client. */
+export function isStateOutput(o: GraphOutput): boolean {
+  return o.state !== undefined;
+}
+
+/** The graph inputs that state outputs feed at the next step. */
+export function stateInputs(g: Pick<Graph, 'outputs'>): Set<ValueId> {
+  return new Set(g.outputs.flatMap((o) => (o.state !== undefined ? [o.state] : [])));
 }
 
 export interface Graph {

@@ -171,7 +171,11 @@ export function graphSpec(
     fracBits,
     ...(clientPost.length > 0 ? { clientPost } : {}),
     inputs: [...graph.inputs],
-    outputs: graph.outputs.map((o) => ({ name: o.name, value: o.value })),
+    outputs: graph.outputs.map((o) => ({
+      name: o.name,
+      value: o.value,
+      ...(o.state !== undefined ? { state: o.state } : {}),
+    })),
     values,
     nodes,
   };
@@ -271,9 +275,15 @@ export function checkSpecShape(spec: unknown): asserts spec is PlanSpec {
   const outputs = spec['outputs'];
   if (
     !Array.isArray(outputs) ||
-    !outputs.every((o) => isObject(o) && typeof o['name'] === 'string' && typeof o['value'] === 'string')
+    !outputs.every(
+      (o) =>
+        isObject(o) &&
+        typeof o['name'] === 'string' &&
+        typeof o['value'] === 'string' &&
+        (o['state'] === undefined || typeof o['state'] === 'string'),
+    )
   )
-    badSpec('outputs is not a list of {name, value}');
+    badSpec('outputs is not a list of {name, value, state?}');
   const values = spec['values'];
   if (!Array.isArray(values)) badSpec('values is not a list');
   values.forEach(checkValueSpec);
