@@ -7,6 +7,7 @@
  *   npm run bench -- evaluation   the Marill evaluation (bench/evaluation.ts)
  *   npm run bench -- plaintext    a BERT-base frozen prefix on onnxruntime vs the interpreter (bench/plaintext.ts)
  *   npm run bench -- evaluation-scale  BERT-base / GPT-2-small rows from the cost model (bench/evaluation-scale.ts)
+ *   npm run bench -- scale-measured  BERT-base standard vs Marill plan, measured in processes (bench/scale-measured.ts)
  *   npm run bench -- serve        marillc serve: throughput and latency at 1, 4, 16 clients (bench/serve-bench.ts)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -17,6 +18,7 @@ import { runEvaluationScale } from './evaluation-scale.ts';
 import { runPerfLayer } from './perf-layer.ts';
 import { runPlaintextBench } from './plaintext.ts';
 import { runRuntimeBench } from './runtime-bench.ts';
+import { runScaleMeasured } from './scale-measured.ts';
 import { runServeBench } from './serve-bench.ts';
 
 const RESULTS = join('bench', 'results');
@@ -30,6 +32,7 @@ const BENCHES: Bench[] = [
   { name: 'evaluation', run: () => runEvaluation() },
   { name: 'plaintext', run: runPlaintextBench },
   { name: 'evaluation-scale', run: runEvaluationScale },
+  { name: 'scale-measured', run: runScaleMeasured },
   { name: 'serve', run: runServeBench },
 ];
 
