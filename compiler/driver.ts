@@ -16,6 +16,7 @@ import { parseGraph } from '../ir/parse.ts';
 import { verifyGraph } from '../ir/verify.ts';
 import { loadOnnx } from './onnx/load.ts';
 import { lowerOnnx } from './onnx/lower.ts';
+import type { OnnxModel } from './onnx/model.ts';
 import { readFileOrFail } from './fs-util.ts';
 import type { CompileNotes, CompileOptions } from '../passes/context.ts';
 import { emptyNotes } from '../passes/context.ts';
@@ -45,16 +46,27 @@ export function loadModel(path: string, opts: LoadOptions = {}): Graph {
     if (ext === '.mir') {
       g = parseGraph(readFileOrFail(path).toString('utf8'), path);
     } else if (ext === '.onnx') {
-      g = lowerOnnx(loadOnnx(path), {
-        file: path,
-        shapes: opts.shapes ?? {},
-        dataShapes: opts.dataShapes ?? {},
-      });
+      return lowerLoadedOnnx(loadOnnx(path), path, opts);
     } else {
       throw new MarillError(`unknown model format '${ext || '(none)'}': expected .onnx or .mir`, {
         file: path,
       });
     }
+    verifyGraph(g);
+    return g;
+  } catch (e) {
+    if (e instanceof MarillError) throw e.inFile(path);
+    throw e;
+  }
+}
+
+/**
+ * Lowers an ONNX model already read from `path` into a verified IR graph: what loadModel
+ * does after reading, for callers that lower one model at several shapes (generation steps).
+ */
+export function lowerLoadedOnnx(model: OnnxModel, path: string, opts: LoadOptions = {}): Graph {
+  try {
+    const g = lowerOnnx(model, { file: path, shapes: opts.shapes ?? {}, dataShapes: opts.dataShapes ?? {} });
     verifyGraph(g);
     return g;
   } catch (e) {
