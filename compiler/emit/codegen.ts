@@ -131,7 +131,10 @@ export function generateGenerationPlanModule(plan: GenerationPlan, opts: Codegen
   });
   const file = project.createSourceFile('plan.ts');
   const kept = (v: 'client' | 'secret') =>
-    spec.state.filter((s) => s.visibility === v).map((s) => s.input).join(', ') || 'none';
+    spec.state
+      .filter((s) => s.visibility === v)
+      .map((s) => s.input)
+      .join(', ') || 'none';
   file.addStatements([
     '/**',
     ` * marillc generation plan '${spec.name}', generated from ${opts.source}.`,
@@ -159,7 +162,9 @@ export function generateGenerationPlanModule(plan: GenerationPlan, opts: Codegen
           w.write('{').newLine();
           w.indent(() => {
             w.writeLine(`"format": ${literal(spec.format)},`);
-            w.writeLine('// SHA-256 over the settings and every step plan\'s hash; both parties and the dealer compare it.');
+            w.writeLine(
+              "// SHA-256 over the settings and every step plan's hash; both parties and the dealer compare it.",
+            );
             w.writeLine(`"hash": ${literal(spec.hash)},`);
             w.writeLine(`"name": ${literal(spec.name)},`);
             w.writeLine(`"fracBits": ${spec.fracBits},`);
