@@ -46,7 +46,7 @@ export function loadModel(path: string, opts: LoadOptions = {}): Graph {
     if (ext === '.mir') {
       g = parseGraph(readFileOrFail(path).toString('utf8'), path);
     } else if (ext === '.onnx') {
-      return lowerModel(loadOnnx(path), opts);
+      return lowerLoadedOnnx(loadOnnx(path), path, opts);
     } else {
       throw new MarillError(`unknown model format '${ext || '(none)'}': expected .onnx or .mir`, {
         file: path,
@@ -60,18 +60,17 @@ export function loadModel(path: string, opts: LoadOptions = {}): Graph {
   }
 }
 
-/** Lowers an ONNX model already read (its file named in errors) into a verified IR graph. */
-export function lowerModel(model: OnnxModel, opts: LoadOptions = {}): Graph {
+/**
+ * Lowers an ONNX model already read from `path` into a verified IR graph: what loadModel
+ * does after reading, for callers that lower one model at several shapes (generation steps).
+ */
+export function lowerLoadedOnnx(model: OnnxModel, path: string, opts: LoadOptions = {}): Graph {
   try {
-    const g = lowerOnnx(model, {
-      file: model.file,
-      shapes: opts.shapes ?? {},
-      dataShapes: opts.dataShapes ?? {},
-    });
+    const g = lowerOnnx(model, { file: path, shapes: opts.shapes ?? {}, dataShapes: opts.dataShapes ?? {} });
     verifyGraph(g);
     return g;
   } catch (e) {
-    if (e instanceof MarillError) throw e.inFile(model.file);
+    if (e instanceof MarillError) throw e.inFile(path);
     throw e;
   }
 }
