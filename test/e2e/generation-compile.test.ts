@@ -12,9 +12,9 @@
  *   - negative cases: no cache, an unpaired cache input, a context beyond the
  *     position table, a step the plan does not hold.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NETWORKS } from '../../compiler/backend/network.ts';
 import { generateGenerationPlanModule } from '../../compiler/emit/codegen.ts';
@@ -275,6 +275,27 @@ describe('generation plan files refuse edits', () => {
       /a context of 3 tokens is beyond the plan's maxContext 2/,
     );
     expect(() => stepPlan(plan, { sequence: 2, past: 0 })).not.toThrow();
+  });
+
+  it('refuses a line of code added to the file, naming its line', () => {
+    const text = readFileSync(file, 'utf8');
+    const edited = text.replace(
+      "import type { GenerationPlan, GenerationPlanSpec } from 'marillc/generation-plan';",
+      (m) => `${m}\nglobalThis.leak = 1;`,
+    );
+    expect(edited).not.toBe(text);
+    const line = edited.split('\n').findIndex((l) => l.startsWith('globalThis')) + 1;
+    const other = join(dirname(file), 'edited.ts');
+    writeFileSync(other, edited);
+    let error: unknown;
+    try {
+      loadAnyPlanModule(other);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(MarillError);
+    expect((error as MarillError).location.line).toBe(line);
+    expect((error as MarillError).message).toMatch(/a plan is read as data/);
   });
 
   it('a plan reader that runs single plans refuses it by name', async () => {
