@@ -299,6 +299,128 @@ function unpackCKernel(): FunctionSpec {
   });
 }
 
+// ---- fused kernels of the comparisons ----------------------------------------------------------
+// (./fused.ts states what they compute in ring terms; there, one kernel replaces a chain of the
+// elementwise kernels above, so the operands cross into kernel memory once.)
+
+/**
+ * The end of a sign-based comparison, per lane i = k n + j (plane k of `planes`, element j of n):
+ *   e = bit i of the bit vector at `e`, z = (1 - 2e) rho_i + [first] e,
+ *   lt_i = (1 - 2a_i) z + [first] a_i,
+ * and with `select` also zr = (1 - 2e) rhoR_i + e r_j, ltx_i = (1 - 2a_i)(z xhat_j - zr) + a_i x_j.
+ * [first] is 1 at party 0 only (an i64 mask of all ones or zero, so the kernel does not branch).
+ * params (lt, ltx, e, rho, rhoR, r, a, x, xhat, n, planes, first, select).
+ */
+function signCombineKernel(): FunctionSpec {
+  const f = new FunctionBuilder('sign_combine');
+  const p = f.params({
+    lt: I32,
+    ltx: I32,
+    e: I32,
+    rho: I32,
+    rhoR: I32,
+    r: I32,
+    a: I32,
+    x: I32,
+    xhat: I32,
+    n: I32,
+    planes: I32,
+    first: I32,
+    select: I32,
+  });
+  const { k, i, off, jo, nb, ev, fe, av, fa, z, zr, firstMask } = f.locals({
+    k: I32,
+    i: I32,
+    off: I32,
+    jo: I32,
+    nb: I32,
+    ev: I64,
+    fe: I64,
+    av: I64,
+    fa: I64,
+    z: I64,
+    zr: I64,
+    firstMask: I64,
+  });
+  const bit = i64.extend_i32_u(
+    i32.and(i32.shr_u(i32.load8_u(i32.add(p.e, i32.shr_u(i, 3))), i32.and(i, 7)), 1),
+  );
+  const oneMinusTwo = (v: Instr): Instr => i64.sub(1n, i64.shl(v, 1n));
+  const at = (base: Instr, o: Instr): Instr => i64.load(i32.add(base, o));
+  return f.build((s) => {
+    s.set(nb, i32.shl(p.n, 3));
+    s.set(firstMask, i64.sub(0n, i64.extend_i32_u(p.first)));
+    s.forRange(k, p.planes, 1, (s) => {
+      s.set(jo, 0);
+      s.forRange(jo, nb, 8, (s) => {
+        s.set(ev, bit);
+        s.set(fe, oneMinusTwo(ev));
+        s.set(z, i64.add(i64.mul(fe, at(p.rho, off)), i64.and(ev, firstMask)));
+        s.set(av, at(p.a, off));
+        s.set(fa, oneMinusTwo(av));
+        s.emit(i64.store(i32.add(p.lt, off), i64.add(i64.mul(fa, z), i64.and(av, firstMask))));
+        s.ifThen(p.select, (s) => {
+          s.set(zr, i64.add(i64.mul(fe, at(p.rhoR, off)), i64.mul(ev, at(p.r, jo))));
+          s.emit(
+            i64.store(
+              i32.add(p.ltx, off),
+              i64.add(i64.mul(fa, i64.sub(i64.mul(z, at(p.xhat, jo)), zr)), i64.mul(av, at(p.x, jo))),
+            ),
+          );
+        });
+        s.set(i, i32.add(i, 1));
+        s.set(off, i32.add(off, 8));
+      });
+    });
+  });
+}
+
+/**
+ * out_j = sum_k c_{2k} u_{k n + j} + c_{2k+1} v_{k n + j} over `planes` planes of n words of u and
+ * v, with the 2 planes coefficients at `coef`; a plane whose two coefficients are 0 is skipped.
+ * params (out, u, v, coef, n, planes).
+ */
+function planeCombineKernel(): FunctionSpec {
+  const f = new FunctionBuilder('plane_combine');
+  const { out, u, v, coef, n, planes } = f.params({
+    out: I32,
+    u: I32,
+    v: I32,
+    coef: I32,
+    n: I32,
+    planes: I32,
+  });
+  const { k, off, nb, base, cu, cv } = f.locals({ k: I32, off: I32, nb: I32, base: I32, cu: I64, cv: I64 });
+  return f.build((s) => {
+    s.set(nb, i32.shl(n, 3));
+    s.forRange(off, nb, 8, (s) => {
+      s.emit(i64.store(i32.add(out, off), 0n));
+    });
+    s.forRange(k, planes, 1, (s) => {
+      s.set(cu, i64.load(i32.add(coef, i32.shl(k, 4))));
+      s.set(cv, i64.load(i32.add(coef, i32.shl(k, 4)), 8));
+      s.ifThen(i64.ne(i64.or(cu, cv), 0n), (s) => {
+        s.set(base, i32.mul(k, nb));
+        s.set(off, 0);
+        s.forRange(off, nb, 8, (s) => {
+          s.emit(
+            i64.store(
+              i32.add(out, off),
+              i64.add(
+                i64.load(i32.add(out, off)),
+                i64.add(
+                  i64.mul(cu, i64.load(i32.add(i32.add(u, base), off))),
+                  i64.mul(cv, i64.load(i32.add(i32.add(v, base), off))),
+                ),
+              ),
+            ),
+          );
+        });
+      });
+    });
+  });
+}
+
 /** Zeroes n i64 words at p. params (p, n). */
 function zeroKernel(): FunctionSpec {
   const f = new FunctionBuilder('zero');
@@ -344,6 +466,22 @@ export interface KernelExports {
   ): void;
   unpack_c(dst: number, cp: number, m: number, n: number, nPad: number): void;
   zero(p: number, n: number): void;
+  sign_combine(
+    lt: number,
+    ltx: number,
+    e: number,
+    rho: number,
+    rhoR: number,
+    r: number,
+    a: number,
+    x: number,
+    xhat: number,
+    n: number,
+    planes: number,
+    first: number,
+    select: number,
+  ): void;
+  plane_combine(out: number, u: number, v: number, coef: number, n: number, planes: number): void;
 }
 
 /** Bytes of the kernel module, importing `env.mem` (shared, so worker threads can use the same memory). */
@@ -371,6 +509,8 @@ export function kernelModuleBytes(): Uint8Array {
     gemmPackedKernel(),
     unpackCKernel(),
     zeroKernel(),
+    signCombineKernel(),
+    planeCombineKernel(),
   ];
   return assembleModule(
     { module: 'env', field: 'mem', initialPages: 16, maximumPages: MAX_PAGES, shared: true },

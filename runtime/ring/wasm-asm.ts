@@ -199,6 +199,9 @@ export class Code {
   }
 
   // i64 arithmetic and comparison
+  i64Ne(): this {
+    return this.op(0x52);
+  }
   i64Add(): this {
     return this.op(0x7c);
   }
@@ -210,6 +213,9 @@ export class Code {
   }
   i64And(): this {
     return this.op(0x83);
+  }
+  i64Or(): this {
+    return this.op(0x84);
   }
   i64Xor(): this {
     return this.op(0x85);

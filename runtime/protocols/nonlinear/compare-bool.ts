@@ -33,10 +33,11 @@
 import type { Cost, DealerStream, MaterialStream, PartyContext } from '../../protocol.ts';
 import { cost } from '../../protocol.ts';
 import type { Ring } from '../../ring/kernels.ts';
-import { ringAdd, ringAddScalar, ringMul, ringMulScalar } from '../../ring/kernels.ts';
+import { ringSignCombine } from '../../ring/fused.ts';
+import { ringMul } from '../../ring/kernels.ts';
 import { bitPlanes, tilePlane } from './bit-slice.ts';
 import type { CompareParams, CompareResult } from './compare.ts';
-import { checkCompareParams, combineSign, openedParts, ringMulPlanes, tile } from './compare.ts';
+import { checkCompareParams, openedParts, tile } from './compare.ts';
 
 export interface BoolCompareMaterial {
   readonly kind: 'bool';
@@ -601,26 +602,22 @@ export async function finishBoolCompare(
   thresholds: readonly bigint[],
 ): Promise<CompareResult> {
   const { a, y } = openedParts(xhat, thresholds, p);
-  const lanes = y.length;
   const c = await lessThanTree(ctx, p, m, y);
   // e = z xor rho with z = R_{m-1} xor c, opened in one round.
   const top = tilePlane(m.rBits[p.bits - 1]!, p.n, thresholds.length);
   const mine = c.map((v, i) => v ^ top[i]! ^ m.rhoBits[i]!);
   const theirs = asWords(await ctx.exchange(asBytes(mine)));
-  const e = ringOfVector(
-    mine.map((v, i) => v ^ theirs[i]!),
-    lanes,
-  );
-  const flip = ringMulScalar(e, -2n);
-  ringAddScalar(flip, 1n, flip);
-  const z = ringMul(flip, m.rho);
-  if (ctx.index === 0) ringAdd(z, e, z);
-  let zr: Ring | undefined;
-  if (m.rhoR) {
-    zr = ringMul(flip, m.rhoR);
-    ringAdd(zr, ringMulPlanes(e, m.r), zr);
-  }
-  return combineSign(ctx, a, z, zr, x, xhat);
+  // lt, ltx from e, rho (rho r) and the public a, x^ in one fused kernel (../../ring/fused.ts):
+  // z = (1 - 2e) rho + e, zr = (1 - 2e) rho r + e r, then compare.ts's combineSign.
+  return ringSignCombine({
+    n: p.n,
+    planes: thresholds.length,
+    e: mine.map((v, i) => v ^ theirs[i]!),
+    rho: m.rho,
+    a,
+    first: ctx.index === 0,
+    select: m.rhoR ? { rhoR: m.rhoR, r: m.r, x, xhat } : undefined,
+  });
 }
 
 export function boolCompareCost(p: CompareParams): Cost {
