@@ -1,7 +1,7 @@
 // Fused ring kernels against BigInt arithmetic (the independent oracle: exact mod 2^64).
 import { describe, expect, it } from 'vitest';
 import { Prg } from '../crypto/prg.ts';
-import { ringPlaneCombine, ringSignCombine } from './fused.ts';
+import { ringOpenedParts, ringPlaneCombine, ringSignCombine } from './fused.ts';
 
 const wrap = (v: bigint) => BigInt.asIntN(64, v);
 const rand = (n: number) => Prg.fresh().ring(n);
@@ -107,5 +107,35 @@ describe('ringPlaneCombine', () => {
   it('refuses mismatched planes and coefficient counts', () => {
     expect(() => ringPlaneCombine(rand(6), rand(6), 4, [])).toThrow(/planes of 4/);
     expect(() => ringPlaneCombine(rand(8), rand(8), 4, [[[1n, 1n]]])).toThrow(/1 coefficient pairs for 2/);
+  });
+});
+
+describe('ringOpenedParts', () => {
+  const u64 = (v: bigint) => BigInt.asUintN(64, v);
+  for (const [drop, m] of [
+    [0, 2],
+    [0, 64],
+    [12, 21],
+    [7, 57],
+  ] as const)
+    it(`equals the BigInt bits (drop ${drop}, ${m} bits)`, () => {
+      const xhat = rand(29);
+      xhat[0] = 0n;
+      xhat[1] = -1n;
+      const thresholds = [0n, 5n, -(1n << 40n), (1n << 63n) - 1n];
+      const { a, y } = ringOpenedParts(xhat, thresholds, drop, m);
+      expect(a).toHaveLength(29 * 4);
+      thresholds.forEach((t, k) =>
+        xhat.forEach((x, j) => {
+          const v = u64(x - t) >> BigInt(drop);
+          expect(a[k * 29 + j]).toBe((v >> BigInt(m - 1)) & 1n);
+          expect(y[k * 29 + j]).toBe(wrap(v & ((1n << BigInt(m - 1)) - 1n)));
+        }),
+      );
+    });
+
+  it('refuses widths outside 64 bits', () => {
+    expect(() => ringOpenedParts(rand(3), [0n], 10, 55)).toThrow(/outside 64 bits/);
+    expect(() => ringOpenedParts(rand(3), [0n], 0, 1)).toThrow(/outside 64 bits/);
   });
 });

@@ -113,3 +113,27 @@ export function ringPlaneCombine(
     });
   });
 }
+
+/**
+ * The public parts of comparing the opened x^ with each threshold t_k, planes of n lanes:
+ * with v = (x^ - t_k) >> drop (logical), a = bit m - 1 of v and y = v mod 2^(m-1).
+ */
+export function ringOpenedParts(
+  xhat: Ring,
+  thresholds: readonly bigint[],
+  drop: number,
+  m: number,
+): { a: Ring; y: Ring } {
+  if (!Number.isInteger(drop) || !Number.isInteger(m) || drop < 0 || m < 2 || drop + m > 64)
+    throw new MarillError(`ring opened parts: width ${m} bits dropping ${drop} is outside 64 bits`);
+  const n = xhat.length;
+  const lanes = n * thresholds.length;
+  return scoped(() => {
+    const px = putI64(xhat);
+    const pt = putI64(BigInt64Array.from(thresholds, (t) => BigInt.asIntN(64, t)));
+    const pa = arena.alloc(8 * lanes);
+    const py = arena.alloc(8 * lanes);
+    wasm().k.opened_parts(pa, py, px, pt, n, thresholds.length, BigInt(drop), BigInt(m));
+    return { a: takeI64(pa, lanes), y: takeI64(py, lanes) };
+  });
+}

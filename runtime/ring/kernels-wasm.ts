@@ -421,6 +421,41 @@ function planeCombineKernel(): FunctionSpec {
   });
 }
 
+/**
+ * The public parts of comparing x^ with each threshold, per lane i = k n + j: v = (x^_j - t_k)
+ * >> drop (logical), a_i = bit m - 1 of v, y_i = v mod 2^(m-1). `t` holds the `planes`
+ * thresholds. params (a, y, xhat, t, n, planes, drop: i64, m: i64).
+ */
+function openedPartsKernel(): FunctionSpec {
+  const f = new FunctionBuilder('opened_parts');
+  const p = f.params({ a: I32, y: I32, xhat: I32, t: I32, n: I32, planes: I32, drop: I64, m: I64 });
+  const { k, off, jo, nb, tk, v, top, low } = f.locals({
+    k: I32,
+    off: I32,
+    jo: I32,
+    nb: I32,
+    tk: I64,
+    v: I64,
+    top: I64,
+    low: I64,
+  });
+  return f.build((s) => {
+    s.set(nb, i32.shl(p.n, 3));
+    s.set(top, i64.sub(p.m, 1n));
+    s.set(low, i64.sub(i64.shl(1n, top), 1n));
+    s.forRange(k, p.planes, 1, (s) => {
+      s.set(tk, i64.load(i32.add(p.t, i32.shl(k, 3))));
+      s.set(jo, 0);
+      s.forRange(jo, nb, 8, (s) => {
+        s.set(v, i64.shr_u(i64.sub(i64.load(i32.add(p.xhat, jo)), tk), p.drop));
+        s.emit(i64.store(i32.add(p.a, off), i64.and(i64.shr_u(v, top), 1n)));
+        s.emit(i64.store(i32.add(p.y, off), i64.and(v, low)));
+        s.set(off, i32.add(off, 8));
+      });
+    });
+  });
+}
+
 /** Zeroes n i64 words at p. params (p, n). */
 function zeroKernel(): FunctionSpec {
   const f = new FunctionBuilder('zero');
@@ -482,6 +517,16 @@ export interface KernelExports {
     select: number,
   ): void;
   plane_combine(out: number, u: number, v: number, coef: number, n: number, planes: number): void;
+  opened_parts(
+    a: number,
+    y: number,
+    xhat: number,
+    t: number,
+    n: number,
+    planes: number,
+    drop: bigint,
+    m: bigint,
+  ): void;
 }
 
 /** Bytes of the kernel module, importing `env.mem` (shared, so worker threads can use the same memory). */
@@ -511,6 +556,7 @@ export function kernelModuleBytes(): Uint8Array {
     zeroKernel(),
     signCombineKernel(),
     planeCombineKernel(),
+    openedPartsKernel(),
   ];
   return assembleModule(
     { module: 'env', field: 'mem', initialPages: 16, maximumPages: MAX_PAGES, shared: true },
