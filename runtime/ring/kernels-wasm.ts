@@ -14,7 +14,7 @@
 import type { FunctionSpec, ValType } from './wasm-asm.ts';
 import { assembleModule } from './wasm-asm.ts';
 import type { Instr } from './wasm-expr.ts';
-import { FunctionBuilder, f32, f64, i32, i64, i64x2, v128 } from './wasm-expr.ts';
+import { FunctionBuilder, f32, f64, i32, i64, i64x2, select, v128 } from './wasm-expr.ts';
 
 /** Micro-kernel tile: rows of A and columns of B (even: i64x2 lanes) per register block (measured best on x86-64). */
 export const MR = 4;
@@ -456,6 +456,99 @@ function openedPartsKernel(): FunctionSpec {
   });
 }
 
+/**
+ * One block of a bit expansion (./bit-expand.ts) over 32-bit words: first the table, entry k
+ * (at table + k blockBytes) = P_k AND (S_k XOR inv_k); then each term, out_q ^= T_q AND A_q.
+ * Descriptors are 4 i32 each: an entry [P address, S base, S kind, inv], a term [T address,
+ * A base, A kind, out base]. A base is read at base + offW (kind 0), base + offS (kind 1) or
+ * base (kind 2); out bases at base + offW. len words from there, 4 at a time, then the rest.
+ * params (table, blockBytes, ents, nEnt, terms, nTerms, offW, offS, len).
+ */
+function bitExpandKernel(): FunctionSpec {
+  const f = new FunctionBuilder('bit_expand');
+  const p = f.params({
+    table: I32,
+    blockBytes: I32,
+    ents: I32,
+    nEnt: I32,
+    terms: I32,
+    nTerms: I32,
+    offW: I32,
+    offS: I32,
+    len: I32,
+  });
+  const { k, d, i, at, pa, sa, inv, vinv, vbytes, bytes } = f.locals({
+    k: I32,
+    d: I32,
+    i: I32,
+    at: I32,
+    pa: I32,
+    sa: I32,
+    inv: I32,
+    vinv: V128,
+    vbytes: I32,
+    bytes: I32,
+  });
+  const based = (base: Instr, kind: Instr): Instr =>
+    i32.add(base, select(p.offW, select(p.offS, 0, i32.eq(kind, 1)), i32.eq(kind, 0)));
+  return f.build((s) => {
+    s.set(bytes, i32.shl(p.len, 2));
+    s.set(vbytes, i32.shl(i32.shr_u(p.len, 2), 4));
+    s.forRange(k, p.nEnt, 1, (s) => {
+      s.set(d, i32.add(p.ents, i32.shl(k, 4)));
+      s.set(pa, i32.load(d));
+      s.set(sa, based(i32.load(d, 4), i32.load(d, 8)));
+      s.set(inv, i32.load(d, 12));
+      s.set(vinv, i64x2.splat(i64.sub(0n, i64.extend_i32_u(i32.and(inv, 1)))));
+      s.set(at, i32.add(p.table, i32.mul(k, p.blockBytes)));
+      s.set(i, 0);
+      s.forRange(i, vbytes, 16, (s) => {
+        s.emit(
+          v128.store(
+            i32.add(at, i),
+            v128.and(v128.load(i32.add(pa, i)), v128.xor(v128.load(i32.add(sa, i)), vinv)),
+          ),
+        );
+      });
+      s.forRange(i, bytes, 4, (s) => {
+        s.emit(
+          i32.store(
+            i32.add(at, i),
+            i32.and(i32.load(i32.add(pa, i)), i32.xor(i32.load(i32.add(sa, i)), inv)),
+          ),
+        );
+      });
+    });
+    s.set(k, 0);
+    s.forRange(k, p.nTerms, 1, (s) => {
+      s.set(d, i32.add(p.terms, i32.shl(k, 4)));
+      s.set(pa, i32.load(d));
+      s.set(sa, based(i32.load(d, 4), i32.load(d, 8)));
+      s.set(at, i32.add(i32.load(d, 12), p.offW));
+      s.set(i, 0);
+      s.forRange(i, vbytes, 16, (s) => {
+        s.emit(
+          v128.store(
+            i32.add(at, i),
+            v128.xor(
+              v128.load(i32.add(at, i)),
+              v128.and(v128.load(i32.add(pa, i)), v128.load(i32.add(sa, i))),
+            ),
+          ),
+        );
+      });
+      s.forRange(i, bytes, 4, (s) => {
+        s.emit(
+          i32.store(
+            i32.add(at, i),
+            i32.xor(i32.load(i32.add(at, i)), i32.and(i32.load(i32.add(pa, i)), i32.load(i32.add(sa, i)))),
+          ),
+        );
+      });
+    });
+  });
+}
+
 /** Zeroes n i64 words at p. params (p, n). */
 function zeroKernel(): FunctionSpec {
   const f = new FunctionBuilder('zero');
@@ -527,6 +620,17 @@ export interface KernelExports {
     drop: bigint,
     m: bigint,
   ): void;
+  bit_expand(
+    table: number,
+    blockBytes: number,
+    ents: number,
+    nEnt: number,
+    terms: number,
+    nTerms: number,
+    offW: number,
+    offS: number,
+    len: number,
+  ): void;
 }
 
 /** Bytes of the kernel module, importing `env.mem` (shared, so worker threads can use the same memory). */
@@ -557,6 +661,7 @@ export function kernelModuleBytes(): Uint8Array {
     signCombineKernel(),
     planeCombineKernel(),
     openedPartsKernel(),
+    bitExpandKernel(),
   ];
   return assembleModule(
     { module: 'env', field: 'mem', initialPages: 16, maximumPages: MAX_PAGES, shared: true },
