@@ -1,7 +1,13 @@
 // Fused ring kernels against BigInt arithmetic (the independent oracle: exact mod 2^64).
 import { describe, expect, it } from 'vitest';
 import { Prg } from '../crypto/prg.ts';
-import { ringOpenedParts, ringPlaneCombine, ringSignCombine } from './fused.ts';
+import {
+  ringOpenedParts,
+  ringPlaneCombine,
+  ringSignCombine,
+  ringTruncatedShare,
+  ringTruncOpened,
+} from './fused.ts';
 
 const wrap = (v: bigint) => BigInt.asIntN(64, v);
 const rand = (n: number) => Prg.fresh().ring(n);
@@ -137,5 +143,37 @@ describe('ringOpenedParts', () => {
   it('refuses widths outside 64 bits', () => {
     expect(() => ringOpenedParts(rand(3), [0n], 10, 55)).toThrow(/outside 64 bits/);
     expect(() => ringOpenedParts(rand(3), [0n], 0, 1)).toThrow(/outside 64 bits/);
+  });
+});
+
+describe('ringTruncOpened / ringTruncatedShare', () => {
+  const u64 = (v: bigint) => BigInt.asUintN(64, v);
+  for (const bits of [1, 16, 40, 62])
+    it(`equal the BigInt formulas (${bits} bits)`, () => {
+      const c = rand(41);
+      c[0] = 0n;
+      c[1] = -1n;
+      c[2] = -(1n << 63n);
+      const msb = bits === 1 ? rand(41) : rand(41).map((v) => v & 1n);
+      const rHi = rand(41);
+      const add = -(1n << 50n) + 3n;
+      const copies = [c.slice(), msb.slice(), rHi.slice()];
+      const { e, a, weight } = ringTruncOpened(c, msb, rHi, bits, add);
+      const lead = ringTruncatedShare(c, msb, rHi, bits, add, true);
+      const other = ringTruncatedShare(c, msb, rHi, bits, add, false);
+      c.forEach((cv, i) => {
+        const w = wrap((1n - (u64(cv) >> 63n)) << BigInt(64 - bits));
+        expect(weight[i]).toBe(w);
+        expect(a[i]).toBe(wrap(msb[i]! * w - rHi[i]!));
+        expect(e[i]).toBe(wrap((u64(cv) >> BigInt(bits)) + add));
+        expect(lead[i]).toBe(wrap(a[i]! + e[i]!));
+        expect(other[i]).toBe(a[i]);
+      });
+      expect([c, msb, rHi]).toEqual(copies);
+    });
+
+  it('refuses mismatched operands and shifts out of range', () => {
+    expect(() => ringTruncOpened(rand(4), rand(3), rand(4), 12, 0n)).toThrow(/4, 3 and 4 elements/);
+    expect(() => ringTruncOpened(rand(4), rand(4), rand(4), 0, 0n)).toThrow(/out of range/);
   });
 });

@@ -137,3 +137,66 @@ export function ringOpenedParts(
     return { a: takeI64(pa, lanes), y: takeI64(py, lanes) };
   });
 }
+
+/**
+ * A truncation by `bits` after c is opened (runtime/protocols/truncate.ts derives it), from the
+ * mask's shares msb and rHi: weight = (1 - msb(c)) 2^(64 - bits), a = msb weight - rHi and
+ * e = (c >>> bits) + add. `share` gives this party's a + [lead] e alone.
+ */
+export function ringTruncOpened(
+  c: Ring,
+  msb: Ring,
+  rHi: Ring,
+  bits: number,
+  add: bigint,
+): { e: Ring; a: Ring; weight: Ring } {
+  const [e, a, weight] = truncKernel(c, msb, rHi, bits, add, { full: true }) as [Ring, Ring, Ring];
+  return { e, a, weight };
+}
+
+export function ringTruncatedShare(
+  c: Ring,
+  msb: Ring,
+  rHi: Ring,
+  bits: number,
+  add: bigint,
+  lead: boolean,
+): Ring {
+  return truncKernel(c, msb, rHi, bits, add, { full: false, lead })[0]!;
+}
+
+function truncKernel(
+  c: Ring,
+  msb: Ring,
+  rHi: Ring,
+  bits: number,
+  add: bigint,
+  mode: { full: true } | { full: false; lead: boolean },
+): Ring[] {
+  const n = c.length;
+  if (msb.length !== n || rHi.length !== n)
+    throw new MarillError(`ring truncation: operands of ${n}, ${msb.length} and ${rHi.length} elements`);
+  if (!Number.isInteger(bits) || bits < 1 || bits > 63)
+    throw new MarillError(`ring truncation by ${bits} bits is out of range`);
+  return scoped(() => {
+    const pc = putI64(c);
+    const pm = putI64(msb);
+    const pr = putI64(rHi);
+    const lead = !mode.full && mode.lead ? 1 : 0;
+    // Results overwrite the operands in place: each element reads its words before writing.
+    wasm().k.trunc_opened(
+      pc,
+      pr,
+      pm,
+      pc,
+      pm,
+      pr,
+      n,
+      BigInt(bits),
+      BigInt.asIntN(64, add),
+      mode.full ? 1 : 0,
+      lead,
+    );
+    return mode.full ? [takeI64(pc, n), takeI64(pr, n), takeI64(pm, n)] : [takeI64(pr, n)];
+  });
+}

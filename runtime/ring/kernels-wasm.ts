@@ -549,6 +549,61 @@ function bitExpandKernel(): FunctionSpec {
   });
 }
 
+/**
+ * A truncation after its opening (runtime/protocols/truncate.ts), per element: with c opened,
+ * weight = (1 - msb(c)) << (64 - bits), a = msb_i weight - rHi_i, e = (c >>> bits) + add.
+ * With `full` it stores e, a and weight; else only the share a + [lead] e (into a).
+ * params (e, a, w, c, msb, rHi, n, bits: i64, add: i64, full, lead).
+ */
+function truncOpenedKernel(): FunctionSpec {
+  const f = new FunctionBuilder('trunc_opened');
+  const p = f.params({
+    e: I32,
+    a: I32,
+    w: I32,
+    c: I32,
+    msb: I32,
+    rHi: I32,
+    n: I32,
+    bits: I64,
+    add: I64,
+    full: I32,
+    lead: I32,
+  });
+  const { off, end, cv, wv, av, ev, shift, leadMask } = f.locals({
+    off: I32,
+    end: I32,
+    cv: I64,
+    wv: I64,
+    av: I64,
+    ev: I64,
+    shift: I64,
+    leadMask: I64,
+  });
+  return f.build((s) => {
+    s.set(end, i32.shl(p.n, 3));
+    s.set(shift, i64.sub(64n, p.bits));
+    s.set(leadMask, i64.sub(0n, i64.extend_i32_u(i32.and(p.lead, 1))));
+    s.forRange(off, end, 8, (s) => {
+      s.set(cv, i64.load(i32.add(p.c, off)));
+      s.set(wv, i64.shl(i64.sub(1n, i64.shr_u(cv, 63n)), shift));
+      s.set(av, i64.sub(i64.mul(i64.load(i32.add(p.msb, off)), wv), i64.load(i32.add(p.rHi, off))));
+      s.set(ev, i64.add(i64.shr_u(cv, p.bits), p.add));
+      s.ifElse(
+        p.full,
+        (s) => {
+          s.emit(i64.store(i32.add(p.e, off), ev));
+          s.emit(i64.store(i32.add(p.a, off), av));
+          s.emit(i64.store(i32.add(p.w, off), wv));
+        },
+        (s) => {
+          s.emit(i64.store(i32.add(p.a, off), i64.add(av, i64.and(ev, leadMask))));
+        },
+      );
+    });
+  });
+}
+
 /** Zeroes n i64 words at p. params (p, n). */
 function zeroKernel(): FunctionSpec {
   const f = new FunctionBuilder('zero');
@@ -620,6 +675,19 @@ export interface KernelExports {
     drop: bigint,
     m: bigint,
   ): void;
+  trunc_opened(
+    e: number,
+    a: number,
+    w: number,
+    c: number,
+    msb: number,
+    rHi: number,
+    n: number,
+    bits: bigint,
+    add: bigint,
+    full: number,
+    lead: number,
+  ): void;
   bit_expand(
     table: number,
     blockBytes: number,
@@ -662,6 +730,7 @@ export function kernelModuleBytes(): Uint8Array {
     planeCombineKernel(),
     openedPartsKernel(),
     bitExpandKernel(),
+    truncOpenedKernel(),
   ];
   return assembleModule(
     { module: 'env', field: 'mem', initialPages: 16, maximumPages: MAX_PAGES, shared: true },
