@@ -25,17 +25,9 @@
 import { MarillError } from '../../ir/errors.ts';
 import type { Cost, DealerStream, MaterialStream, PartyContext, Protocol } from '../protocol.ts';
 import { cost } from '../protocol.ts';
+import { ringTruncatedShare, ringTruncOpened } from '../ring/fused.ts';
 import type { Ring } from '../ring/kernels.ts';
-import {
-  ringAdd,
-  ringAddScalar,
-  ringMsb,
-  ringMul,
-  ringNeg,
-  ringShl,
-  ringShrLogical,
-  ringSub,
-} from '../ring/kernels.ts';
+import { ringAdd, ringAddScalar, ringMsb, ringShrLogical } from '../ring/kernels.ts';
 
 export interface TruncParams {
   /** Elements. */
@@ -94,15 +86,17 @@ export interface TruncOpened {
 }
 
 export function truncOpened(bits: number, m: TruncMaterial, c: Ring, offset = 0n): TruncOpened {
-  const weight = ringShl(ringAddScalar(ringNeg(ringMsb(c)), 1n), 64 - bits);
-  const a = ringSub(ringMul(m.msb, weight), m.rHi);
-  const e = ringAddScalar(ringShrLogical(c, bits), offset - (OFFSET >> BigInt(bits)));
-  return { e, a, weight };
+  return ringTruncOpened(c, m.msb, m.rHi, bits, offset - (OFFSET >> BigInt(bits)));
 }
 
 /** This party's share of y = E + A (party 0 adds the public E). */
 export function truncatedShare(index: 0 | 1, v: TruncOpened): Ring {
   return index === 0 ? ringAdd(v.a, v.e) : v.a;
+}
+
+/** truncatedShare(index, truncOpened(bits, m, c, offset)) in one pass. */
+export function truncatedShareOf(index: 0 | 1, bits: number, m: TruncMaterial, c: Ring, offset = 0n): Ring {
+  return ringTruncatedShare(c, m.msb, m.rHi, bits, offset - (OFFSET >> BigInt(bits)), index === 0);
 }
 
 export const truncate: Protocol<TruncParams, TruncMaterial, Ring, Ring> = {
@@ -122,7 +116,7 @@ export const truncate: Protocol<TruncParams, TruncMaterial, Ring, Ring> = {
     if (x.length !== n) throw new MarillError(`truncate expects ${n} elements, got ${x.length}`);
     const masked = truncMaskedShare(ctx.index, m, x);
     const c = ringAdd(masked, await ctx.exchangeRing(masked));
-    return truncatedShare(ctx.index, truncOpened(bits, m, c));
+    return truncatedShareOf(ctx.index, bits, m, c);
   },
 
   cost({ n }: TruncParams): Cost {

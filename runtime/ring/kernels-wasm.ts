@@ -14,7 +14,7 @@
 import type { FunctionSpec, ValType } from './wasm-asm.ts';
 import { assembleModule } from './wasm-asm.ts';
 import type { Instr } from './wasm-expr.ts';
-import { FunctionBuilder, f32, f64, i32, i64, i64x2, v128 } from './wasm-expr.ts';
+import { FunctionBuilder, f32, f64, i32, i64, i64x2, select, v128 } from './wasm-expr.ts';
 
 /** Micro-kernel tile: rows of A and columns of B (even: i64x2 lanes) per register block (measured best on x86-64). */
 export const MR = 4;
@@ -299,6 +299,311 @@ function unpackCKernel(): FunctionSpec {
   });
 }
 
+// ---- fused kernels of the comparisons ----------------------------------------------------------
+// (./fused.ts states what they compute in ring terms; there, one kernel replaces a chain of the
+// elementwise kernels above, so the operands cross into kernel memory once.)
+
+/**
+ * The end of a sign-based comparison, per lane i = k n + j (plane k of `planes`, element j of n):
+ *   e = bit i of the bit vector at `e`, z = (1 - 2e) rho_i + [first] e,
+ *   lt_i = (1 - 2a_i) z + [first] a_i,
+ * and with `select` also zr = (1 - 2e) rhoR_i + e r_j, ltx_i = (1 - 2a_i)(z xhat_j - zr) + a_i x_j.
+ * [first] is 1 at party 0 only (an i64 mask of all ones or zero, so the kernel does not branch).
+ * params (lt, ltx, e, rho, rhoR, r, a, x, xhat, n, planes, first, select).
+ */
+function signCombineKernel(): FunctionSpec {
+  const f = new FunctionBuilder('sign_combine');
+  const p = f.params({
+    lt: I32,
+    ltx: I32,
+    e: I32,
+    rho: I32,
+    rhoR: I32,
+    r: I32,
+    a: I32,
+    x: I32,
+    xhat: I32,
+    n: I32,
+    planes: I32,
+    first: I32,
+    select: I32,
+  });
+  const { k, i, off, jo, nb, ev, fe, av, fa, z, zr, firstMask } = f.locals({
+    k: I32,
+    i: I32,
+    off: I32,
+    jo: I32,
+    nb: I32,
+    ev: I64,
+    fe: I64,
+    av: I64,
+    fa: I64,
+    z: I64,
+    zr: I64,
+    firstMask: I64,
+  });
+  const bit = i64.extend_i32_u(
+    i32.and(i32.shr_u(i32.load8_u(i32.add(p.e, i32.shr_u(i, 3))), i32.and(i, 7)), 1),
+  );
+  const oneMinusTwo = (v: Instr): Instr => i64.sub(1n, i64.shl(v, 1n));
+  const at = (base: Instr, o: Instr): Instr => i64.load(i32.add(base, o));
+  return f.build((s) => {
+    s.set(nb, i32.shl(p.n, 3));
+    s.set(firstMask, i64.sub(0n, i64.extend_i32_u(p.first)));
+    s.forRange(k, p.planes, 1, (s) => {
+      s.set(jo, 0);
+      s.forRange(jo, nb, 8, (s) => {
+        s.set(ev, bit);
+        s.set(fe, oneMinusTwo(ev));
+        s.set(z, i64.add(i64.mul(fe, at(p.rho, off)), i64.and(ev, firstMask)));
+        s.set(av, at(p.a, off));
+        s.set(fa, oneMinusTwo(av));
+        s.emit(i64.store(i32.add(p.lt, off), i64.add(i64.mul(fa, z), i64.and(av, firstMask))));
+        s.ifThen(p.select, (s) => {
+          s.set(zr, i64.add(i64.mul(fe, at(p.rhoR, off)), i64.mul(ev, at(p.r, jo))));
+          s.emit(
+            i64.store(
+              i32.add(p.ltx, off),
+              i64.add(i64.mul(fa, i64.sub(i64.mul(z, at(p.xhat, jo)), zr)), i64.mul(av, at(p.x, jo))),
+            ),
+          );
+        });
+        s.set(i, i32.add(i, 1));
+        s.set(off, i32.add(off, 8));
+      });
+    });
+  });
+}
+
+/**
+ * out_j = sum_k c_{2k} u_{k n + j} + c_{2k+1} v_{k n + j} over `planes` planes of n words of u and
+ * v, with the 2 planes coefficients at `coef`; a plane whose two coefficients are 0 is skipped.
+ * params (out, u, v, coef, n, planes).
+ */
+function planeCombineKernel(): FunctionSpec {
+  const f = new FunctionBuilder('plane_combine');
+  const { out, u, v, coef, n, planes } = f.params({
+    out: I32,
+    u: I32,
+    v: I32,
+    coef: I32,
+    n: I32,
+    planes: I32,
+  });
+  const { k, off, nb, base, cu, cv } = f.locals({ k: I32, off: I32, nb: I32, base: I32, cu: I64, cv: I64 });
+  return f.build((s) => {
+    s.set(nb, i32.shl(n, 3));
+    s.forRange(off, nb, 8, (s) => {
+      s.emit(i64.store(i32.add(out, off), 0n));
+    });
+    s.forRange(k, planes, 1, (s) => {
+      s.set(cu, i64.load(i32.add(coef, i32.shl(k, 4))));
+      s.set(cv, i64.load(i32.add(coef, i32.shl(k, 4)), 8));
+      s.ifThen(i64.ne(i64.or(cu, cv), 0n), (s) => {
+        s.set(base, i32.mul(k, nb));
+        s.set(off, 0);
+        s.forRange(off, nb, 8, (s) => {
+          s.emit(
+            i64.store(
+              i32.add(out, off),
+              i64.add(
+                i64.load(i32.add(out, off)),
+                i64.add(
+                  i64.mul(cu, i64.load(i32.add(i32.add(u, base), off))),
+                  i64.mul(cv, i64.load(i32.add(i32.add(v, base), off))),
+                ),
+              ),
+            ),
+          );
+        });
+      });
+    });
+  });
+}
+
+/**
+ * The public parts of comparing x^ with each threshold, per lane i = k n + j: v = (x^_j - t_k)
+ * >> drop (logical), a_i = bit m - 1 of v, y_i = v mod 2^(m-1). `t` holds the `planes`
+ * thresholds. params (a, y, xhat, t, n, planes, drop: i64, m: i64).
+ */
+function openedPartsKernel(): FunctionSpec {
+  const f = new FunctionBuilder('opened_parts');
+  const p = f.params({ a: I32, y: I32, xhat: I32, t: I32, n: I32, planes: I32, drop: I64, m: I64 });
+  const { k, off, jo, nb, tk, v, top, low } = f.locals({
+    k: I32,
+    off: I32,
+    jo: I32,
+    nb: I32,
+    tk: I64,
+    v: I64,
+    top: I64,
+    low: I64,
+  });
+  return f.build((s) => {
+    s.set(nb, i32.shl(p.n, 3));
+    s.set(top, i64.sub(p.m, 1n));
+    s.set(low, i64.sub(i64.shl(1n, top), 1n));
+    s.forRange(k, p.planes, 1, (s) => {
+      s.set(tk, i64.load(i32.add(p.t, i32.shl(k, 3))));
+      s.set(jo, 0);
+      s.forRange(jo, nb, 8, (s) => {
+        s.set(v, i64.shr_u(i64.sub(i64.load(i32.add(p.xhat, jo)), tk), p.drop));
+        s.emit(i64.store(i32.add(p.a, off), i64.and(i64.shr_u(v, top), 1n)));
+        s.emit(i64.store(i32.add(p.y, off), i64.and(v, low)));
+        s.set(off, i32.add(off, 8));
+      });
+    });
+  });
+}
+
+/**
+ * One block of a bit expansion (./bit-expand.ts) over 32-bit words: first the table, entry k
+ * (at table + k blockBytes) = P_k AND (S_k XOR inv_k); then each term, out_q ^= T_q AND A_q.
+ * Descriptors are 4 i32 each: an entry [P address, S base, S kind, inv], a term [T address,
+ * A base, A kind, out base]. A base is read at base + offW (kind 0), base + offS (kind 1) or
+ * base (kind 2); out bases at base + offW. len words from there, 4 at a time, then the rest.
+ * params (table, blockBytes, ents, nEnt, terms, nTerms, offW, offS, len).
+ */
+function bitExpandKernel(): FunctionSpec {
+  const f = new FunctionBuilder('bit_expand');
+  const p = f.params({
+    table: I32,
+    blockBytes: I32,
+    ents: I32,
+    nEnt: I32,
+    terms: I32,
+    nTerms: I32,
+    offW: I32,
+    offS: I32,
+    len: I32,
+  });
+  const { k, d, i, at, pa, sa, inv, vinv, vbytes, bytes } = f.locals({
+    k: I32,
+    d: I32,
+    i: I32,
+    at: I32,
+    pa: I32,
+    sa: I32,
+    inv: I32,
+    vinv: V128,
+    vbytes: I32,
+    bytes: I32,
+  });
+  const based = (base: Instr, kind: Instr): Instr =>
+    i32.add(base, select(p.offW, select(p.offS, 0, i32.eq(kind, 1)), i32.eq(kind, 0)));
+  return f.build((s) => {
+    s.set(bytes, i32.shl(p.len, 2));
+    s.set(vbytes, i32.shl(i32.shr_u(p.len, 2), 4));
+    s.forRange(k, p.nEnt, 1, (s) => {
+      s.set(d, i32.add(p.ents, i32.shl(k, 4)));
+      s.set(pa, i32.load(d));
+      s.set(sa, based(i32.load(d, 4), i32.load(d, 8)));
+      s.set(inv, i32.load(d, 12));
+      s.set(vinv, i64x2.splat(i64.sub(0n, i64.extend_i32_u(i32.and(inv, 1)))));
+      s.set(at, i32.add(p.table, i32.mul(k, p.blockBytes)));
+      s.set(i, 0);
+      s.forRange(i, vbytes, 16, (s) => {
+        s.emit(
+          v128.store(
+            i32.add(at, i),
+            v128.and(v128.load(i32.add(pa, i)), v128.xor(v128.load(i32.add(sa, i)), vinv)),
+          ),
+        );
+      });
+      s.forRange(i, bytes, 4, (s) => {
+        s.emit(
+          i32.store(
+            i32.add(at, i),
+            i32.and(i32.load(i32.add(pa, i)), i32.xor(i32.load(i32.add(sa, i)), inv)),
+          ),
+        );
+      });
+    });
+    s.set(k, 0);
+    s.forRange(k, p.nTerms, 1, (s) => {
+      s.set(d, i32.add(p.terms, i32.shl(k, 4)));
+      s.set(pa, i32.load(d));
+      s.set(sa, based(i32.load(d, 4), i32.load(d, 8)));
+      s.set(at, i32.add(i32.load(d, 12), p.offW));
+      s.set(i, 0);
+      s.forRange(i, vbytes, 16, (s) => {
+        s.emit(
+          v128.store(
+            i32.add(at, i),
+            v128.xor(
+              v128.load(i32.add(at, i)),
+              v128.and(v128.load(i32.add(pa, i)), v128.load(i32.add(sa, i))),
+            ),
+          ),
+        );
+      });
+      s.forRange(i, bytes, 4, (s) => {
+        s.emit(
+          i32.store(
+            i32.add(at, i),
+            i32.xor(i32.load(i32.add(at, i)), i32.and(i32.load(i32.add(pa, i)), i32.load(i32.add(sa, i)))),
+          ),
+        );
+      });
+    });
+  });
+}
+
+/**
+ * A truncation after its opening (runtime/protocols/truncate.ts), per element: with c opened,
+ * weight = (1 - msb(c)) << (64 - bits), a = msb_i weight - rHi_i, e = (c >>> bits) + add.
+ * With `full` it stores e, a and weight; else only the share a + [lead] e (into a).
+ * params (e, a, w, c, msb, rHi, n, bits: i64, add: i64, full, lead).
+ */
+function truncOpenedKernel(): FunctionSpec {
+  const f = new FunctionBuilder('trunc_opened');
+  const p = f.params({
+    e: I32,
+    a: I32,
+    w: I32,
+    c: I32,
+    msb: I32,
+    rHi: I32,
+    n: I32,
+    bits: I64,
+    add: I64,
+    full: I32,
+    lead: I32,
+  });
+  const { off, end, cv, wv, av, ev, shift, leadMask } = f.locals({
+    off: I32,
+    end: I32,
+    cv: I64,
+    wv: I64,
+    av: I64,
+    ev: I64,
+    shift: I64,
+    leadMask: I64,
+  });
+  return f.build((s) => {
+    s.set(end, i32.shl(p.n, 3));
+    s.set(shift, i64.sub(64n, p.bits));
+    s.set(leadMask, i64.sub(0n, i64.extend_i32_u(i32.and(p.lead, 1))));
+    s.forRange(off, end, 8, (s) => {
+      s.set(cv, i64.load(i32.add(p.c, off)));
+      s.set(wv, i64.shl(i64.sub(1n, i64.shr_u(cv, 63n)), shift));
+      s.set(av, i64.sub(i64.mul(i64.load(i32.add(p.msb, off)), wv), i64.load(i32.add(p.rHi, off))));
+      s.set(ev, i64.add(i64.shr_u(cv, p.bits), p.add));
+      s.ifElse(
+        p.full,
+        (s) => {
+          s.emit(i64.store(i32.add(p.e, off), ev));
+          s.emit(i64.store(i32.add(p.a, off), av));
+          s.emit(i64.store(i32.add(p.w, off), wv));
+        },
+        (s) => {
+          s.emit(i64.store(i32.add(p.a, off), i64.add(av, i64.and(ev, leadMask))));
+        },
+      );
+    });
+  });
+}
+
 /** Zeroes n i64 words at p. params (p, n). */
 function zeroKernel(): FunctionSpec {
   const f = new FunctionBuilder('zero');
@@ -344,6 +649,56 @@ export interface KernelExports {
   ): void;
   unpack_c(dst: number, cp: number, m: number, n: number, nPad: number): void;
   zero(p: number, n: number): void;
+  sign_combine(
+    lt: number,
+    ltx: number,
+    e: number,
+    rho: number,
+    rhoR: number,
+    r: number,
+    a: number,
+    x: number,
+    xhat: number,
+    n: number,
+    planes: number,
+    first: number,
+    select: number,
+  ): void;
+  plane_combine(out: number, u: number, v: number, coef: number, n: number, planes: number): void;
+  opened_parts(
+    a: number,
+    y: number,
+    xhat: number,
+    t: number,
+    n: number,
+    planes: number,
+    drop: bigint,
+    m: bigint,
+  ): void;
+  trunc_opened(
+    e: number,
+    a: number,
+    w: number,
+    c: number,
+    msb: number,
+    rHi: number,
+    n: number,
+    bits: bigint,
+    add: bigint,
+    full: number,
+    lead: number,
+  ): void;
+  bit_expand(
+    table: number,
+    blockBytes: number,
+    ents: number,
+    nEnt: number,
+    terms: number,
+    nTerms: number,
+    offW: number,
+    offS: number,
+    len: number,
+  ): void;
 }
 
 /** Bytes of the kernel module, importing `env.mem` (shared, so worker threads can use the same memory). */
@@ -371,6 +726,11 @@ export function kernelModuleBytes(): Uint8Array {
     gemmPackedKernel(),
     unpackCKernel(),
     zeroKernel(),
+    signCombineKernel(),
+    planeCombineKernel(),
+    openedPartsKernel(),
+    bitExpandKernel(),
+    truncOpenedKernel(),
   ];
   return assembleModule(
     { module: 'env', field: 'mem', initialPages: 16, maximumPages: MAX_PAGES, shared: true },

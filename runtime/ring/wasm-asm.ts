@@ -144,6 +144,12 @@ export class Code {
   f64Load(offset = 0): this {
     return this.op(0x2b, ...memarg(3, offset));
   }
+  i32Load(offset = 0): this {
+    return this.op(0x28, ...memarg(2, offset));
+  }
+  i32Store(offset = 0): this {
+    return this.op(0x36, ...memarg(2, offset));
+  }
   i32Load8U(offset = 0): this {
     return this.op(0x2d, ...memarg(0, offset));
   }
@@ -199,6 +205,9 @@ export class Code {
   }
 
   // i64 arithmetic and comparison
+  i64Ne(): this {
+    return this.op(0x52);
+  }
   i64Add(): this {
     return this.op(0x7c);
   }
@@ -210,6 +219,9 @@ export class Code {
   }
   i64And(): this {
     return this.op(0x83);
+  }
+  i64Or(): this {
+    return this.op(0x84);
   }
   i64Xor(): this {
     return this.op(0x85);
@@ -265,6 +277,12 @@ export class Code {
   }
   v128Store(offset = 0): this {
     return this.simd(0x0b, ...memarg(4, offset));
+  }
+  v128And(): this {
+    return this.simd(0x4e);
+  }
+  v128Xor(): this {
+    return this.simd(0x51);
   }
   i64x2Splat(): this {
     return this.simd(0x12);

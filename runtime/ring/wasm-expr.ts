@@ -108,6 +108,8 @@ const store =
     apply(op, 'none', [address, value], ['i32', type], (c) => encode(c, offset));
 
 export const i32 = {
+  load: load('i32.load', 'i32', (c, o) => c.i32Load(o)),
+  store: store('i32.store', 'i32', (c, o) => c.i32Store(o)),
   load8_u: load('i32.load8_u', 'i32', (c, o) => c.i32Load8U(o)),
   store8: store('i32.store8', 'i32', (c, o) => c.i32Store8(o)),
   eq: binary('i32.eq', 'i32', (c) => c.i32Eq()),
@@ -132,6 +134,10 @@ export const i64 = {
   sub: binary('i64.sub', 'i64', (c) => c.i64Sub()),
   mul: binary('i64.mul', 'i64', (c) => c.i64Mul()),
   and: binary('i64.and', 'i64', (c) => c.i64And()),
+  or: binary('i64.or', 'i64', (c) => c.i64Or()),
+  /** i32 1 where a != b, else 0. */
+  ne: (a: Operand<'i64'>, b: Operand<'i64'>): Instr =>
+    apply('i64.ne', 'i32', [a, b], ['i64', 'i64'], (c) => c.i64Ne()),
   xor: binary('i64.xor', 'i64', (c) => c.i64Xor()),
   shl: binary('i64.shl', 'i64', (c) => c.i64Shl()),
   shr_s: binary('i64.shr_s', 'i64', (c) => c.i64ShrS()),
@@ -161,6 +167,8 @@ export const f64 = {
 export const v128 = {
   load: load('v128.load', 'v128', (c, o) => c.v128Load(o)),
   store: store('v128.store', 'v128', (c, o) => c.v128Store(o)),
+  and: binary('v128.and', 'v128', (c) => c.v128And()),
+  xor: binary('v128.xor', 'v128', (c) => c.v128Xor()),
 };
 
 /** 128-bit SIMD with two i64 lanes. */

@@ -33,10 +33,13 @@
 import type { Cost, DealerStream, MaterialStream, PartyContext } from '../../protocol.ts';
 import { cost } from '../../protocol.ts';
 import type { Ring } from '../../ring/kernels.ts';
-import { ringAdd, ringAddScalar, ringMul, ringMulScalar } from '../../ring/kernels.ts';
+import type { BitExpansion } from '../../ring/bit-expand.ts';
+import { bitExpand } from '../../ring/bit-expand.ts';
+import { ringSignCombine } from '../../ring/fused.ts';
+import { ringMul } from '../../ring/kernels.ts';
 import { bitPlanes, tilePlane } from './bit-slice.ts';
 import type { CompareParams, CompareResult } from './compare.ts';
-import { checkCompareParams, combineSign, openedParts, ringMulPlanes, tile } from './compare.ts';
+import { checkCompareParams, openedParts, tile } from './compare.ts';
 
 export interface BoolCompareMaterial {
   readonly kind: 'bool';
@@ -388,12 +391,9 @@ export function boolCompareMaterial(p: CompareParams, s: MaterialStream): BoolCo
   return { kind: 'bool', r, rBits, alphaProducts: alpha, masks, products, rhoBits, rho, rhoR };
 }
 
-/** Words per block of the group evaluation: its D table stays in cache. */
-const BLOCK = 512;
-
 /**
  * A group's outputs (shares) from the opened D values, the variables' mask shares and the
- * mask products, block by block over the words: first the D table, then each output's terms.
+ * mask products: the D table, then each output's terms (a bit expansion, ../../ring/bit-expand.ts).
  */
 function evaluateGroup(
   g: GroupShape,
@@ -407,49 +407,30 @@ function evaluateGroup(
   outs: readonly Uint32Array[],
 ): void {
   const { dParent, dVar, termD, termA, ends, vars } = g;
-  const table = new Uint32Array(dParent.length * BLOCK);
-  for (let w0 = 0; w0 < width; w0 += BLOCK) {
-    const len = Math.min(BLOCK, width - w0);
-    for (let k = 0; k < dParent.length; k++) {
-      const at = k * BLOCK;
-      const dv = (v0 + dVar[k]!) * width + w0;
-      const parent = dParent[k]!;
-      if (parent < 0) for (let i = 0; i < len; i++) table[at + i] = opened[dv + i]!;
-      else {
-        const pa = parent * BLOCK;
-        for (let i = 0; i < len; i++) table[at + i] = table[pa + i]! & opened[dv + i]!;
-      }
+  const row = (v: Uint32Array, r: number) => v.subarray(r * width, (r + 1) * width);
+  // Lane vectors: the group's opened variables, their masks, then its mask products.
+  const lane = [
+    ...Array.from({ length: vars }, (_, v) => row(opened, v0 + v)),
+    ...Array.from({ length: vars }, (_, v) => row(masks, v0 + v)),
+    ...g.subsets.map((_, k) => row(products, k0 + k)),
+  ];
+  const entries = Array.from(dParent, (parent, k) => ({ parent, source: { lane: dVar[k]! }, invert: false }));
+  const terms: BitExpansion['terms'][number][] = [];
+  let q = 0;
+  for (let t = 0; t < ends.length; t++)
+    for (const end = ends[t]!; q < end; q++) {
+      const src = termA[q]!;
+      // The constant 1 is party 0's: D^T alone.
+      if (src === ONE && lead === 0) continue;
+      terms.push({ entry: termD[q]!, source: src === ONE ? 'ones' : { lane: vars + src }, out: t });
     }
-    let q = 0;
-    for (let t = 0; t < ends.length; t++) {
-      const out = outs[t]!;
-      for (const end = ends[t]!; q < end; q++) {
-        const d = termD[q]!;
-        const src = termA[q]!;
-        if (src === ONE) {
-          // The constant 1 is party 0's: D^T alone.
-          if (lead === 0) continue;
-          const at = d * BLOCK;
-          for (let i = 0; i < len; i++) out[w0 + i] = out[w0 + i]! ^ table[at + i]!;
-          continue;
-        }
-        const a = src < vars ? masks : products;
-        const aAt = (src < vars ? v0 + src : k0 + src - vars) * width + w0;
-        if (d < 0) {
-          for (let i = 0; i < len; i++) out[w0 + i] = out[w0 + i]! ^ a[aAt + i]!;
-        } else {
-          const at = d * BLOCK;
-          for (let i = 0; i < len; i++) out[w0 + i] = out[w0 + i]! ^ (table[at + i]! & a[aAt + i]!);
-        }
-      }
-    }
-  }
+  bitExpand({ width, period: 0, lane, periodic: [], entries, terms }, outs);
 }
 
 /**
  * A local group's outputs (shares) from the public y_i (c_i = not y_i) and the alpha sources (leaf
- * bits, then products; word w of the lanes is word w mod `period` of a source), block by block:
- * first the table of C^U over every U, then each output's terms.
+ * bits, then products; word w of the lanes is word w mod `period` of a source): the table of C^U
+ * over every U, then each output's terms (a bit expansion, ../../ring/bit-expand.ts).
  */
 function evaluateLocal(
   g: LocalShape,
@@ -461,35 +442,18 @@ function evaluateLocal(
   outs: readonly Uint32Array[],
 ): void {
   const { termC, termA, ends } = g;
-  const entries = 1 << y.length;
-  const table = new Uint32Array(entries * BLOCK);
-  for (let w0 = 0, len = 0; w0 < width; w0 += len) {
-    // Blocks stay within one period: source word w0 + i is word s0 + i of the sources.
-    len = Math.min(BLOCK, width - w0, period - (w0 % period));
-    const s0 = w0 % period;
-    table.fill(0xffffffff, 0, len);
-    for (let u = 1; u < entries; u++) {
-      const at = u * BLOCK;
-      const pa = (u & (u - 1)) * BLOCK;
-      const yv = y[31 - Math.clz32(u & -u)]!;
-      for (let i = 0; i < len; i++) table[at + i] = table[pa + i]! & ~yv[w0 + i]!;
+  const entries: BitExpansion['entries'][number][] = [{ parent: -1, source: 'ones', invert: false }];
+  for (let u = 1; u < 1 << y.length; u++)
+    entries.push({ parent: u & (u - 1), source: { lane: 31 - Math.clz32(u & -u) }, invert: true });
+  const terms: BitExpansion['terms'][number][] = [];
+  let q = 0;
+  for (let t = 0; t < ends.length; t++)
+    for (const end = ends[t]!; q < end; q++) {
+      const src = termA[q]!;
+      if (src === ONE && lead === 0) continue;
+      terms.push({ entry: termC[q]!, source: src === ONE ? 'ones' : { periodic: src }, out: t });
     }
-    let q = 0;
-    for (let t = 0; t < ends.length; t++) {
-      const out = outs[t]!;
-      for (const end = ends[t]!; q < end; q++) {
-        const at = termC[q]! * BLOCK;
-        const src = termA[q]!;
-        if (src === ONE) {
-          if (lead === 0) continue;
-          for (let i = 0; i < len; i++) out[w0 + i] = out[w0 + i]! ^ table[at + i]!;
-          continue;
-        }
-        const a = sources[src]!;
-        for (let i = 0; i < len; i++) out[w0 + i] = out[w0 + i]! ^ (table[at + i]! & a[s0 + i]!);
-      }
-    }
-  }
+  bitExpand({ width, period, lane: y, periodic: sources, entries, terms }, outs);
 }
 
 /**
@@ -601,26 +565,22 @@ export async function finishBoolCompare(
   thresholds: readonly bigint[],
 ): Promise<CompareResult> {
   const { a, y } = openedParts(xhat, thresholds, p);
-  const lanes = y.length;
   const c = await lessThanTree(ctx, p, m, y);
   // e = z xor rho with z = R_{m-1} xor c, opened in one round.
   const top = tilePlane(m.rBits[p.bits - 1]!, p.n, thresholds.length);
   const mine = c.map((v, i) => v ^ top[i]! ^ m.rhoBits[i]!);
   const theirs = asWords(await ctx.exchange(asBytes(mine)));
-  const e = ringOfVector(
-    mine.map((v, i) => v ^ theirs[i]!),
-    lanes,
-  );
-  const flip = ringMulScalar(e, -2n);
-  ringAddScalar(flip, 1n, flip);
-  const z = ringMul(flip, m.rho);
-  if (ctx.index === 0) ringAdd(z, e, z);
-  let zr: Ring | undefined;
-  if (m.rhoR) {
-    zr = ringMul(flip, m.rhoR);
-    ringAdd(zr, ringMulPlanes(e, m.r), zr);
-  }
-  return combineSign(ctx, a, z, zr, x, xhat);
+  // lt, ltx from e, rho (rho r) and the public a, x^ in one fused kernel (../../ring/fused.ts):
+  // z = (1 - 2e) rho + e, zr = (1 - 2e) rho r + e r, then compare.ts's combineSign.
+  return ringSignCombine({
+    n: p.n,
+    planes: thresholds.length,
+    e: mine.map((v, i) => v ^ theirs[i]!),
+    rho: m.rho,
+    a,
+    first: ctx.index === 0,
+    select: m.rhoR ? { rhoR: m.rhoR, r: m.r, x, xhat } : undefined,
+  });
 }
 
 export function boolCompareCost(p: CompareParams): Cost {

@@ -23,6 +23,7 @@
  */
 import { MarillError } from '../../../ir/errors.ts';
 import type { PartyContext } from '../../protocol.ts';
+import { ringOpenedParts } from '../../ring/fused.ts';
 import type { Ring } from '../../ring/kernels.ts';
 import {
   ringAdd,
@@ -90,17 +91,7 @@ export function openedParts(
   thresholds: readonly bigint[],
   p: CompareParams,
 ): { a: Ring; y: Ring } {
-  const n = xhat.length;
-  const a = new BigInt64Array(n * thresholds.length);
-  const y = new BigInt64Array(n * thresholds.length);
-  thresholds.forEach((t, k) => {
-    let v = t === 0n ? xhat : ringAddScalar(xhat, -t);
-    // In place unless v is still the caller's xhat.
-    if (p.drop > 0) v = ringShrLogical(v, p.drop, v === xhat ? undefined : v);
-    ringBit(v, p.bits - 1, a.subarray(k * n, (k + 1) * n));
-    ringAndScalar(v, lowMask(p.bits), y.subarray(k * n, (k + 1) * n));
-  });
-  return { a, y };
+  return ringOpenedParts(xhat, thresholds, p.drop, p.bits);
 }
 
 /** `r` repeated `times` times, back to back. */

@@ -34,6 +34,7 @@ describe.each(COMPARE_VARIANTS)('max and argmax trees (%s)', (variant) => {
   it.each([
     [4, 7, 3],
     [2, 16, 1],
+    [3, 7, 1],
     [3, 1, 2],
     [5, 2, 4],
   ])('reduce [%i, %i, %i] exactly, keeping the first of ties', async (outer, len, inner) => {

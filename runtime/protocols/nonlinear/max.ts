@@ -69,6 +69,19 @@ function splitPairs(
   const left = new BigInt64Array(p.outer * pairs * p.inner);
   const right = new BigInt64Array(left.length);
   const odd = count & 1 ? new BigInt64Array(p.outer * p.inner) : undefined;
+  if (p.inner === 1) {
+    // One element per position (the last axis): element copies, not a subarray per element.
+    for (let o = 0; o < p.outer; o++) {
+      const src = o * count;
+      const dst = o * pairs;
+      for (let q = 0; q < pairs; q++) {
+        left[dst + q] = v[src + 2 * q]!;
+        right[dst + q] = v[src + 2 * q + 1]!;
+      }
+      if (odd) odd[o] = v[src + count - 1]!;
+    }
+    return { left, right, odd };
+  }
   for (let o = 0; o < p.outer; o++) {
     const src = o * count * p.inner;
     const dst = o * pairs * p.inner;

@@ -112,7 +112,10 @@ function sumBits(p: NormParams): number {
 }
 
 function rowIndex(p: NormParams): Int32Array {
-  return Int32Array.from({ length: elements(p) }, (_, j) => Math.floor(j / p.size));
+  // A plain loop: Int32Array.from with a callback costs more than the norm's arithmetic here.
+  const out = new Int32Array(elements(p));
+  for (let j = 0; j < out.length; j++) out[j] = Math.floor(j / p.size);
+  return out;
 }
 
 function productShape(p: NormParams): { shape: TruncMulShape; outBits: number } {

@@ -132,7 +132,10 @@ function maskOf(ctx: PartyContext, p: SoftmaxOpParams, inputs: readonly Operand[
   if (p.softmax.mask === 'shared')
     return { kind: 'shared', share: operandAs(ctx, p.node, inputs, 1, xShape) };
   const mask = publicFloats(p.node, inputs, 1, 'the public softmax mask is missing');
-  const values = p.maskMap ? Float32Array.from(p.maskMap, (j) => mask[j]!) : mask;
+  if (!p.maskMap) return { kind: 'public', values: mask };
+  const map = p.maskMap;
+  const values = new Float32Array(map.length);
+  for (let i = 0; i < map.length; i++) values[i] = mask[map[i]!]!;
   return { kind: 'public', values };
 }
 

@@ -43,6 +43,7 @@ import {
   truncOpened,
   truncate,
   truncatedShare,
+  truncatedShareOf,
 } from '../truncate.ts';
 
 type Index = Pick<PartyContext, 'index'>;
@@ -112,7 +113,7 @@ export const truncPart = {
   message: truncMessage,
   /** floor(x / 2^bits) + {0, 1}, plus a public `offset`. */
   finish(ctx: Index, bits: number, m: TruncMaterial, c: Ring, offset = 0n): Ring {
-    return truncatedShare(ctx.index, truncOpened(bits, m, c, offset));
+    return truncatedShareOf(ctx.index, bits, m, c, offset);
   },
   run: (ctx: PartyContext, bits: number, m: TruncMaterial, x: Ring, offset = 0n): Promise<Ring> =>
     openAlone(ctx, truncMessage(ctx, m, x), (c) => truncPart.finish(ctx, bits, m, c, offset)),

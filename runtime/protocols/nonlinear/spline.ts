@@ -24,7 +24,8 @@ import { MarillError } from '../../../ir/errors.ts';
 import type { Cost, DealerStream, MaterialStream, PartyContext, Protocol } from '../../protocol.ts';
 import { sumCosts } from '../../protocol.ts';
 import type { Ring } from '../../ring/kernels.ts';
-import { ringAdd, ringAddScalar, ringMulScalar, ringSub } from '../../ring/kernels.ts';
+import { ringPlaneCombine } from '../../ring/fused.ts';
+import { ringAdd, ringAddScalar, ringMulScalar } from '../../ring/kernels.ts';
 import type { PairMaterial } from '../beaver.ts';
 import type { TruncMaterial } from '../truncate.ts';
 import type { CompareParams, CompareVariant } from './compare.ts';
@@ -152,29 +153,28 @@ export async function runSpline(
     t.knots.map((k) => encode(k, f)),
   );
   const s2 = squarePart.finish(ctx, m.square, sqOpen!);
-  const plane = (r: Ring, j: number) => r.subarray(j * p.n, (j + 1) * p.n);
-
-  // Tails at f bits: Q_0(x) lt_1 + Q_K(x) (1 - lt_K), integer coefficients.
+  // Tails at f bits: Q_0(x) lt_1 + Q_K(x) (1 - lt_K), integer coefficients; inside: A (3g bits)
+  // and B (2g bits) from the pieces' differences. Each is a combination of the lt and ltx
+  // planes with public coefficients: one fused pass over the planes for all three.
   const [l0, l1] = [t.left[0] ?? 0, t.left[1] ?? 0].map(BigInt) as [bigint, bigint];
   const [r0, r1] = [t.right[0] ?? 0, t.right[1] ?? 0].map(BigInt) as [bigint, bigint];
   const one = 1n << BigInt(f);
-  const tails = ringAdd(ringMulScalar(plane(lt, 0), l0 * one), ringMulScalar(plane(ltx!, 0), l1));
-  ringSub(tails, ringMulScalar(plane(lt, K - 1), r0 * one), tails);
-  ringAdd(tails, ringMulScalar(ringSub(x, plane(ltx!, K - 1)), r1), tails);
-  if (ctx.index === 0 && r0 !== 0n) ringAddScalar(tails, r0 * one, tails);
-
-  // Inside: A (3g bits) and B (2g bits) from the pieces' differences.
-  const a = new BigInt64Array(p.n);
-  const b = new BigInt64Array(p.n);
+  const tailCoefs = Array.from({ length: K }, (): [bigint, bigint] => [0n, 0n]);
+  tailCoefs[0] = [l0 * one, l1];
+  // Q_K(x) (1 - lt_K) = r0 + r1 x - r0 lt_K - r1 ltx_K (with K = 1 the planes coincide).
+  tailCoefs[K - 1] = [tailCoefs[K - 1]![0] - r0 * one, tailCoefs[K - 1]![1] - r1];
+  const aCoefs: [bigint, bigint][] = [];
+  const bCoefs: [bigint, bigint][] = [];
   for (let j = 1; j <= K; j++) {
     const before = encodedPiece(t, j - 1, e, g);
     const after = encodedPiece(t, j, e, g);
     const d = before.map((v, k) => v - after[k]!);
-    const ltj = plane(lt, j - 1);
-    const ltxj = plane(ltx!, j - 1);
-    ringAdd(a, ringAdd(ringMulScalar(ltj, d[0]!), ringMulScalar(ltxj, d[1]!)), a);
-    ringAdd(b, ringAdd(ringMulScalar(ltj, d[2]!), ringMulScalar(ltxj, d[3]!)), b);
+    aCoefs.push([d[0]!, d[1]!]);
+    bCoefs.push([d[2]!, d[3]!]);
   }
+  const [tails, a, b] = ringPlaneCombine(lt, ltx!, p.n, [tailCoefs, aCoefs, bCoefs]) as [Ring, Ring, Ring];
+  ringAdd(tails, ringMulScalar(x, r1), tails);
+  if (ctx.index === 0 && r0 !== 0n) ringAddScalar(tails, r0 * one, tails);
   const shape = fusedShape(p);
   const inner = ringAdd(a, (await truncMulPart.run(ctx, shape, m.fused, s2, b)).product);
   return ringAdd(tails, await truncPart.run(ctx, back, m.back, inner));
