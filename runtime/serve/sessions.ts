@@ -15,6 +15,7 @@ import type { MaterialProvider } from '../dealer/provider.ts';
 import type { CheckedWeights, ExecutorOptions } from '../executor.ts';
 import { PartyExecutor } from '../executor.ts';
 import type { OpStats } from '../mpc/accounting.ts';
+import { statsTotals } from '../mpc/accounting.ts';
 import type { Channel } from '../net/channel.ts';
 import type { Hello } from '../net/handshake.ts';
 import { commonSeed, dealerSessionId, handshake, makeHello } from '../net/handshake.ts';
@@ -187,28 +188,6 @@ export interface SetupMeasure {
   readonly rounds: number;
 }
 
-interface Totals {
-  online: number;
-  offline: number;
-  rounds: number;
-  setupBytes: number;
-  setupRounds: number;
-  setupSeconds: number;
-}
-
-function totals(stats: readonly OpStats[]): Totals {
-  const t = { online: 0, offline: 0, rounds: 0, setupBytes: 0, setupRounds: 0, setupSeconds: 0 };
-  for (const s of stats) {
-    t.online += s.bytesSent + s.bytesReceived;
-    t.offline += s.offlineBytes;
-    t.rounds += s.rounds;
-    t.setupBytes += s.setupBytesSent + s.setupBytesReceived;
-    t.setupRounds += s.setupRounds;
-    t.setupSeconds += s.setupSeconds;
-  }
-  return t;
-}
-
 export interface ClientSessionOptions {
   readonly plan: Plan;
   readonly weights: CheckedWeights;
@@ -276,10 +255,10 @@ export class ClientSession {
     if (answer.control === 'refused')
       throw new MarillError(`the ${this.channel.peer} refused the inference: ${answer.reason}`);
     const index = this.feed.reserve(answer.material);
-    const before = totals(this.executor.accounting.list());
+    const before = statsTotals(this.executor.accounting.list());
     const t0 = performance.now();
     const outputs = await this.executor.infer(inputs, index);
-    const after = totals(this.executor.accounting.list());
+    const after = statsTotals(this.executor.accounting.list());
     const setupSeconds = after.setupSeconds - before.setupSeconds;
     this.measures.push({
       seconds: (performance.now() - t0) / 1000 - setupSeconds,
@@ -301,7 +280,7 @@ export class ClientSession {
 
   /** The once-per-session work (done during the first inference). */
   setup(): SetupMeasure {
-    const t = totals(this.stats());
+    const t = statsTotals(this.stats());
     return { seconds: t.setupSeconds, bytes: t.setupBytes, rounds: t.setupRounds };
   }
 
