@@ -96,11 +96,58 @@ export interface ExampleFamily {
   readonly variants: readonly ExampleVariant[];
 }
 
+/** An input or output of a cache export, as declared in the file. */
+export interface CacheTensorSpec {
+  readonly name: string;
+  readonly dtype: ExampleDType;
+  /** Symbolic dimensions by name: 'sequence', 'past_sequence', 'past_sequence + sequence'. */
+  readonly onnxShape: readonly (number | string)[];
+}
+
+/** One KV-cache export (cache-base, cache-frozen, cache-lora-merged). */
+export interface CacheVariant {
+  readonly name: string;
+  /** The .onnx file, relative to examples/. */
+  readonly file: string;
+  /** The non-cache variant with the same weights (gpt2: plus the longer position table). */
+  readonly sameWeightsAs: string;
+  readonly heads: number;
+  readonly bytes: number;
+  /** Compared with the family's cache-base, as ExampleVariant's fields are with base. */
+  readonly privateLayers: readonly number[];
+  readonly embeddingsChanged: boolean;
+  readonly headChanged: boolean;
+  readonly weights: WeightCounts;
+  readonly opCounts: Readonly<Record<string, number>>;
+}
+
+/**
+ * A decoder family's KV-cache exports (examples/gen/cache.py): inputs `input_ids [1, sequence]`
+ * and `past_key_values.{i}.key|value [1, heads, past_sequence, headDim]`, outputs
+ * `logits [1, sequence, vocab]` and `present.{i}.key|value [1, heads, past_sequence + sequence, headDim]`.
+ */
+export interface CacheFamily {
+  /** The name of the ExampleFamily these exports belong to ('gpt2', 'llama'). */
+  readonly family: string;
+  readonly opset: number;
+  readonly layers: number;
+  readonly heads: number;
+  readonly headDim: number;
+  readonly vocab: number;
+  /** Rows of the position table: past + sequence may not exceed it (null: no table, rotary). */
+  readonly maxPositions: number | null;
+  readonly inputs: readonly CacheTensorSpec[];
+  readonly outputs: readonly CacheTensorSpec[];
+  readonly variants: readonly CacheVariant[];
+}
+
 export interface ExamplesManifest {
   readonly generatedBy: string;
   readonly torch: string;
   readonly onnx: string;
   readonly families: readonly ExampleFamily[];
+  /** The KV-cache exports of the decoder families. */
+  readonly cache: readonly CacheFamily[];
 }
 
 /** Absolute path of a manifest-relative file. */
@@ -174,7 +221,46 @@ export function loadExamplesManifest(path: string = MANIFEST_PATH): ExamplesMani
     throw new MarillError(`cannot read the examples manifest: ${(e as Error).message}`, { file: path });
   }
   const families = field(parsed, 'families', 'manifest', isArray, 'an array');
-  return { ...(parsed as ExamplesManifest), families: families.map(checkFamily) };
+  const cache = field(parsed, 'cache', 'manifest', isArray, 'an array');
+  return {
+    ...(parsed as ExamplesManifest),
+    families: families.map(checkFamily),
+    cache: cache.map(checkCache),
+  };
+}
+
+function checkCache(c: unknown, index: number): CacheFamily {
+  const name = field(c, 'family', `cache[${index}]`, isString, 'a string');
+  for (const key of ['opset', 'layers', 'heads', 'headDim', 'vocab'] as const)
+    field(c, key, `cache.${name}`, isNumber, 'a number');
+  field(
+    c,
+    'maxPositions',
+    `cache.${name}`,
+    (v): v is number | null => v === null || isNumber(v),
+    'a number or null',
+  );
+  for (const key of ['inputs', 'outputs'] as const) {
+    for (const [i, t] of field(c, key, `cache.${name}`, isArray, 'an array').entries()) {
+      field(t, 'name', `cache.${name}.${key}[${i}]`, isString, 'a string');
+      field(t, 'onnxShape', `cache.${name}.${key}[${i}]`, isArray, 'an array');
+    }
+  }
+  for (const [i, v] of field(c, 'variants', `cache.${name}`, isArray, 'an array').entries()) {
+    const what = `cache.${name}.variants[${i}]`;
+    field(v, 'name', what, isString, 'a string');
+    field(v, 'file', what, isString, 'a string');
+    field(v, 'sameWeightsAs', what, isString, 'a string');
+    field(v, 'heads', what, isNumber, 'a number');
+  }
+  return c as CacheFamily;
+}
+
+/** The cache exports of a decoder family ('gpt2', 'llama'). */
+export function findCacheFamily(manifest: ExamplesManifest, family: string): CacheFamily {
+  const c = manifest.cache.find((x) => x.family === family);
+  if (c === undefined) malformed('cache', `no cache exports for family '${family}'`);
+  return c;
 }
 
 export function findVariant(family: ExampleFamily, name: string): ExampleVariant {

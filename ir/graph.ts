@@ -165,7 +165,7 @@ export function renumber(g: Graph): Graph {
   return {
     ...g,
     values,
-    outputs: g.outputs.map((o) => ({ name: o.name, value: r(o.value) })),
+    outputs: g.outputs.map((o) => ({ ...o, value: r(o.value) })),
     nodes: g.nodes.map((n) => ({ ...n, inputs: n.inputs.map(r), outputs: n.outputs.map(r) })),
   };
 }

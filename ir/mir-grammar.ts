@@ -6,7 +6,7 @@
  *
  *   graph    := 'graph' AtName '(' [input {',' input}] ')' '->' '(' [output {',' output}] ')' '{' node* return '}'
  *   input    := ValueName ':' Identifier type
- *   output   := (Identifier | String) ':' type
+ *   output   := (Identifier | String) ':' type ['state' ValueName]
  *   type     := Identifier '[' [Number {',' Number}] ']'
  *   node     := ValueName {',' ValueName} '=' Identifier tail [AtName [ProtocolSuffix]]
  *   tail     := String ':' vtype Hash                               (weight)
@@ -40,6 +40,7 @@ import {
   RBracket,
   RParen,
   ReturnKeyword,
+  StateKeyword,
   StringLiteral,
   ValueName,
   tokenize,
@@ -90,10 +91,17 @@ export interface NodeSyntax {
   readonly protocol?: Tok;
 }
 
+/** `name: type`, or `name: type state %input` for a state output. */
+export interface OutputSyntax {
+  readonly name: Tok;
+  readonly type: TypeSyntax;
+  readonly state?: Tok;
+}
+
 export interface GraphSyntax {
   readonly name: Tok;
   readonly inputs: readonly { readonly name: Tok; readonly type: VisibleTypeSyntax }[];
-  readonly outputs: readonly { readonly name: Tok; readonly type: TypeSyntax }[];
+  readonly outputs: readonly OutputSyntax[];
   readonly nodes: readonly NodeSyntax[];
   readonly returnKeyword: Tok;
   readonly returned: readonly Tok[];
@@ -249,13 +257,19 @@ class MirParser extends EmbeddedActionsParser {
     return { name, type: this.SUBRULE(this.visibleType) };
   });
 
-  private readonly graphOutput = this.RULE('graphOutput', () => {
+  private readonly graphOutput = this.RULE('graphOutput', (): OutputSyntax => {
     const name = this.OR<Tok>([
       { ALT: () => tok(this.CONSUME(Identifier)) },
       { ALT: () => tok(this.CONSUME(StringLiteral)) },
     ]);
     this.CONSUME(Colon);
-    return { name, type: this.SUBRULE(this.tensorType) };
+    const type = this.SUBRULE(this.tensorType);
+    let state: Tok | undefined;
+    this.OPTION(() => {
+      this.CONSUME(StateKeyword);
+      state = tok(this.CONSUME(ValueName));
+    });
+    return { name, type, ...(state && { state }) };
   });
 
   readonly graph = this.RULE('graph', (): GraphSyntax => {

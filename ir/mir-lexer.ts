@@ -34,6 +34,15 @@ export const ReturnKeyword = createToken({
   categories: [Identifier],
 });
 
+/** `state`: after an output's type, the graph input that output becomes at the next step. */
+export const StateKeyword = createToken({
+  name: 'StateKeyword',
+  label: "'state'",
+  pattern: /state/,
+  longer_alt: Identifier,
+  categories: [Identifier],
+});
+
 export const ValueName = createToken({
   name: 'ValueName',
   label: 'a value name (%name)',
@@ -110,6 +119,7 @@ export const ALL_TOKENS: TokenType[] = [
   NumberLiteral,
   GraphKeyword,
   ReturnKeyword,
+  StateKeyword,
   Identifier,
   Equals,
   Colon,

@@ -118,6 +118,40 @@ const cases: Case[] = [
     at: ['y:', 2],
     message: /^output 'y' is declared twice$/,
   },
+  // state outputs
+  {
+    name: 'state output naming a value that is not a graph input',
+    text: `${X} %0 = relu %x : client f32[2] return %0, %0 }`.replace(
+      '(y: f32[2])',
+      '(y: f32[2], s: f32[2] state %0)',
+    ),
+    at: ['%0', 1],
+    message: /^state output 's' names %0, which is not a graph input$/,
+  },
+  {
+    name: 'two state outputs naming one input',
+    text: `graph @g(%x: client f32[2]) -> (s: f32[2] state %x, t: f32[2] state %x) { return %x, %x }`,
+    at: ['%x', 3],
+    message: /^state input %x is named by two outputs$/,
+  },
+  {
+    name: 'state output of another element type than its input',
+    text: `graph @g(%x: client f32[2], %i: client i64[2]) -> (s: f32[2] state %i) { return %x }`,
+    at: ['%i', 2],
+    message: /^state output 's' is f32 but the input it becomes, %i, is i64$/,
+  },
+  {
+    name: "'state' without the input it names",
+    text: `graph @g(%x: client f32[2]) -> (s: f32[2] state) { return %x }`,
+    at: ') {',
+    message: /^expected a value name \(%name\) but found '\)'$/,
+  },
+  {
+    name: 'another word where state is expected',
+    text: `graph @g(%x: client f32[2]) -> (s: f32[2] carried %x) { return %x }`,
+    at: 'carried',
+    message: /^expected .* but found 'carried'$/,
+  },
   // attributes
   {
     name: 'unknown attribute',

@@ -139,4 +139,14 @@ describe('parseGraph', () => {
     expect(g.outputs.map((o) => o.name)).toEqual(['logits/final', '0', 'inf', 'last_hidden.state']);
     expect(g.name).toBe('gpt2/fine-tuned (v1)');
   });
+
+  it('reads state outputs: each names the graph input it becomes at the next step', () => {
+    const g = parseGraph(fixtures.find((f) => f.name === 'state.mir')!.text);
+    expect(g.outputs.map((o) => [o.name, o.state])).toEqual([
+      ['logits', undefined],
+      ['present.0', 'past.0'],
+      ['present/1', 'past.1'],
+    ]);
+    expect(g.values.get('past.1')!.visibility).toBe('secret');
+  });
 });

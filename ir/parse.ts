@@ -40,6 +40,13 @@ import {
   verifyGraph,
 } from './verify.ts';
 
+/** An output as the header declares it. */
+interface OutputDeclaration {
+  readonly name: string;
+  readonly type: TensorType;
+  readonly state?: ValueId;
+}
+
 /** Parses a `.mir` text to a verified Graph; `file` names the text in error locations. */
 export function parseGraph(text: string, file?: string): Graph {
   const syntax = parseSyntax(text, file);
@@ -135,17 +142,39 @@ class Elaborator {
 
   // ---- header and return -------------------------------------------------------------------------
 
-  private outputDeclarations(): { name: string; type: TensorType; tok: Tok }[] {
+  private outputDeclarations(): OutputDeclaration[] {
     const seen = new Set<string>();
+    const carried = new Set<ValueId>();
     return this.syntax.outputs.map((o) => {
       const name = o.name.image.startsWith('"') ? decodeString(o.name.image) : o.name.image;
       if (seen.has(name)) throw this.error(o.name, `output '${name}' is declared twice`);
       seen.add(name);
-      return { name, type: this.tensorType(o.type), tok: o.name };
+      const type = this.tensorType(o.type);
+      if (o.state === undefined) return { name, type };
+      return { name, type, state: this.stateInput(o.state, name, type, carried) };
     });
   }
 
-  private returned(declared: readonly { name: string; type: TensorType }[]): GraphOutput[] {
+  /** The graph input a state output names: declared in the header, of the output's element type, named once. */
+  private stateInput(t: Tok, output: string, type: TensorType, carried: Set<ValueId>): ValueId {
+    const id = decodeSigilName(t.image);
+    if (!this.syntax.inputs.some((i) => decodeSigilName(i.name.image) === id))
+      throw this.error(
+        t,
+        `state output '${output}' names ${formatValueName(id)}, which is not a graph input`,
+      );
+    if (carried.has(id)) throw this.error(t, `state input ${formatValueName(id)} is named by two outputs`);
+    carried.add(id);
+    const input = this.builder.info(id).type;
+    if (input.dtype !== type.dtype)
+      throw this.error(
+        t,
+        `state output '${output}' is ${type.dtype} but the input it becomes, ${formatValueName(id)}, is ${input.dtype}`,
+      );
+    return id;
+  }
+
+  private returned(declared: readonly OutputDeclaration[]): GraphOutput[] {
     const { returned, returnKeyword } = this.syntax;
     if (returned.length !== declared.length)
       throw this.error(
@@ -161,7 +190,9 @@ class Elaborator {
           t,
           `output '${want.name}' is declared ${formatType(want.type)} but ${formatValueName(value)} is ${formatType(have)}`,
         );
-      return { name: want.name, value };
+      return want.state === undefined
+        ? { name: want.name, value }
+        : { name: want.name, value, state: want.state };
     });
   }
 

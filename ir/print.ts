@@ -6,6 +6,7 @@
  * print(parse(print(g))) === print(g).
  *
  *   graph @name(%in: client i64[1,16]) -> (logits: f32[1,2]) {
+ *   (a state output, carried to the next step as input %past: `present: f32[1,4] state %past`)
  *     %0 = weight "w" : server f32[4,4] #sha256:<64 hex>
  *     %1 = const [0.5] : public f32[]
  *     %2, %3 = split %x {axis = 1, sizes = [2, 2]} : client f32[1,2], client f32[1,2] @client
@@ -46,7 +47,9 @@ function printHeader(g: Graph): string {
     return `${formatValueName(id)}: ${formatVisibleType(v.visibility, v.type)}`;
   });
   const outputs = g.outputs.map(
-    (o) => `${formatOutputName(o.name)}: ${formatType(valueInfo(g, o.value).type)}`,
+    (o) =>
+      `${formatOutputName(o.name)}: ${formatType(valueInfo(g, o.value).type)}` +
+      (o.state === undefined ? '' : ` state ${formatValueName(o.state)}`),
   );
   return `graph ${formatGraphName(g.name)}(${inputs.join(', ')}) -> (${outputs.join(', ')}) {`;
 }

@@ -19,11 +19,12 @@
  *    public one); a `reveal` reads a secret value;
  *  - placement, when present (see `allowedPlacements`), and a protocol only
  *    on `@mpc` nodes;
- *  - graph outputs name defined values, under distinct names.
+ *  - graph outputs name defined values, under distinct names; a state output
+ *    names a graph input of its element type that no other state output names.
  */
 import { resultVisibility } from './builder.ts';
 import { MarillError } from './errors.ts';
-import type { Attrs, Graph, Node, ValueId } from './graph.ts';
+import type { Attrs, Graph, GraphOutput, Node, ValueId } from './graph.ts';
 import { formatValueName, orList } from './mir-text.ts';
 import type { OpName } from './ops.ts';
 import { hasGroup, inferTypes, isOpName, normalizeAttrs } from './ops.ts';
@@ -153,13 +154,36 @@ function checkNewValue(g: Graph, id: ValueId, defined: ReadonlySet<ValueId>): vo
     throw new MarillError(`value table entry ${formatValueName(id)} names itself ${info.id}`);
 }
 
+/**
+ * A state output becomes a graph input at the next step: it names one, of its
+ * element type, that no other state output names. (Shapes differ: a cache grows.)
+ */
+function verifyStateOutput(g: Graph, o: GraphOutput, carried: Set<ValueId>): void {
+  const input = o.state!;
+  if (!g.inputs.includes(input))
+    throw new MarillError(
+      `state output '${o.name}' names ${formatValueName(input)}, which is not a graph input`,
+    );
+  if (carried.has(input))
+    throw new MarillError(`state input ${formatValueName(input)} is fed by two state outputs`);
+  carried.add(input);
+  const have = g.values.get(o.value)!.type.dtype;
+  const want = g.values.get(input)!.type.dtype;
+  if (have !== want)
+    throw new MarillError(
+      `state output '${o.name}' is ${have} but the input it becomes, ${formatValueName(input)}, is ${want}`,
+    );
+}
+
 function verifyOutputs(g: Graph, defined: ReadonlySet<ValueId>): void {
   const names = new Set<string>();
+  const carried = new Set<ValueId>();
   for (const o of g.outputs) {
     if (names.has(o.name)) throw new MarillError(`output '${o.name}' is declared twice`);
     names.add(o.name);
     if (!defined.has(o.value))
       throw new MarillError(`output '${o.name}' is ${formatValueName(o.value)}, which is never defined`);
+    if (o.state !== undefined) verifyStateOutput(g, o, carried);
   }
 }
 

@@ -63,7 +63,7 @@ export function eliminateCommonSubexpressions(g: Graph): Graph {
     nodes.push(n);
   }
   if (replace.size === 0) return g;
-  const outputs = g.outputs.map((o) => ({ name: o.name, value: resolve(o.value) }));
+  const outputs = g.outputs.map((o) => ({ ...o, value: resolve(o.value) }));
   return withNodes({ ...g, outputs }, nodes);
 }
 

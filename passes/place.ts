@@ -90,6 +90,9 @@ export function place(input: Graph): Graph {
   const outputs = g.outputs.map((o) => {
     const v = vis(o.value);
     if (v === 'client' || v === 'public') return o;
+    // Carried state is never revealed: secret state stays shared for the next step,
+    // server-owned state is shared so that neither party holds it (ir/flow.ts).
+    if (o.state !== undefined) return v === 'secret' ? o : { ...o, value: shareOf(o.value, undefined) };
     const secret = v === 'secret' ? o.value : shareOf(o.value, undefined);
     const revealed = b.add1('reveal', [secret], { to: 'client' }, { placement: 'mpc' });
     return { name: o.name, value: revealed };

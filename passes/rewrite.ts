@@ -244,7 +244,7 @@ function rebuild(g: Graph, chosen: readonly Chosen[]): Graph {
       extra.push({ ...v, id });
     }
   }
-  const outputs = g.outputs.map((o) => ({ name: o.name, value: resolve(o.value) }));
+  const outputs = g.outputs.map((o) => ({ ...o, value: resolve(o.value) }));
   return removeDeadNodes(withNodes({ ...g, outputs }, nodes, extra));
 }
 

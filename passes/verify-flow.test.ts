@@ -99,6 +99,22 @@ describe('verify-flow rejects violating graphs (text fixtures the parser accepts
     expect(flowError(loadMir(`${DIR}/${file}.mir`)).message).toMatch(message);
   });
 
+  it.each([
+    [
+      'state-visibility-mismatch',
+      /state output 'present' is secret but the input it becomes, %past, is client/,
+    ],
+    ['secret-input-no-state', /graph input %p is secret; inputs are the client's own data/],
+  ])('%s: carried state keeps its visibility and is never revealed', (file, message) => {
+    expect(flowError(loadMir(`${DIR}/${file}.mir`)).message).toMatch(message);
+  });
+
+  it('state-revealed: a reveal reaches only result outputs, never carried state', () => {
+    const e = flowError(loadMir(`${DIR}/state-revealed.mir`));
+    expect(e.message).toMatch(/reveals a value that is not a declared output/);
+    expect(e.location.what).toContain('%kr = reveal');
+  });
+
   it('unplaced: every node runs somewhere', () => {
     const e = flowError(loadMir(`${DIR}/unplaced.mir`));
     expect(e.message).toMatch(/op is not placed/);
@@ -183,6 +199,12 @@ ${tail}
   return ${returns}
 }
 `);
+
+  it('a generation step: the client keeps one cache, the parties share the other, only the logits are revealed', () => {
+    const g = loadMir('test/mir/state.mir');
+    expect(g.outputs.filter((o) => o.state !== undefined)).toHaveLength(2);
+    expect(() => verifyFlow(g)).not.toThrow();
+  });
 
   it('a reveal followed by bijective movement, and by declared client post-processing', () => {
     const movement = afterReveal(

@@ -97,7 +97,7 @@ export interface Plan {
 }
 
 /** JSON with object keys sorted, so equal specs hash equally. */
-function canonicalJson(v: unknown): string {
+export function canonicalJson(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
   if (v !== null && typeof v === 'object') {
     const entries = Object.entries(v as Record<string, unknown>)

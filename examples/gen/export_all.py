@@ -2,6 +2,8 @@
 
 Writes, for each family (bert, gpt2, llama):
   examples/<family>/<variant>.onnx        one file per fine-tuning style (see variants.py)
+  examples/<family>/cache-<variant>.onnx  gpt2 and llama: KV-cache exports of base, frozen and
+                                          lora-merged (see cache.py)
   examples/<family>/input.json            the sample input, in the CLI's JSON format
   examples/bert/base-external.onnx/.data  bert's base model again, weights as ONNX external data
 and examples/manifest.json describing all of them. PyTorch's own outputs on the sample
@@ -26,6 +28,7 @@ sys.dont_write_bytecode = True  # no __pycache__ inside examples/
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from bert import FAMILY as BERT  # noqa: E402
+from cache import CACHE_FAMILIES, CACHE_VARIANTS, CacheFamily, cache_model, io_names, trace_inputs  # noqa: E402
 from check_bytes import load_weights, roles, weight_summary  # noqa: E402
 from common import LORA_ALPHA, LORA_RANK, Family, export_onnx, run_torch  # noqa: E402
 from gpt2 import FAMILY as GPT2  # noqa: E402
@@ -129,10 +132,63 @@ def weight_keys(family: Family) -> Dict[str, str]:
     return {"layer": r.layer_pattern, "embedding": r.embedding_pattern}
 
 
-def export_family(family: Family) -> Entry:
+def declared(vi: onnx.ValueInfoProto) -> Entry:
+    t = vi.type.tensor_type
+    shape = [d.dim_param if d.HasField("dim_param") else d.dim_value for d in t.shape.dim]
+    return {"name": vi.name, "dtype": ONNX_DTYPES[t.elem_type], "onnxShape": shape}
+
+
+def export_cache_family(spec: CacheFamily, variants: Dict[str, Variant]) -> Entry:
+    """cache-base / cache-frozen / cache-lora-merged from the variants of the same weights."""
+    family = spec.family
+    base_variant = variants["base"]
+    io = io_names(family)
+    inputs = trace_inputs(family, base_variant.heads)
+    models = {name: cache_model(spec, variants[name]) for name in CACHE_VARIANTS}
+    base_state = models["base"].state_dict()
+    entries: List[Entry] = []
+    exported: Dict[str, onnx.ModelProto] = {}
+    for source, stem in CACHE_VARIANTS.items():
+        file = f"{family.name}/{stem}.onnx"
+        export_onnx(models[source], inputs, io, in_examples(file))
+        model = onnx.load(in_examples(file))
+        onnx.checker.check_model(model, full_check=True)
+        exported[stem] = model
+        variant = Variant(stem, models[source], variants[source].heads, variants[source].lora_form)
+        entries.append(
+            {
+                "name": stem,
+                "file": file,
+                "sameWeightsAs": source,
+                "heads": variant.heads,
+                "bytes": os.path.getsize(in_examples(file)),
+                **private_summary(family, variant, base_state),
+                "opCounts": op_counts(model),
+            }
+        )
+        print(f"  {file}: {entries[-1]['bytes']} bytes, {len(model.graph.node)} nodes")
+    base_weights = load_weights(in_examples(str(entries[0]["file"])))
+    for entry in entries:
+        entry["weights"] = weight_summary(base_weights, load_weights(in_examples(str(entry["file"]))))
+    base = exported["cache-base"]
+    hidden = int(family.config["hidden"])
+    return {
+        "family": family.name,
+        "opset": family.export.opset,
+        "layers": family.layers,
+        "heads": family.heads,
+        "headDim": hidden // family.heads,
+        "vocab": int(family.config["vocab"]),
+        "maxPositions": spec.max_positions,
+        "inputs": [declared(vi) for vi in base.graph.input],
+        "outputs": [declared(vi) for vi in base.graph.output],
+        "variants": entries,
+    }
+
+
+def export_family(family: Family, variants: Dict[str, Variant]) -> Entry:
     os.makedirs(in_examples(family.name), exist_ok=True)
     inputs = family.sample_inputs()
-    variants = build_variants(family)
     base_state = variants["base"].model.state_dict()
     entries: List[Entry] = []
     exported: Dict[str, onnx.ModelProto] = {}
@@ -176,14 +232,20 @@ def export_family(family: Family) -> Entry:
 
 def main() -> None:
     families = []
+    caches = []
     for family in FAMILIES:
         print(f"{family.name} (opset {family.export.opset})")
-        families.append(export_family(family))
+        variants = build_variants(family)
+        families.append(export_family(family, variants))
+        for spec in CACHE_FAMILIES:
+            if spec.family.name == family.name:
+                caches.append(export_cache_family(spec, variants))
     manifest = {
         "generatedBy": "/usr/bin/python3 examples/gen/export_all.py",
         "torch": torch.__version__,
         "onnx": onnx.__version__,
         "families": families,
+        "cache": caches,
     }
     write_json(in_examples("manifest.json"), manifest)
     format_json([in_examples("manifest.json")] + [in_examples(str(f["inputFile"])) for f in families])

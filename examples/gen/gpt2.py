@@ -13,10 +13,10 @@ and the merged update touches only the Q and V column blocks of c_attn's weight.
 from __future__ import annotations
 
 import math
-from typing import Dict
+from typing import Dict, List, Tuple
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from common import (
     Conv1D,
@@ -44,6 +44,8 @@ CONFIG = {
 HIDDEN = int(CONFIG["hidden"])
 LN_EPS = float(CONFIG["layerNormEps"])
 MAX_POS = int(CONFIG["maxPositions"])
+#: The cache exports' position table: a 32-token prompt plus 32 new tokens fit.
+CACHE_MAX_POS = 64
 
 
 def gelu_new(x: torch.Tensor) -> torch.Tensor:
@@ -51,11 +53,11 @@ def gelu_new(x: torch.Tensor) -> torch.Tensor:
 
 
 class Attention(nn.Module):
-    def __init__(self, heads: int, lora: bool) -> None:
+    def __init__(self, heads: int, lora: bool, max_pos: int = MAX_POS) -> None:
         super().__init__()
         self.heads = heads
         self.head_dim = HIDDEN // heads
-        causal = torch.tril(torch.ones((MAX_POS, MAX_POS), dtype=torch.bool)).view(1, 1, MAX_POS, MAX_POS)
+        causal = torch.tril(torch.ones((max_pos, max_pos), dtype=torch.bool)).view(1, 1, max_pos, max_pos)
         self.register_buffer("bias", causal, persistent=False)
         self.register_buffer("masked_bias", torch.tensor(-1e4), persistent=False)
         self.c_attn = Conv1D(HIDDEN, 3 * HIDDEN)
@@ -136,6 +138,74 @@ class GPT2LMHeadModel(nn.Module):
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         # Tied lm_head: the logits reuse the token embedding, transposed.
         return nn.functional.linear(self.transformer(input_ids), self.transformer.wte.weight)
+
+
+class CacheAttention(Attention):
+    """Attention over the cached keys/values of earlier positions plus this call's (HF's layer_past).
+
+    Returns the concatenated keys and values as the layer's `present`. The causal mask is the
+    bias buffer sliced as bias[:, :, k - q : k, :k] (q new positions, k = past + q keys).
+    """
+
+    def __init__(self, heads: int, lora: bool) -> None:
+        super().__init__(heads, lora, CACHE_MAX_POS)
+
+    def forward_cached(self, x: Tensor, past_k: Tensor, past_v: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        q, k, v = self.c_attn(x).split(HIDDEN, dim=2)
+        if self.q_lora is not None and self.v_lora is not None:
+            q = q + self.q_lora(x)
+            v = v + self.v_lora(x)
+        k = torch.cat((past_k, self.split_heads(k)), dim=-2)
+        v = torch.cat((past_v, self.split_heads(v)), dim=-2)
+        out = self.merge_heads(self.attend(self.split_heads(q), k, v))
+        return self.c_proj(out), k, v
+
+
+class CacheBlock(Block):
+    def __init__(self, heads: int, lora: bool) -> None:
+        super().__init__(heads, lora)
+        self.attn = CacheAttention(heads, lora)
+
+    def forward_cached(self, x: Tensor, past_k: Tensor, past_v: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        attn = self.attn
+        assert isinstance(attn, CacheAttention)
+        a, k, v = attn.forward_cached(self.ln_1(x), past_k, past_v)
+        x = x + a
+        return x + self.mlp(self.ln_2(x)), k, v
+
+
+class GPT2CacheLMHeadModel(nn.Module):
+    """GPT2LMHeadModel with a KV cache: forward(input_ids, past.0.key, past.0.value, ...) ->
+    (logits, present.0.key, present.0.value, ...). Positions past..past+S-1 index a
+    CACHE_MAX_POS-row position table, past = the cached length (HF's past_length)."""
+
+    def __init__(self, heads: int, lora: bool) -> None:
+        super().__init__()
+        self.transformer = Transformer(heads, lora)
+        self.transformer.wpe = nn.Embedding(CACHE_MAX_POS, HIDDEN)
+        self.transformer.h = nn.ModuleList([CacheBlock(heads, lora) for _ in range(int(CONFIG["layers"]))])
+
+    def forward(self, input_ids: Tensor, *past: Tensor) -> Tuple[Tensor, ...]:
+        t = self.transformer
+        past_length = past[0].size(-2)
+        positions = torch.arange(past_length, input_ids.size(-1) + past_length, dtype=torch.long).unsqueeze(0)
+        x = t.wte(input_ids) + t.wpe(positions)
+        presents: List[Tensor] = []
+        for i, block in enumerate(t.h):
+            assert isinstance(block, CacheBlock)
+            x, k, v = block.forward_cached(x, past[2 * i], past[2 * i + 1])
+            presents += [k, v]
+        logits = nn.functional.linear(t.ln_f(x), t.wte.weight)
+        return (logits, *presents)
+
+
+def cache_state(state: StateDict) -> StateDict:
+    """A variant's weights for the cache model: the position table grows from MAX_POS to
+    CACHE_MAX_POS rows; the first MAX_POS rows are the variant's own (so prefills agree with
+    the non-cache export), the rest come from one fixed stream shared by every variant."""
+    wpe = state["transformer.wpe.weight"]
+    extra = randn((CACHE_MAX_POS - MAX_POS, HIDDEN), generator("gpt2", "cache-positions"), 0.5)
+    return {**state, "transformer.wpe.weight": torch.cat((wpe, extra), dim=0)}
 
 
 def init_base(model: nn.Module, g: torch.Generator) -> None:

@@ -11,7 +11,7 @@ Exported with a dynamic sequence axis.
 from __future__ import annotations
 
 import math
-from typing import Dict, Tuple
+from typing import Dict, List, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -148,6 +148,61 @@ class LlamaForCausalLM(nn.Module):
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         return self.lm_head(self.model(input_ids))
+
+
+def rotary_from(inv_freq: Tensor, past: Tensor | int, seq_len: Tensor | int) -> Tuple[Tensor, Tensor]:
+    """cos/sin for the positions past..past+S-1 (HF's position_ids when a cache is given)."""
+    positions = torch.arange(past, past + seq_len, dtype=torch.int64).to(torch.float32)
+    freqs = positions[:, None] * inv_freq[None, :]
+    emb = torch.cat((freqs, freqs), dim=-1)
+    return emb.cos()[None, None, :, :], emb.sin()[None, None, :, :]
+
+
+def causal_mask_with_past(seq_len: Tensor | int, past: Tensor | int) -> Tensor:
+    """[1, 1, S, past + S]: HF's _make_causal_mask with past_key_values_length (zeros for the past)."""
+    mask = causal_mask(seq_len)[0, 0]
+    mask = torch.cat((torch.zeros(seq_len, past, dtype=mask.dtype), mask), dim=-1)
+    return mask[None, None, :, :]
+
+
+def attention_cached(
+    attn: Attention, x: Tensor, cos: Tensor, sin: Tensor, mask: Tensor, past_k: Tensor, past_v: Tensor
+) -> Tuple[Tensor, Tensor, Tensor]:
+    """Attention.forward over cached keys/values: the cache holds keys after the rotation."""
+    batch, seq, _ = x.size()
+    q = attn.split_heads(attn.q_proj(x))
+    k = attn.split_heads(attn.k_proj(x))
+    v = attn.split_heads(attn.v_proj(x))
+    q = q * cos + rotate_half(q) * sin
+    k = torch.cat((past_k, k * cos + rotate_half(k) * sin), dim=2)
+    v = torch.cat((past_v, v), dim=2)
+    scores = torch.matmul(q, k.transpose(2, 3)) / math.sqrt(attn.head_dim) + mask
+    probs = nn.functional.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)
+    out = torch.matmul(probs, v).transpose(1, 2).contiguous().reshape(batch, seq, HIDDEN)
+    return attn.o_proj(out), k, v
+
+
+class LlamaCacheForCausalLM(LlamaForCausalLM):
+    """LlamaForCausalLM with a KV cache: forward(input_ids, past.0.key, past.0.value, ...) ->
+    (logits, present.0.key, present.0.value, ...); the same parameters as LlamaForCausalLM."""
+
+    def forward(self, input_ids: Tensor, *past: Tensor) -> Tuple[Tensor, ...]:  # type: ignore[override]
+        m = self.model
+        seq_len = input_ids.size(1)
+        past_length = past[0].size(2)
+        cos, sin = rotary_from(m.rotary_emb.inv_freq, past_length, seq_len)
+        mask = causal_mask_with_past(seq_len, past_length)
+        x = m.embed_tokens(input_ids)
+        presents: List[Tensor] = []
+        for i, layer in enumerate(m.layers):
+            assert isinstance(layer, DecoderLayer)
+            a, k, v = attention_cached(
+                layer.self_attn, layer.input_layernorm(x), cos, sin, mask, past[2 * i], past[2 * i + 1]
+            )
+            x = x + a
+            x = x + layer.mlp(layer.post_attention_layernorm(x))
+            presents += [k, v]
+        return (self.lm_head(m.norm(x)), *presents)
 
 
 def init_base(model: nn.Module, g: torch.Generator) -> None:
