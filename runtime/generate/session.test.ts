@@ -10,14 +10,11 @@ import type { Tensor } from '../../ir/tensor.ts';
 import { makeTensor } from '../../ir/tensor.ts';
 import { ToyGeneration, toyStepGraph } from '../../test/runtime/step-plans.ts';
 import { planCosts } from '../bound-plan.ts';
-import { stepShapeAt } from './session.ts';
-import { SimulatedGeneration } from './simulate.ts';
-
-function argmax(v: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < v.length; i++) if (v[i]! > v[best]!) best = i;
-  return best;
-}
+import { stepPlan } from './plan.ts';
+import { argmax } from './sampling.ts';
+import { stepShape } from './schedule.ts';
+import { scheduleOf } from './session.ts';
+import { SimulatedGeneration, simulateGeneration } from './simulate.ts';
 
 /** The plaintext reference: the same step graphs on the interpreter, state fed back. */
 function plaintextGeneration(
@@ -30,7 +27,7 @@ function plaintextGeneration(
   const tokens: number[] = [];
   const logits: Float32Array[] = [];
   for (let k = 0; k < steps; k++) {
-    const shape = stepShapeAt(prompt.length, k);
+    const shape = stepShape(prompt.length, k);
     const g = toyStepGraph(gen.weights, shape);
     const inputs = new Map<string, Tensor>([
       ['input_ids', makeTensor('i64', [1, ids.length], BigInt64Array.from(ids, BigInt))],
@@ -55,7 +52,7 @@ describe('generation session (in process)', () => {
   it('greedy tokens and logits of every step match the plaintext interpreter; costs as predicted step by step', async () => {
     const prompt = [3, 1, 4];
     const steps = 6;
-    const schedule = gen.schedule(prompt.length, steps);
+    const schedule = scheduleOf(gen.plan, prompt.length, steps);
     const want = plaintextGeneration(gen, prompt, steps);
     const sim = await SimulatedGeneration.open(schedule, weights, {});
     const tokens: number[] = [];
@@ -79,7 +76,7 @@ describe('generation session (in process)', () => {
       expect(measured.map((s) => s.position)).toEqual([0, 3, 4, 5, 6, 7]);
       let setupPredicted = 0;
       measured.forEach((m, k) => {
-        const plan = schedule.plan(stepShapeAt(prompt.length, k));
+        const plan = stepPlan(gen.plan, stepShape(prompt.length, k));
         const predicted = costPlan(plan.graph, { network: NETWORKS.lan, fracBits: plan.fracBits }).total;
         expect(m.online_bytes, `step ${k}`).toBe(predicted.online_bytes);
         expect(m.rounds, `step ${k}`).toBe(predicted.rounds);
@@ -97,10 +94,29 @@ describe('generation session (in process)', () => {
     }
   });
 
+  it('simulateGeneration: greedy tokens by the shared loop equal the plaintext ones; a context beyond maxContext is refused', async () => {
+    const prompt = [7, 2];
+    const want = plaintextGeneration(gen, prompt, 5);
+    const streamed: number[] = [];
+    const got = await simulateGeneration(
+      gen.plan,
+      weights,
+      { promptIds: prompt, options: { maxNewTokens: 5 } },
+      { onToken: (t) => streamed.push(t) },
+    );
+    expect(got.tokens).toEqual(want.tokens);
+    expect(streamed).toEqual(want.tokens);
+    expect(got.prompt).toEqual(prompt);
+    expect(got.steps).toHaveLength(5);
+    await expect(
+      simulateGeneration(gen.plan, weights, { promptIds: [1, 2, 3], options: { maxNewTokens: 9 } }),
+    ).rejects.toThrow(/need a context of 11, beyond the plan's maxContext 10/);
+  });
+
   it('step plans number their values differently, yet share their once-per-session keys', async () => {
     const { bindPlan } = await import('../bound-plan.ts');
-    const a = bindPlan(gen.plan({ sequence: 3, past: 0 }));
-    const b = bindPlan(gen.plan({ sequence: 1, past: 5 }));
+    const a = bindPlan(stepPlan(gen.plan, { sequence: 3, past: 0 }));
+    const b = bindPlan(stepPlan(gen.plan, { sequence: 1, past: 5 }));
     const weighted = (ops: typeof a) => ops.filter((o) => o.sessionKey.startsWith('w:'));
     expect(weighted(a).map((o) => o.spec.id)).not.toEqual(weighted(b).map((o) => o.spec.id));
     expect(weighted(a).map((o) => o.sessionKey)).toEqual(weighted(b).map((o) => o.sessionKey));
@@ -108,7 +124,7 @@ describe('generation session (in process)', () => {
   });
 
   it('a step past the announced schedule is refused', async () => {
-    const sim = await SimulatedGeneration.open(gen.schedule(2, 1), weights, {
+    const sim = await SimulatedGeneration.open(scheduleOf(gen.plan, 2, 1), weights, {
       plaintextEngine: 'interpreter',
     });
     try {
@@ -120,7 +136,7 @@ describe('generation session (in process)', () => {
   });
 
   it('the client giving the wrong number of tokens for a step is refused', async () => {
-    const sim = await SimulatedGeneration.open(gen.schedule(2, 2), weights, {
+    const sim = await SimulatedGeneration.open(scheduleOf(gen.plan, 2, 2), weights, {
       plaintextEngine: 'interpreter',
     });
     try {

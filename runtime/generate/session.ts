@@ -34,26 +34,20 @@ import type { SessionState } from '../mpc/context.ts';
 import type { Plan } from '../plan.ts';
 import type { PlaintextEngineName } from '../plaintext/engine.ts';
 import type { Operand, Party } from '../protocol.ts';
-
-/** The shape of one step: tokens it feeds, and the cache length before it. */
-export interface StepShape {
-  readonly sequence: number;
-  readonly past: number;
-}
-
-/** Step `index` of a generation with a prompt of `prompt` tokens: the prefill, then one token per step. */
-export function stepShapeAt(prompt: number, index: number): StepShape {
-  return index === 0 ? { sequence: prompt, past: 0 } : { sequence: 1, past: prompt + index - 1 };
-}
+import type { GenerationPlan } from './plan.ts';
+import { stepPlan } from './plan.ts';
+import type { StepShape } from './schedule.ts';
+import { contextNeeded, stepShape } from './schedule.ts';
 
 /**
  * The steps of one generation session: a generation plan bound to the
- * announced schedule (prompt length, number of steps).
+ * schedule the client announced (prompt length, number of steps).
  */
 export interface StepSchedule {
   /** The generation plan's hash and weights digest (what the handshake compares). */
   readonly hash: string;
   readonly weightsDigest: string;
+  readonly fracBits: number;
   /** The client's token input (a graph input of every step plan). */
   readonly tokens: ValueId;
   /** The output revealed to the client: the last position's logits. */
@@ -65,11 +59,33 @@ export interface StepSchedule {
   plan(shape: StepShape): Plan;
 }
 
+/**
+ * A generation plan bound to a schedule of `steps` steps from a prompt of
+ * `prompt` tokens; refused when it does not fit the plan's maxContext.
+ */
+export function scheduleOf(g: GenerationPlan, prompt: number, steps: number): StepSchedule {
+  const context = contextNeeded(prompt, steps);
+  if (context > g.maxContext)
+    throw new MarillError(
+      `a prompt of ${prompt} token(s) and ${steps} new token(s) need a context of ${context}, beyond the plan's maxContext ${g.maxContext}`,
+    );
+  return {
+    hash: g.hash,
+    weightsDigest: g.weightsDigest,
+    fracBits: g.fracBits,
+    tokens: g.tokens,
+    logits: g.logits,
+    prompt,
+    steps,
+    plan: (shape) => stepPlan(g, shape),
+  };
+}
+
 /** The plan of step `index`. */
 export function schedulePlan(s: StepSchedule, index: number): Plan {
   if (!Number.isInteger(index) || index < 0 || index >= s.steps)
     throw new MarillError(`step ${index} is outside the announced schedule of ${s.steps} step(s)`);
-  return s.plan(stepShapeAt(s.prompt, index));
+  return s.plan(stepShape(s.prompt, index));
 }
 
 /** The dealer's view of a schedule: step k's bound ops (bound once per step plan). */
@@ -171,7 +187,7 @@ export class GenerationParty {
   async step(ids?: readonly number[], materialIndex?: number): Promise<Float32Array | undefined> {
     const { schedule, party } = this.o;
     const index = this.index;
-    const shape = stepShapeAt(schedule.prompt, index);
+    const shape = stepShape(schedule.prompt, index);
     const plan = schedulePlan(schedule, index);
     const inputs = new Map<string, Tensor>();
     if (party === 'client') {

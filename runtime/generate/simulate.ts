@@ -15,8 +15,12 @@ import { commonSeed, handshake, makeHello } from '../net/handshake.ts';
 import type { PlaintextEngineName } from '../plaintext/engine.ts';
 import type { Operand, Party } from '../protocol.ts';
 import { otherParty } from '../protocol.ts';
+import { generateTokens } from './loop.ts';
+import type { GenerationPlan } from './plan.ts';
+import type { SamplingOptions } from './sampling.ts';
+import { checkSamplingOptions } from './sampling.ts';
 import type { GenerationSetup, StepMeasure, StepSchedule } from './session.ts';
-import { GenerationParty, scheduleMessageBound, scheduleOps } from './session.ts';
+import { GenerationParty, scheduleMessageBound, scheduleOf, scheduleOps } from './session.ts';
 
 export interface SimulatedGenerationReport {
   readonly report: RunReport;
@@ -58,7 +62,7 @@ export class SimulatedGeneration {
         weights: weights[party],
         session: {
           party,
-          fracBits: schedule.plan({ sequence: schedule.prompt, past: 0 }).fracBits,
+          fracBits: schedule.fracBits,
           channel,
           common: new Prg(commonSeed(mine, peer)),
           onceCache: new Map(),
@@ -103,5 +107,33 @@ export class SimulatedGeneration {
   async end(): Promise<void> {
     this.close();
     await Promise.all([this.server.release(), this.client.release()]);
+  }
+}
+
+export interface GenerationResult {
+  readonly prompt: readonly number[];
+  /** The generated ids (an end-of-sequence id, when produced, is the last). */
+  readonly tokens: readonly number[];
+}
+
+/**
+ * Generates with both parties in this process (`marillc simulate` of a
+ * generation plan): the prompt and the sampling options at the client, the
+ * session's schedule from them, tokens picked by the shared loop.
+ */
+export async function simulateGeneration(
+  g: GenerationPlan,
+  weights: { server: WeightSource; client: WeightSource },
+  run: { promptIds: readonly number[]; options: SamplingOptions },
+  opts: { plaintextEngine?: PlaintextEngineName; onToken?: (id: number) => void } = {},
+): Promise<GenerationResult & SimulatedGenerationReport> {
+  checkSamplingOptions(run.options);
+  const schedule = scheduleOf(g, run.promptIds.length, run.options.maxNewTokens);
+  const sim = await SimulatedGeneration.open(schedule, weights, opts);
+  try {
+    const tokens = await generateTokens((ids) => sim.step(ids), run.promptIds, run.options, opts.onToken);
+    return { prompt: [...run.promptIds], tokens, ...sim.report() };
+  } finally {
+    await sim.end();
   }
 }

@@ -11,15 +11,14 @@
  *   h = reduce_sum(present_s + share(present_c), axis 1) + last position of present_s
  *   logits = h @ w_out                                        (MPC, server weight), revealed
  */
-import { createHash } from 'node:crypto';
 import { GraphBuilder } from '../../ir/builder.ts';
 import type { Graph } from '../../ir/graph.ts';
 import type { Tensor } from '../../ir/tensor.ts';
 import { makeTensor } from '../../ir/tensor.ts';
 import { Prg } from '../../runtime/crypto/prg.ts';
-import type { StepSchedule, StepShape } from '../../runtime/generate/session.ts';
-import type { Plan } from '../../runtime/plan.ts';
-import { freshWeightKey, makePlan } from '../../runtime/plan.ts';
+import type { GenerationPlan } from '../../runtime/generate/plan.ts';
+import { generationShapes, makeGenerationPlan } from '../../runtime/generate/plan.ts';
+import type { StepShape } from '../../runtime/generate/schedule.ts';
 
 export const VOCAB = 12;
 export const DIM = 6;
@@ -86,35 +85,19 @@ export function toyStepGraph(w: ToyWeights, { sequence: S, past: p }: StepShape,
   return b.build();
 }
 
-/** The step plans of a toy generation, made as a compiler would: one weight key for all. */
+/** A toy generation plan of every step shape up to `maxContext`, made as the compiler makes one. */
 export class ToyGeneration {
-  readonly weightKey = freshWeightKey();
-  private readonly plans = new Map<string, Plan>();
-  constructor(readonly weights: ToyWeights = toyWeights()) {}
-
-  plan(shape: StepShape): Plan {
-    const key = `${shape.sequence}/${shape.past}`;
-    let plan = this.plans.get(key);
-    if (!plan) {
-      // Each shape's graph numbers its values differently, as separately compiled step plans may.
-      const offset = (shape.sequence * 31 + shape.past * 7) % 50;
-      plan = makePlan(toyStepGraph(this.weights, shape, offset), { weightKey: this.weightKey });
-      this.plans.set(key, plan);
-    }
-    return plan;
-  }
-
-  schedule(prompt: number, steps: number): StepSchedule {
-    const first = this.plan({ sequence: prompt, past: 0 });
-    return {
-      hash: createHash('sha256').update(`toy/${first.weightsDigest}`).digest('hex'),
-      weightsDigest: first.weightsDigest,
-      tokens: 'input_ids',
-      logits: 'logits',
-      prompt,
-      steps,
-      plan: (shape) => this.plan(shape),
-    };
+  readonly plan: GenerationPlan;
+  constructor(
+    readonly maxContext = 10,
+    readonly weights: ToyWeights = toyWeights(),
+  ) {
+    // Each shape's graph numbers its values differently, as separately compiled step plans may.
+    const steps = generationShapes(maxContext).map((shape) => ({
+      shape,
+      graph: toyStepGraph(weights, shape, (shape.sequence * 31 + shape.past * 7) % 50),
+    }));
+    this.plan = makeGenerationPlan(steps, { maxContext, tokens: 'input_ids', logits: 'logits' });
   }
 
   serverWeights(): Map<string, Tensor> {
