@@ -13,7 +13,6 @@ import { planCosts } from '../bound-plan.ts';
 import { stepPlan } from './plan.ts';
 import { argmax } from './sampling.ts';
 import { stepShape } from './schedule.ts';
-import { scheduleOf } from './session.ts';
 import { SimulatedGeneration, simulateGeneration } from './simulate.ts';
 
 /** The plaintext reference: the same step graphs on the interpreter, state fed back. */
@@ -52,9 +51,8 @@ describe('generation session (in process)', () => {
   it('greedy tokens and logits of every step match the plaintext interpreter; costs as predicted step by step', async () => {
     const prompt = [3, 1, 4];
     const steps = 6;
-    const schedule = scheduleOf(gen.plan, prompt.length, steps);
     const want = plaintextGeneration(gen, prompt, steps);
-    const sim = await SimulatedGeneration.open(schedule, weights, {});
+    const sim = await SimulatedGeneration.open(gen.plan, weights, { prompt: prompt.length, steps });
     const tokens: number[] = [];
     try {
       let ids = prompt;
@@ -124,9 +122,14 @@ describe('generation session (in process)', () => {
   });
 
   it('a step past the announced schedule is refused', async () => {
-    const sim = await SimulatedGeneration.open(scheduleOf(gen.plan, 2, 1), weights, {
-      plaintextEngine: 'interpreter',
-    });
+    const sim = await SimulatedGeneration.open(
+      gen.plan,
+      weights,
+      { prompt: 2, steps: 1 },
+      {
+        plaintextEngine: 'interpreter',
+      },
+    );
     try {
       await sim.step([1, 2]);
       await expect(sim.step([5])).rejects.toThrow(/outside the announced schedule of 1 step/);
@@ -136,9 +139,14 @@ describe('generation session (in process)', () => {
   });
 
   it('the client giving the wrong number of tokens for a step is refused', async () => {
-    const sim = await SimulatedGeneration.open(scheduleOf(gen.plan, 2, 2), weights, {
-      plaintextEngine: 'interpreter',
-    });
+    const sim = await SimulatedGeneration.open(
+      gen.plan,
+      weights,
+      { prompt: 2, steps: 2 },
+      {
+        plaintextEngine: 'interpreter',
+      },
+    );
     try {
       await expect(sim.step([1, 2, 3])).rejects.toThrow(/step 0 feeds 2 token\(s\), the client gave 3/);
     } finally {

@@ -106,6 +106,34 @@ export function scheduleMessageBound(s: StepSchedule): number {
   return most;
 }
 
+/**
+ * A party's weights checked against a generation plan's step plans: one
+ * model, checked against each step plan when that step first comes, each
+ * tensor hashed once. Built once (a server serving many sessions shares it);
+ * the first step plan is checked at once, so a wrong model fails before any
+ * connection.
+ */
+export class GenerationWeights {
+  private readonly hashes = new Map<Tensor, string>();
+  private readonly checked = new Map<Plan, CheckedWeights>();
+
+  constructor(
+    readonly plan: GenerationPlan,
+    readonly party: Party,
+    private readonly source: WeightSource,
+  ) {
+    const first = plan.steps.values().next().value;
+    if (first) this.for(first);
+  }
+
+  /** This party's weights checked against one step plan. */
+  for(step: Plan): CheckedWeights {
+    let c = this.checked.get(step);
+    if (!c) this.checked.set(step, (c = CheckedWeights.check(step, this.party, this.source, this.hashes)));
+    return c;
+  }
+}
+
 /** One step as a party measured it: online bytes both ways, dealer bytes received, rounds, seconds. */
 export interface StepMeasure {
   /** Tokens already in the cache before this step (0 for the prefill). */
@@ -130,7 +158,7 @@ export interface GenerationPartyOptions {
   readonly schedule: StepSchedule;
   readonly party: Party;
   readonly feed: MaterialFeed;
-  readonly weights: WeightSource;
+  readonly weights: GenerationWeights;
   /** The session after the handshake (its channel, common seed and once cache serve every step). */
   readonly session: SessionState;
   readonly plaintextEngine?: PlaintextEngineName;
@@ -144,11 +172,10 @@ export class GenerationParty {
   private state = new Map<ValueId, Operand>();
   private index = 0;
   private current: { plan: Plan; executor: PartyExecutor } | undefined;
-  private readonly hashes = new Map<Tensor, string>();
   private readonly measures: StepMeasure[] = [];
 
   constructor(private readonly o: GenerationPartyOptions) {
-    if (o.session.party !== o.party)
+    if (o.session.party !== o.party || o.weights.party !== o.party)
       throw new MarillError(`a ${o.session.party} session for the ${o.party}'s generation`);
     this.accounting = new PartyAccounting(o.party);
   }
@@ -170,8 +197,7 @@ export class GenerationParty {
       accounting: this.accounting,
       ...(this.o.plaintextEngine ? { plaintextEngine: this.o.plaintextEngine } : {}),
     };
-    const weights = CheckedWeights.check(plan, this.o.party, this.o.weights, this.hashes);
-    const executor = new PartyExecutor(plan, this.o.party, this.o.feed, weights, opts);
+    const executor = new PartyExecutor(plan, this.o.party, this.o.feed, this.o.weights.for(plan), opts);
     executor.onProgress = this.o.onProgress;
     executor.attach(this.o.session);
     this.current = { plan, executor };

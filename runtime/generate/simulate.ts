@@ -19,8 +19,14 @@ import { generateTokens } from './loop.ts';
 import type { GenerationPlan } from './plan.ts';
 import type { SamplingOptions } from './sampling.ts';
 import { checkSamplingOptions } from './sampling.ts';
-import type { GenerationSetup, StepMeasure, StepSchedule } from './session.ts';
-import { GenerationParty, scheduleMessageBound, scheduleOf, scheduleOps } from './session.ts';
+import type { GenerationSetup, StepMeasure } from './session.ts';
+import {
+  GenerationParty,
+  GenerationWeights,
+  scheduleMessageBound,
+  scheduleOf,
+  scheduleOps,
+} from './session.ts';
 
 export interface SimulatedGenerationReport {
   readonly report: RunReport;
@@ -36,11 +42,14 @@ export class SimulatedGeneration {
     private readonly close: () => void,
   ) {}
 
+  /** Both parties of a session of `steps` steps from a prompt of `prompt` tokens. */
   static async open(
-    schedule: StepSchedule,
+    g: GenerationPlan,
     weights: { server: WeightSource; client: WeightSource },
+    announced: { prompt: number; steps: number },
     opts: { plaintextEngine?: PlaintextEngineName } = {},
   ): Promise<SimulatedGeneration> {
+    const schedule = scheduleOf(g, announced.prompt, announced.steps);
     const [toClient, toServer] = channelPair(['client', 'server']);
     const [serverFeed, clientFeed] = inProcessFeeds(scheduleOps(schedule), schedule.steps);
     const close = (): void => {
@@ -59,7 +68,7 @@ export class SimulatedGeneration {
         schedule,
         party,
         feed,
-        weights: weights[party],
+        weights: new GenerationWeights(g, party, weights[party]),
         session: {
           party,
           fracBits: schedule.fracBits,
@@ -128,8 +137,8 @@ export async function simulateGeneration(
   opts: { plaintextEngine?: PlaintextEngineName; onToken?: (id: number) => void } = {},
 ): Promise<GenerationResult & SimulatedGenerationReport> {
   checkSamplingOptions(run.options);
-  const schedule = scheduleOf(g, run.promptIds.length, run.options.maxNewTokens);
-  const sim = await SimulatedGeneration.open(schedule, weights, opts);
+  const announced = { prompt: run.promptIds.length, steps: run.options.maxNewTokens };
+  const sim = await SimulatedGeneration.open(g, weights, announced, opts);
   try {
     const tokens = await generateTokens((ids) => sim.step(ids), run.promptIds, run.options, opts.onToken);
     return { prompt: [...run.promptIds], tokens, ...sim.report() };
