@@ -61,11 +61,14 @@ export class PlanDealer {
   /** Inferences dealt so far. */
   dealt = 0;
 
-  /** `limit`: the inferences of the session (a generation's steps); unbounded by default. */
+  /**
+   * `limit`: the inferences of the session (a generation's steps, known once
+   * announced: a live dealer raises it then); unbounded by default.
+   */
   constructor(
     plan: Plan | OpsAt,
     seeds: readonly [PartySeeds, PartySeeds] = [freshSeeds(), freshSeeds()],
-    private readonly limit = Infinity,
+    public limit = Infinity,
   ) {
     this.seeds = seeds;
     this.dealer = new Dealer(seeds);
@@ -184,7 +187,8 @@ export class QueuedFeed implements MaterialFeed {
   constructor(
     readonly seeds: PartySeeds,
     readonly tag: string,
-    private readonly fetch: () => Promise<Uint8Array[]>,
+    /** The frames of inference `index`. */
+    private readonly fetch: (index: number) => Promise<Uint8Array[]>,
     private readonly onClose: () => void = () => {},
   ) {}
 
@@ -202,7 +206,7 @@ export class QueuedFeed implements MaterialFeed {
     if (index !== this.begun || index >= this.reserved)
       throw new MarillError(`dealer inference ${index} was not reserved in order (next is ${this.begun})`);
     this.begun++;
-    this.frames = await this.fetch();
+    this.frames = await this.fetch(index);
   }
 
   async next(): Promise<Uint8Array> {

@@ -36,7 +36,7 @@ export interface InferenceHooks {
 }
 
 /** Fails with `error()` (after `onTimeout`) if `p` has not settled within `ms`. */
-async function withDeadline<T>(p: Promise<T>, ms: number, onTimeout: () => MarillError): Promise<T> {
+export async function withDeadline<T>(p: Promise<T>, ms: number, onTimeout: () => MarillError): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(onTimeout()), ms);
@@ -48,16 +48,20 @@ async function withDeadline<T>(p: Promise<T>, ms: number, onTimeout: () => Maril
   }
 }
 
-/** The handshake of a served session, bounded in time (a silent peer must not hold a session open). */
-async function sessionHandshake(
-  plan: Plan,
+/**
+ * The handshake of a served session, bounded in time (a silent peer must not
+ * hold a session open); then messages up to `maxMessageBytes` are admitted.
+ */
+export async function sessionHandshake(
+  plan: Pick<Plan, 'hash' | 'weightsDigest'>,
   party: Party,
   channel: Channel,
   material: MaterialProvider,
   timeoutMs: number,
+  maxMessageBytes: number,
 ): Promise<{ mine: Hello; peer: Hello }> {
   const mine = makeHello(party, plan.hash, plan.weightsDigest, material.tag);
-  const shaking = handshake(channel, mine, otherParty(party), planMessageBound(plan));
+  const shaking = handshake(channel, mine, otherParty(party), maxMessageBytes);
   shaking.catch(() => {});
   const peer = await withDeadline(shaking, timeoutMs, () => {
     channel.close();
@@ -130,6 +134,7 @@ export async function serveSession(o: ServeSessionOptions): Promise<ServedSessio
     channel,
     o.material,
     o.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+    planMessageBound(plan),
   );
   const t0 = performance.now();
   sendControl(channel, { control: 'welcome', session: o.number });
@@ -221,6 +226,7 @@ export class ClientSession {
       channel,
       o.material,
       o.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+      planMessageBound(plan),
     );
     const welcome = await recvControl(channel, ['welcome', 'refused']);
     if (welcome.control === 'refused')

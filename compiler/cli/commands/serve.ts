@@ -107,7 +107,6 @@ export async function serveCommand(planFile: string, flags: ServeFlags): Promise
   const material = materialProvider(serverCopy, 'server', flags, connectOpts);
   await checkMaterial(serverCopy, 'server', flags, connectOpts);
   const server = await PartyServer.start({
-    plan: serverCopy,
     weights,
     listen,
     material,
