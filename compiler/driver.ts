@@ -16,6 +16,7 @@ import { parseGraph } from '../ir/parse.ts';
 import { verifyGraph } from '../ir/verify.ts';
 import { loadOnnx } from './onnx/load.ts';
 import { lowerOnnx } from './onnx/lower.ts';
+import type { OnnxModel } from './onnx/model.ts';
 import { readFileOrFail } from './fs-util.ts';
 import type { CompileNotes, CompileOptions } from '../passes/context.ts';
 import { emptyNotes } from '../passes/context.ts';
@@ -45,11 +46,7 @@ export function loadModel(path: string, opts: LoadOptions = {}): Graph {
     if (ext === '.mir') {
       g = parseGraph(readFileOrFail(path).toString('utf8'), path);
     } else if (ext === '.onnx') {
-      g = lowerOnnx(loadOnnx(path), {
-        file: path,
-        shapes: opts.shapes ?? {},
-        dataShapes: opts.dataShapes ?? {},
-      });
+      return lowerModel(loadOnnx(path), opts);
     } else {
       throw new MarillError(`unknown model format '${ext || '(none)'}': expected .onnx or .mir`, {
         file: path,
@@ -59,6 +56,22 @@ export function loadModel(path: string, opts: LoadOptions = {}): Graph {
     return g;
   } catch (e) {
     if (e instanceof MarillError) throw e.inFile(path);
+    throw e;
+  }
+}
+
+/** Lowers an ONNX model already read (its file named in errors) into a verified IR graph. */
+export function lowerModel(model: OnnxModel, opts: LoadOptions = {}): Graph {
+  try {
+    const g = lowerOnnx(model, {
+      file: model.file,
+      shapes: opts.shapes ?? {},
+      dataShapes: opts.dataShapes ?? {},
+    });
+    verifyGraph(g);
+    return g;
+  } catch (e) {
+    if (e instanceof MarillError) throw e.inFile(model.file);
     throw e;
   }
 }

@@ -46,7 +46,9 @@ const COMMAND_EXAMPLES: Readonly<Record<string, string>> = {
 Examples:
   $ marillc examples/gpt2/lora-merged.onnx --base examples/gpt2/base.onnx -o out/plan.ts
   $ marillc examples/bert/lora-merged.onnx --base examples/bert/base.onnx --shape sequence=16 \\
-      --private 'bert.embeddings.*' --emit cost`,
+      --private 'bert.embeddings.*' --emit cost
+  $ marillc examples/gpt2/cache-frozen.onnx --base examples/gpt2/cache-base.onnx --max-context 16 \\
+      -o out/gen.ts                                    a generation plan (decoder with a KV cache)`,
   eval: `
 Example:
   $ marillc eval examples/gpt2/full.onnx --input examples/gpt2/input.json --out out/logits.json`,
@@ -263,6 +265,27 @@ export function buildProgram(argv: readonly string[]): Command {
     )
     .option('--dump-after <pass>', 'print the IR to stderr after PASS (or all; repeatable)', collect)
     .option('--report <file>', 'write the summary and predicted costs as JSON')
+    .addOption(
+      checkedOption(
+        '--max-context <n>',
+        'a decoder with a KV cache: the longest context (tokens) of the generation plan (default: 32, or the position table when shorter)',
+        (t) => numberFlag('--max-context', t, 1, true),
+      ),
+    )
+    .addOption(
+      checkedOption(
+        '--prompt-length <p>',
+        'a generation plan: the prompt length its costs are shown for (default: min(8, max context / 2))',
+        (t) => numberFlag('--prompt-length', t, 1, true),
+      ),
+    )
+    .addOption(
+      checkedOption(
+        '--max-new-tokens <n>',
+        'a generation plan: the new tokens its costs are shown for (default: up to 8, within the context)',
+        (t) => numberFlag('--max-new-tokens', t, 1, true),
+      ),
+    )
     .addHelpText('after', `\nStages (--emit), in pipeline order:\n${stagesHelp()}`)
     .action(async (model: string, flags: CompileFlags, cmd: Command) => {
       if (!completesPipeline(flags.emit) && (flags.output !== undefined || flags.report !== undefined))

@@ -17,7 +17,17 @@ import type { Graph, Node } from '../../ir/graph.ts';
 import { printNode } from '../../ir/print.ts';
 import type { Plan, PlanSpec } from '../../runtime/plan.ts';
 import { planSpec } from '../../runtime/plan.ts';
-import { PLAN_EPILOGUE, PLAN_PROLOGUE, SPEC_NAME, SPEC_TYPE } from './plan-layout.ts';
+import type { GenerationPlan } from '../../runtime/generate/plan.ts';
+import { generationPlanSpec, stepKey } from '../../runtime/generate/plan.ts';
+import {
+  GENERATION_EPILOGUE,
+  GENERATION_PROLOGUE,
+  GENERATION_SPEC_TYPE,
+  PLAN_EPILOGUE,
+  PLAN_PROLOGUE,
+  SPEC_NAME,
+  SPEC_TYPE,
+} from './plan-layout.ts';
 
 export interface CodegenOptions {
   /** The model it was compiled from, for the header. */
@@ -108,6 +118,82 @@ export function generatePlanModule(plan: Plan, opts: CodegenOptions): string {
     declarations: [{ name: SPEC_NAME, type: SPEC_TYPE, initializer: (w) => writeSpec(w, spec, plan.graph) }],
   });
   file.addStatements([...PLAN_EPILOGUE]);
+  file.formatText({ indentSize: 2, convertTabsToSpaces: true });
+  return file.getFullText();
+}
+
+/** The text of plan.ts for a generation plan: every step's plan spec, each as a single plan's is written. */
+export function generateGenerationPlanModule(plan: GenerationPlan, opts: CodegenOptions): string {
+  const spec = generationPlanSpec(plan);
+  const project = new Project({
+    useInMemoryFileSystem: true,
+    manipulationSettings: { indentationText: IndentationText.TwoSpaces, quoteKind: QuoteKind.Single },
+  });
+  const file = project.createSourceFile('plan.ts');
+  const kept = (v: 'client' | 'secret') =>
+    spec.state
+      .filter((s) => s.visibility === v)
+      .map((s) => s.input)
+      .join(', ') || 'none';
+  file.addStatements([
+    '/**',
+    ` * marillc generation plan '${spec.name}', generated from ${opts.source}.`,
+    ` *   ${opts.command}`,
+    ` * ${spec.steps.length} step plans (prefill of 1..${spec.maxContext} tokens, decode at past 1..${spec.maxContext - 1});`,
+    ` * each reveals only the last position's '${spec.logits}' to the client. Fixed point with ${spec.fracBits} fractional bits.`,
+    ` * Cache kept by the client in plaintext: ${kept('client')}.`,
+    ` * Cache kept as the parties' shares, never revealed: ${kept('secret')}.`,
+    ' *',
+    ' * The plan is data: marillc reads the `spec` literal below without running this module, and',
+    ' * refuses a plan whose content no longer matches its hash, that breaks the information-flow',
+    ' * rules, or that holds any statement marillc did not write (docs/plans.md). Do not edit it.',
+    ' * Read it with `marillc inspect`.',
+    ' */',
+    ...GENERATION_PROLOGUE,
+  ]);
+  file.addVariableStatement({
+    declarationKind: VariableDeclarationKind.Const,
+    docs: ['The generation plan: settings, then one plan per step shape (placed IR as data).'],
+    declarations: [
+      {
+        name: SPEC_NAME,
+        type: GENERATION_SPEC_TYPE,
+        initializer: (w) => {
+          w.write('{').newLine();
+          w.indent(() => {
+            w.writeLine(`"format": ${literal(spec.format)},`);
+            w.writeLine(
+              "// SHA-256 over the settings and every step plan's hash; both parties and the dealer compare it.",
+            );
+            w.writeLine(`"hash": ${literal(spec.hash)},`);
+            w.writeLine(`"name": ${literal(spec.name)},`);
+            w.writeLine(`"fracBits": ${spec.fracBits},`);
+            w.writeLine(`"maxContext": ${spec.maxContext},`);
+            w.writeLine(`"tokens": ${literal(spec.tokens)},`);
+            w.writeLine(`"logits": ${literal(spec.logits)},`);
+            w.write('"state": [').newLine();
+            w.indent(() => {
+              for (const s of spec.state) w.writeLine(`${literal(s)},`);
+            });
+            w.writeLine('],');
+            w.write('"steps": [').newLine();
+            w.indent(() => {
+              for (const step of spec.steps) {
+                const graph = plan.steps.get(stepKey(step))!.graph;
+                w.writeLine(`// ---- step {sequence: ${step.sequence}, past: ${step.past}} ----`);
+                w.write(`{ "sequence": ${step.sequence}, "past": ${step.past}, "plan": `);
+                writeSpec(w, step.plan, graph);
+                w.write(' },').newLine();
+              }
+            });
+            w.writeLine('],');
+          });
+          w.write('}');
+        },
+      },
+    ],
+  });
+  file.addStatements([...GENERATION_EPILOGUE]);
   file.formatText({ indentSize: 2, convertTabsToSpaces: true });
   return file.getFullText();
 }

@@ -17,6 +17,8 @@ import { producers } from '../../ir/graph.ts';
 import { formatType } from '../../ir/types.ts';
 import type { Placement, TensorType, Visibility } from '../../ir/types.ts';
 import { planCosts } from '../../runtime/bound-plan.ts';
+import type { GenerationPlan, StatePair } from '../../runtime/generate/plan.ts';
+import { GENERATION_PLAN_FORMAT, generationShapes, stepPlan } from '../../runtime/generate/plan.ts';
 import type { Plan } from '../../runtime/plan.ts';
 import { PLAN_FORMAT } from '../../runtime/plan.ts';
 import { formatBytes } from './cost-report.ts';
@@ -148,7 +150,10 @@ export function inspectPlan(plan: Plan): PlanInspection {
     fracBits: plan.fracBits,
     clientPost: plan.clientPost,
     clientInputs: g.inputs.map((id) => ({ name: id, type: typeText(g.values.get(id)!.type) })),
-    clientLearns: g.outputs.map((o) => traceOutput(g, defs, o.name, o.value)),
+    // Carried state (generation) is not learned: it stays where it was computed.
+    clientLearns: g.outputs
+      .filter((o) => o.state === undefined)
+      .map((o) => traceOutput(g, defs, o.name, o.value)),
     serverLearns: g.nodes
       .filter((n) => n.op === 'reveal' && vis(n.outputs[0]!) === 'server')
       .map((n) => ({ name: label(n), type: typeText(g.values.get(n.outputs[0]!)!.type) })),
@@ -214,6 +219,129 @@ export function formatInspection(r: PlanInspection): string {
     `Communication, predicted (${r.rounds} rounds per inference, ${r.setupRounds} once per session):`,
     trafficLine('server', r.server),
     trafficLine('client', r.client),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+// ---- generation plans -------------------------------------------------------------------------------
+
+export interface InspectedStep {
+  readonly sequence: number;
+  readonly past: number;
+  readonly hash: string;
+  readonly clientLearns: readonly InspectedOutput[];
+  readonly opsAt: Readonly<Record<Placement, number>>;
+  readonly rounds: number;
+  readonly server: PartyTraffic;
+  readonly client: PartyTraffic;
+}
+
+export interface GenerationInspection {
+  readonly name: string;
+  readonly format: string;
+  readonly hash: string;
+  readonly fracBits: number;
+  readonly maxContext: number;
+  readonly tokens: string;
+  /** Each cache pair and who keeps it between steps. */
+  readonly state: readonly StatePair[];
+  /** Values revealed to the server in any step (empty in every plan the runtime accepts). */
+  readonly serverLearns: readonly InspectedValue[];
+  readonly weights: readonly InspectedWeight[];
+  readonly setupRounds: number;
+  readonly steps: readonly InspectedStep[];
+}
+
+/** A generation plan described as `inspect` describes a plan: per step what is revealed and sent. */
+export function inspectGenerationPlan(g: GenerationPlan): GenerationInspection {
+  const shapes = generationShapes(g.maxContext);
+  const inspected = shapes.map((s) => ({ s, r: inspectPlan(stepPlan(g, s)) }));
+  const first = inspected[0]!.r;
+  return {
+    name: g.name,
+    format: GENERATION_PLAN_FORMAT,
+    hash: g.hash,
+    fracBits: g.fracBits,
+    maxContext: g.maxContext,
+    tokens: g.tokens,
+    state: g.state,
+    serverLearns: inspected.flatMap(({ s, r }) =>
+      r.serverLearns.map((v) => ({
+        ...v,
+        name: `step {sequence: ${s.sequence}, past: ${s.past}}: ${v.name}`,
+      })),
+    ),
+    weights: first.weights,
+    setupRounds: first.setupRounds,
+    steps: inspected.map(({ s, r }) => ({
+      sequence: s.sequence,
+      past: s.past,
+      hash: r.hash,
+      clientLearns: r.clientLearns,
+      opsAt: r.opsAt,
+      rounds: r.rounds,
+      server: r.server,
+      client: r.client,
+    })),
+  };
+}
+
+export function formatGenerationInspection(r: GenerationInspection): string {
+  const pub = r.weights.filter((w) => w.visibility === 'public');
+  const priv = r.weights.filter((w) => w.visibility === 'server');
+  const kept = (v: 'client' | 'secret') => r.state.filter((p) => p.visibility === v);
+  const learns = r.steps[0]!.clientLearns;
+  const stepRows = r.steps.map((s) =>
+    [
+      s.past === 0 ? `prefill ${s.sequence}` : `decode @${s.past}`,
+      `${s.opsAt.mpc}`,
+      `${s.opsAt.client}`,
+      `${s.rounds}`,
+      formatBytes(s.client.onlineBytes),
+      formatBytes(s.server.onlineBytes),
+      formatBytes(s.client.dealerBytes + s.server.dealerBytes),
+    ].join('\t'),
+  );
+  const lines = [
+    `generation plan '${r.name}' (${r.format}), ${r.fracBits} fractional bits, max context ${r.maxContext} tokens`,
+    `hash ${r.hash}`,
+    `${r.steps.length} steps: the prefill of a prompt of P tokens {sequence: P, past: 0}, then one token per step {sequence: 1, past: p}`,
+    '',
+    'The client gives (never sent in the clear: it computes on them itself or secret-shares them):',
+    `  ${r.tokens}: i64[1,sequence], the prompt, then each token it picked`,
+    '',
+    'The client learns, at each step (nothing else is revealed):',
+    ...learns.map(outputLine),
+    '  (the last position only; the other positions are never revealed)',
+    '',
+    'The cache carried from step to step:',
+    `  kept by the client in plaintext (layers it runs itself): ${
+      kept('client')
+        .map((p) => p.input)
+        .join(', ') || 'none'
+    }`,
+    `  kept as the parties' shares, never revealed to anyone (layers under MPC): ${
+      kept('secret')
+        .map((p) => p.input)
+        .join(', ') || 'none'
+    }`,
+    '',
+    'The server learns:',
+    ...(r.serverLearns.length === 0
+      ? ['  no value in any step: it sees only shares and masked openings']
+      : r.serverLearns.map((v) => `  ${v.name}: ${v.type}`)),
+    '',
+    'The dealer learns no input, weight or output: it sends correlated randomness, independent of them.',
+    '',
+    `Weights (${pub.length} public, ${priv.length} private; the same in every step):`,
+    `  both parties load ${pub.length} public weight(s), each checked by its SHA-256:`,
+    ...weightLines(pub),
+    `  the server loads ${priv.length} private weight(s), named in the plan by a keyed hash that only the server can check:`,
+    ...weightLines(priv),
+    '',
+    `Steps, predicted (${r.setupRounds} rounds once per session):`,
+    ['step', 'mpc ops', 'client ops', 'rounds', 'client sends', 'server sends', 'dealer sends'].join('\t'),
+    ...stepRows,
   ];
   return `${lines.join('\n')}\n`;
 }

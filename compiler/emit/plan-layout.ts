@@ -26,3 +26,20 @@ export const PLAN_EPILOGUE: readonly string[] = [
   `export const plan: Plan = definePlan(${SPEC_NAME});`,
   'export default plan;',
 ];
+
+/**
+ * A generation plan (docs/generation.md) is written the same way around one
+ * `spec` literal; its API comes from its own entry point of the package.
+ */
+export const GENERATION_PLAN_MODULE = 'marillc/generation-plan';
+export const GENERATION_SPEC_TYPE = 'GenerationPlanSpec';
+
+export const GENERATION_PROLOGUE: readonly string[] = [
+  `import { defineGenerationPlan } from '${GENERATION_PLAN_MODULE}';`,
+  `import type { GenerationPlan, GenerationPlanSpec } from '${GENERATION_PLAN_MODULE}';`,
+];
+
+export const GENERATION_EPILOGUE: readonly string[] = [
+  `export const plan: GenerationPlan = defineGenerationPlan(${SPEC_NAME});`,
+  'export default plan;',
+];

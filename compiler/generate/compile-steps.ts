@@ -37,7 +37,7 @@ import type { SelectionTarget } from '../driver.ts';
 import { runPipeline } from '../driver.ts';
 import type { OnnxModel } from '../onnx/model.ts';
 import { lowerOnnx } from '../onnx/lower.ts';
-import type { CacheLayout } from './cache-layout.ts';
+import type { DecoderCache } from './decoder-cache.ts';
 
 /**
  * The default longest context: 32 tokens, or the model's position table when
@@ -55,7 +55,7 @@ export interface GenerationCompileOptions {
 }
 
 export interface CompiledGeneration {
-  readonly layout: CacheLayout;
+  readonly layout: DecoderCache;
   readonly maxContext: number;
   /** Rows of the position table when the model has one (a static limit on the context). */
   readonly positionLimit: number | undefined;
@@ -73,7 +73,7 @@ export interface CompiledGeneration {
 /** A lowered step graph with state outputs, the logits' last position and the given secret cache inputs. */
 export function stepGraph(
   model: OnnxModel,
-  layout: CacheLayout,
+  layout: DecoderCache,
   shape: StepShape,
   secret: ReadonlySet<ValueId>,
 ): Graph {
@@ -124,7 +124,7 @@ function newlySecret(g: Graph, secret: ReadonlySet<ValueId>): ValueId[] {
 
 export function compileGeneration(
   model: OnnxModel,
-  layout: CacheLayout,
+  layout: DecoderCache,
   opts: GenerationCompileOptions,
 ): CompiledGeneration {
   const start = performance.now();

@@ -16,9 +16,19 @@
  * compiler, and what is accepted is exactly this grammar.
  */
 import { MarillError } from '../../ir/errors.ts';
+import type { GenerationPlan, GenerationPlanSpec } from '../../runtime/generate/plan.ts';
+import { defineGenerationPlan } from '../../runtime/generate/plan.ts';
 import type { Plan } from '../../runtime/plan.ts';
 import { definePlan } from '../../runtime/plan.ts';
-import { PLAN_EPILOGUE, PLAN_PROLOGUE, SPEC_NAME, SPEC_TYPE } from '../emit/plan-layout.ts';
+import {
+  GENERATION_EPILOGUE,
+  GENERATION_PROLOGUE,
+  GENERATION_SPEC_TYPE,
+  PLAN_EPILOGUE,
+  PLAN_PROLOGUE,
+  SPEC_NAME,
+  SPEC_TYPE,
+} from '../emit/plan-layout.ts';
 import { readFileOrFail } from '../fs-util.ts';
 
 const REGENERATE = 'a plan is read as data and holds only what marillc writes (recompile it with marillc -o)';
@@ -162,9 +172,15 @@ class SpecParser {
     }
   }
 
-  /** `const spec: PlanSpec = <literal>;` */
-  spec(): unknown {
-    this.statement(`const ${SPEC_NAME}: ${SPEC_TYPE} =`);
+  /** Whether the file starts as a generation plan does (`import { defineGenerationPlan } ...`). */
+  startsWith(source: string): boolean {
+    const want = new Reader(source, '').tokenize().slice(0, 3);
+    return want.every((w, k) => this.tokens[k]?.kind === w.kind && this.tokens[k]?.text === w.text);
+  }
+
+  /** `const spec: TYPE = <literal>;` */
+  spec(type: string = SPEC_TYPE): unknown {
+    this.statement(`const ${SPEC_NAME}: ${type} =`);
     const value = this.value();
     if (this.isPunct(this.peek(), ';')) this.i++;
     return value;
@@ -241,13 +257,44 @@ class SpecParser {
  * refused with its line.
  */
 export function readPlanSpec(text: string, file: string): unknown {
+  return readAnyPlanSpec(text, file).spec;
+}
+
+/** What a plan file states: a plan's spec or a generation plan's (by its first statement), read as data. */
+export function readAnyPlanSpec(text: string, file: string): { kind: 'plan' | 'generation'; spec: unknown } {
   const reader = new Reader(text, file);
   const parser = new SpecParser(reader.tokenize(), reader, text.split('\n').length);
-  for (const s of PLAN_PROLOGUE) parser.statement(s);
-  const spec = parser.spec();
-  for (const s of PLAN_EPILOGUE) parser.statement(s);
+  const generation = parser.startsWith(GENERATION_PROLOGUE[0]!);
+  const [prologue, type, epilogue] = generation
+    ? [GENERATION_PROLOGUE, GENERATION_SPEC_TYPE, GENERATION_EPILOGUE]
+    : [PLAN_PROLOGUE, SPEC_TYPE, PLAN_EPILOGUE];
+  for (const s of prologue) parser.statement(s);
+  const spec = parser.spec(type);
+  for (const s of epilogue) parser.statement(s);
   parser.end();
-  return spec;
+  return { kind: generation ? 'generation' : 'plan', spec };
+}
+
+/** A checked plan file: a single-pass plan or a generation plan (docs/generation.md). */
+export type LoadedPlan =
+  | { readonly kind: 'plan'; readonly plan: Plan }
+  | { readonly kind: 'generation'; readonly plan: GenerationPlan };
+
+/**
+ * A checked plan or generation plan from a plan file, read as data as
+ * loadPlanModule reads a plan; every error names the file.
+ */
+export function loadAnyPlanModule(path: string): LoadedPlan {
+  const text = readFileOrFail(path).toString('utf8');
+  try {
+    const { kind, spec } = readAnyPlanSpec(text, path);
+    return kind === 'generation'
+      ? { kind, plan: defineGenerationPlan(spec as GenerationPlanSpec) }
+      : { kind, plan: definePlan(spec as Parameters<typeof definePlan>[0]) };
+  } catch (e) {
+    if (e instanceof MarillError) throw e.inFile(path);
+    throw e;
+  }
 }
 
 /**
@@ -255,11 +302,11 @@ export function readPlanSpec(text: string, file: string): unknown {
  * the file. Synchronous: nothing is imported.
  */
 export function loadPlanModule(path: string): Plan {
-  const text = readFileOrFail(path).toString('utf8');
-  try {
-    return definePlan(readPlanSpec(text, path) as Parameters<typeof definePlan>[0]);
-  } catch (e) {
-    if (e instanceof MarillError) throw e.inFile(path);
-    throw e;
-  }
+  const loaded = loadAnyPlanModule(path);
+  if (loaded.kind === 'generation')
+    throw new MarillError(
+      'this is a generation plan (a plan per step shape, docs/generation.md); this command runs a single-pass plan',
+      { file: path },
+    );
+  return loaded.plan;
 }

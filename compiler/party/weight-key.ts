@@ -11,6 +11,8 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { MarillError } from '../../ir/errors.ts';
+import type { GenerationPlan } from '../../runtime/generate/plan.ts';
+import { withGenerationWeightKey } from '../../runtime/generate/plan.ts';
 import type { Plan } from '../../runtime/plan.ts';
 import { WEIGHT_KEY_BYTES, withWeightKey } from '../../runtime/plan.ts';
 import { readJsonOrFail, writeFileAtomic } from '../fs-util.ts';
@@ -27,13 +29,16 @@ export function weightKeyPath(planFile: string): string {
   return `${planStem(planFile)}.server.key`;
 }
 
-export function writeWeightKey(path: string, plan: Plan): void {
+/** What a key file binds to: a plan or a generation plan (one key for all its steps). */
+type KeyedPlan = Pick<Plan, 'hash' | 'weightKey'>;
+
+export function writeWeightKey(path: string, plan: KeyedPlan): void {
   if (!plan.weightKey) throw new MarillError('the plan carries no weight key to write', { file: path });
   const json = { format: KEY_FORMAT, plan: plan.hash, key: Buffer.from(plan.weightKey).toString('hex') };
   writeFileAtomic(path, `${JSON.stringify(json, null, 2)}\n`, 0o600);
 }
 
-export function readWeightKey(path: string, plan: Plan): Uint8Array {
+export function readWeightKey(path: string, plan: KeyedPlan): Uint8Array {
   const json = readJsonOrFail(path) as { format?: unknown; plan?: unknown; key?: unknown };
   const hex = `^[0-9a-f]{${2 * WEIGHT_KEY_BYTES}}$`;
   if (json === null || typeof json !== 'object' || json.format !== KEY_FORMAT || typeof json.key !== 'string')
@@ -53,12 +58,31 @@ export function readWeightKey(path: string, plan: Plan): Uint8Array {
  * weights (from `keyFile`, by default the key file beside the plan).
  */
 export function serverPlan(plan: Plan, planFile: string, keyFile: string | undefined): Plan {
-  if (Object.keys(plan.privateWeights).length === 0) return plan;
+  const key = serverKey(plan, planFile, keyFile);
+  return key === undefined ? plan : withWeightKey(plan, key);
+}
+
+/** The server's copy of a generation plan: every step plan with the one weight key (as serverPlan). */
+export function serverGenerationPlan(
+  plan: GenerationPlan,
+  planFile: string,
+  keyFile: string | undefined,
+): GenerationPlan {
+  const key = serverKey(plan, planFile, keyFile);
+  return key === undefined ? plan : withGenerationWeightKey(plan, key);
+}
+
+function serverKey(
+  plan: KeyedPlan & Pick<Plan, 'privateWeights'>,
+  planFile: string,
+  keyFile: string | undefined,
+): Uint8Array | undefined {
+  if (Object.keys(plan.privateWeights).length === 0) return undefined;
   const path = keyFile ?? weightKeyPath(planFile);
   if (keyFile === undefined && !existsSync(path))
     throw new MarillError(
       `the server needs the plan's weight key for its private weights: ${path} is missing (give --weight-key FILE)`,
       { file: planFile },
     );
-  return withWeightKey(plan, readWeightKey(path, plan));
+  return readWeightKey(path, plan);
 }

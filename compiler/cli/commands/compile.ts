@@ -6,7 +6,8 @@
  * and its weight bundles (only when the whole pipeline runs: cli.ts refuses -o with
  * an earlier stage).
  */
-import { dirname } from 'node:path';
+import { dirname, extname } from 'node:path';
+import { MarillError } from '../../../ir/errors.ts';
 import type { Graph } from '../../../ir/graph.ts';
 import { printGraph } from '../../../ir/print.ts';
 import type { CompileOptions, GeluMode, SoftmaxMode } from '../../../passes/context.ts';
@@ -20,7 +21,11 @@ import { toDot } from '../../emit/dot.ts';
 import { costPlan } from '../../backend/cost.ts';
 import { formatClassTable, formatCostLine, formatCostTable } from '../../emit/cost-report.ts';
 import type { StageName } from '../../driver.ts';
-import { STAGES, completesPipeline, loadModel, runPipeline } from '../../driver.ts';
+import { STAGES, completesPipeline, loadModel, lowerModel, runPipeline } from '../../driver.ts';
+import { decoderCache } from '../../generate/decoder-cache.ts';
+import { loadOnnx } from '../../onnx/load.ts';
+import type { OnnxModel } from '../../onnx/model.ts';
+import { compileGenerationCommand } from './compile-generation.ts';
 import { makeDirectory, writeFileAtomic } from '../../fs-util.ts';
 import type { NetworkProfile } from '../../backend/network.ts';
 import { formatSummary, summarize } from '../../emit/summary.ts';
@@ -45,6 +50,10 @@ export interface CompileFlags {
   network: NetworkProfile;
   setting: string;
   fracBits: number;
+  /** Generation plans (a decoder with a KV cache): the longest context, and the shape costs are shown for. */
+  maxContext?: number;
+  promptLength?: number;
+  maxNewTokens?: number;
 }
 
 function compileOptions(flags: CompileFlags): CompileOptions {
@@ -62,10 +71,38 @@ function compileOptions(flags: CompileFlags): CompileOptions {
   };
 }
 
+/** The ONNX file read once (a generation compile lowers it once per step shape); errors name it. */
+function readOnnx(path: string): OnnxModel {
+  try {
+    return loadOnnx(path);
+  } catch (e) {
+    throw e instanceof MarillError ? e.inFile(path) : e;
+  }
+}
+
+/**
+ * A decoder with a KV cache compiles to a generation plan (./compile-generation.ts)
+ * unless --shape fixes one shape; any other model to a plan.
+ */
 export function compileCommand(model: string, flags: CompileFlags, argv: readonly string[]): void {
   const { network, fracBits } = flags;
   const options = compileOptions(flags);
-  const loaded = loadModel(model, { shapes: shapesFrom(flags.shape) });
+  const onnx = extname(model).toLowerCase() === '.onnx' ? readOnnx(model) : undefined;
+  const cache = onnx !== undefined && (flags.shape ?? []).length === 0 ? decoderCache(onnx) : undefined;
+  if (onnx !== undefined && cache !== undefined) {
+    compileGenerationCommand(onnx, cache, options, flags, argv);
+    return;
+  }
+  const generationFlag = (['maxContext', 'promptLength', 'maxNewTokens'] as const).find(
+    (k) => flags[k] !== undefined,
+  );
+  if (generationFlag !== undefined)
+    throw new MarillError(
+      `--${generationFlag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is for a decoder with a KV cache (inputs past_key_values.{i}.key|value paired with outputs present.{i}.key|value), compiled without --shape`,
+      { file: model },
+    );
+  const shapes = { shapes: shapesFrom(flags.shape) };
+  const loaded = onnx !== undefined ? lowerModel(onnx, shapes) : loadModel(model, shapes);
   const { graph, notes } = runPipeline(
     loaded,
     options,

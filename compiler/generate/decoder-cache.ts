@@ -7,18 +7,21 @@
  *   outputs  logits [batch, sequence, vocab]
  *            present.{i}.key | .value [batch, heads, past_sequence + sequence, head_dim]
  *
- * where each present.{i}.x becomes past_key_values.{i}.x at the next step. A
- * model with no past input and no present output is no cache decoder
- * (`undefined`: an ordinary plan); one with some but an incomplete pairing,
- * another input, or dimensions that are not the layout's is an error naming
- * the tensor. Batch is 1: one client generates one text.
+ * where each present.{i}.x becomes past_key_values.{i}.x at the next step (the
+ * pairing is runtime/generate/cache-layout.ts's, which the generation loop
+ * uses too). A model with no past input and no present output is no cache
+ * decoder (`undefined`: an ordinary plan); one with some but an incomplete
+ * pairing, another input or output, or dimensions that are not the layout's
+ * is an error naming the file and tensor. Batch is 1: one client generates
+ * one text.
  */
 import { MarillError } from '../../ir/errors.ts';
 import type { StepShape } from '../../runtime/generate/schedule.ts';
+import { cacheLayout as pairCache } from '../../runtime/generate/cache-layout.ts';
 import type { OnnxModel, OnnxValueInfo } from '../onnx/model.ts';
 
-const PAST = /^past_key_values\.(\d+)\.(key|value)$/;
-const PRESENT = /^present\.(\d+)\.(key|value)$/;
+const PAST = /^past_key_values\./;
+const PRESENT = /^present\./;
 export const TOKENS_INPUT = 'input_ids';
 export const LOGITS_OUTPUT = 'logits';
 
@@ -28,7 +31,7 @@ export interface CachePair {
   readonly input: string;
 }
 
-export interface CacheLayout {
+export interface DecoderCache {
   readonly tokens: string;
   readonly logits: string;
   readonly pairs: readonly CachePair[];
@@ -42,25 +45,26 @@ export function hasCacheTensors(model: OnnxModel): boolean {
 }
 
 /** The cache layout of a model, undefined when it has no cache tensors at all. */
-export function cacheLayout(model: OnnxModel): CacheLayout | undefined {
+export function decoderCache(model: OnnxModel): DecoderCache | undefined {
   if (!hasCacheTensors(model)) return undefined;
   const file = model.file;
+  let layout: ReturnType<typeof pairCache>;
+  try {
+    layout = pairCache(
+      model.inputs.map((i) => i.name),
+      model.outputs.map((o) => o.name),
+    );
+  } catch (e) {
+    throw e instanceof MarillError ? e.inFile(file) : e;
+  }
   const fail = (what: string, msg: string): never => {
     throw new MarillError(msg, { file, what });
   };
-  const tokens = model.inputs.find((i) => i.name === TOKENS_INPUT);
-  if (tokens === undefined)
-    fail('inputs', `a decoder with a cache has an input '${TOKENS_INPUT}' [1, sequence]; this one has none`);
-  if (!model.outputs.some((o) => o.name === LOGITS_OUTPUT))
-    fail(
-      'outputs',
-      `a decoder with a cache has an output '${LOGITS_OUTPUT}' [1, sequence, vocab]; this one has none`,
-    );
-  for (const i of model.inputs)
-    if (i.name !== TOKENS_INPUT && !PAST.test(i.name))
+  for (const name of ['attention_mask', 'position_ids'])
+    if (model.inputs.some((i) => i.name === name))
       fail(
-        `input '${i.name}'`,
-        `a generation plan feeds only '${TOKENS_INPUT}' and the cache (past_key_values.{i}.key|value); export the decoder without this input`,
+        `input '${name}'`,
+        `a generation plan feeds only '${TOKENS_INPUT}' and the cache (positions come from the past length inside the graph); export the decoder without this input`,
       );
   for (const o of model.outputs)
     if (o.name !== LOGITS_OUTPUT && !PRESENT.test(o.name))
@@ -68,27 +72,19 @@ export function cacheLayout(model: OnnxModel): CacheLayout | undefined {
         `output '${o.name}'`,
         `a decoder with a cache outputs only '${LOGITS_OUTPUT}' and present.{i}.key|value`,
       );
-  const pairs: CachePair[] = [];
-  for (const input of model.inputs) {
-    const m = PAST.exec(input.name);
-    if (m === null) continue;
-    const output = `present.${m[1]}.${m[2]}`;
-    if (!model.outputs.some((o) => o.name === output))
-      fail(`input '${input.name}'`, `the cache input has no output '${output}' to carry to the next step`);
-    pairs.push({ output, input: input.name });
-  }
-  for (const o of model.outputs) {
-    const m = PRESENT.exec(o.name);
-    if (m !== null && !pairs.some((p) => p.output === o.name))
-      fail(`output '${o.name}'`, `the cache output has no input 'past_key_values.${m[1]}.${m[2]}' to feed`);
-  }
-  checkTokens(tokens!, file);
-  const past = model.inputs.filter((i) => PAST.test(i.name));
+  for (const o of model.outputs)
+    if (PRESENT.test(o.name) && !layout.entries.some((e) => e.present === o.name))
+      fail(`output '${o.name}'`, 'the cache output has no past_key_values input to feed at the next step');
+  checkTokens(
+    model.inputs.find((i) => i.name === TOKENS_INPUT)!,
+    file,
+  );
+  const past = layout.entries.map((e) => model.inputs.find((i) => i.name === e.past)!);
   const pastDims = past.map((i) => cacheDims(i, file));
   return {
     tokens: TOKENS_INPUT,
     logits: LOGITS_OUTPUT,
-    pairs,
+    pairs: layout.entries.map((e) => ({ output: e.present, input: e.past })),
     shapesAt: (s) => ({
       [TOKENS_INPUT]: [1, s.sequence],
       ...Object.fromEntries(
