@@ -76,6 +76,21 @@ export function lowerModel(model: OnnxModel, opts: LoadOptions = {}): Graph {
   }
 }
 
+/**
+ * Lowers an ONNX model already read from `path` into a verified IR graph: what loadModel
+ * does after reading, for callers that lower one model at several shapes (generation steps).
+ */
+export function lowerLoadedOnnx(model: OnnxModel, path: string, opts: LoadOptions = {}): Graph {
+  try {
+    const g = lowerOnnx(model, { file: path, shapes: opts.shapes ?? {}, dataShapes: opts.dataShapes ?? {} });
+    verifyGraph(g);
+    return g;
+  } catch (e) {
+    if (e instanceof MarillError) throw e.inFile(path);
+    throw e;
+  }
+}
+
 export { parseShapeFlag } from './cli/shape-flag.ts';
 
 export interface Compiled {

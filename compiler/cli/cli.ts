@@ -50,8 +50,11 @@ Examples:
   $ marillc examples/gpt2/cache-frozen.onnx --base examples/gpt2/cache-base.onnx --max-context 16 \\
       -o out/gen.ts                                    a generation plan (decoder with a KV cache)`,
   eval: `
-Example:
-  $ marillc eval examples/gpt2/full.onnx --input examples/gpt2/input.json --out out/logits.json`,
+Examples:
+  $ marillc eval examples/gpt2/full.onnx --input examples/gpt2/input.json --out out/logits.json
+  $ marillc eval examples/llama/cache-base.onnx --prompt-ids 1,5,9 --max-new-tokens 16 --out out/tokens.json
+  $ marillc eval examples/gpt2/cache-base.onnx --tokenizer examples/tokenizer/tokenizer.json \\
+      --prompt "the old man and the sea" --max-new-tokens 16`,
   advise: `
 Example:
   $ marillc advise examples/gpt2/base.onnx --network wan`,
@@ -300,9 +303,17 @@ export function buildProgram(argv: readonly string[]): Command {
 
   program
     .command('eval <model>')
-    .description('run MODEL in plaintext (the reference interpreter)')
-    .requiredOption('--input <file>', 'input JSON: {"name": nested arrays}')
+    .description('run MODEL in plaintext (the reference interpreter): one inference, or generation')
+    .option('--input <file>', 'input JSON: {"name": nested arrays} (one inference)')
     .option('--out <file>', 'write outputs JSON here instead of stdout')
+    .option('--prompt-ids <ids>', 'generate from these token ids, e.g. 1,2,3 (a KV-cache model)')
+    .option('--prompt <text>', 'generate from this text (needs --tokenizer)')
+    .option('--tokenizer <file>', 'a Hugging Face tokenizer.json: text in, generated text streamed to stdout')
+    .option('--max-new-tokens <n>', 'generation: stop after N new tokens')
+    .option('--temperature <t>', 'generation: sample from softmax(logits / T) (default: greedy)')
+    .option('--top-k <k>', 'generation: sample among the K highest logits')
+    .option('--seed <s>', 'generation: seed of the sampling stream (default 0)')
+    .option('--eos <id>', "generation: stop after this id (default: the tokenizer's end of sequence)")
     .option(
       '--shape <name=DxD>',
       'fix a dynamic input shape or dimension (default: the shapes of the input JSON); repeatable',

@@ -6,7 +6,8 @@ Writes, for each family (bert, gpt2, llama):
                                           lora-merged (see cache.py)
   examples/<family>/input.json            the sample input, in the CLI's JSON format
   examples/bert/base-external.onnx/.data  bert's base model again, weights as ONNX external data
-and examples/manifest.json describing all of them. PyTorch's own outputs on the sample
+and examples/manifest.json describing all of them, and examples/tokenizer/tokenizer.json
+(tokenizer.py). PyTorch's own outputs on the sample
 inputs go to out/examples-torch/ (git-ignored): check.ts compares onnxruntime with them;
 they are never used as test expectations. Deterministic: a rerun on the same torch
 version reproduces every file byte for byte.
@@ -33,6 +34,7 @@ from check_bytes import load_weights, roles, weight_summary  # noqa: E402
 from common import LORA_ALPHA, LORA_RANK, Family, export_onnx, run_torch  # noqa: E402
 from gpt2 import FAMILY as GPT2  # noqa: E402
 from llama import FAMILY as LLAMA  # noqa: E402
+from tokenizer import main as train_tokenizer  # noqa: E402
 from variants import Variant, build_variants, private_summary  # noqa: E402
 
 EXAMPLES = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -248,7 +250,9 @@ def main() -> None:
         "cache": caches,
     }
     write_json(in_examples("manifest.json"), manifest)
-    format_json([in_examples("manifest.json")] + [in_examples(str(f["inputFile"])) for f in families])
+    tokenizer = train_tokenizer()
+    inputs = [in_examples(str(f["inputFile"])) for f in families]
+    format_json([in_examples("manifest.json"), tokenizer] + inputs)
     total = sum(
         os.path.getsize(os.path.join(root, f))
         for root, _dirs, files in os.walk(EXAMPLES)
