@@ -68,6 +68,8 @@ export interface RunPartyOptions extends LinkOptions {
     readonly promptIds: readonly number[];
     readonly options: SamplingOptions;
     readonly onToken?: (id: number) => void;
+    /** Each step's revealed logits (the last position's), in order. */
+    readonly onLogits?: (logits: Float32Array) => void;
   };
 }
 
@@ -212,7 +214,7 @@ async function runGenerationClient(opts: RunPartyOptions, weights: GenerationWei
       ...(opts.plaintextEngine ? { plaintextEngine: opts.plaintextEngine } : {}),
     });
     opts.onSession?.(session.number);
-    const r = await generateOver(session, gen.promptIds, gen.options, gen.onToken);
+    const r = await generateOver(session, gen.promptIds, gen.options, gen.onToken, gen.onLogits);
     return {
       outputs: [],
       stats: r.stats,

@@ -244,16 +244,25 @@ export interface ClientGenerationResult {
   readonly seconds: number;
 }
 
-/** Generates over an open session with the shared loop; `onToken` sees each token as it is picked. */
+/**
+ * Generates over an open session with the shared loop; `onToken` sees each
+ * token as it is picked, `onLogits` each step's revealed logits.
+ */
 export async function generateOver(
   session: ClientGeneration,
   promptIds: readonly number[],
   options: SamplingOptions,
   onToken?: (id: number) => void,
+  onLogits?: (logits: Float32Array) => void,
 ): Promise<ClientGenerationResult> {
   checkSamplingOptions(options);
   const t0 = performance.now();
-  const tokens = await generateTokens((ids) => session.step(ids), promptIds, options, onToken);
+  const step = async (ids: readonly number[]): Promise<Float32Array> => {
+    const logits = await session.step(ids);
+    onLogits?.(logits);
+    return logits;
+  };
+  const tokens = await generateTokens(step, promptIds, options, onToken);
   return {
     prompt: [...promptIds],
     tokens,
