@@ -8,6 +8,7 @@ import { NETWORKS } from '../../compiler/backend/network.ts';
 import { interpret } from '../../ir/interpret.ts';
 import type { Tensor } from '../../ir/tensor.ts';
 import { makeTensor } from '../../ir/tensor.ts';
+import { encodeFixed } from '../ring/fixed.ts';
 import { ToyGeneration, toyStepGraph } from '../../test/runtime/step-plans.ts';
 import { planCosts } from '../bound-plan.ts';
 import { stepPlan } from './plan.ts';
@@ -20,7 +21,7 @@ function plaintextGeneration(
   gen: ToyGeneration,
   prompt: number[],
   steps: number,
-): { tokens: number[]; logits: Float32Array[] } {
+): { tokens: number[]; logits: Float32Array[]; state: Map<string, Tensor> } {
   let state = new Map<string, Tensor>();
   let ids = prompt;
   const tokens: number[] = [];
@@ -41,7 +42,7 @@ function plaintextGeneration(
     tokens.push(argmax(l));
     ids = [tokens.at(-1)!];
   }
-  return { tokens, logits };
+  return { tokens, logits, state };
 }
 
 describe('generation session (in process)', () => {
@@ -52,7 +53,13 @@ describe('generation session (in process)', () => {
     const prompt = [3, 1, 4];
     const steps = 6;
     const want = plaintextGeneration(gen, prompt, steps);
-    const sim = await SimulatedGeneration.open(gen.plan, weights, { prompt: prompt.length, steps });
+    const received: Uint8Array[] = [];
+    const sim = await SimulatedGeneration.open(
+      gen.plan,
+      weights,
+      { prompt: prompt.length, steps },
+      { onClientReceives: (m) => received.push(Uint8Array.from(m)) },
+    );
     const tokens: number[] = [];
     try {
       let ids = prompt;
@@ -70,6 +77,18 @@ describe('generation session (in process)', () => {
         expect(sim.held('server').has('past_c')).toBe(false);
       }
       expect(tokens).toEqual(want.tokens);
+      // The secret cache never crossed to the client: neither the server's share of it (with which
+      // the client would open it) nor its plaintext encoding is in anything the client received.
+      const wire = Buffer.concat(received);
+      const serverShare = sim.held('server').get('past_s');
+      if (serverShare?.kind !== 'share') throw new Error('the server holds no share of the cache');
+      const cache = want.state.get('past_s')!;
+      expect(cache.shape).toEqual(serverShare.share.shape);
+      const encoded = encodeFixed(cache.data as Float32Array, gen.plan.fracBits);
+      for (let i = 0; i + 2 <= serverShare.share.data.length; i += 2) {
+        expect(wire.includes(Buffer.from(serverShare.share.data.slice(i, i + 2).buffer))).toBe(false);
+        expect(wire.includes(Buffer.from(encoded.slice(i, i + 2).buffer))).toBe(false);
+      }
       const { steps: measured, setup, report } = sim.report();
       expect(measured.map((s) => s.position)).toEqual([0, 3, 4, 5, 6, 7]);
       let setupPredicted = 0;

@@ -10,6 +10,7 @@ import { inProcessFeeds } from '../dealer/feeds.ts';
 import type { WeightSource } from '../executor.ts';
 import type { RunReport } from '../mpc/accounting.ts';
 import { combineReports } from '../mpc/accounting.ts';
+import type { Channel } from '../net/channel.ts';
 import { channelPair } from '../net/channel.ts';
 import { commonSeed, handshake, makeHello } from '../net/handshake.ts';
 import type { PlaintextEngineName } from '../plaintext/engine.ts';
@@ -47,10 +48,33 @@ export class SimulatedGeneration {
     g: GenerationPlan,
     weights: { server: WeightSource; client: WeightSource },
     announced: { prompt: number; steps: number },
-    opts: { plaintextEngine?: PlaintextEngineName } = {},
+    opts: {
+      plaintextEngine?: PlaintextEngineName;
+      /** Sees every message the client receives from the server (audits of what crosses the wire). */
+      onClientReceives?: (message: Uint8Array) => void;
+    } = {},
   ): Promise<SimulatedGeneration> {
     const schedule = scheduleOf(g, announced.prompt, announced.steps);
-    const [toClient, toServer] = channelPair(['client', 'server']);
+    const [toClient, plainToServer] = channelPair(['client', 'server']);
+    const tap = opts.onClientReceives;
+    const toServer: Channel = tap
+      ? {
+          get peer() {
+            return plainToServer.peer;
+          },
+          get certifiedRole() {
+            return plainToServer.certifiedRole;
+          },
+          setMessageLimit: (n) => plainToServer.setMessageLimit(n),
+          send: (m) => plainToServer.send(m),
+          recv: async () => {
+            const m = await plainToServer.recv();
+            tap(m);
+            return m;
+          },
+          close: () => plainToServer.close(),
+        }
+      : plainToServer;
     const [serverFeed, clientFeed] = inProcessFeeds(scheduleOps(schedule), schedule.steps);
     const close = (): void => {
       toClient.close();
