@@ -46,7 +46,7 @@ export function loadModel(path: string, opts: LoadOptions = {}): Graph {
     if (ext === '.mir') {
       g = parseGraph(readFileOrFail(path).toString('utf8'), path);
     } else if (ext === '.onnx') {
-      return lowerModel(loadOnnx(path), opts);
+      return lowerLoadedOnnx(loadOnnx(path), path, opts);
     } else {
       throw new MarillError(`unknown model format '${ext || '(none)'}': expected .onnx or .mir`, {
         file: path,
@@ -56,22 +56,6 @@ export function loadModel(path: string, opts: LoadOptions = {}): Graph {
     return g;
   } catch (e) {
     if (e instanceof MarillError) throw e.inFile(path);
-    throw e;
-  }
-}
-
-/** Lowers an ONNX model already read (its file named in errors) into a verified IR graph. */
-export function lowerModel(model: OnnxModel, opts: LoadOptions = {}): Graph {
-  try {
-    const g = lowerOnnx(model, {
-      file: model.file,
-      shapes: opts.shapes ?? {},
-      dataShapes: opts.dataShapes ?? {},
-    });
-    verifyGraph(g);
-    return g;
-  } catch (e) {
-    if (e instanceof MarillError) throw e.inFile(model.file);
     throw e;
   }
 }

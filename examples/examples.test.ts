@@ -190,3 +190,34 @@ describe.each([['gpt2'], ['llama']])('%s causal masking', (name) => {
       expect(maxAbsDiff(short.values, rows(full, 5))).toBeLessThan(1e-5);
     });
 });
+
+describe('KV-cache exports (manifest.cache)', () => {
+  it('exist for the decoder families, three variants each, with the cache layout declared', () => {
+    expect(manifest.cache.map((c) => c.family).sort()).toEqual(['gpt2', 'llama']);
+    for (const cache of manifest.cache) {
+      expect(cache.variants.map((v) => v.name)).toEqual(['cache-base', 'cache-frozen', 'cache-lora-merged']);
+      for (const v of cache.variants) expect(existsSync(examplePath(v.file))).toBe(true);
+      const names = cache.inputs.map((t) => t.name);
+      expect(names[0]).toBe('input_ids');
+      expect(names).toHaveLength(1 + 2 * cache.layers);
+      const past = cache.inputs.find((t) => t.name === 'past_key_values.0.key')!;
+      expect(past.onnxShape).toEqual([1, cache.heads, 'past_sequence', cache.headDim]);
+      const present = cache.outputs.find((t) => t.name === `present.${cache.layers - 1}.value`)!;
+      expect(present.onnxShape).toEqual([1, cache.heads, 'past_sequence + sequence', cache.headDim]);
+    }
+  });
+
+  it('split public/private against cache-base as their sources do against base', () => {
+    for (const cache of manifest.cache) {
+      const family = manifest.families.find((f) => f.name === cache.family)!;
+      for (const v of cache.variants) {
+        const source = findVariant(family, v.sameWeightsAs);
+        expect(v.privateLayers, v.file).toEqual(source.privateLayers);
+        expect(v.headChanged, v.file).toBe(source.headChanged);
+        expect(v.embeddingsChanged, v.file).toBe(source.embeddingsChanged);
+        expect(v.weights.equalToBase, v.file).toBe(source.weights.equalToBase);
+        expect(v.weights.total, v.file).toBe(source.weights.total);
+      }
+    }
+  });
+});

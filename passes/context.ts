@@ -5,6 +5,7 @@
  * global state.
  */
 import type { Tensor } from '../ir/tensor.ts';
+import type { BlockFactors } from './numeric/lowrank.ts';
 
 export type GeluMode = 'exact' | 'tanh' | 'relu' | 'quad';
 export type SoftmaxMode = 'exact' | '2quad';
@@ -31,6 +32,13 @@ export interface CompileOptions {
   readonly loraTolerance: number;
   /** Ops the user declares as client-side post-processing after the reveal (e.g. softmax, argmax). */
   readonly clientPost: readonly string[];
+  /**
+   * Memo of lora-split's factorisations for compiles of one model at several shapes
+   * (generation steps): the factors depend on the weights only, and the factoriser is
+   * seeded, so a repeated factorisation would give the same result. Keyed by the fine
+   * weight's content, the base candidate and the orientation.
+   */
+  readonly factorMemo?: Map<string, BlockFactors | undefined>;
 }
 
 export const DEFAULT_OPTIONS: CompileOptions = {

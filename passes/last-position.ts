@@ -24,17 +24,18 @@
  *   - reduce_sum, reduce_mean, reduce_max over axes after the position axis,
  *     keeping the rank (what an exporter decomposes a norm into: the rewrite
  *     runs before fusion, which then finds the same norm on one position).
- * The rewrite applies the identity from the output down while the value it
- * slices has no other reader (nor is another output); anywhere else it stops
- * with an explicit slice, once per value. The unsliced producers are then
- * dead and removed. Exact in real arithmetic and in float32 (the same
+ * The rewrite applies the identity through a region: the output's producer,
+ * and (upwards) every such op whose result varies along the positions and is
+ * read only by ops of the region (nor is an output). Where the region reads a
+ * positional value from outside it, an explicit slice, once per value. The
+ * unsliced producers of the region are then dead and removed. Exact in real arithmetic and in float32 (the same
  * operations on the same elements), so the step's logits equal the last row
  * of the unsliced graph's.
  */
 import { resultVisibility } from '../ir/builder.ts';
 import { MarillError } from '../ir/errors.ts';
 import type { Attrs, Graph, Node, ValueId, ValueInfo } from '../ir/graph.ts';
-import { IdSource, producers, removeDeadNodes, users } from '../ir/graph.ts';
+import { IdSource, removeDeadNodes, users } from '../ir/graph.ts';
 import type { OpName } from '../ir/ops.ts';
 import { hasGroup, inferTypes, normalizeAttrs } from '../ir/ops.ts';
 
@@ -84,15 +85,31 @@ export function sliceLastPosition(g: Graph, name: string): Graph {
   const positions = shape[1]!;
   if (positions === 1) return g;
 
-  const defs = producers(g);
   const readers = users(g);
   const outputCount = new Map<ValueId, number>();
   for (const o of g.outputs) outputCount.set(o.value, (outputCount.get(o.value) ?? 0) + 1);
+
+  // The region the slice sinks through, from the output up, in reverse graph order: a
+  // per-position node whose result varies along the positions and is read only by nodes
+  // of the region (the output's producer: read by nothing else and output once).
+  const region = new Set<Node>();
+  for (let k = g.nodes.length - 1; k >= 0; k--) {
+    const n = g.nodes[k]!;
+    if (!perPosition(g, n, positions)) continue;
+    const v = n.outputs[0]!;
+    const reads = readers.get(v) ?? [];
+    const isRoot = v === output.value && reads.length === 0 && outputCount.get(v) === 1;
+    const inner =
+      reads.length > 0 &&
+      !outputCount.has(v) &&
+      operandKind(g.values.get(v)!, positions) === 'positional' &&
+      reads.every((r) => region.has(r));
+    if (isRoot || inner) region.add(n);
+  }
+
   const ids = new IdSource(g.values.keys());
   const values = new Map(g.values);
   const added: Node[] = [];
-  const memo = new Map<ValueId, ValueId>();
-
   const emit = (
     op: OpName,
     inputs: readonly ValueId[],
@@ -122,32 +139,26 @@ export function sliceLastPosition(g: Graph, name: string): Graph {
     return id;
   };
 
-  /** A value equal to slice_1(v); `root`: v is the output being sliced. */
-  const sliced = (v: ValueId, root: boolean): ValueId => {
-    const done = memo.get(v);
-    if (done !== undefined) return done;
-    const f = defs.get(v);
-    const sole =
-      (readers.get(v) ?? []).length === (root ? 0 : 1) && (outputCount.get(v) ?? 0) === (root ? 1 : 0);
-    let id: ValueId;
-    if (f !== undefined && sole && perPosition(g, f, positions)) {
-      const inputs = f.inputs.map((x) =>
-        operandKind(g.values.get(x)!, positions) === 'positional' ? sliced(x, false) : x,
-      );
-      id = emit(f.op, inputs, f.attrs, f.origin);
-    } else {
-      id = emit(
-        'slice',
-        [v],
-        { starts: [positions - 1], ends: [positions], axes: [1], steps: [1] },
-        f?.origin,
-      );
+  // slice_1(v) for each value of the region (its producer's copy on one position) and, once
+  // per value, an explicit slice where the region reads a positional value from outside.
+  const sliced = new Map<ValueId, ValueId>();
+  const sliceOf = (v: ValueId, origin: string | undefined): ValueId => {
+    let id = sliced.get(v);
+    if (id === undefined) {
+      id = emit('slice', [v], { starts: [positions - 1], ends: [positions], axes: [1], steps: [1] }, origin);
+      sliced.set(v, id);
     }
-    memo.set(v, id);
     return id;
   };
+  for (const n of g.nodes) {
+    if (!region.has(n)) continue;
+    const inputs = n.inputs.map((x) =>
+      operandKind(g.values.get(x)!, positions) === 'positional' ? sliceOf(x, n.origin) : x,
+    );
+    sliced.set(n.outputs[0]!, emit(n.op, inputs, n.attrs, n.origin));
+  }
 
-  const last = sliced(output.value, true);
+  const last = sliceOf(output.value, undefined);
   const rewritten: Graph = {
     ...g,
     values,

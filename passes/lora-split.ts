@@ -169,8 +169,13 @@ function findSplit(use: WeightOperand, position: number, ctx: PassContext): Spli
   if (!base || !tensor || tensor.dtype !== 'f32' || tensor.shape.length !== 2) return undefined;
   const transposed = use.transpose !== undefined;
   const fine = asMatrix(tensor, transposed);
+  const memo = ctx.options.factorMemo;
+  const fineKey = memo ? tensorHash(tensor) : '';
   for (const [baseName, baseTensor] of baseCandidates(use.weight, tensor, base, position)) {
-    const factors = factorDifference(fine, asMatrix(baseTensor, transposed), ctx);
+    const key = `${fineKey}/${baseName}/${transposed}`;
+    const factors =
+      memo?.has(key) === true ? memo.get(key) : factorDifference(fine, asMatrix(baseTensor, transposed), ctx);
+    memo?.set(key, factors);
     if (factors) return { baseName, baseTensor, factors };
   }
   return undefined;

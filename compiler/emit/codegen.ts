@@ -11,8 +11,7 @@
  * Private weights appear with their keyed hashes only (runtime/plan.ts), in
  * the literal and in the comments.
  */
-import { IndentationText, Project, QuoteKind, VariableDeclarationKind } from 'ts-morph';
-import type { CodeBlockWriter } from 'ts-morph';
+import { CodeBlockWriter, IndentationText, Project, QuoteKind, VariableDeclarationKind } from 'ts-morph';
 import type { Graph, Node } from '../../ir/graph.ts';
 import { printNode } from '../../ir/print.ts';
 import type { Plan, PlanSpec } from '../../runtime/plan.ts';
@@ -122,20 +121,21 @@ export function generatePlanModule(plan: Plan, opts: CodegenOptions): string {
   return file.getFullText();
 }
 
-/** The text of plan.ts for a generation plan: every step's plan spec, each as a single plan's is written. */
+/**
+ * The text of plan.ts for a generation plan: every step's plan spec, each as a
+ * single plan's is written. Written with a CodeBlockWriter directly rather than
+ * through a ts-morph source file: with one plan per step shape the text runs to
+ * megabytes, which ts-morph would parse and format again for nothing.
+ */
 export function generateGenerationPlanModule(plan: GenerationPlan, opts: CodegenOptions): string {
   const spec = generationPlanSpec(plan);
-  const project = new Project({
-    useInMemoryFileSystem: true,
-    manipulationSettings: { indentationText: IndentationText.TwoSpaces, quoteKind: QuoteKind.Single },
-  });
-  const file = project.createSourceFile('plan.ts');
+  const w = new CodeBlockWriter({ indentNumberOfSpaces: 2, useSingleQuote: true });
   const kept = (v: 'client' | 'secret') =>
     spec.state
       .filter((s) => s.visibility === v)
       .map((s) => s.input)
       .join(', ') || 'none';
-  file.addStatements([
+  for (const line of [
     '/**',
     ` * marillc generation plan '${spec.name}', generated from ${opts.source}.`,
     ` *   ${opts.command}`,
@@ -150,50 +150,41 @@ export function generateGenerationPlanModule(plan: GenerationPlan, opts: Codegen
     ' * Read it with `marillc inspect`.',
     ' */',
     ...GENERATION_PROLOGUE,
-  ]);
-  file.addVariableStatement({
-    declarationKind: VariableDeclarationKind.Const,
-    docs: ['The generation plan: settings, then one plan per step shape (placed IR as data).'],
-    declarations: [
-      {
-        name: SPEC_NAME,
-        type: GENERATION_SPEC_TYPE,
-        initializer: (w) => {
-          w.write('{').newLine();
-          w.indent(() => {
-            w.writeLine(`"format": ${literal(spec.format)},`);
-            w.writeLine(
-              "// SHA-256 over the settings and every step plan's hash; both parties and the dealer compare it.",
-            );
-            w.writeLine(`"hash": ${literal(spec.hash)},`);
-            w.writeLine(`"name": ${literal(spec.name)},`);
-            w.writeLine(`"fracBits": ${spec.fracBits},`);
-            w.writeLine(`"maxContext": ${spec.maxContext},`);
-            w.writeLine(`"tokens": ${literal(spec.tokens)},`);
-            w.writeLine(`"logits": ${literal(spec.logits)},`);
-            w.write('"state": [').newLine();
-            w.indent(() => {
-              for (const s of spec.state) w.writeLine(`${literal(s)},`);
-            });
-            w.writeLine('],');
-            w.write('"steps": [').newLine();
-            w.indent(() => {
-              for (const step of spec.steps) {
-                const graph = plan.steps.get(stepKey(step))!.graph;
-                w.writeLine(`// ---- step {sequence: ${step.sequence}, past: ${step.past}} ----`);
-                w.write(`{ "sequence": ${step.sequence}, "past": ${step.past}, "plan": `);
-                writeSpec(w, step.plan, graph);
-                w.write(' },').newLine();
-              }
-            });
-            w.writeLine('],');
-          });
-          w.write('}');
-        },
-      },
-    ],
+    '',
+    '/** The generation plan: settings, then one plan per step shape (placed IR as data). */',
+  ])
+    w.writeLine(line);
+  w.write(`const ${SPEC_NAME}: ${GENERATION_SPEC_TYPE} = {`).newLine();
+  w.indent(() => {
+    w.writeLine(`"format": ${literal(spec.format)},`);
+    w.writeLine(
+      "// SHA-256 over the settings and every step plan's hash; both parties and the dealer compare it.",
+    );
+    w.writeLine(`"hash": ${literal(spec.hash)},`);
+    w.writeLine(`"name": ${literal(spec.name)},`);
+    w.writeLine(`"fracBits": ${spec.fracBits},`);
+    w.writeLine(`"maxContext": ${spec.maxContext},`);
+    w.writeLine(`"tokens": ${literal(spec.tokens)},`);
+    w.writeLine(`"logits": ${literal(spec.logits)},`);
+    w.write('"state": [').newLine();
+    w.indent(() => {
+      for (const s of spec.state) w.writeLine(`${literal(s)},`);
+    });
+    w.writeLine('],');
+    w.write('"steps": [').newLine();
+    w.indent(() => {
+      for (const step of spec.steps) {
+        const graph = plan.steps.get(stepKey(step))!.graph;
+        w.writeLine(`// ---- step {sequence: ${step.sequence}, past: ${step.past}} ----`);
+        w.write(`{ "sequence": ${step.sequence}, "past": ${step.past}, "plan": `);
+        writeSpec(w, step.plan, graph);
+        w.write(' },').newLine();
+      }
+    });
+    w.writeLine('],');
   });
-  file.addStatements([...GENERATION_EPILOGUE]);
-  file.formatText({ indentSize: 2, convertTabsToSpaces: true });
-  return file.getFullText();
+  w.writeLine('};');
+  w.blankLine();
+  for (const line of GENERATION_EPILOGUE) w.writeLine(line);
+  return w.toString();
 }

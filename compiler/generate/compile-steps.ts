@@ -28,6 +28,7 @@ import { verifyFlow } from '../../ir/flow.ts';
 import type { Graph, ValueId } from '../../ir/graph.ts';
 import { verifyGraph } from '../../ir/verify.ts';
 import type { CompileNotes, CompileOptions } from '../../passes/context.ts';
+import type { BlockFactors } from '../../passes/numeric/lowrank.ts';
 import { sliceLastPosition } from '../../passes/last-position.ts';
 import { rederiveVisibility } from '../../passes/visibility.ts';
 import type { GenerationStepGraph } from '../../runtime/generate/plan.ts';
@@ -137,11 +138,13 @@ export function compileGeneration(
       { file: model.file },
     );
 
+  // Every step factors the same merged LoRA weights: once is enough.
+  const options = { ...opts.options, factorMemo: new Map<string, BlockFactors | undefined>() };
   const compileStep = (shape: StepShape, secret: ReadonlySet<ValueId>) => {
     const t = performance.now();
     const { graph, notes } = runPipeline(
       stepGraph(model, layout, shape, secret),
-      opts.options,
+      options,
       {},
       opts.target,
       'selected',

@@ -12,6 +12,8 @@ relations with the family's base.onnx, read from the ONNX files alone (no PyTorc
                  lora_A/lora_B initializers whose product (times alpha/r) is lora-merged's delta
   head-merged    embeddings byte-equal, everything above changed
   base-external  (external data) the same initializers as base, name for name
+  cache-*        (KV-cache exports) frozen / lora-merged relations against cache-base, and
+                 the same weights as the non-cache variant they were made from
 
 torch names a transposed nn.Linear weight `onnx::MatMul_<n>`, so a weight is identified by
 the module that uses it (from the consumer node's scope, e.g. /bert/encoder/layer.0/attention/
@@ -307,12 +309,42 @@ def check_family(family: dict) -> List[str]:
     return lines + [f"  FAIL {f}" for f in c.failures]
 
 
+def check_cache(cache: dict, family: dict) -> List[str]:
+    """The KV-cache exports against cache-base: frozen and lora-merged relations as above, and
+    each cache variant's weights equal to its non-cache source's (gpt2's longer position table:
+    its first rows)."""
+    files = {v["name"]: os.path.join(EXAMPLES, v["file"]) for v in cache["variants"]}
+    loaded = {name: load_weights(path) for name, path in files.items()}
+    base = loaded["cache-base"]
+    c = Checker(family, base)
+    c.expect("cache-frozen", loaded["cache-frozen"], c.frozen_part)
+    r = c.roles
+    c.expect("cache-lora-merged", loaded["cache-lora-merged"], lambda k: r.qv_blocks(k) is None)
+    for k in sorted(base):
+        if r.qv_blocks(k) is not None:
+            c.lora_delta("cache-lora-merged", loaded["cache-lora-merged"], k, lora_info(family)["rank"])
+    for v in cache["variants"]:
+        source = load_weights(os.path.join(EXAMPLES, family["name"], f"{v['sameWeightsAs']}.onnx"))
+        for k, w in loaded[v["name"]].items():
+            s = source.get(k)
+            rows = None if s is None else s.value.shape[0]
+            if s is None or not same(w.value[:rows], s.value):
+                c.fail(v["name"], f"{k} differs from {v['sameWeightsAs']}.onnx")
+    lines = [f"{family['name']} cache exports: {len(base)} weights in cache-base"]
+    for variant, weights in loaded.items():
+        summary = weight_summary(base, weights)
+        lines.append(f"  {variant:18s} {summary['equalToBase']:3d}/{len(base)} byte-equal to cache-base")
+    return lines + [f"  FAIL {f}" for f in c.failures]
+
+
 def main() -> int:
     with open(os.path.join(EXAMPLES, "manifest.json")) as f:
         manifest = json.load(f)
     ok = True
-    for family in manifest["families"]:
-        lines = check_family(family)
+    families = {f["name"]: f for f in manifest["families"]}
+    reports = [check_family(family) for family in manifest["families"]]
+    reports += [check_cache(cache, families[cache["family"]]) for cache in manifest["cache"]]
+    for lines in reports:
         print("\n".join(lines))
         ok = ok and not any(line.startswith("  FAIL") for line in lines)
     print("all byte relations hold" if ok else "byte relations VIOLATED")

@@ -150,7 +150,7 @@ class CacheAttention(Attention):
     def __init__(self, heads: int, lora: bool) -> None:
         super().__init__(heads, lora, CACHE_MAX_POS)
 
-    def forward_cached(self, x: Tensor, past_k: Tensor, past_v: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+    def forward(self, x: Tensor, past_k: Tensor, past_v: Tensor) -> Tuple[Tensor, Tensor, Tensor]:  # type: ignore[override]
         q, k, v = self.c_attn(x).split(HIDDEN, dim=2)
         if self.q_lora is not None and self.v_lora is not None:
             q = q + self.q_lora(x)
@@ -166,37 +166,43 @@ class CacheBlock(Block):
         super().__init__(heads, lora)
         self.attn = CacheAttention(heads, lora)
 
-    def forward_cached(self, x: Tensor, past_k: Tensor, past_v: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
-        attn = self.attn
-        assert isinstance(attn, CacheAttention)
-        a, k, v = attn.forward_cached(self.ln_1(x), past_k, past_v)
+    def forward(self, x: Tensor, past_k: Tensor, past_v: Tensor) -> Tuple[Tensor, Tensor, Tensor]:  # type: ignore[override]
+        a, k, v = self.attn(self.ln_1(x), past_k, past_v)
         x = x + a
         return x + self.mlp(self.ln_2(x)), k, v
 
 
+class CacheTransformer(Transformer):
+    """Transformer over a KV cache: positions past..past+S-1 index a CACHE_MAX_POS-row table,
+    past = the cached length (HF's past_length). Returns the hidden states and the presents."""
+
+    def __init__(self, heads: int, lora: bool) -> None:
+        super().__init__(heads, lora)
+        self.wpe = nn.Embedding(CACHE_MAX_POS, HIDDEN)
+        self.h = nn.ModuleList([CacheBlock(heads, lora) for _ in range(int(CONFIG["layers"]))])
+
+    def forward(self, input_ids: Tensor, *past: Tensor) -> Tuple[Tensor, ...]:  # type: ignore[override]
+        past_length = past[0].size(-2)
+        positions = torch.arange(past_length, input_ids.size(-1) + past_length, dtype=torch.long).unsqueeze(0)
+        x = self.wte(input_ids) + self.wpe(positions)
+        presents: List[Tensor] = []
+        for i, block in enumerate(self.h):
+            x, k, v = block(x, past[2 * i], past[2 * i + 1])
+            presents += [k, v]
+        return (self.ln_f(x), *presents)
+
+
 class GPT2CacheLMHeadModel(nn.Module):
     """GPT2LMHeadModel with a KV cache: forward(input_ids, past.0.key, past.0.value, ...) ->
-    (logits, present.0.key, present.0.value, ...). Positions past..past+S-1 index a
-    CACHE_MAX_POS-row position table, past = the cached length (HF's past_length)."""
+    (logits, present.0.key, present.0.value, ...); the same parameter names as GPT2LMHeadModel."""
 
     def __init__(self, heads: int, lora: bool) -> None:
         super().__init__()
-        self.transformer = Transformer(heads, lora)
-        self.transformer.wpe = nn.Embedding(CACHE_MAX_POS, HIDDEN)
-        self.transformer.h = nn.ModuleList([CacheBlock(heads, lora) for _ in range(int(CONFIG["layers"]))])
+        self.transformer = CacheTransformer(heads, lora)
 
     def forward(self, input_ids: Tensor, *past: Tensor) -> Tuple[Tensor, ...]:
-        t = self.transformer
-        past_length = past[0].size(-2)
-        positions = torch.arange(past_length, input_ids.size(-1) + past_length, dtype=torch.long).unsqueeze(0)
-        x = t.wte(input_ids) + t.wpe(positions)
-        presents: List[Tensor] = []
-        for i, block in enumerate(t.h):
-            assert isinstance(block, CacheBlock)
-            x, k, v = block.forward_cached(x, past[2 * i], past[2 * i + 1])
-            presents += [k, v]
-        logits = nn.functional.linear(t.ln_f(x), t.wte.weight)
-        return (logits, *presents)
+        hidden, *presents = self.transformer(input_ids, *past)
+        return (nn.functional.linear(hidden, self.transformer.wte.weight), *presents)
 
 
 def cache_state(state: StateDict) -> StateDict:

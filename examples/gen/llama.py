@@ -165,44 +165,70 @@ def causal_mask_with_past(seq_len: Tensor | int, past: Tensor | int) -> Tensor:
     return mask[None, None, :, :]
 
 
-def attention_cached(
-    attn: Attention, x: Tensor, cos: Tensor, sin: Tensor, mask: Tensor, past_k: Tensor, past_v: Tensor
-) -> Tuple[Tensor, Tensor, Tensor]:
+class CacheAttention(Attention):
     """Attention.forward over cached keys/values: the cache holds keys after the rotation."""
-    batch, seq, _ = x.size()
-    q = attn.split_heads(attn.q_proj(x))
-    k = attn.split_heads(attn.k_proj(x))
-    v = attn.split_heads(attn.v_proj(x))
-    q = q * cos + rotate_half(q) * sin
-    k = torch.cat((past_k, k * cos + rotate_half(k) * sin), dim=2)
-    v = torch.cat((past_v, v), dim=2)
-    scores = torch.matmul(q, k.transpose(2, 3)) / math.sqrt(attn.head_dim) + mask
-    probs = nn.functional.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)
-    out = torch.matmul(probs, v).transpose(1, 2).contiguous().reshape(batch, seq, HIDDEN)
-    return attn.o_proj(out), k, v
+
+    def forward(  # type: ignore[override]
+        self, x: Tensor, cos: Tensor, sin: Tensor, mask: Tensor, past_k: Tensor, past_v: Tensor
+    ) -> Tuple[Tensor, Tensor, Tensor]:
+        batch, seq, _ = x.size()
+        q = self.split_heads(self.q_proj(x))
+        k = self.split_heads(self.k_proj(x))
+        v = self.split_heads(self.v_proj(x))
+        q = q * cos + rotate_half(q) * sin
+        k = torch.cat((past_k, k * cos + rotate_half(k) * sin), dim=2)
+        v = torch.cat((past_v, v), dim=2)
+        scores = torch.matmul(q, k.transpose(2, 3)) / math.sqrt(self.head_dim) + mask
+        probs = nn.functional.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)
+        out = torch.matmul(probs, v).transpose(1, 2).contiguous().reshape(batch, seq, HIDDEN)
+        return self.o_proj(out), k, v
 
 
-class LlamaCacheForCausalLM(LlamaForCausalLM):
-    """LlamaForCausalLM with a KV cache: forward(input_ids, past.0.key, past.0.value, ...) ->
-    (logits, present.0.key, present.0.value, ...); the same parameters as LlamaForCausalLM."""
+class CacheDecoderLayer(DecoderLayer):
+    def __init__(self, heads: int, lora: bool) -> None:
+        super().__init__(heads, lora)
+        self.self_attn = CacheAttention(heads, lora)
+
+    def forward(  # type: ignore[override]
+        self, x: Tensor, cos: Tensor, sin: Tensor, mask: Tensor, past_k: Tensor, past_v: Tensor
+    ) -> Tuple[Tensor, Tensor, Tensor]:
+        a, k, v = self.self_attn(self.input_layernorm(x), cos, sin, mask, past_k, past_v)
+        x = x + a
+        return x + self.mlp(self.post_attention_layernorm(x)), k, v
+
+
+class CacheLlamaModel(LlamaModel):
+    """LlamaModel over a KV cache: rotary angles and mask for positions past..past+S-1."""
+
+    def __init__(self, heads: int, lora: bool) -> None:
+        super().__init__(heads, lora)
+        self.layers = nn.ModuleList([CacheDecoderLayer(heads, lora) for _ in range(int(CONFIG["layers"]))])
 
     def forward(self, input_ids: Tensor, *past: Tensor) -> Tuple[Tensor, ...]:  # type: ignore[override]
-        m = self.model
         seq_len = input_ids.size(1)
         past_length = past[0].size(2)
-        cos, sin = rotary_from(m.rotary_emb.inv_freq, past_length, seq_len)
+        cos, sin = rotary_from(self.rotary_emb.inv_freq, past_length, seq_len)
         mask = causal_mask_with_past(seq_len, past_length)
-        x = m.embed_tokens(input_ids)
+        x = self.embed_tokens(input_ids)
         presents: List[Tensor] = []
-        for i, layer in enumerate(m.layers):
-            assert isinstance(layer, DecoderLayer)
-            a, k, v = attention_cached(
-                layer.self_attn, layer.input_layernorm(x), cos, sin, mask, past[2 * i], past[2 * i + 1]
-            )
-            x = x + a
-            x = x + layer.mlp(layer.post_attention_layernorm(x))
+        for i, layer in enumerate(self.layers):
+            x, k, v = layer(x, cos, sin, mask, past[2 * i], past[2 * i + 1])
             presents += [k, v]
-        return (self.lm_head(m.norm(x)), *presents)
+        return (self.norm(x), *presents)
+
+
+class LlamaCacheForCausalLM(nn.Module):
+    """LlamaForCausalLM with a KV cache: forward(input_ids, past.0.key, past.0.value, ...) ->
+    (logits, present.0.key, present.0.value, ...); the same parameter names as LlamaForCausalLM."""
+
+    def __init__(self, heads: int, lora: bool) -> None:
+        super().__init__()
+        self.model = CacheLlamaModel(heads, lora)
+        self.lm_head = Linear(HIDDEN, int(CONFIG["vocab"]), bias=False)
+
+    def forward(self, input_ids: Tensor, *past: Tensor) -> Tuple[Tensor, ...]:
+        hidden, *presents = self.model(input_ids, *past)
+        return (self.lm_head(hidden), *presents)
 
 
 def init_base(model: nn.Module, g: torch.Generator) -> None:

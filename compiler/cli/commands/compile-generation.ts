@@ -38,6 +38,19 @@ export function costShape(
   return { promptLength, newTokens };
 }
 
+function checkCostShape(
+  file: string,
+  maxContext: number,
+  s: { promptLength: number; newTokens: number },
+): void {
+  const needed = contextNeeded(s.promptLength, s.newTokens);
+  if (needed > maxContext)
+    throw new MarillError(
+      `--prompt-length ${s.promptLength} with --max-new-tokens ${s.newTokens} needs a context of ${needed} tokens, beyond --max-context ${maxContext}`,
+      { file },
+    );
+}
+
 function describeCache(c: CompiledGeneration): string[] {
   const secret = new Set(c.secretState);
   const client = c.layout.pairs.filter((p) => !secret.has(p.input)).map((p) => p.input);
@@ -66,17 +79,16 @@ export function compileGenerationCommand(
       `--emit ${flags.emit}: a generation compile prints the final stages (verified, ir, dot, cost, plan, summary); give --shape to compile one shape as an ordinary plan`,
       { file: model.file },
     );
+  // An explicit context is checked against the cost shape before the (long) compile.
+  if (flags.maxContext !== undefined)
+    checkCostShape(model.file, flags.maxContext, costShape(flags.maxContext, flags));
   const compiled = compileGeneration(model, layout, {
     options,
     target: { network, fracBits },
     ...(flags.maxContext !== undefined ? { maxContext: flags.maxContext } : {}),
   });
   const { promptLength, newTokens } = costShape(compiled.maxContext, flags);
-  if (contextNeeded(promptLength, newTokens) > compiled.maxContext)
-    throw new MarillError(
-      `--prompt-length ${promptLength} with --max-new-tokens ${newTokens} needs a context of ${contextNeeded(promptLength, newTokens)} tokens, beyond --max-context ${compiled.maxContext}`,
-      { file: model.file },
-    );
+  checkCostShape(model.file, compiled.maxContext, { promptLength, newTokens });
   for (const warning of compiled.notes.warnings) process.stderr.write(`marillc: warning: ${warning}\n`);
   const plan = makeGenerationPlan(compiled.steps, {
     maxContext: compiled.maxContext,

@@ -21,7 +21,7 @@ import { toDot } from '../../emit/dot.ts';
 import { costPlan } from '../../backend/cost.ts';
 import { formatClassTable, formatCostLine, formatCostTable } from '../../emit/cost-report.ts';
 import type { StageName } from '../../driver.ts';
-import { STAGES, completesPipeline, loadModel, lowerModel, runPipeline } from '../../driver.ts';
+import { STAGES, completesPipeline, loadModel, lowerLoadedOnnx, runPipeline } from '../../driver.ts';
 import { decoderCache } from '../../generate/decoder-cache.ts';
 import { loadOnnx } from '../../onnx/load.ts';
 import type { OnnxModel } from '../../onnx/model.ts';
@@ -102,7 +102,7 @@ export function compileCommand(model: string, flags: CompileFlags, argv: readonl
       { file: model },
     );
   const shapes = { shapes: shapesFrom(flags.shape) };
-  const loaded = onnx !== undefined ? lowerModel(onnx, shapes) : loadModel(model, shapes);
+  const loaded = onnx !== undefined ? lowerLoadedOnnx(onnx, model, shapes) : loadModel(model, shapes);
   const { graph, notes } = runPipeline(
     loaded,
     options,
