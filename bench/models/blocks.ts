@@ -7,7 +7,7 @@
  */
 import type { ExportBuilder } from './export-builder.ts';
 import { INIT_SPREAD } from './export-builder.ts';
-import type { GraphIO, ModelSize } from './spec.ts';
+import type { GraphIO, ModelSize, Structure } from './spec.ts';
 
 /** x @ W (+ b) with W stored [dIn, dOut], as a Conv1D / transposed nn.Linear exports. */
 export function linear(
@@ -218,5 +218,102 @@ export function languageModelIO(b: ExportBuilder, size: ModelSize, logits: strin
   return {
     inputs: [{ name: 'input_ids', type: 'int64', shape: [1, size.seq] }],
     outputs: [{ name: 'logits', type: 'float', shape: [1, size.seq, size.vocab] }],
+  };
+}
+
+/** The run-time lengths of a cache step, as int64 scalars: past (cached positions) and past + sequence. */
+export interface CacheLengths {
+  readonly past: string;
+  readonly total: string;
+}
+
+/** Reads the cached length off `past_key_values.0.key` and the new positions off `input_ids` (Shape/Gather). */
+export function cacheLengths(b: ExportBuilder, scope: string): CacheLengths {
+  const dim = (input: string, axis: number) =>
+    b.one(
+      'Gather',
+      scope,
+      [b.one('Shape', scope, [input]), b.constant(scope, { type: 'int64', dims: [], values: [axis] })],
+      {
+        axis: 0,
+      },
+    );
+  const past = dim('past_key_values.0.key', 2);
+  return { past, total: b.one('Add', scope, [past, dim('input_ids', 1)]) };
+}
+
+/** Positions past..past+S-1 as [1, S] int64 (torch's arange(past, past + S).unsqueeze(0)). */
+export function cachePositions(b: ExportBuilder, scope: string, at: CacheLengths): string {
+  const one = b.constant(scope, { type: 'int64', dims: [], values: [1] });
+  return b.one('Unsqueeze', scope, [b.one('Range', scope, [at.past, at.total, one]), b.ints(scope, [0])]);
+}
+
+/** x[from:to] along `axis`, with run-time scalar bounds. */
+export function sliceBetween(
+  b: ExportBuilder,
+  scope: string,
+  x: string,
+  from: string,
+  to: string,
+  axis: number,
+): string {
+  const vec = (scalar: string) => b.one('Unsqueeze', scope, [scalar, b.ints(scope, [0])]);
+  return b.one('Slice', scope, [x, vec(from), vec(to), b.ints(scope, [axis])]);
+}
+
+/** A [1, 1, M, M] mask table cut to the step: rows past..past+S-1 (the new positions), columns 0..past+S-1. */
+export function stepMask(b: ExportBuilder, scope: string, table: string, at: CacheLengths): string {
+  const zero = b.constant(scope, { type: 'int64', dims: [], values: [0] });
+  return sliceBetween(b, scope, sliceBetween(b, scope, table, at.past, at.total, 2), zero, at.total, 3);
+}
+
+/**
+ * Layer l's keys and values [1, h, S, d] appended to its cache inputs along the sequence axis;
+ * the results [1, h, past + S, d] are the layer's `present.l.key|value` outputs.
+ */
+export function extendCache(
+  b: ExportBuilder,
+  scope: string,
+  l: number,
+  k: string,
+  v: string,
+): [string, string] {
+  return (['key', 'value'] as const).map((kind, i) => {
+    const all = b.one('Concat', scope, [`past_key_values.${l}.${kind}`, i === 0 ? k : v], { axis: 2 });
+    b.nodes.push({
+      op: 'Identity',
+      name: `${scope}/Identity_${kind}`,
+      inputs: [all],
+      outputs: [`present.${l}.${kind}`],
+    });
+    return all;
+  }) as [string, string];
+}
+
+/** The cache language models' inputs and outputs (see Family.buildCache). */
+export function cacheLanguageModelIO(
+  b: ExportBuilder,
+  size: ModelSize,
+  st: Structure,
+  logits: string,
+): GraphIO {
+  b.nodes.push({ op: 'Identity', name: '/Identity', inputs: [logits], outputs: ['logits'] });
+  const cache = (prefix: string, length: string) =>
+    Array.from({ length: size.layers }, (_, l) =>
+      (['key', 'value'] as const).map((kind) => ({
+        name: `${prefix}.${l}.${kind}`,
+        type: 'float' as const,
+        shape: [1, st.headsOf(l), length, size.hidden / st.headsOf(l)],
+      })),
+    ).flat();
+  return {
+    inputs: [
+      { name: 'input_ids', type: 'int64', shape: [1, 'sequence'] },
+      ...cache('past_key_values', 'past_sequence'),
+    ],
+    outputs: [
+      { name: 'logits', type: 'float', shape: [1, 'sequence', size.vocab] },
+      ...cache('present', 'past_sequence + sequence'),
+    ],
   };
 }

@@ -73,3 +73,40 @@ export function generateFamily(
   writeFileSync(input, `${JSON.stringify(family.sampleInputs(size))}\n`);
   return { dir, base, input, variants: files };
 }
+
+/**
+ * The KV-cache exports of a decoder family (Family.buildCache) for the generation benchmark:
+ * `cache-base.onnx` and `cache-<variant>.onnx`, positions up to `maxPositions`, with the same
+ * weights as generateFamily's files (the position table's first size.seq rows included).
+ */
+export function generateCacheFamily(
+  family: Family,
+  size: ModelSize,
+  variants: readonly Variant[],
+  cacheDir: string,
+  maxPositions: number,
+): GeneratedSet {
+  const buildCache = family.buildCache?.bind(family);
+  if (buildCache === undefined) throw new Error(`${family.name} has no KV-cache export`);
+  const build: Build = (b, s, st) => buildCache(b, s, st, maxPositions);
+  const dir = join(cacheDir, `${family.name}-${size.name}-cache${maxPositions}`);
+  mkdirSync(dir, { recursive: true });
+  const write = (file: string, st: Structure, v: Variant | 'base') => {
+    if (!existsSync(file))
+      writeModel(
+        file,
+        build,
+        size,
+        st,
+        new ExportBuilder(MODEL_SEED, variantWeights(family, size, MODEL_SEED, v)),
+      );
+    return file;
+  };
+  const base = write(join(dir, 'cache-base.onnx'), BASE_STRUCTURE(size), 'base');
+  const files = new Map(
+    variants.map((v) => [v.id, write(join(dir, `cache-${v.id}.onnx`), v.structure(size), v)]),
+  );
+  const input = join(dir, 'prompt.json');
+  writeFileSync(input, `${JSON.stringify(family.sampleInputs(size))}\n`);
+  return { dir, base, input, variants: files };
+}

@@ -8,14 +8,20 @@
  * changes only the Q and V column blocks of c_attn's weight.
  */
 import type { ExportBuilder } from './export-builder.ts';
+import type { CacheLengths } from './blocks.ts';
 import {
   addLoraAdapter,
   attend,
+  cacheLanguageModelIO,
+  cacheLengths,
+  cachePositions,
+  extendCache,
   languageModelIO,
   layerNorm,
   linear,
   mergeHeads,
   splitHeads,
+  stepMask,
   tanhGelu,
 } from './blocks.ts';
 import { INIT_SPREAD } from './export-builder.ts';
@@ -29,6 +35,7 @@ function causalMask(b: ExportBuilder, seq: number): string {
   return b.constant('/transformer', { type: 'bool', dims: [1, 1, seq, seq], values });
 }
 
+/** With a cache (`cached`), keys and values extend the layer's cache and the sequence length is dynamic. */
 function attention(
   b: ExportBuilder,
   s: ModelSize,
@@ -36,6 +43,7 @@ function attention(
   l: number,
   x: string,
   keep: string,
+  cached: boolean,
 ): string {
   const scope = `/transformer/h.${l}/attn`;
   const prefix = `${LAYER}.${l}.attn`;
@@ -49,23 +57,34 @@ function attention(
     q = addLoraAdapter(b, scope, x, q, `${prefix}.q_lora`, s);
     v = addLoraAdapter(b, scope, x, v, `${prefix}.v_lora`, s);
   }
-  const split = (t: string) => splitHeads(b, scope, t, s.seq, heads, d);
-  const context = attend(b, scope, split(q), split(k), split(v), d, { keep });
+  const seq = cached ? -1 : s.seq;
+  const split = (t: string) => splitHeads(b, scope, t, seq, heads, d);
+  const queries = split(q);
+  const [keys, values] = cached ? extendCache(b, scope, l, split(k), split(v)) : [split(k), split(v)];
+  const context = attend(b, scope, queries, keys, values, d, { keep });
   return linear(
     b,
     scope,
-    mergeHeads(b, scope, context, s.seq, s.hidden),
+    mergeHeads(b, scope, context, seq, s.hidden),
     `${prefix}.c_proj`,
     s.hidden,
     s.hidden,
   );
 }
 
-function block(b: ExportBuilder, s: ModelSize, st: Structure, l: number, x: string, keep: string): string {
+function block(
+  b: ExportBuilder,
+  s: ModelSize,
+  st: Structure,
+  l: number,
+  x: string,
+  keep: string,
+  cached: boolean,
+): string {
   const scope = `/transformer/h.${l}`;
   const prefix = `${LAYER}.${l}`;
   const ln1 = layerNorm(b, scope, x, `${prefix}.ln_1`, s.hidden, 1e-5);
-  const h = b.one('Add', scope, [x, attention(b, s, st, l, ln1, keep)]);
+  const h = b.one('Add', scope, [x, attention(b, s, st, l, ln1, keep, cached)]);
   const ln2 = layerNorm(b, scope, h, `${prefix}.ln_2`, s.hidden, 1e-5);
   const up = tanhGelu(
     b,
@@ -75,25 +94,32 @@ function block(b: ExportBuilder, s: ModelSize, st: Structure, l: number, x: stri
   return b.one('Add', scope, [h, linear(b, `${scope}/mlp`, up, `${prefix}.mlp.c_proj`, s.ffn, s.hidden)]);
 }
 
-function build(b: ExportBuilder, s: ModelSize, st: Structure): GraphIO {
+/** Without `maxPositions`: the fixed-length model; with it, the KV-cache export (Family.buildCache). */
+function buildWith(b: ExportBuilder, s: ModelSize, st: Structure, maxPositions?: number): GraphIO {
   const scope = '/transformer';
+  const rows = maxPositions ?? s.seq;
   const wte = b.weight('transformer.wte.weight', [s.vocab, s.hidden], 0, 0.5);
-  const wpe = b.weight('transformer.wpe.weight', [s.seq, s.hidden], 0, INIT_SPREAD);
-  const positions = b.constant(scope, {
-    type: 'int64',
-    dims: [1, s.seq],
-    values: Array.from({ length: s.seq }, (_, i) => i),
-  });
+  // Named streams: the first s.seq rows of a longer table are the fixed-length model's table.
+  const wpe = b.weight('transformer.wpe.weight', [rows, s.hidden], 0, INIT_SPREAD);
+  const at: CacheLengths | undefined = maxPositions === undefined ? undefined : cacheLengths(b, scope);
+  const positions = at
+    ? cachePositions(b, scope, at)
+    : b.constant(scope, {
+        type: 'int64',
+        dims: [1, s.seq],
+        values: Array.from({ length: s.seq }, (_, i) => i),
+      });
   const tokens = b.one('Gather', scope, [wte, 'input_ids']);
   let x = b.one('Add', scope, [tokens, b.one('Gather', scope, [wpe, positions])]);
-  const keep = causalMask(b, s.seq);
-  for (let l = 0; l < s.layers; l++) x = block(b, s, st, l, x, keep);
+  // torch: bias[:, :, k - q : k, :k] of the registered [1, 1, M, M] lower-triangular buffer.
+  const keep = at ? stepMask(b, scope, causalMask(b, rows), at) : causalMask(b, s.seq);
+  for (let l = 0; l < s.layers; l++) x = block(b, s, st, l, x, keep, at !== undefined);
   const final = layerNorm(b, scope, x, 'transformer.ln_f', s.hidden, 1e-5);
   const logits = b.one('MatMul', '/lm_head', [
     final,
     b.one('Transpose', '/lm_head', [wte], { perm: [1, 0] }),
   ]);
-  return languageModelIO(b, s, logits);
+  return at ? cacheLanguageModelIO(b, s, st, logits) : languageModelIO(b, s, logits);
 }
 
 export const GPT2: Family = {
@@ -109,6 +135,7 @@ export const GPT2: Family = {
           [2 * s.hidden, 3 * s.hidden],
         ]
       : [],
-  build,
+  build: (b, s, st) => buildWith(b, s, st),
+  buildCache: (b, s, st, maxPositions) => buildWith(b, s, st, maxPositions),
   sampleInputs: (s) => ({ input_ids: [sampleTokens(s, 22)] }),
 };

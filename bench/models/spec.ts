@@ -61,6 +61,13 @@ export interface Family {
   /** Column blocks [start, end) of a weight that LoRA on Q and V adapts (empty: not a LoRA target). */
   loraColumns(name: string, dims: readonly number[], size: ModelSize): readonly (readonly [number, number])[];
   build(b: ExportBuilder, size: ModelSize, structure: Structure): GraphIO;
+  /**
+   * The same model exported for generation with a KV cache (decoders only): inputs `input_ids
+   * [1, sequence]` and `past_key_values.{l}.key|value [1, heads_l, past_sequence, d_l]`, outputs
+   * `logits [1, sequence, vocab]` and `present.{l}.key|value [1, heads_l, past_sequence + sequence,
+   * d_l]`, both lengths dynamic; positions are past..past+sequence-1, at most `maxPositions`.
+   */
+  buildCache?(b: ExportBuilder, size: ModelSize, structure: Structure, maxPositions: number): GraphIO;
   /** A deterministic sample input, by input name. */
   sampleInputs(size: ModelSize): Record<string, number[][]>;
 }

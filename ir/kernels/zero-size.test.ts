@@ -4,6 +4,11 @@
  * shapes and values when a dimension is 0 (a matmul over an empty inner axis is zeros).
  */
 import { describe, expect, it } from 'vitest';
+import { MarillError } from '../errors.ts';
+import { interpret } from '../interpret.ts';
+import { parseGraph } from '../parse.ts';
+import { printGraph } from '../print.ts';
+import { verifyGraph } from '../verify.ts';
 import { fromNumbers } from '../tensor.ts';
 import { expectSameAsOrt, ours } from '../../test/fixtures/against-ort.ts';
 import { randomF32 } from '../../test/fixtures/random.ts';
@@ -66,5 +71,44 @@ describe('zero-size tensors vs onnxruntime', () => {
       { op: 'Softmax', attrs: { axis: -1 } },
     );
     await expectSameAsOrt({ op: 'add', inputs: [e, randomF32([3], next)] }, { op: 'Add' });
+  });
+});
+
+describe('zero-size tensors in text IR', () => {
+  it('an empty cache input parses, prints back and runs through concat / matmul / transpose / reshape', () => {
+    const text = `graph @prefill(%past: client f32[1,2,0,4], %k: client f32[1,2,3,4], %q: client f32[1,2,3,4]) -> (present: f32[1,2,3,4], scores: f32[1,2,3,3], flat: f32[1,0,8]) {
+  %0 = concat %past, %k {axis = 2} : client f32[1,2,3,4]
+  %1 = transpose %0 {perm = [0, 1, 3, 2]} : client f32[1,2,4,3]
+  %2 = matmul %q, %1 : client f32[1,2,3,3]
+  %3 = transpose %past {perm = [0, 2, 1, 3]} : client f32[1,0,2,4]
+  %4 = reshape %3 {shape = [1, 0, 8]} : client f32[1,0,8]
+  return %0, %2, %4
+}`;
+    const g = parseGraph(text, 'prefill.mir');
+    verifyGraph(g);
+    expect(parseGraph(printGraph(g), 'again.mir').values.get(g.outputs[2]!.value)!.type.shape).toEqual([
+      1, 0, 8,
+    ]);
+    const k = randomF32([1, 2, 3, 4], next);
+    const q = randomF32([1, 2, 3, 4], next);
+    const out = interpret(
+      g,
+      new Map([
+        ['past', empty([1, 2, 0, 4])],
+        ['k', k],
+        ['q', q],
+      ]),
+    );
+    expect([...(out.get('present')!.data as Float32Array)]).toEqual([...(k.data as Float32Array)]);
+    expect(out.get('scores')!.shape).toEqual([1, 2, 3, 3]);
+    expect(out.get('flat')!.data.length).toBe(0);
+  });
+
+  it('a zero-size operand of the wrong shape is still a type error', () => {
+    const text = `graph @bad(%past: client f32[1,2,0,5], %k: client f32[1,2,3,4]) -> (y: f32[1,2,3,4]) {
+  %0 = concat %past, %k {axis = 2} : client f32[1,2,3,4]
+  return %0
+}`;
+    expect(() => verifyGraph(parseGraph(text, 'bad.mir'))).toThrow(MarillError);
   });
 });

@@ -136,16 +136,19 @@ describe('marillc eval: generation from the command line', () => {
       out,
     ]);
     expect(r.code).toBe(0);
+    // The tokenizer's end of sequence is the CLI's default --eos.
+    const eos = tokenizer.eos!;
     const oracle = await ortGenerate(file, cache, {
       maxNewTokens: 12,
       temperature: 0.8,
       topK: 5,
       seed: 7,
+      eos,
     });
     const written = JSON.parse(readFileSync(out, 'utf8')) as { prompt: number[]; tokens: number[] };
     expect(written).toEqual({ prompt, tokens: oracle.tokens });
     expect(r.stdout).toBe(`${tokenizer.decode(oracle.tokens)}\n`);
-    const greedy = await ortGenerate(file, cache, { maxNewTokens: 12 });
+    const greedy = await ortGenerate(file, cache, { maxNewTokens: 12, eos });
     expect(oracle.tokens).not.toEqual(greedy.tokens); // the options did change the picks
   });
 
