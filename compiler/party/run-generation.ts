@@ -8,10 +8,9 @@
  * the cost model's prediction for that step's plan.
  */
 import { MarillError } from '../../ir/errors.ts';
-import type { Graph, Node } from '../../ir/graph.ts';
 import { interpret } from '../../ir/interpret.ts';
 import type { Tensor } from '../../ir/tensor.ts';
-import { makeTensor } from '../../ir/tensor.ts';
+import { makeTensor, maxAbsDiff } from '../../ir/tensor.ts';
 import { runDealer } from '../../runtime/dealer/live.ts';
 import type { GenerationPlan } from '../../runtime/generate/plan.ts';
 import { stepPlan } from '../../runtime/generate/plan.ts';
@@ -30,6 +29,7 @@ import type { NetworkProfile } from '../backend/network.ts';
 import { costPlan } from '../backend/cost.ts';
 import { loadPartyWeights } from './party-weights.ts';
 import type { Connection } from './run-party.ts';
+import { withWeightTensors } from './run-party.ts';
 
 /** Any step plan: every step of a generation plan reads the same weights. */
 export function anyStep(g: GenerationPlan): Plan {
@@ -126,18 +126,6 @@ export function stepMismatches(steps: readonly StepReport[]): string[] {
     );
 }
 
-/** A step graph with every weight's tensor attached (the plaintext reference). */
-function withWeights(g: Graph, ...sources: ReadonlyMap<string, Tensor>[]): Graph {
-  const nodes = g.nodes.map((n): Node => {
-    if (n.op !== 'weight') return n;
-    const name = String(n.attrs['name']);
-    const tensor = sources.map((s) => s.get(name)).find((t) => t !== undefined);
-    if (!tensor) throw new MarillError(`weight '${name}' is in no model given to simulate`);
-    return { ...n, tensor };
-  });
-  return { ...g, nodes };
-}
-
 /**
  * The plaintext interpreter on the same step plans, fed the tokens the
  * two-party run picked (so both see the same steps): each step's logits.
@@ -152,7 +140,7 @@ export function plaintextStepLogits(
   const out: Float32Array[] = [];
   for (let k = 0; k < tokens.length; k++) {
     const ids = k === 0 ? prompt : [tokens[k - 1]!];
-    const graph = withWeights(stepPlan(g, stepShape(prompt.length, k)).graph, ...weights);
+    const graph = withWeightTensors(stepPlan(g, stepShape(prompt.length, k)).graph, ...weights);
     const inputs = new Map<string, Tensor>([
       [
         g.tokens,
@@ -222,13 +210,6 @@ export async function simulateGenerationOverTls(
   } finally {
     certs.remove();
   }
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new MarillError(`logits of ${a.length} and ${b.length} entries`);
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
-  return worst;
 }
 
 async function runAll(

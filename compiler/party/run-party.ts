@@ -143,7 +143,7 @@ export async function runDealerCommand(
 }
 
 /** The plan's graph with every weight's tensor attached (for the plaintext reference). */
-function withWeightTensors(g: Graph, ...sources: ReadonlyMap<string, Tensor>[]): Graph {
+export function withWeightTensors(g: Graph, ...sources: ReadonlyMap<string, Tensor>[]): Graph {
   const nodes = g.nodes.map((n): Node => {
     if (n.op !== 'weight') return n;
     const name = String(n.attrs['name']);

@@ -10,7 +10,7 @@ import type { Tensor } from '../../ir/tensor.ts';
 import { makeTensor } from '../../ir/tensor.ts';
 import { encodeFixed } from '../ring/fixed.ts';
 import { ToyGeneration, toyStepGraph } from '../../test/runtime/step-plans.ts';
-import { planCosts } from '../bound-plan.ts';
+import { bindPlan, planCosts } from '../bound-plan.ts';
 import { stepPlan } from './plan.ts';
 import { argmax } from './sampling.ts';
 import { stepShape } from './schedule.ts';
@@ -131,7 +131,6 @@ describe('generation session (in process)', () => {
   });
 
   it('step plans number their values differently, yet share their once-per-session keys', async () => {
-    const { bindPlan } = await import('../bound-plan.ts');
     const a = bindPlan(stepPlan(gen.plan, { sequence: 3, past: 0 }));
     const b = bindPlan(stepPlan(gen.plan, { sequence: 1, past: 5 }));
     const weighted = (ops: typeof a) => ops.filter((o) => o.sessionKey.startsWith('w:'));

@@ -28,6 +28,7 @@ import { loadGenerationWeights, stepMismatches, stepReports } from '../../compil
 import { serverGenerationPlan } from '../../compiler/party/weight-key.ts';
 import { NETWORKS } from '../../compiler/backend/network.ts';
 import { examplePath, loadExamplesManifest } from '../../examples/manifest.ts';
+import { maxAbsDiff } from '../../ir/tensor.ts';
 import type { GenerationPlan } from '../../runtime/generate/plan.ts';
 import { generateTokens } from '../../runtime/generate/loop.ts';
 import { topKIds } from '../../runtime/generate/sampling.ts';
@@ -104,13 +105,6 @@ function loadGeneration(key: string): GenerationPlan {
   const loaded = loadAnyPlanModule(compiled.get(key)!.plan);
   if (loaded.kind !== 'generation') throw new Error(`${key}: not a generation plan`);
   return loaded.plan;
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
-  return worst;
 }
 
 describe.each(CASES.map((c) => [c.key] as const))('%s: two-party generation in process', (key) => {
@@ -329,4 +323,78 @@ describe('marillc serve: generation sessions', () => {
     },
     TEST_TIMEOUT_MS,
   );
+});
+
+describe('marillc simulate: text in, text out', () => {
+  it(
+    'gpt2 cache-frozen with --tokenizer --prompt streams the text `marillc eval` streams; --out and --report',
+    async () => {
+      const key = 'gpt2-cache-frozen';
+      const c = compiled.get(key)!;
+      const model = CASES.find((x) => x.key === key)!.model;
+      const text = [
+        '--tokenizer',
+        examplePath('tokenizer/tokenizer.json'),
+        '--prompt',
+        'the wind had turned',
+      ];
+      const evalOut = join(root, 'text-eval.json');
+      const reference = await spawnMarillc(
+        ['eval', model, ...text, '--max-new-tokens', '4', '--out', evalOut],
+        { timeoutMs: PROCESS_TIMEOUT_MS },
+      ).done;
+      succeeded(reference, 'eval');
+      const out = join(root, 'text-sim.json');
+      const report = join(root, 'text-sim-report.json');
+      const sim = await spawnMarillc(
+        [
+          'simulate',
+          c.plan,
+          '--server-model',
+          c.serverBundle,
+          '--client-model',
+          c.clientBundle,
+          ...text,
+          '--max-new-tokens',
+          '4',
+          '--out',
+          out,
+          '--report',
+          report,
+        ],
+        { timeoutMs: PROCESS_TIMEOUT_MS },
+      ).done;
+      succeeded(sim, 'simulate');
+      expect(sim.stdout.length).toBeGreaterThan(1);
+      expect(sim.stdout).toBe(reference.stdout);
+      expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual(JSON.parse(readFileSync(evalOut, 'utf8')));
+      const r = JSON.parse(readFileSync(report, 'utf8')) as {
+        steps: { max_abs_error: number }[];
+        cost_matches_measured: boolean;
+      };
+      expect(r.cost_matches_measured).toBe(true);
+      expect(r.steps).toHaveLength(4);
+      r.steps.forEach((s) => expect(s.max_abs_error).toBeLessThanOrEqual(TOL));
+      expect(sim.stderr).toMatch(/predicted bytes and rounds equal the measured ones, step by step/);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it('a prompt given to the server is bad usage (exit 2): the prompt is the client’s', async () => {
+    const c = compiled.get('gpt2-cache-frozen')!;
+    const r = await spawnMarillc(
+      [
+        ...runArgs(c.plan, 'server'),
+        '--listen',
+        '127.0.0.1:0',
+        '--dealer',
+        '127.0.0.1:9',
+        '--prompt-ids',
+        '1,2',
+      ],
+      { timeoutMs: PROCESS_TIMEOUT_MS },
+    ).done;
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/the prompt \(--prompt-ids, --prompt\) is the client’s/);
+  });
 });
