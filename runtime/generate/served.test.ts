@@ -171,4 +171,30 @@ describe('served generation sessions', () => {
       await stop();
     }
   });
+
+  it("a server that stops mid-generation ends the client's run with a one-line error", async () => {
+    const { server, material, stop } = await start();
+    const channel = await connect(parseEndpoint(`127.0.0.1:${server.port}`), 'server', tlsFor('client'));
+    const session = await ClientGeneration.open({
+      plan: gen.plan,
+      weights: new GenerationWeights(gen.plan, 'client', gen.clientWeights()),
+      channel,
+      material: materialProvider(gen.plan, 'client', material, tlsFor('client')),
+      announced: { prompt: 2, steps: 5 },
+    });
+    try {
+      await session.step([1, 2]);
+      server.shutdown();
+      const err = await session.step([3]).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(Error);
+      expect((err as Error).message).toMatch(/server .*refused the step: the server is shutting down/);
+      expect((err as Error).message).not.toContain('\n');
+    } finally {
+      session.close();
+      await stop();
+    }
+  });
 });
