@@ -79,6 +79,31 @@ describe('verifyGraph rejects, naming the node or value', () => {
       what: '%0 = relu',
     },
     {
+      name: 'a state output naming a value that is not a graph input',
+      graph: () => {
+        const g = base();
+        return { ...g, outputs: [{ ...g.outputs[0]!, state: '0' }] };
+      },
+      message: /^state output 'y' names %0, which is not a graph input$/,
+      what: 'graph @g outputs',
+    },
+    {
+      name: 'two state outputs naming one input',
+      graph: () => {
+        const g = base();
+        const o = g.outputs[0]!;
+        return {
+          ...g,
+          outputs: [
+            { ...o, state: 'x' },
+            { name: 'z', value: o.value, state: 'x' },
+          ],
+        };
+      },
+      message: /^state input %x is fed by two state outputs$/,
+      what: 'graph @g outputs',
+    },
+    {
       name: 'an operand used before it is defined',
       graph: () => {
         const g = base();

@@ -90,6 +90,42 @@ describe('sliceLastPosition', () => {
     expect(tensorMaxAbsDiff(have.get('other')!, want.get('other')!)).toBe(0);
   });
 
+  it('sinks through a 2-D row view ([1, S, D] -> [S, D], matmul, back), other outputs unchanged', () => {
+    const H = 'c3'.repeat(32);
+    const g = parseGraph(`graph @g(%x: client f32[1,3,4]) -> (logits: f32[1,3,2], flat: f32[12]) {
+  %w = weight "w" : server f32[4,2] #sha256:${H}
+  %a = reshape %x {shape = [3, 4]} : client f32[3,4]
+  %b = matmul %a, %w : secret f32[3,2]
+  %c = reshape %b {shape = [1, 3, 2]} : secret f32[1,3,2]
+  %y = exp %x : client f32[1,3,4]
+  %f = reshape %y {shape = [12]} : client f32[12]
+  return %c, %f
+}
+`);
+    const s = sliceLastPosition(g, 'logits');
+    // The slice reads the input: the 2-D matmul runs on one row.
+    const slice = s.nodes.find((n) => n.op === 'slice')!;
+    expect(slice.inputs).toEqual(['x']);
+    expect(s.nodes.find((n) => n.op === 'matmul')!.inputs.map((id) => s.values.get(id)!.type.shape)).toEqual([
+      [1, 4],
+      [4, 2],
+    ]);
+    const x = fromNumbers(
+      'f32',
+      [1, 3, 4],
+      [...Array(12).keys()].map((k) => k / 4 - 1),
+    );
+    const w = fromNumbers('f32', [4, 2], [1, -1, 0.5, 2, -2, 0.25, 3, 1]);
+    const withW = (h: typeof g) => ({
+      ...h,
+      nodes: h.nodes.map((n) => (n.op === 'weight' ? { ...n, tensor: w } : n)),
+    });
+    const want = interpret(withW(g), new Map([['x', x]]));
+    const have = interpret(withW(s), new Map([['x', x]]));
+    expect(tensorMaxAbsDiff(have.get('logits')!, lastRow(want.get('logits')!))).toBe(0);
+    expect(tensorMaxAbsDiff(have.get('flat')!, want.get('flat')!)).toBe(0);
+  });
+
   it('leaves a one-position output as it is, and refuses an output that is not [1, S, V]', () => {
     const g = parseGraph(`graph @g(%x: client f32[1,1,4]) -> (logits: f32[1,1,4]) {
   return %x

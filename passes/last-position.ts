@@ -23,7 +23,10 @@
  *     position axis (axis >= 2), with scale, bias and mask operands as above;
  *   - reduce_sum, reduce_mean, reduce_max over axes after the position axis,
  *     keeping the rank (what an exporter decomposes a norm into: the rewrite
- *     runs before fusion, which then finds the same norm on one position).
+ *     runs before fusion, which then finds the same norm on one position);
+ *   - reshape between [1, S, D] and [S, D] (the 2-D view exporters give a Gemm):
+ *     the same rows, so position S-1 of one is row S-1 of the other; in a 2-D
+ *     view the positions are axis 0, and the rules above hold with that axis.
  * The rewrite applies the identity through a region: the output's producer,
  * and (upwards) every such op whose result varies along the positions and is
  * read only by ops of the region (nor is an output). Where the region reads a
@@ -34,7 +37,7 @@
  */
 import { resultVisibility } from '../ir/builder.ts';
 import { MarillError } from '../ir/errors.ts';
-import type { Attrs, Graph, Node, ValueId, ValueInfo } from '../ir/graph.ts';
+import type { Attrs, Graph, Node, ValueId } from '../ir/graph.ts';
 import { IdSource, removeDeadNodes, users } from '../ir/graph.ts';
 import type { OpName } from '../ir/ops.ts';
 import { hasGroup, inferTypes, normalizeAttrs } from '../ir/ops.ts';
@@ -42,34 +45,56 @@ import { hasGroup, inferTypes, normalizeAttrs } from '../ir/ops.ts';
 const NORMALISING: ReadonlySet<OpName> = new Set(['layernorm', 'rmsnorm', 'softmax', 'log_softmax']);
 const REDUCING: ReadonlySet<OpName> = new Set(['reduce_sum', 'reduce_mean', 'reduce_max']);
 
-/** How an operand relates to the positions of a rank-3 result with S positions. */
-function operandKind(info: ValueInfo, positions: number): 'fixed' | 'positional' | 'other' {
-  const shape = info.type.shape;
-  const axis = shape.length - 2;
-  if (axis < 0 || shape[axis] === 1) return 'fixed';
-  return shape.length === 3 && shape[1] === positions ? 'positional' : 'other';
+/** The position axis of a value with S positions: 1 of [1, S, *], 0 of [S, *] (a 2-D view). */
+function positionAxis(shape: readonly number[], positions: number): number | undefined {
+  if (shape.length === 3 && shape[0] === 1 && shape[1] === positions) return 1;
+  if (shape.length === 2 && shape[0] === positions) return 0;
+  return undefined;
 }
 
-/** Whether f acts on each position of its rank-3 result separately (see the header). */
+/**
+ * The axis of operand k of f that meets f's position axis ('fixed': the operand does not
+ * vary along the positions; 'other': it cannot be sliced there).
+ */
+function operandAxis(g: Graph, f: Node, k: number, positions: number): number | 'fixed' | 'other' {
+  const out = g.values.get(f.outputs[0]!)!.type.shape;
+  const pa = positionAxis(out, positions)!;
+  const shape = g.values.get(f.inputs[k]!)!.type.shape;
+  if (f.op === 'matmul') {
+    // Rows of x @ W are rows of x times W: W's axes are contraction and columns.
+    if (k === 1) return shape.length <= 2 || (shape.length === 3 && shape[0] === 1) ? 'fixed' : 'other';
+    return shape.length === out.length ? shape.length - 2 : 'other';
+  }
+  if (f.op === 'reshape') return positionAxis(shape, positions) ?? 'other';
+  const a = pa - (out.length - shape.length);
+  if (a < 0 || shape[a] === 1) return 'fixed';
+  return shape[a] === positions ? a : 'other';
+}
+
+/** [1, S, D] <-> [S, D]: the same rows, another view. */
+function rowView(from: readonly number[], to: readonly number[], positions: number): boolean {
+  const rest = (s: readonly number[]) => s.slice(positionAxis(s, positions)! + 1);
+  return rest(from).length === rest(to).length && rest(from).every((d, i) => d === rest(to)[i]);
+}
+
+/** Whether f acts on each position of its result separately (see the header). */
 function perPosition(g: Graph, f: Node, positions: number): boolean {
   if (f.outputs.length !== 1) return false;
   const out = g.values.get(f.outputs[0]!)!.type.shape;
-  if (out.length !== 3 || out[1] !== positions) return false;
-  const kinds = f.inputs.map((id) => operandKind(g.values.get(id)!, positions));
-  if (f.op === 'matmul')
-    return kinds[0] === 'positional' && g.values.get(f.inputs[1]!)!.type.shape.length <= 3;
-  if (REDUCING.has(f.op)) {
-    // Kept rank, and the reduced axes are all after the position axis.
-    const axes = (f.attrs['axes'] as readonly number[]).map((a) => (a < 0 ? a + 3 : a));
-    return Number(f.attrs['keepdims'] ?? 1) !== 0 && kinds[0] === 'positional' && axes.every((a) => a >= 2);
-  }
-  if (NORMALISING.has(f.op)) {
-    const axis = Number(f.attrs['axis'] ?? -1);
+  const pa = positionAxis(out, positions);
+  if (pa === undefined) return false;
+  const axes = f.inputs.map((_, k) => operandAxis(g, f, k, positions));
+  const sliced = typeof axes[0] === 'number';
+  const after = (a: number) => (a < 0 ? a + out.length : a) > pa;
+  if (f.op === 'matmul') return sliced && axes[1] === 'fixed';
+  if (f.op === 'reshape') return sliced && rowView(g.values.get(f.inputs[0]!)!.type.shape, out, positions);
+  if (REDUCING.has(f.op))
     return (
-      (axis < 0 ? axis + 3 : axis) >= 2 && kinds[0] === 'positional' && kinds.every((k) => k !== 'other')
+      sliced && Number(f.attrs['keepdims'] ?? 1) !== 0 && (f.attrs['axes'] as readonly number[]).every(after)
     );
-  }
-  return hasGroup(f.op, 'elementwise') && kinds.every((k) => k !== 'other');
+  if (NORMALISING.has(f.op))
+    return sliced && after(Number(f.attrs['axis'] ?? -1)) && axes.every((a) => a !== 'other');
+  return hasGroup(f.op, 'elementwise') && axes.every((a) => a !== 'other');
 }
 
 /**
@@ -90,20 +115,22 @@ export function sliceLastPosition(g: Graph, name: string): Graph {
   for (const o of g.outputs) outputCount.set(o.value, (outputCount.get(o.value) ?? 0) + 1);
 
   // The region the slice sinks through, from the output up, in reverse graph order: a
-  // per-position node whose result varies along the positions and is read only by nodes
-  // of the region (the output's producer: read by nothing else and output once).
+  // per-position node whose result is read only by nodes of the region, each reading it
+  // along its position axis (the output's producer: read by nothing else and output once).
   const region = new Set<Node>();
   for (let k = g.nodes.length - 1; k >= 0; k--) {
     const n = g.nodes[k]!;
     if (!perPosition(g, n, positions)) continue;
     const v = n.outputs[0]!;
     const reads = readers.get(v) ?? [];
+    const own = positionAxis(g.values.get(v)!.type.shape, positions);
     const isRoot = v === output.value && reads.length === 0 && outputCount.get(v) === 1;
     const inner =
       reads.length > 0 &&
       !outputCount.has(v) &&
-      operandKind(g.values.get(v)!, positions) === 'positional' &&
-      reads.every((r) => region.has(r));
+      reads.every(
+        (r) => region.has(r) && r.inputs.every((x, i) => x !== v || operandAxis(g, r, i, positions) === own),
+      );
     if (isRoot || inner) region.add(n);
   }
 
@@ -139,26 +166,38 @@ export function sliceLastPosition(g: Graph, name: string): Graph {
     return id;
   };
 
-  // slice_1(v) for each value of the region (its producer's copy on one position) and, once
-  // per value, an explicit slice where the region reads a positional value from outside.
-  const sliced = new Map<ValueId, ValueId>();
-  const sliceOf = (v: ValueId, origin: string | undefined): ValueId => {
-    let id = sliced.get(v);
+  // Each value of the region on its last position (its producer's copy), and, once per
+  // value and axis, an explicit slice where the region reads a value from outside.
+  const sunk = new Map<ValueId, ValueId>();
+  const explicit = new Map<string, ValueId>();
+  const sliceOf = (v: ValueId, axis: number, origin: string | undefined): ValueId => {
+    const key = `${axis}/${v}`;
+    let id = explicit.get(key);
     if (id === undefined) {
-      id = emit('slice', [v], { starts: [positions - 1], ends: [positions], axes: [1], steps: [1] }, origin);
-      sliced.set(v, id);
+      id = emit(
+        'slice',
+        [v],
+        { starts: [positions - 1], ends: [positions], axes: [axis], steps: [1] },
+        origin,
+      );
+      explicit.set(key, id);
     }
     return id;
   };
   for (const n of g.nodes) {
     if (!region.has(n)) continue;
-    const inputs = n.inputs.map((x) =>
-      operandKind(g.values.get(x)!, positions) === 'positional' ? sliceOf(x, n.origin) : x,
-    );
-    sliced.set(n.outputs[0]!, emit(n.op, inputs, n.attrs, n.origin));
+    const inputs = n.inputs.map((x, k) => {
+      const axis = operandAxis(g, n, k, positions);
+      if (axis === 'fixed') return x;
+      return sunk.get(x) ?? sliceOf(x, axis as number, n.origin);
+    });
+    const out = g.values.get(n.outputs[0]!)!.type.shape;
+    const pa = positionAxis(out, positions)!;
+    const attrs = n.op === 'reshape' ? { ...n.attrs, shape: out.map((d, i) => (i === pa ? 1 : d)) } : n.attrs;
+    sunk.set(n.outputs[0]!, emit(n.op, inputs, attrs, n.origin));
   }
 
-  const last = sliceOf(output.value, undefined);
+  const last = sunk.get(output.value) ?? sliceOf(output.value, 1, undefined);
   const rewritten: Graph = {
     ...g,
     values,

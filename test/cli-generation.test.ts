@@ -92,6 +92,13 @@ describe('marillc compiles a decoder with a KV cache into a generation plan', ()
     );
   });
 
+  it('refuses an IR stage before the end of the pipeline (it would not be one graph)', () => {
+    expectOneLineError(
+      marillc([MODEL, '--max-context', '2', '--emit', 'fused']),
+      '--emit fused: a generation compile prints the final stages',
+    );
+  });
+
   it('--max-context 0 is bad usage', () => {
     expect(marillc([MODEL, '--max-context', '0']).code).toBe(2);
   });

@@ -2,12 +2,19 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { EXAMPLES_DIR } from '../../examples/manifest.ts';
+import { EXAMPLES_DIR, examplePath, loadExamplesManifest } from '../../examples/manifest.ts';
+import { makeGenerationPlan } from '../../runtime/generate/plan.ts';
+import { costGeneration } from '../emit/generation-cost.ts';
+import { compileGeneration, stepGraph } from '../generate/compile-steps.ts';
+import { mapLayers } from './advise-layers.ts';
+import { decoderCache } from '../generate/decoder-cache.ts';
+import { loadBaseModel } from '../onnx/base-model.ts';
+import { loadOnnx } from '../onnx/load.ts';
 import { MarillError } from '../../ir/errors.ts';
 import { DEFAULT_FRAC_BITS } from '../../runtime/ring/fixed.ts';
 import { DEFAULT_OPTIONS } from '../../passes/context.ts';
 import type { Advice, AdvicePoint } from './advise.ts';
-import { advise } from './advise.ts';
+import { advise, fineTuneOptions } from './advise.ts';
 import { costPlan } from '../backend/cost.ts';
 import { loadModel, runPipeline } from '../driver.ts';
 import { NETWORKS } from '../backend/network.ts';
@@ -93,4 +100,41 @@ describe('marillc advise on a model without layer names', () => {
     expect(() => advise(file, target)).toThrow(MarillError);
     expect(() => advise(file, target)).toThrow(/cannot identify the model's transformer layers/);
   });
+});
+
+describe('marillc advise on a decoder with a KV cache', () => {
+  const cacheFamily = loadExamplesManifest().cache.find((c) => c.family === 'gpt2')!;
+  const file = (name: string) => examplePath(cacheFamily.variants.find((v) => v.name === name)!.file);
+
+  it('costs a generation of P + N tokens as the generation plan of a real fine-tune of those layers', () => {
+    const a = advise(file('cache-base'), { ...target, factors: [1], promptLength: 2, newTokens: 2 });
+    const gen = a.generation!;
+    expect([gen.prompt_length, gen.new_tokens]).toEqual([2, 2]);
+    for (let k = 1; k <= a.layers; k++)
+      expect(gen.points[k]!.online_bytes).toBeGreaterThan(gen.points[k - 1]!.online_bytes);
+    // cache-frozen fine-tunes the top layers and the final norm; its LM head equals the base's,
+    // which advise counts with the top layer. Compiled against the base, with advise's private
+    // set declared (its LM head private too): the same cost.
+    const frozen = cacheFamily.variants.find((v) => v.name === 'cache-frozen')!;
+    const k = frozen.privateLayers.length;
+    const model = loadOnnx(file('cache-frozen'));
+    const cache = decoderCache(model)!;
+    const map = mapLayers(stepGraph(model, cache, { sequence: 1, past: 0 }, new Set()), 'm');
+    const heads = fineTuneOptions(map, k).privateGlobs;
+    const compiled = compileGeneration(model, cache, {
+      options: { ...DEFAULT_OPTIONS, base: loadBaseModel(file('cache-base')), privateGlobs: heads },
+      target,
+      maxContext: 3,
+    });
+    const plan = makeGenerationPlan(compiled.steps, {
+      maxContext: 3,
+      tokens: 'input_ids',
+      logits: 'logits',
+      fracBits: target.fracBits,
+    });
+    const real = costGeneration(plan, { ...target, promptLength: 2, newTokens: 2 });
+    const point = gen.points.find((p) => p.layers === k)!;
+    expect([point.online_bytes, point.rounds]).toEqual([real.total.online_bytes, real.total.rounds]);
+    expect(at(a, k, 1).online_bytes).toBe(real.prefill.online_bytes);
+  }, 120_000);
 });

@@ -345,6 +345,20 @@ export function buildProgram(argv: readonly string[]): Command {
     .option('--shape <name=DxD>', 'fix a dynamic input shape or dimension (repeatable)', collect)
     .addOption(fracBitsOption())
     .option('--report <file>', 'write the table as JSON')
+    .addOption(
+      checkedOption(
+        '--prompt-length <p>',
+        'a decoder with a KV cache: the prompt of the generation costed (default 8, within the position table)',
+        (t) => numberFlag('--prompt-length', t, 1, true),
+      ),
+    )
+    .addOption(
+      checkedOption(
+        '--max-new-tokens <n>',
+        'a decoder with a KV cache: the new tokens of the generation costed (default 8, within the position table)',
+        (t) => numberFlag('--max-new-tokens', t, 1, true),
+      ),
+    )
     .action(async (base: string, flags: AdviseFlags) =>
       (await import('./commands/advise.ts')).adviseCommand(base, flags),
     );

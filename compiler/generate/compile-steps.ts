@@ -53,6 +53,8 @@ export interface GenerationCompileOptions {
   readonly target: SelectionTarget;
   /** --max-context; the default when absent. */
   readonly maxContext?: number;
+  /** A rewrite of each step graph before the passes (advise: head merging). */
+  readonly transform?: (g: Graph) => Graph;
 }
 
 export interface CompiledGeneration {
@@ -138,12 +140,42 @@ export function compileGeneration(
       { file: model.file },
     );
 
+  const compiled = compileSteps(model, layout, generationShapes(maxContext), opts);
+  return {
+    layout,
+    maxContext,
+    positionLimit: limit,
+    steps: compiled.steps.map((s) => ({ shape: s.shape, graph: s.graph })),
+    secretState: compiled.secretState,
+    notes: compiled.notes,
+    seconds: (performance.now() - start) / 1000,
+    stepSeconds: compiled.steps.map((s) => s.seconds),
+  };
+}
+
+export interface CompiledStep extends GenerationStepGraph {
+  readonly notes: CompileNotes;
+  readonly seconds: number;
+}
+
+/**
+ * The step graphs of the given shapes (in their order) with the cache
+ * visibilities of the fixed point; a step graph that breaks an information-flow
+ * rule is an error naming the step.
+ */
+export function compileSteps(
+  model: OnnxModel,
+  layout: DecoderCache,
+  shapes: readonly StepShape[],
+  opts: GenerationCompileOptions,
+): { steps: CompiledStep[]; secretState: ValueId[]; notes: CompileNotes } {
   // Every step factors the same merged LoRA weights: once is enough.
   const options = { ...opts.options, factorMemo: new Map<string, BlockFactors | undefined>() };
   const compileStep = (shape: StepShape, secret: ReadonlySet<ValueId>) => {
     const t = performance.now();
+    const g = stepGraph(model, layout, shape, secret);
     const { graph, notes } = runPipeline(
-      stepGraph(model, layout, shape, secret),
+      opts.transform ? opts.transform(g) : g,
       options,
       {},
       opts.target,
@@ -152,18 +184,18 @@ export function compileGeneration(
     return { shape, graph, notes, seconds: (performance.now() - t) / 1000 };
   };
 
-  // The fixed point on one decode step (or the one prefill of a 1-token context), then all steps;
+  // The fixed point on one step (a decode step when there is one), then all steps;
   // a step that still finds a secret present restarts them with its cache input secret too.
   const secret = new Set<ValueId>();
-  const probe = maxContext >= 2 ? { sequence: 1, past: 1 } : probeShape;
+  const probe = shapes.find((s) => s.past > 0) ?? shapes[0]!;
   for (let found = newlySecret(compileStep(probe, secret).graph, secret); found.length > 0;) {
     found.forEach((id) => secret.add(id));
     found = newlySecret(compileStep(probe, secret).graph, secret);
   }
   for (;;) {
-    const steps = [];
+    const steps: CompiledStep[] = [];
     let grew = false;
-    for (const shape of generationShapes(maxContext)) {
+    for (const shape of shapes) {
       const step = compileStep(shape, secret);
       const found = newlySecret(step.graph, secret);
       if (found.length > 0) {
@@ -187,14 +219,9 @@ export function compileGeneration(
     }
     if (grew) continue;
     return {
-      layout,
-      maxContext,
-      positionLimit: limit,
-      steps: steps.map((s) => ({ shape: s.shape, graph: s.graph })),
+      steps,
       secretState: layout.pairs.map((p) => p.input).filter((id) => secret.has(id)),
       notes: steps.at(-1)!.notes,
-      seconds: (performance.now() - start) / 1000,
-      stepSeconds: steps.map((s) => s.seconds),
     };
   }
 }

@@ -9,6 +9,8 @@ export interface AdviseFlags {
   shape?: string[];
   fracBits: number;
   report?: string;
+  promptLength?: number;
+  maxNewTokens?: number;
 }
 
 function bytes(b: number): string {
@@ -17,13 +19,28 @@ function bytes(b: number): string {
 
 export function formatAdvice(a: Advice): string {
   const factors = a.headMerge.filter((h) => h.supported).map((h) => h.factor);
-  const header = ['tuned layers', ...factors.map((m) => `heads/${m}: online, rounds, est. s`)];
+  const gen = a.generation;
+  const header = [
+    'tuned layers',
+    ...factors.map((m) => `heads/${m}: online, rounds, est. s`),
+    ...(gen
+      ? factors.map(
+          (m) => `heads/${m}, ${gen.prompt_length}+${gen.new_tokens} tokens: online, rounds, est. s`,
+        )
+      : []),
+  ];
   const rows = Array.from({ length: a.layers + 1 }, (_, k) => [
     k === a.layers ? `${k} (all: standard)` : String(k),
     ...factors.map((m) => {
       const p = a.points.find((x) => x.layers === k && x.headMerge === m)!;
       return `${bytes(p.online_bytes)}, ${p.rounds}, ${p.est_seconds.toFixed(4)}`;
     }),
+    ...(gen
+      ? factors.map((m) => {
+          const p = gen.points.find((x) => x.layers === k && x.headMerge === m)!;
+          return `${bytes(p.online_bytes)}, ${p.rounds}, ${p.est_seconds.toFixed(4)}`;
+        })
+      : []),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
@@ -31,7 +48,9 @@ export function formatAdvice(a: Advice): string {
     .filter((h) => !h.supported)
     .map((h) => `head merging by ${h.factor}: not supported here: ${h.reason}`);
   return `${[
-    `${a.model}: ${a.layers} layers; estimated cost per inference on the ${a.network} profile`,
+    gen
+      ? `${a.model}: ${a.layers} layers, a decoder with a KV cache; estimated cost on the ${a.network} profile of the prefill of ${gen.prompt_length} tokens and of a generation of ${gen.prompt_length} + ${gen.new_tokens} new tokens (docs/generation.md)`
+      : `${a.model}: ${a.layers} layers; estimated cost per inference on the ${a.network} profile`,
     'by number of fine-tuned top layers (the rest frozen) and head-merge factor:',
     '',
     line(header),
@@ -45,6 +64,8 @@ export function adviseCommand(model: string, flags: AdviseFlags): void {
     network: flags.network,
     fracBits: flags.fracBits,
     shapes: shapesFrom(flags.shape),
+    ...(flags.promptLength !== undefined ? { promptLength: flags.promptLength } : {}),
+    ...(flags.maxNewTokens !== undefined ? { newTokens: flags.maxNewTokens } : {}),
   });
   if (flags.report) writeJson(flags.report, advice);
   emit(formatAdvice(advice), undefined);

@@ -23,7 +23,7 @@ import { compileGeneration } from '../../generate/compile-steps.ts';
 import type { DecoderCache } from '../../generate/decoder-cache.ts';
 import type { OnnxModel } from '../../onnx/model.ts';
 import { makeDirectory, writeFileAtomic } from '../../fs-util.ts';
-import { STAGES } from '../../driver.ts';
+import { STAGES, completesPipeline } from '../../driver.ts';
 import { weightKeyPath, writeWeightKey } from '../../party/weight-key.ts';
 import type { CompileFlags } from './compile.ts';
 import { emit, writeJson } from './common.ts';
@@ -74,7 +74,7 @@ export function compileGenerationCommand(
 ): void {
   const { network, fracBits } = flags;
   const prints = STAGES.find((s) => s.name === flags.emit)!.prints;
-  if (prints !== 'summary' && prints !== 'cost' && prints !== 'plan' && prints !== 'ir' && prints !== 'dot')
+  if (!completesPipeline(flags.emit))
     throw new MarillError(
       `--emit ${flags.emit}: a generation compile prints the final stages (verified, ir, dot, cost, plan, summary); give --shape to compile one shape as an ordinary plan`,
       { file: model.file },
