@@ -5,9 +5,10 @@
  * always the k-th bound op's material. `planCosts` gives the exact predicted
  * communication of a plan (what the cost model promises).
  */
+import { createHash } from 'node:crypto';
 import { MarillError } from '../ir/errors.ts';
-import type { Graph, Node } from '../ir/graph.ts';
-import { valueInfo } from '../ir/graph.ts';
+import type { Graph, Node, ValueId } from '../ir/graph.ts';
+import { producers, valueInfo } from '../ir/graph.ts';
 import { HELLO_MAX_BYTES } from './net/handshake.ts';
 import type { Plan } from './plan.ts';
 import type { BoundOp, Cost, NodeSpec } from './protocol.ts';
@@ -21,6 +22,11 @@ export interface BoundPlanOp {
   /** The protocol that runs it (the node's, or its op's default in the registry). */
   readonly protocol: string;
   readonly bound: BoundOp;
+  /**
+   * What keys this op's once-per-session values (`ctx.once`, the dealer's
+   * `sessionOwnedRandom`): see `sessionKeys`.
+   */
+  readonly sessionKey: string;
 }
 
 /** Whether a node runs through a protocol (rather than in plaintext at its owner). */
@@ -47,8 +53,54 @@ export function nodeLabel(node: Node): string {
   return `${node.outputs.map((o) => `%${o}`).join(', ')} = ${node.op}${origin}`;
 }
 
+/**
+ * How a server-private value is made from the plan's weights and constants
+ * (op, attributes and operands down to weight names and hashes): the same in
+ * every plan that computes it the same way, whatever its value ids.
+ */
+function provenance(g: Graph, made: Map<ValueId, Node>, memo: Map<ValueId, string>, v: ValueId): string {
+  const known = memo.get(v);
+  if (known !== undefined) return known;
+  const node = made.get(v);
+  let text: string;
+  if (!node) text = `input:${v}`;
+  else if (node.op === 'weight') text = `weight:${String(node.attrs['name'])}:${String(node.attrs['hash'])}`;
+  else {
+    const operands = node.inputs.map((i) => provenance(g, made, memo, i));
+    text = `${node.op}#${node.outputs.indexOf(v)}${JSON.stringify(node.attrs)}(${operands.join(',')})`;
+  }
+  memo.set(v, text);
+  return text;
+}
+
+/**
+ * The key of each protocol node's once-per-session values, by node index. A
+ * node with a server-private operand (a `beaver.weight` product, an embedding
+ * table) opens its masked form once per session; the steps of a generation
+ * run different plans (one per shape, with their own value ids) in ONE
+ * session, and must open each weight once, not once per step. So such a node
+ * is keyed by its op, its protocol and the provenance of its server operands
+ * (weights by name and hash), with the occurrence number among the plan's
+ * nodes of the same key (two products by one weight keep their own values, as
+ * before); every other node by its id.
+ */
+function sessionKeys(g: Graph, ops: readonly { index: number; node: Node; protocol: string }[]): string[] {
+  const made = producers(g);
+  const memo = new Map<ValueId, string>();
+  const seen = new Map<string, number>();
+  return ops.map(({ node, protocol }) => {
+    const server = node.inputs.filter((v) => valueInfo(g, v).visibility === 'server');
+    if (server.length === 0) return node.outputs[0]!;
+    const text = `${node.op}/${protocol}/${server.map((v) => provenance(g, made, memo, v)).join('|')}`;
+    const digest = createHash('sha256').update(text).digest('hex').slice(0, 32);
+    const k = seen.get(digest) ?? 0;
+    seen.set(digest, k + 1);
+    return `w:${digest}:${k}`;
+  });
+}
+
 export function bindPlan(plan: Plan): BoundPlanOp[] {
-  const out: BoundPlanOp[] = [];
+  const out: Omit<BoundPlanOp, 'sessionKey'>[] = [];
   plan.graph.nodes.forEach((node, index) => {
     if (!isProtocolNode(node)) return;
     const spec = nodeSpec(plan.graph, node);
@@ -61,7 +113,8 @@ export function bindPlan(plan: Plan): BoundPlanOp[] {
       throw e;
     }
   });
-  return out;
+  const keys = sessionKeys(plan.graph, out);
+  return out.map((b, i) => ({ ...b, sessionKey: keys[i]! }));
 }
 
 /** Predicted communication per protocol node, in plan order. */

@@ -15,15 +15,23 @@
  *  - protocol nodes (share, reveal, mpc): the bound protocol, with this party's
  *    dealer frame for the op, in a context that accounts the op.
  * Values are dropped after their last use. Errors carry the node.
+ *
+ * Carried state (a generation's steps, ir/graph.ts `GraphOutput.state`): a
+ * step takes, beside the client's inputs, the state operands the previous
+ * step left (a secret state: this party's share; a client state: the tensor
+ * at the client, nothing at the server) and returns its state outputs as
+ * operands the session keeps for the next step, never revealed. At the first
+ * step a state input of zero elements (a prefill's empty past) starts empty.
  */
 import { MarillError } from '../ir/errors.ts';
 import type { Graph, Node, ValueId } from '../ir/graph.ts';
+import { stateInputs } from '../ir/graph.ts';
 import { evalOp } from '../ir/interpret.ts';
 import { normalizeAttrs } from '../ir/ops.ts';
 import type { Tensor } from '../ir/tensor.ts';
-import { tensorHash } from '../ir/tensor.ts';
+import { makeTensor, tensorHash } from '../ir/tensor.ts';
 import type { TensorType } from '../ir/types.ts';
-import { formatType, shapeEquals } from '../ir/types.ts';
+import { formatType, numel, shapeEquals } from '../ir/types.ts';
 import type { BoundPlanOp } from './bound-plan.ts';
 import { bindPlan, nodeLabel } from './bound-plan.ts';
 import type { MaterialFeed } from './dealer/feeds.ts';
@@ -67,11 +75,61 @@ function lastUses(g: Graph): Map<ValueId, number> {
   return last;
 }
 
+/** Carried state between steps, by the graph input it feeds: this party's operands. */
+export type StepState = ReadonlyMap<ValueId, Operand>;
+
+/** What one step (an inference of a plan with state outputs) gives this party. */
+export interface StepResult {
+  /** The graph's result outputs this party learns, by output name. */
+  readonly outputs: Map<string, Tensor>;
+  /** The state for the next step: shares of secret state, the client's own state at the client. */
+  readonly state: Map<ValueId, Operand>;
+}
+
+/**
+ * A state input at its first step: empty (a prefill's past of length 0) as a
+ * share, or as the client's tensor; a state of any other size must come from
+ * a previous step.
+ */
+function initialState(party: Party, id: ValueId, type: TensorType, visibility: string): Operand {
+  if (numel(type.shape) !== 0)
+    throw new MarillError(
+      `is carried state of ${formatType(type)}, but no previous step left it (only an empty state starts a generation)`,
+      { what: `state input '${id}'` },
+    );
+  if (visibility === 'secret')
+    return { kind: 'share', share: { shape: [...type.shape], data: new BigInt64Array(0) } };
+  return knows(party, visibility)
+    ? { kind: 'plain', tensor: makeTensor(type.dtype, type.shape) }
+    : { kind: 'hidden', type };
+}
+
+/** Checks a carried state operand against the state input it feeds. */
+function stateOperand(party: Party, id: ValueId, type: TensorType, visibility: string, o: Operand): Operand {
+  const what = `state input '${id}'`;
+  const shape = o.kind === 'share' ? o.share.shape : o.kind === 'plain' ? o.tensor.shape : o.type.shape;
+  if (!shapeEquals(shape, type.shape))
+    throw new MarillError(
+      `the previous step left [${shape.join(',')}], this step needs ${formatType(type)}`,
+      {
+        what,
+      },
+    );
+  const want = visibility === 'secret' ? 'share' : knows(party, visibility) ? 'plain' : 'hidden';
+  if (o.kind !== want)
+    throw new MarillError(`is ${visibility} state, but the ${party} holds a ${o.kind} operand for it`, {
+      what,
+    });
+  return o;
+}
+
 export interface ExecutorOptions {
   /** What runs the plaintext nodes placed at this party (default 'ort'). */
   readonly plaintextEngine?: PlaintextEngineName;
   /** The most initializer bytes one segment's model holds (default MAX_BAKED_BYTES). */
   readonly maxSegmentBytes?: number;
+  /** Where to count (a generation's step executors share one; default: the executor's own). */
+  readonly accounting?: PartyAccounting;
 }
 
 interface ReadySegment {
@@ -91,7 +149,16 @@ export class CheckedWeights {
     readonly byValue: ReadonlyMap<ValueId, Tensor>,
   ) {}
 
-  static check(plan: Plan, party: Party, source: WeightSource): CheckedWeights {
+  /**
+   * `hashes` remembers each tensor's content hash across calls (a generation
+   * checks one model against each of its step plans, hashing it once).
+   */
+  static check(
+    plan: Plan,
+    party: Party,
+    source: WeightSource,
+    hashes: Map<Tensor, string> = new Map(),
+  ): CheckedWeights {
     const byValue = new Map<ValueId, Tensor>();
     for (const node of plan.graph.nodes) {
       if (node.op !== 'weight') continue;
@@ -108,7 +175,9 @@ export class CheckedWeights {
           { what },
         );
       const want = String(node.attrs['hash']);
-      if (planWeightHash(plan, info.visibility, tensorHash(t)) !== want)
+      let content = hashes.get(t);
+      if (content === undefined) hashes.set(t, (content = tensorHash(t)));
+      if (planWeightHash(plan, info.visibility, content) !== want)
         throw new MarillError(
           `differs from the plan's (${info.visibility} weight hash ${want.slice(0, 12)}…): not the model the plan was compiled for`,
           { what },
@@ -144,7 +213,7 @@ export class PartyExecutor {
     weights: WeightSource | CheckedWeights,
     opts: ExecutorOptions = {},
   ) {
-    this.accounting = new PartyAccounting(party);
+    this.accounting = opts.accounting ?? new PartyAccounting(party);
     this.ops = new Map(bindPlan(plan).map((b) => [b.index, b]));
     this.material = new MaterialSource(party, feed.seeds);
     this.last = lastUses(plan.graph);
@@ -225,13 +294,40 @@ export class PartyExecutor {
    * returns the graph outputs this party learns (by output name).
    */
   async infer(inputs: ReadonlyMap<string, Tensor>, materialIndex?: number): Promise<Map<string, Tensor>> {
+    return (await this.step(inputs, materialIndex)).outputs;
+  }
+
+  /**
+   * One step: `infer` with carried state in (`state`, by the state input it
+   * feeds; absent at the first step) and out.
+   */
+  async step(
+    inputs: ReadonlyMap<string, Tensor>,
+    materialIndex?: number,
+    state: StepState = new Map(),
+  ): Promise<StepResult> {
     if (!this.session) throw new MarillError('the executor has no session (attach it after the handshake)');
     await this.prepare();
     const segmentsAt = (await this.ready)!;
     const { graph } = this.plan;
     const env = new Map<ValueId, Operand>();
+    const carried = stateInputs(graph);
     for (const id of graph.inputs) {
       const info = graph.values.get(id)!;
+      if (carried.has(id) && info.visibility !== 'secret' && !knows(this.party, info.visibility)) {
+        env.set(id, { kind: 'hidden', type: info.type }); // the client's state: nothing here
+        continue;
+      }
+      if (carried.has(id)) {
+        const o = state.get(id);
+        env.set(
+          id,
+          o
+            ? stateOperand(this.party, id, info.type, info.visibility, o)
+            : initialState(this.party, id, info.type, info.visibility),
+        );
+        continue;
+      }
       if (!knows(this.party, info.visibility)) {
         env.set(id, { kind: 'hidden', type: info.type });
         continue;
@@ -270,14 +366,20 @@ export class PartyExecutor {
       this.onProgress?.(index + 1, graph.nodes.length, node);
     }
     const out = new Map<string, Tensor>();
+    const next = new Map<ValueId, Operand>();
     for (const o of graph.outputs) {
       const v = env.get(o.value);
+      if (o.state !== undefined) {
+        // Kept where it was computed: shares stay shares, the client's state stays at the client.
+        if (v && v.kind !== 'hidden') next.set(o.state, v);
+        continue;
+      }
       if (v?.kind === 'plain') out.set(o.name, v.tensor);
       // Every output is the client's (ir/flow.ts); one it did not learn is a failed run, not an empty result.
       else if (this.party === 'client')
         throw new MarillError(`the client did not learn output '${o.name}' (%${o.value})`);
     }
-    return out;
+    return { outputs: out, state: next };
   }
 
   private async runNode(index: number, node: Node, env: Map<ValueId, Operand>): Promise<Operand[]> {
@@ -330,11 +432,11 @@ export class PartyExecutor {
     const stats = this.accounting.op(op.spec.id, op.node.op, op.protocol);
     stats.offlineBytes += frame.byteLength;
     stats.runs += 1;
-    const stream = this.material.forOp(op.spec.id, frame);
+    const stream = this.material.forOp(op.spec.id, frame, op.sessionKey);
     const run = op.bound.prepare(stream);
     stream.finish();
     const t0 = performance.now();
-    const results = await run(opContext(this.session!, stats), operands);
+    const results = await run(opContext(this.session!, stats, op.sessionKey), operands);
     stats.seconds += (performance.now() - t0) / 1000;
     return results;
   }

@@ -18,6 +18,13 @@ import type { OpStats } from './mpc/accounting.ts';
 import type { ConnectOptions, LinkOptions } from './net/tcp.ts';
 import { Listener, connect, parseEndpoint } from './net/tcp.ts';
 import type { Plan } from './plan.ts';
+import type { GenerationPlan } from './generate/plan.ts';
+import { isGenerationPlan } from './generate/plan.ts';
+import type { SamplingOptions } from './generate/sampling.ts';
+import { checkSamplingOptions } from './generate/sampling.ts';
+import { ClientGeneration, generateOver, serveGeneration } from './generate/served.ts';
+import type { StepMeasure } from './generate/session.ts';
+import { GenerationWeights } from './generate/session.ts';
 import type { PlaintextEngineName } from './plaintext/engine.ts';
 import type { Party } from './protocol.ts';
 import type { InferenceHooks, InferenceMeasure, SetupMeasure } from './serve/sessions.ts';
@@ -26,7 +33,8 @@ import { ClientSession, serveSession } from './serve/sessions.ts';
 export type { InferenceHooks } from './serve/sessions.ts';
 
 export interface RunPartyOptions extends LinkOptions {
-  readonly plan: Plan;
+  /** A plan, or a generation plan (one generation session: the client gives `generate`). */
+  readonly plan: Plan | GenerationPlan;
   readonly party: Party;
   /** The weights this party holds (server: its model; client: public weights). */
   readonly weights: WeightSource;
@@ -55,6 +63,14 @@ export interface RunPartyOptions extends LinkOptions {
   readonly around?: InferenceHooks;
   /** Client: called once the server welcomed the session, with the server's number for it. */
   readonly onSession?: (session: number) => void;
+  /** Client of a generation plan: the prompt's ids, the sampling options, and each token as it comes. */
+  readonly generate?: {
+    readonly promptIds: readonly number[];
+    readonly options: SamplingOptions;
+    readonly onToken?: (id: number) => void;
+    /** Each step's revealed logits (the last position's), in order. */
+    readonly onLogits?: (logits: Float32Array) => void;
+  };
 }
 
 export interface PartyResult {
@@ -67,6 +83,12 @@ export interface PartyResult {
   /** The client's measures: the once-per-session setup, and each inference. */
   readonly setup?: SetupMeasure;
   readonly inferences?: readonly InferenceMeasure[];
+  /** The client's generation: prompt and generated ids, and each step's measures. */
+  readonly generation?: {
+    readonly prompt: readonly number[];
+    readonly tokens: readonly number[];
+    readonly steps: readonly StepMeasure[];
+  };
 }
 
 /** How this party connects to its peer and to a live dealer. */
@@ -79,11 +101,13 @@ function linkOf(opts: RunPartyOptions): ConnectOptions {
   };
 }
 
-async function runServer(opts: RunPartyOptions, weights: CheckedWeights): Promise<PartyResult> {
+type PartyWeights = CheckedWeights | GenerationWeights;
+
+async function runServer(opts: RunPartyOptions, weights: PartyWeights): Promise<PartyResult> {
   if (opts.listen === undefined || opts.connect !== undefined)
     throw new MarillError('the server takes --listen (the client connects to it)');
   const connectOpts = linkOf(opts);
-  const material = materialProvider(opts.plan, 'server', opts, connectOpts);
+  const material = materialProvider(weights.plan, 'server', opts, connectOpts);
   await checkMaterial(opts.plan, 'server', opts, connectOpts);
   const listener = await Listener.open(parseEndpoint(opts.listen, '--listen'), {
     tls: opts.tls,
@@ -100,17 +124,23 @@ async function runServer(opts: RunPartyOptions, weights: CheckedWeights): Promis
     listener.close();
   }
   try {
-    const served = await serveSession({
-      plan: opts.plan,
-      weights,
+    const common = {
       channel,
       material,
       number: 1,
       ...(opts.timeoutMs !== undefined ? { handshakeTimeoutMs: opts.timeoutMs } : {}),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
-      ...(opts.around ? { around: opts.around } : {}),
       ...(opts.plaintextEngine ? { plaintextEngine: opts.plaintextEngine } : {}),
-    });
+    };
+    const served =
+      weights instanceof GenerationWeights
+        ? await serveGeneration({ ...common, plan: weights.plan, weights })
+        : await serveSession({
+            ...common,
+            plan: weights.plan,
+            weights,
+            ...(opts.around ? { around: opts.around } : {}),
+          });
     return {
       outputs: Array.from({ length: served.inferences }, () => new Map<string, Tensor>()),
       stats: served.stats,
@@ -121,18 +151,19 @@ async function runServer(opts: RunPartyOptions, weights: CheckedWeights): Promis
   }
 }
 
-async function runClient(opts: RunPartyOptions, weights: CheckedWeights): Promise<PartyResult> {
+async function runClient(opts: RunPartyOptions, weights: PartyWeights): Promise<PartyResult> {
   if (opts.connect === undefined || opts.listen !== undefined)
     throw new MarillError('the client takes --connect (the server listens)');
+  if (weights instanceof GenerationWeights) return runGenerationClient(opts, weights);
   const inputs = opts.inputs ?? [];
   if (inputs.length === 0) throw new MarillError('the client has no inputs to run');
   const connectOpts = linkOf(opts);
-  const material = materialProvider(opts.plan, 'client', opts, connectOpts);
+  const material = materialProvider(weights.plan, 'client', opts, connectOpts);
   const channel = await connect(parseEndpoint(opts.connect, '--connect'), 'server', connectOpts);
   let session: ClientSession | undefined;
   try {
     session = await ClientSession.open({
-      plan: opts.plan,
+      plan: weights.plan,
       weights,
       channel,
       material,
@@ -161,8 +192,46 @@ async function runClient(opts: RunPartyOptions, weights: CheckedWeights): Promis
   }
 }
 
+/** The client of a generation session: announces the schedule, then steps until done or end-of-sequence. */
+async function runGenerationClient(opts: RunPartyOptions, weights: GenerationWeights): Promise<PartyResult> {
+  const gen = opts.generate;
+  if (!gen)
+    throw new MarillError('the client of a generation plan needs a prompt (--prompt-ids or --prompt)');
+  checkSamplingOptions(gen.options);
+  const connectOpts = linkOf(opts);
+  const material = materialProvider(weights.plan, 'client', opts, connectOpts);
+  const channel = await connect(parseEndpoint(opts.connect!, '--connect'), 'server', connectOpts);
+  let session: ClientGeneration | undefined;
+  try {
+    session = await ClientGeneration.open({
+      plan: weights.plan,
+      weights,
+      channel,
+      material,
+      announced: { prompt: gen.promptIds.length, steps: gen.options.maxNewTokens },
+      ...(opts.timeoutMs !== undefined ? { handshakeTimeoutMs: opts.timeoutMs } : {}),
+      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      ...(opts.plaintextEngine ? { plaintextEngine: opts.plaintextEngine } : {}),
+    });
+    opts.onSession?.(session.number);
+    const r = await generateOver(session, gen.promptIds, gen.options, gen.onToken, gen.onLogits);
+    return {
+      outputs: [],
+      stats: r.stats,
+      seconds: r.seconds,
+      setup: r.setup,
+      generation: { prompt: r.prompt, tokens: r.tokens, steps: r.steps },
+    };
+  } finally {
+    if (session) session.close();
+    else channel.close();
+  }
+}
+
 export async function runParty(opts: RunPartyOptions): Promise<PartyResult> {
   // Weights are checked before any connection, so a wrong model fails locally, with a clear message.
-  const weights = CheckedWeights.check(opts.plan, opts.party, opts.weights);
+  const weights = isGenerationPlan(opts.plan)
+    ? new GenerationWeights(opts.plan, opts.party, opts.weights)
+    : CheckedWeights.check(opts.plan, opts.party, opts.weights);
   return opts.party === 'server' ? runServer(opts, weights) : runClient(opts, weights);
 }

@@ -165,7 +165,25 @@ export function runUsageProblem(flags: RunFlags): string | undefined {
     return `the ${flags.party} needs exactly one of --listen HOST:PORT or --connect HOST:PORT (where it meets the other party)`;
   if (flags.party === 'server' && flags.input !== undefined)
     return '--input is the client’s: the server has no inputs in a plan';
+  if (flags.party !== 'client' && (flags.promptIds !== undefined || flags.prompt !== undefined))
+    return 'the prompt (--prompt-ids, --prompt) is the client’s: the server learns its length only';
   return undefined;
+}
+
+/**
+ * The generation options (eval, and run/simulate of a generation plan): the
+ * prompt as ids or as text with a tokenizer, and the sampling.
+ */
+function addGenerateOptions(cmd: Command, what: string): Command {
+  return cmd
+    .option('--prompt-ids <ids>', `generate from these token ids, e.g. 1,2,3 (${what})`)
+    .option('--prompt <text>', 'generate from this text (needs --tokenizer)')
+    .option('--tokenizer <file>', 'a Hugging Face tokenizer.json: text in, generated text streamed to stdout')
+    .option('--max-new-tokens <n>', 'generation: stop after N new tokens')
+    .option('--temperature <t>', 'generation: sample from softmax(logits / T) (default: greedy)')
+    .option('--top-k <k>', 'generation: sample among the K highest logits')
+    .option('--seed <s>', 'generation: seed of the sampling stream (default 0)')
+    .option('--eos <id>', "generation: stop after this id (default: the tokenizer's end of sequence)");
 }
 
 /** The engine for a party's plaintext nodes (onnxruntime segments, or the reference interpreter). */
@@ -301,19 +319,14 @@ export function buildProgram(argv: readonly string[]): Command {
       return (await import('./commands/compile.ts')).compileCommand(model, flags, argv);
     });
 
-  program
-    .command('eval <model>')
-    .description('run MODEL in plaintext (the reference interpreter): one inference, or generation')
-    .option('--input <file>', 'input JSON: {"name": nested arrays} (one inference)')
-    .option('--out <file>', 'write outputs JSON here instead of stdout')
-    .option('--prompt-ids <ids>', 'generate from these token ids, e.g. 1,2,3 (a KV-cache model)')
-    .option('--prompt <text>', 'generate from this text (needs --tokenizer)')
-    .option('--tokenizer <file>', 'a Hugging Face tokenizer.json: text in, generated text streamed to stdout')
-    .option('--max-new-tokens <n>', 'generation: stop after N new tokens')
-    .option('--temperature <t>', 'generation: sample from softmax(logits / T) (default: greedy)')
-    .option('--top-k <k>', 'generation: sample among the K highest logits')
-    .option('--seed <s>', 'generation: seed of the sampling stream (default 0)')
-    .option('--eos <id>', "generation: stop after this id (default: the tokenizer's end of sequence)")
+  addGenerateOptions(
+    program
+      .command('eval <model>')
+      .description('run MODEL in plaintext (the reference interpreter): one inference, or generation')
+      .option('--input <file>', 'input JSON: {"name": nested arrays} (one inference)')
+      .option('--out <file>', 'write outputs JSON here instead of stdout'),
+    'a KV-cache model',
+  )
     .option(
       '--shape <name=DxD>',
       'fix a dynamic input shape or dimension (default: the shapes of the input JSON); repeatable',
@@ -395,6 +408,7 @@ export function buildProgram(argv: readonly string[]): Command {
       .addOption(plaintextEngineOption())
       .addOption(timeoutOption('give up on a silent peer after this long')),
   );
+  addGenerateOptions(run, 'the client of a generation plan');
   run.action(async (plan: string, flags: RunFlags) => {
     const problem = runUsageProblem(flags);
     if (problem !== undefined) run.error(`error: ${problem}`, { exitCode: 2, code: 'marillc.usage' });
@@ -476,23 +490,28 @@ Example:
     await (await import('./commands/serve.ts')).serveCommand(plan, flags);
   });
 
-  program
-    .command('simulate <plan>')
-    .description(
-      'run every party of a plan from one command (real sockets on loopback) and compare with plaintext',
-    )
-    .option('--server-model <file>', 'fine-tuned model or server bundle')
-    .option('--client-model <file>', 'base model or client bundle')
-    .option('--input <file>', 'client input JSON')
-    .option('--out <file>', 'write outputs JSON here (default: stdout; the statistics go to stderr)')
-    .option('--report <file>', 'write predicted and measured costs and the error as JSON')
-    .addOption(networkOption('network profile for the time estimate'))
-    .option('--weight-key <file>', 'the plan’s weight key (default: <plan>.server.key beside it)')
-    .addOption(plaintextEngineOption())
-    .addOption(timeoutOption('give up on a silent party after this long'))
-    .action(async (plan: string, flags: SimulateFlags) =>
-      (await import('./commands/run.ts')).simulateCommand(plan, flags),
-    );
+  addGenerateOptions(
+    program
+      .command('simulate <plan>')
+      .description(
+        'run every party of a plan from one command (real sockets on loopback) and compare with plaintext',
+      )
+      .option('--server-model <file>', 'fine-tuned model or server bundle')
+      .option('--client-model <file>', 'base model or client bundle')
+      .option('--input <file>', 'client input JSON')
+      .option(
+        '--out <file>',
+        'write outputs JSON here (a generation plan: {prompt, tokens}; default: stdout; the statistics go to stderr)',
+      )
+      .option('--report <file>', 'write predicted and measured costs and the error as JSON')
+      .addOption(networkOption('network profile for the time estimate'))
+      .option('--weight-key <file>', 'the plan’s weight key (default: <plan>.server.key beside it)')
+      .addOption(plaintextEngineOption())
+      .addOption(timeoutOption('give up on a silent party after this long')),
+    'a generation plan',
+  ).action(async (plan: string, flags: SimulateFlags) =>
+    (await import('./commands/run.ts')).simulateCommand(plan, flags),
+  );
 
   program
     .command('inspect <plan>')

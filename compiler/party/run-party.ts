@@ -19,6 +19,8 @@ import type { LinkOptions, TlsFiles } from '../../runtime/net/tcp.ts';
 import { parseEndpoint } from '../../runtime/net/tcp.ts';
 import type { PartyResult } from '../../runtime/party.ts';
 import { runParty } from '../../runtime/party.ts';
+import type { GenerationPlan } from '../../runtime/generate/plan.ts';
+import { isGenerationPlan } from '../../runtime/generate/plan.ts';
 import type { Plan } from '../../runtime/plan.ts';
 import type { PlaintextEngineName } from '../../runtime/plaintext/engine.ts';
 import type { Party } from '../../runtime/protocol.ts';
@@ -111,8 +113,16 @@ function progressOption(label: string): { onProgress?: (done: number, total: num
 }
 
 /** The dealer: live (`--listen`) or material generated ahead into a directory (`--dealer-dir`). */
-export async function runDealerCommand(plan: Plan, conn: Connection, inferences: number): Promise<string> {
+export async function runDealerCommand(
+  plan: Plan | GenerationPlan,
+  conn: Connection,
+  inferences: number,
+): Promise<string> {
   if (conn.dealerDir !== undefined) {
+    if (isGenerationPlan(plan))
+      throw new MarillError(
+        'material folders (--dealer-dir) hold one plan; a generation plan needs a live dealer (--listen HOST:PORT)',
+      );
     const manifests = writeDealerMaterial(plan, conn.dealerDir, inferences);
     const bytes = manifests.reduce((s, m) => s + m.bytesPerInference * inferences, 0);
     return `dealer: wrote ${inferences} inference(s) of material to ${conn.dealerDir} (${bytes} bytes)`;
@@ -128,11 +138,12 @@ export async function runDealerCommand(plan: Plan, conn: Connection, inferences:
     ...(conn.onListening ? { onListening: conn.onListening } : {}),
     onRefused: conn.onRefused,
   });
-  return `dealer: served ${summary.inferences} inference(s): ${summary.bytesSent[0]} bytes to the server, ${summary.bytesSent[1]} to the client`;
+  const what = isGenerationPlan(plan) ? 'step(s)' : 'inference(s)';
+  return `dealer: served ${summary.inferences} ${what}: ${summary.bytesSent[0]} bytes to the server, ${summary.bytesSent[1]} to the client`;
 }
 
 /** The plan's graph with every weight's tensor attached (for the plaintext reference). */
-function withWeightTensors(g: Graph, ...sources: ReadonlyMap<string, Tensor>[]): Graph {
+export function withWeightTensors(g: Graph, ...sources: ReadonlyMap<string, Tensor>[]): Graph {
   const nodes = g.nodes.map((n): Node => {
     if (n.op !== 'weight') return n;
     const name = String(n.attrs['name']);

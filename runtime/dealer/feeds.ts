@@ -39,25 +39,49 @@ export interface MaterialFeed {
   close(): void;
 }
 
-/** The dealer for a plan: deals whole inferences, holds frames until each party takes them. */
+/**
+ * The bound ops of inference `index` of a session: the same plan's for every
+ * inference, or, in a generation, the plan of step `index` (runtime/generate/).
+ */
+export type OpsAt = (index: number) => readonly BoundPlanOp[];
+
+/**
+ * The dealer for a plan: deals whole inferences, holds frames until each party
+ * takes them. One dealer (one pair of seeds, one set of session-fixed values)
+ * serves a whole session, so a generation's steps share the session-fixed
+ * values of the ops they share (runtime/bound-plan.ts `sessionKey`).
+ */
 export class PlanDealer {
   readonly seeds: readonly [PartySeeds, PartySeeds];
   /** A random id of this dealer session. */
   readonly id = Buffer.from(Prg.freshSeed()).toString('hex').slice(0, 16);
   private readonly dealer: Dealer;
-  private readonly ops: BoundPlanOp[];
+  private readonly opsAt: OpsAt;
   private readonly queues: [Uint8Array[][], Uint8Array[][]] = [[], []];
   /** Inferences dealt so far. */
   dealt = 0;
 
-  constructor(plan: Plan, seeds: readonly [PartySeeds, PartySeeds] = [freshSeeds(), freshSeeds()]) {
+  /**
+   * `limit`: the inferences of the session (a generation's steps, known once
+   * announced: a live dealer raises it then); unbounded by default.
+   */
+  constructor(
+    plan: Plan | OpsAt,
+    seeds: readonly [PartySeeds, PartySeeds] = [freshSeeds(), freshSeeds()],
+    public limit = Infinity,
+  ) {
     this.seeds = seeds;
     this.dealer = new Dealer(seeds);
-    this.ops = bindPlan(plan);
+    if (typeof plan === 'function') this.opsAt = plan;
+    else {
+      const ops = bindPlan(plan);
+      this.opsAt = () => ops;
+    }
   }
 
+  /** Bound ops of the first inference (every inference's, for one plan). */
   get opCount(): number {
-    return this.ops.length;
+    return this.opsAt(0).length;
   }
 
   /** Bytes dealt and not yet handed to their party (what run-ahead holds in memory). */
@@ -69,9 +93,11 @@ export class PlanDealer {
 
   /** Deals the next inference for both parties; returns [server frames, client frames]. */
   dealInference(): [Uint8Array[], Uint8Array[]] {
+    if (this.dealt >= this.limit)
+      throw new MarillError(`the session announced ${this.limit} step(s); no material is dealt past them`);
     const frames: [Uint8Array[], Uint8Array[]] = [[], []];
     this.dealer.startInference(this.dealt);
-    for (const op of this.ops) {
+    for (const op of this.opsAt(this.dealt)) {
       this.dealOp(op, frames);
     }
     this.dealt++;
@@ -103,6 +129,7 @@ export class PlanDealer {
    */
   dealAhead(allowed: () => boolean = () => true): void {
     if (this.stopped || this.ahead || this.queues[0].length > 0 || this.queues[1].length > 0) return;
+    if (this.dealt >= this.limit) return;
     if (!allowed()) return;
     const ahead = this.dealInferenceYielding().then((frames) => this.enqueue(frames));
     // A stopped run-ahead is nobody's error; a failing deal surfaces at the next request.
@@ -128,7 +155,7 @@ export class PlanDealer {
 
   /** Deals one op of an inference, appending its frames to [server frames, client frames]. */
   private dealOp(op: BoundPlanOp, frames: [Uint8Array[], Uint8Array[]]): void {
-    op.bound.deal(this.dealer.forOp(op.spec.id));
+    op.bound.deal(this.dealer.forOp(op.spec.id, op.sessionKey));
     const [f0, f1] = this.dealer.takeFrames();
     frames[0].push(f0);
     frames[1].push(f1);
@@ -137,7 +164,7 @@ export class PlanDealer {
   private async dealInferenceYielding(): Promise<[Uint8Array[], Uint8Array[]]> {
     const frames: [Uint8Array[], Uint8Array[]] = [[], []];
     this.dealer.startInference(this.dealt);
-    for (const op of this.ops) {
+    for (const op of this.opsAt(this.dealt)) {
       await new Promise<void>((resolve) => setImmediate(resolve));
       if (this.stopped) throw new MarillError('the dealer stopped');
       this.dealOp(op, frames);
@@ -160,7 +187,8 @@ export class QueuedFeed implements MaterialFeed {
   constructor(
     readonly seeds: PartySeeds,
     readonly tag: string,
-    private readonly fetch: () => Promise<Uint8Array[]>,
+    /** The frames of inference `index`. */
+    private readonly fetch: (index: number) => Promise<Uint8Array[]>,
     private readonly onClose: () => void = () => {},
   ) {}
 
@@ -178,7 +206,7 @@ export class QueuedFeed implements MaterialFeed {
     if (index !== this.begun || index >= this.reserved)
       throw new MarillError(`dealer inference ${index} was not reserved in order (next is ${this.begun})`);
     this.begun++;
-    this.frames = await this.fetch();
+    this.frames = await this.fetch(index);
   }
 
   async next(): Promise<Uint8Array> {
@@ -192,9 +220,9 @@ export class QueuedFeed implements MaterialFeed {
   }
 }
 
-/** Both parties' feeds from one dealer in this process. */
-export function inProcessFeeds(plan: Plan): [MaterialFeed, MaterialFeed] {
-  const dealer = new PlanDealer(plan);
+/** Both parties' feeds from one dealer in this process (of one plan, or of a generation's steps). */
+export function inProcessFeeds(plan: Plan | OpsAt, limit?: number): [MaterialFeed, MaterialFeed] {
+  const dealer = new PlanDealer(plan, undefined, limit);
   return [
     new QueuedFeed(dealer.seeds[0], dealer.id, async () => dealer.framesFor('server')),
     new QueuedFeed(dealer.seeds[1], dealer.id, async () => dealer.framesFor('client')),

@@ -15,6 +15,10 @@
  *   dealer -> party   1, then 16-byte stream seed, 16-byte session seed, the dealer session id
  *                     (or 0 and a one-line reason: the dealer refuses the connection)
  *   party  -> dealer  1 byte: 1 = "material for my next inference", 0 = "done"
+ *   (a generation plan: party -> dealer, once, the schedule it was announced,
+ *    {"schedule":{"prompt":P,"steps":N}}; dealer -> party 1 (accepted) or 0 and a
+ *    one-line reason (the two parties' schedules differ, or do not fit the plan);
+ *    the dealer deals step k with step k's plan)
  *   dealer -> party   one frame per bound op of the plan (runtime/bound-plan.ts order)
  * The dealer deals each inference once for both parties and keeps a party's
  * frames until it asks, so the parties may run at different speeds. It deals
@@ -24,6 +28,12 @@
  */
 import { MarillError } from '../../ir/errors.ts';
 import { bindPlan, planMessageBound } from '../bound-plan.ts';
+import type { Announced } from '../generate/announce.ts';
+import { decodeAnnounced, encodeAnnounced, formatAnnounced, sameAnnounced } from '../generate/announce.ts';
+import type { GenerationPlan } from '../generate/plan.ts';
+import { isGenerationPlan } from '../generate/plan.ts';
+import { scheduleMessageBound, scheduleOf, scheduleOps } from '../generate/session.ts';
+import { HELLO_MAX_BYTES } from '../net/handshake.ts';
 import { SEED_BYTES } from '../crypto/prg.ts';
 import type { Channel } from '../net/channel.ts';
 import { handshake, makeHello } from '../net/handshake.ts';
@@ -32,19 +42,21 @@ import { Listener, connect } from '../net/tcp.ts';
 import type { Plan } from '../plan.ts';
 import type { Party } from '../protocol.ts';
 import { otherParty, partyIndex } from '../protocol.ts';
-import type { MaterialFeed } from './feeds.ts';
+import type { MaterialFeed, OpsAt } from './feeds.ts';
 import { PlanDealer, QueuedFeed } from './feeds.ts';
 
 const NEXT = 1;
 const DONE = 0;
 const SEEDS = 1;
 const REFUSED = 0;
+const ACCEPTED = 1;
 
 /** Hellos and one-byte requests: all a party ever sends the dealer. */
 const DEALER_MAX_FRAME_BYTES = 64 * 1024;
 
 export interface DealerOptions extends LinkOptions {
-  readonly plan: Plan;
+  /** A plan, or a generation plan (each session deals the steps its parties announce). */
+  readonly plan: Plan | GenerationPlan;
   readonly listen: Endpoint;
   /** How long to wait for a party's hello, for the second party of a session, and between requests. */
   readonly timeoutMs?: number;
@@ -87,6 +99,9 @@ interface DealerSession {
   readonly sent: [number, number];
   readonly served: [number, number];
   readonly t0: number;
+  /** A generation session's schedule, once the first party announced it, and its steps' ops. */
+  announced?: Announced;
+  opsAt?: OpsAt;
   /** Parties whose connection has ended. */
   readonly gone: Set<Party>;
   ended?: string;
@@ -222,7 +237,8 @@ export class DealerService {
     if (session.channels.size === 2) clearTimeout(session.pairing);
     channel.send(encodeSeeds(session.dealer, party));
     const s = session;
-    await this.serveParty(s, party, channel)
+    await this.announced(s, party, channel)
+      .then(() => this.serveParty(s, party, channel))
       .catch((e: unknown) => {
         s.ended ??= e instanceof Error ? e.message : String(e);
         // A party that misbehaves ends its session: the other party's material would not match anyway.
@@ -235,10 +251,46 @@ export class DealerService {
       });
   }
 
+  /**
+   * A generation session: reads the party's schedule; the first fixes the
+   * session's (and what the dealer deals), the second must announce the same.
+   */
+  private async announced(s: DealerSession, party: Party, channel: Channel): Promise<void> {
+    const { plan } = this.opts;
+    if (!isGenerationPlan(plan)) return;
+    const a = decodeAnnounced(await channel.recv(), party);
+    if (s.announced === undefined) {
+      let ops: OpsAt;
+      try {
+        ops = scheduleOps(scheduleOf(plan, a.prompt, a.steps));
+      } catch (e) {
+        refuse(channel, (e as Error).message);
+        throw e;
+      }
+      s.announced = a;
+      s.opsAt = ops;
+      s.dealer.limit = a.steps;
+      channel.send(Uint8Array.of(ACCEPTED));
+      s.dealer.dealAhead(() => this.aheadAllowed());
+      return;
+    }
+    if (!sameAnnounced(s.announced, a)) {
+      const why = `the ${party} announced ${formatAnnounced(a)}, the ${otherParty(party)} ${formatAnnounced(s.announced)}`;
+      refuse(channel, `the parties announced different schedules: ${why}`);
+      throw new MarillError(`the parties announced different schedules: ${why}`);
+    }
+    channel.send(Uint8Array.of(ACCEPTED));
+  }
+
   private open(id: string): DealerSession {
+    const { plan } = this.opts;
+    // A generation session deals nothing before its schedule is announced (limit 0).
+    const dealer = isGenerationPlan(plan)
+      ? new PlanDealer((k) => session.opsAt!(k), undefined, 0)
+      : new PlanDealer(plan);
     const session: DealerSession = {
       id,
-      dealer: new PlanDealer(this.opts.plan),
+      dealer,
       channels: new Map(),
       sent: [0, 0],
       served: [0, 0],
@@ -323,7 +375,7 @@ export async function runDealer(opts: DealerOptions): Promise<DealerSummary> {
  * fails before any client comes.
  */
 export async function probeDealer(
-  plan: Plan,
+  plan: Plan | GenerationPlan,
   party: Party,
   at: Endpoint,
   opts: ConnectOptions,
@@ -331,24 +383,42 @@ export async function probeDealer(
   const channel = await connect(at, 'dealer', opts);
   try {
     const mine = makeHello(party, plan.hash, plan.weightsDigest);
-    await handshake(channel, mine, 'dealer', planMessageBound(plan));
+    // A probe reads nothing after the handshake.
+    await handshake(channel, mine, 'dealer', HELLO_MAX_BYTES);
   } finally {
     channel.close();
   }
 }
 
-/** A party's feed from a live dealer for session `session`: connects, handshakes, receives its seeds. */
+/**
+ * A party's feed from a live dealer for session `session`: connects, handshakes, receives its
+ * seeds; of a generation plan, tells the dealer the `announced` schedule.
+ */
 export async function liveDealerFeed(
-  plan: Plan,
+  plan: Plan | GenerationPlan,
   party: Party,
   at: Endpoint,
   session: string,
   opts: ConnectOptions,
+  announced?: Announced,
 ): Promise<MaterialFeed> {
+  let opsAt: OpsAt;
+  let bound: number;
+  if (isGenerationPlan(plan)) {
+    if (!announced)
+      throw new MarillError('a generation session needs its schedule before its dealer material');
+    const schedule = scheduleOf(plan, announced.prompt, announced.steps);
+    opsAt = scheduleOps(schedule);
+    bound = scheduleMessageBound(schedule);
+  } else {
+    const ops = bindPlan(plan);
+    opsAt = () => ops;
+    bound = planMessageBound(plan);
+  }
   const channel = await connect(at, 'dealer', opts);
   try {
     const mine = makeHello(party, plan.hash, plan.weightsDigest, undefined, session);
-    await handshake(channel, mine, 'dealer', planMessageBound(plan));
+    await handshake(channel, mine, 'dealer', bound);
     const hello = await channel.recv();
     if (hello[0] === REFUSED)
       throw new MarillError(`the dealer refused the session: ${new TextDecoder().decode(hello.subarray(1))}`);
@@ -359,11 +429,17 @@ export async function liveDealerFeed(
       session: Uint8Array.from(hello.subarray(1 + SEED_BYTES, 1 + 2 * SEED_BYTES)),
     };
     const id = new TextDecoder().decode(hello.subarray(1 + 2 * SEED_BYTES));
-    const opCount = bindPlan(plan).length;
+    if (announced && isGenerationPlan(plan)) {
+      channel.send(encodeAnnounced(announced));
+      const ack = await channel.recv();
+      if (ack[0] !== ACCEPTED)
+        throw new MarillError(`the dealer refused the session: ${new TextDecoder().decode(ack.subarray(1))}`);
+    }
     return new QueuedFeed(
       seeds,
       `live:${id}`,
-      async () => {
+      async (index) => {
+        const opCount = opsAt(index).length;
         channel.send(Uint8Array.of(NEXT));
         const frames: Uint8Array[] = [];
         for (let i = 0; i < opCount; i++) frames.push(await channel.recv());

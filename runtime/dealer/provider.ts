@@ -7,6 +7,9 @@
 import { MarillError } from '../../ir/errors.ts';
 import type { ConnectOptions } from '../net/tcp.ts';
 import { parseEndpoint } from '../net/tcp.ts';
+import type { Announced } from '../generate/announce.ts';
+import type { GenerationPlan } from '../generate/plan.ts';
+import { isGenerationPlan } from '../generate/plan.ts';
 import type { Plan } from '../plan.ts';
 import type { Party } from '../protocol.ts';
 import type { MaterialFeed } from './feeds.ts';
@@ -16,8 +19,11 @@ import { liveDealerFeed, probeDealer } from './live.ts';
 export interface MaterialProvider {
   /** Announced in the hello (both parties must use the same kind and the same folder). */
   readonly tag: string;
-  /** The feed of one session (`session`: the id from runtime/net/handshake.ts dealerSessionId). */
-  open(session: string): Promise<MaterialFeed>;
+  /**
+   * The feed of one session (`session`: the id from runtime/net/handshake.ts
+   * dealerSessionId; `announced`: a generation session's schedule).
+   */
+  open(session: string, announced?: Announced): Promise<MaterialFeed>;
 }
 
 export interface MaterialFlags {
@@ -29,7 +35,7 @@ export interface MaterialFlags {
 
 /** The provider the flags name (exactly one of --dealer / --dealer-dir). */
 export function materialProvider(
-  plan: Plan,
+  plan: Plan | GenerationPlan,
   party: Party,
   flags: MaterialFlags,
   connectOpts: ConnectOptions,
@@ -37,16 +43,24 @@ export function materialProvider(
   if ((flags.dealer === undefined) === (flags.dealerDir === undefined))
     throw new MarillError('give exactly one of --dealer or --dealer-dir for the dealer material');
   if (flags.dealerDir !== undefined) {
+    // Each step of a generation has its own plan and material; folders hold one plan's inferences.
+    if (isGenerationPlan(plan))
+      throw new MarillError(
+        'material folders (--dealer-dir) hold one plan; a generation plan needs a live dealer (--dealer HOST:PORT)',
+      );
     const folder = MaterialFolder.open(plan, party, flags.dealerDir);
     return { tag: folder.tag, open: async () => folder.feed() };
   }
   const at = parseEndpoint(flags.dealer!, '--dealer');
-  return { tag: 'live', open: (session) => liveDealerFeed(plan, party, at, session, connectOpts) };
+  return {
+    tag: 'live',
+    open: (session, announced) => liveDealerFeed(plan, party, at, session, connectOpts, announced),
+  };
 }
 
 /** Checks a live dealer at start (reachable, same plan); nothing to check for a folder. */
 export async function checkMaterial(
-  plan: Plan,
+  plan: Plan | GenerationPlan,
   party: Party,
   flags: MaterialFlags,
   connectOpts: ConnectOptions,

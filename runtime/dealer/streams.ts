@@ -37,9 +37,9 @@ function inferencePrg(seed: Uint8Array, index: number): Prg {
   return new Prg(seed).derive(`inference/${index}`);
 }
 
-/** Derived stream for session-fixed values of one op and key. */
-function sessionPrg(seed: Uint8Array, opId: string, key: string): Prg {
-  return new Prg(seed).derive(`session/${opId}/${key}`);
+/** Derived stream for session-fixed values of one op (by its session key) and key. */
+function sessionPrg(seed: Uint8Array, sessionKey: string, key: string): Prg {
+  return new Prg(seed).derive(`session/${sessionKey}/${key}`);
 }
 
 function xorBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
@@ -79,7 +79,8 @@ export class Dealer {
     this.prgs = [inferencePrg(this.seeds[0].stream, index), inferencePrg(this.seeds[1].stream, index)];
   }
 
-  forOp(opId: string): DealerStream {
+  /** `sessionKey` keys the op's session-fixed values (runtime/bound-plan.ts; default: the op id). */
+  forOp(opId: string, sessionKey: string = opId): DealerStream {
     const prgs = this.prgs;
     const chunks = this.chunks;
     const seeds = this.seeds;
@@ -96,10 +97,10 @@ export class Dealer {
         return prgs[partyIndex(owner)].ring(n);
       },
       sessionOwnedRandom(owner: Party, key: string, n: number): Ring {
-        const id = `${owner}/${opId}/${key}/${n}`;
+        const id = `${owner}/${sessionKey}/${key}/${n}`;
         let v = sessionValues.get(id);
         if (!v) {
-          v = sessionPrg(seeds[partyIndex(owner)].session, opId, key).ring(n);
+          v = sessionPrg(seeds[partyIndex(owner)].session, sessionKey, key).ring(n);
           sessionValues.set(id, v);
         }
         return v;
@@ -145,7 +146,7 @@ export class MaterialSource {
     this.prg = inferencePrg(this.seeds.stream, index);
   }
 
-  forOp(opId: string, frame: Uint8Array): MaterialStream & { finish(): void } {
+  forOp(opId: string, frame: Uint8Array, sessionKey: string = opId): MaterialStream & { finish(): void } {
     const party = this.party;
     const prg = this.prg;
     const seeds = this.seeds;
@@ -168,7 +169,7 @@ export class MaterialSource {
       share: (n) => (party === 'server' ? prg.ring(n) : bytesToRing(read(n * 8), 'dealer material')),
       ownedRandom: (owner, n) => (owner === party ? prg.ring(n) : undefined),
       sessionOwnedRandom: (owner, key, n) =>
-        owner === party ? sessionPrg(seeds.session, opId, key).ring(n) : undefined,
+        owner === party ? sessionPrg(seeds.session, sessionKey, key).ring(n) : undefined,
       sharedRandomBytes: (n) => prg.bytes(n),
       shareBytes: (n) => (party === 'server' ? prg.bytes(n) : Uint8Array.from(read(n))),
       // A view: the frame is this op's own memory, and received material is only read.

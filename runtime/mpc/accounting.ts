@@ -147,3 +147,28 @@ export function roundMismatches(server: readonly OpStats[], client: readonly OpS
     })
     .map((s) => s.id);
 }
+
+/** A party's totals over its ops: online and offline bytes (both directions), rounds, setup. */
+export interface StatsTotals {
+  /** Online bytes this party sent and received. */
+  online: number;
+  /** Dealer bytes this party received. */
+  offline: number;
+  rounds: number;
+  setupBytes: number;
+  setupRounds: number;
+  setupSeconds: number;
+}
+
+export function statsTotals(stats: readonly OpStats[]): StatsTotals {
+  const t = { online: 0, offline: 0, rounds: 0, setupBytes: 0, setupRounds: 0, setupSeconds: 0 };
+  for (const s of stats) {
+    t.online += s.bytesSent + s.bytesReceived;
+    t.offline += s.offlineBytes;
+    t.rounds += s.rounds;
+    t.setupBytes += s.setupBytesSent + s.setupBytesReceived;
+    t.setupRounds += s.setupRounds;
+    t.setupSeconds += s.setupSeconds;
+  }
+  return t;
+}

@@ -18,7 +18,7 @@ export interface SessionState {
   readonly channel: Channel;
   /** Randomness common to the two parties (seeded at the handshake). */
   readonly common: Prg;
-  /** Results of `ctx.once`, by op id and key. */
+  /** Results of `ctx.once`, by the op's session key and the key (shared by a generation's step plans). */
   readonly onceCache: Map<string, unknown>;
 }
 
@@ -51,6 +51,7 @@ class OpContext implements PartyContext {
   constructor(
     private readonly session: SessionState,
     private readonly stats: OpStats,
+    private readonly sessionKey: string,
   ) {
     this.party = session.party;
     this.index = partyIndex(session.party);
@@ -108,7 +109,7 @@ class OpContext implements PartyContext {
   }
 
   async once<T>(key: string, compute: () => Promise<T>): Promise<T> {
-    const fullKey = `${this.stats.id}/${key}`;
+    const fullKey = `${this.sessionKey}/${key}`;
     if (this.session.onceCache.has(fullKey)) return this.session.onceCache.get(fullKey) as T;
     const wasSetup = this.inSetup;
     this.inSetup = true;
@@ -124,7 +125,14 @@ class OpContext implements PartyContext {
   }
 }
 
-/** The context for one run of one op. */
-export function opContext(session: SessionState, stats: OpStats): PartyContext {
-  return new OpContext(session, stats);
+/**
+ * The context for one run of one op. `sessionKey` keys its `once` results
+ * (runtime/bound-plan.ts `sessionKey`; default: the op id).
+ */
+export function opContext(
+  session: SessionState,
+  stats: OpStats,
+  sessionKey: string = stats.id,
+): PartyContext {
+  return new OpContext(session, stats, sessionKey);
 }

@@ -5,6 +5,9 @@
  * session runs and the server learns it one at a time.
  *
  *   server -> client  {"control":"welcome","session":7}      after the handshake
+ *   client -> server  {"control":"generate","prompt":5,"steps":16}
+ *                                                            a generation session's schedule, after
+ *                                                            the welcome (answered by go or refused)
  *   client -> server  {"control":"infer"}                    before each inference
  *   server -> client  {"control":"go","material":12}         the dealer material index to use
  *   client -> server  {"control":"end"}                      the session is over
@@ -18,6 +21,7 @@ import type { Channel } from '../net/channel.ts';
 
 export type Control =
   | { readonly control: 'welcome'; readonly session: number }
+  | { readonly control: 'generate'; readonly prompt: number; readonly steps: number }
   | { readonly control: 'infer' }
   | { readonly control: 'go'; readonly material: number }
   | { readonly control: 'end' }
@@ -48,6 +52,10 @@ export function decodeControl(bytes: Uint8Array): Control | undefined {
   switch (o['control']) {
     case 'welcome':
       return isCount(o['session']) ? { control: 'welcome', session: o['session'] } : undefined;
+    case 'generate':
+      return isCount(o['prompt']) && isCount(o['steps']) && o['prompt'] > 0 && o['steps'] > 0
+        ? { control: 'generate', prompt: o['prompt'], steps: o['steps'] }
+        : undefined;
     case 'infer':
       return { control: 'infer' };
     case 'go':

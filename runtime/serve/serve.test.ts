@@ -47,7 +47,6 @@ const PLAIN: LinkOptions = { insecurePlaintext: true };
 async function startServer(material: MaterialFlags, opts: { maxSessions?: number } = {}) {
   const log: SessionLogEntry[] = [];
   const server = await PartyServer.start({
-    plan,
     weights: CheckedWeights.check(plan, 'server', layerWeights(graph, 'server')),
     listen: parseEndpoint('127.0.0.1:0'),
     ...tlsFor('server'),

@@ -21,14 +21,15 @@ import { refusalMessage } from '../net/handshake.ts';
 import type { Role } from '../net/identity.ts';
 import type { Endpoint, LinkOptions } from '../net/tcp.ts';
 import { Listener } from '../net/tcp.ts';
-import type { Plan } from '../plan.ts';
+import { serveGeneration } from '../generate/served.ts';
+import { GenerationWeights } from '../generate/session.ts';
 import type { SessionLogEntry } from './log.ts';
 import { sendControl } from './control.ts';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, serveSession } from './sessions.ts';
 
 export interface ServerOptions extends LinkOptions {
-  readonly plan: Plan;
-  readonly weights: CheckedWeights;
+  /** The weights checked against the plan (CheckedWeights), or a generation plan's (GenerationWeights). */
+  readonly weights: CheckedWeights | GenerationWeights;
   readonly listen: Endpoint;
   readonly material: MaterialProvider;
   /** Sessions at once (default 16). */
@@ -232,17 +233,19 @@ export class PartyServer {
     let inferences = 0;
     let ended: string | undefined;
     try {
-      await serveSession({
-        plan: this.opts.plan,
-        weights: this.opts.weights,
+      const o = {
         channel,
         material: this.opts.material,
         number,
         handshakeTimeoutMs: this.opts.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
         stopping: () => this.stopping,
-        onState: (s) => (entry.state = s),
+        onState: (s: 'idle' | 'inference') => (entry.state = s),
         onInference: () => inferences++,
-      });
+      };
+      const { weights } = this.opts;
+      // A generation plan's sessions are generation sessions (their steps count as inferences).
+      if (weights instanceof GenerationWeights) await serveGeneration({ ...o, plan: weights.plan, weights });
+      else await serveSession({ ...o, plan: weights.plan, weights });
     } catch (e) {
       ended = e instanceof MarillError ? e.format() : e instanceof Error ? e.message : String(e);
       if (this.stopping) ended = `the server shut down (${ended})`;

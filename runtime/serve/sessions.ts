@@ -15,6 +15,7 @@ import type { MaterialProvider } from '../dealer/provider.ts';
 import type { CheckedWeights, ExecutorOptions } from '../executor.ts';
 import { PartyExecutor } from '../executor.ts';
 import type { OpStats } from '../mpc/accounting.ts';
+import { statsTotals } from '../mpc/accounting.ts';
 import type { Channel } from '../net/channel.ts';
 import type { Hello } from '../net/handshake.ts';
 import { commonSeed, dealerSessionId, handshake, makeHello } from '../net/handshake.ts';
@@ -35,7 +36,7 @@ export interface InferenceHooks {
 }
 
 /** Fails with `error()` (after `onTimeout`) if `p` has not settled within `ms`. */
-async function withDeadline<T>(p: Promise<T>, ms: number, onTimeout: () => MarillError): Promise<T> {
+export async function withDeadline<T>(p: Promise<T>, ms: number, onTimeout: () => MarillError): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(onTimeout()), ms);
@@ -47,16 +48,20 @@ async function withDeadline<T>(p: Promise<T>, ms: number, onTimeout: () => Maril
   }
 }
 
-/** The handshake of a served session, bounded in time (a silent peer must not hold a session open). */
-async function sessionHandshake(
-  plan: Plan,
+/**
+ * The handshake of a served session, bounded in time (a silent peer must not
+ * hold a session open); then messages up to `maxMessageBytes` are admitted.
+ */
+export async function sessionHandshake(
+  plan: Pick<Plan, 'hash' | 'weightsDigest'>,
   party: Party,
   channel: Channel,
   material: MaterialProvider,
   timeoutMs: number,
+  maxMessageBytes: number,
 ): Promise<{ mine: Hello; peer: Hello }> {
   const mine = makeHello(party, plan.hash, plan.weightsDigest, material.tag);
-  const shaking = handshake(channel, mine, otherParty(party), planMessageBound(plan));
+  const shaking = handshake(channel, mine, otherParty(party), maxMessageBytes);
   shaking.catch(() => {});
   const peer = await withDeadline(shaking, timeoutMs, () => {
     channel.close();
@@ -129,6 +134,7 @@ export async function serveSession(o: ServeSessionOptions): Promise<ServedSessio
     channel,
     o.material,
     o.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+    planMessageBound(plan),
   );
   const t0 = performance.now();
   sendControl(channel, { control: 'welcome', session: o.number });
@@ -187,28 +193,6 @@ export interface SetupMeasure {
   readonly rounds: number;
 }
 
-interface Totals {
-  online: number;
-  offline: number;
-  rounds: number;
-  setupBytes: number;
-  setupRounds: number;
-  setupSeconds: number;
-}
-
-function totals(stats: readonly OpStats[]): Totals {
-  const t = { online: 0, offline: 0, rounds: 0, setupBytes: 0, setupRounds: 0, setupSeconds: 0 };
-  for (const s of stats) {
-    t.online += s.bytesSent + s.bytesReceived;
-    t.offline += s.offlineBytes;
-    t.rounds += s.rounds;
-    t.setupBytes += s.setupBytesSent + s.setupBytesReceived;
-    t.setupRounds += s.setupRounds;
-    t.setupSeconds += s.setupSeconds;
-  }
-  return t;
-}
-
 export interface ClientSessionOptions {
   readonly plan: Plan;
   readonly weights: CheckedWeights;
@@ -242,6 +226,7 @@ export class ClientSession {
       channel,
       o.material,
       o.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+      planMessageBound(plan),
     );
     const welcome = await recvControl(channel, ['welcome', 'refused']);
     if (welcome.control === 'refused')
@@ -276,10 +261,10 @@ export class ClientSession {
     if (answer.control === 'refused')
       throw new MarillError(`the ${this.channel.peer} refused the inference: ${answer.reason}`);
     const index = this.feed.reserve(answer.material);
-    const before = totals(this.executor.accounting.list());
+    const before = statsTotals(this.executor.accounting.list());
     const t0 = performance.now();
     const outputs = await this.executor.infer(inputs, index);
-    const after = totals(this.executor.accounting.list());
+    const after = statsTotals(this.executor.accounting.list());
     const setupSeconds = after.setupSeconds - before.setupSeconds;
     this.measures.push({
       seconds: (performance.now() - t0) / 1000 - setupSeconds,
@@ -301,7 +286,7 @@ export class ClientSession {
 
   /** The once-per-session work (done during the first inference). */
   setup(): SetupMeasure {
-    const t = totals(this.stats());
+    const t = statsTotals(this.stats());
     return { seconds: t.setupSeconds, bytes: t.setupBytes, rounds: t.setupRounds };
   }
 

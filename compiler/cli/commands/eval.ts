@@ -38,7 +38,7 @@ function dataShapes(json: unknown): Record<string, number[]> {
   return Object.fromEntries(Object.entries(json).map(([name, v]) => [name, claimedShape(v)]));
 }
 
-const GENERATION_FLAGS: readonly (keyof GenerateFlags)[] = [
+export const GENERATION_FLAGS: readonly (keyof GenerateFlags)[] = [
   'promptIds',
   'prompt',
   'tokenizer',
@@ -48,7 +48,7 @@ const GENERATION_FLAGS: readonly (keyof GenerateFlags)[] = [
   'seed',
   'eos',
 ];
-const flagName = (k: string) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+export const flagName = (k: string) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
 export async function evalCommand(model: string, flags: EvalFlags): Promise<void> {
   const generating = flags.promptIds !== undefined || flags.prompt !== undefined;

@@ -11,9 +11,12 @@ import { parseEndpoint } from '../../../runtime/net/tcp.ts';
 import type { SessionLogEntry } from '../../../runtime/serve/log.ts';
 import { formatLogLine } from '../../../runtime/serve/log.ts';
 import { PartyServer } from '../../../runtime/serve/server.ts';
-import { loadPlanModule } from '../../party/plan-module.ts';
+import { isGenerationPlan } from '../../../runtime/generate/plan.ts';
+import { GenerationWeights } from '../../../runtime/generate/session.ts';
+import { loadAnyPlanModule } from '../../party/plan-module.ts';
+import { loadGenerationWeights } from '../../party/run-generation.ts';
 import { loadPartyWeights } from '../../party/party-weights.ts';
-import { serverPlan } from '../../party/weight-key.ts';
+import { serverGenerationPlan, serverPlan } from '../../party/weight-key.ts';
 import type { TlsFlags } from './common.ts';
 import { linkFrom } from './common.ts';
 
@@ -55,7 +58,8 @@ export async function serveCommand(planFile: string, flags: ServeFlags): Promise
   const listen = parseEndpoint(flags.listen, '--listen');
   // TLS by default, as for `run`: --certs DIR (or --tls-*), or --insecure-plaintext with a warning.
   const link = linkFrom(flags, flags.party);
-  const plan = await loadPlanModule(planFile);
+  const loaded = loadAnyPlanModule(planFile);
+  const plan = loaded.plan;
   // The dealer's connections refused before their hello (wrong certificate, not TLS, silent) get
   // a log line; the server logs its own as sessions that ended before they began.
   const onRefused = (peer: string, why: string): void =>
@@ -97,17 +101,26 @@ export async function serveCommand(planFile: string, flags: ServeFlags): Promise
   }
 
   // The server's copy of the plan carries its weight key: private weights are checked by keyed hash.
-  const serverCopy = serverPlan(plan, planFile, flags.weightKey);
-  const weights = CheckedWeights.check(
-    serverCopy,
-    'server',
-    loadPartyWeights(serverCopy, 'server', flags.model, planFile),
-  );
+  // A generation plan's sessions are generation sessions (runtime/generate/served.ts).
+  const serverCopy =
+    loaded.kind === 'generation'
+      ? serverGenerationPlan(loaded.plan, planFile, flags.weightKey)
+      : serverPlan(loaded.plan, planFile, flags.weightKey);
+  const weights = isGenerationPlan(serverCopy)
+    ? new GenerationWeights(
+        serverCopy,
+        'server',
+        loadGenerationWeights(serverCopy, 'server', flags.model, planFile),
+      )
+    : CheckedWeights.check(
+        serverCopy,
+        'server',
+        loadPartyWeights(serverCopy, 'server', flags.model, planFile),
+      );
   const connectOpts = { ...link, recvTimeoutMs: timeoutMs, connectTimeoutMs: timeoutMs };
   const material = materialProvider(serverCopy, 'server', flags, connectOpts);
   await checkMaterial(serverCopy, 'server', flags, connectOpts);
   const server = await PartyServer.start({
-    plan: serverCopy,
     weights,
     listen,
     material,
