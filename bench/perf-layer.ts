@@ -10,14 +10,19 @@
  * material is generated BEFORE the parties start (`writeDealerMaterial`, timed
  * as "dealing"), so the online time excludes dealing. Server and client run as
  * two OS processes (test/runtime/processes.ts) over loopback TCP. Each runs
- * three inferences: the first also opens the masked weights (session setup);
- * "online" is the best wall time of the others (the steady-state online
+ * six inferences: the first also opens the masked weights (session setup);
+ * "online" is the median wall time of the other five (the steady-state online
  * phase), per-op figures and CPU seconds are the last one's. CPU seconds are
  * reported because wall time on a shared machine depends on its load.
  *
+ * CrypTen beside it: with MARILL_CRYPTEN_RESULTS=DIR holding the A.json and B.json that
+ * `../shared/anchors/crypten/bench.py --config A|B --json` wrote in the same session (config A is
+ * bert-tiny2's model, B one bert-base layer), the result holds CrypTen's measured figures and the
+ * ratios from this one run (`cryptenMeasured`); without it, the figures quoted by the brief.
+ *
  *   npx tsx bench/perf-layer.ts [bert-base|bert-tiny2 ...] [--compare selected|dcf|both]
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -49,7 +54,7 @@ const CRYPTEN = {
 } as const;
 
 /** Inferences per run: the first opens the masked weights (setup); the rest are steady state. */
-const INFERENCES = 3;
+const INFERENCES = 6;
 
 /**
  * `--compare dcf`: after selection, every comparison-based op runs its DCF
@@ -181,9 +186,10 @@ async function measure(model: ModelName, compare: CompareChoice): Promise<Record
       byProtocol.set(key, p);
     }
     const profile = [...byProtocol.values()].sort((a, b) => b.seconds - a.seconds);
-    // Steady state: the best of the inferences after the first (the machine may be shared).
+    // Steady state: the median of the inferences after the first.
     const steadyWall = (k: number) => Math.max(s[k]!.seconds, c[k]!.seconds);
-    const online = Math.min(...Array.from({ length: INFERENCES - 1 }, (_, k) => steadyWall(k + 1)));
+    const onlineRuns = Array.from({ length: INFERENCES - 1 }, (_, k) => steadyWall(k + 1));
+    const online = median(onlineRuns);
     return {
       model,
       options: MODELS[model],
@@ -192,6 +198,7 @@ async function measure(model: ModelName, compare: CompareChoice): Promise<Record
       dealingSeconds,
       firstInferenceSeconds: Math.max(s[0]!.seconds, c[0]!.seconds),
       onlineSeconds: online,
+      onlineSecondsRuns: onlineRuns,
       cpuSeconds: { server: s[INFERENCES - 1]!.cpuSeconds, client: c[INFERENCES - 1]!.cpuSeconds },
       loadAverage: loadavg()[0],
       accountedSeconds: profile.reduce((a, p) => a + p.seconds, 0),
@@ -228,6 +235,56 @@ function printResult(r: Record<string, unknown>): void {
     );
 }
 
+function median(xs: readonly number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+interface CryptenRun {
+  readonly mpc_forward_median_s: number;
+  readonly mpc_forward_runs_s: readonly number[];
+  readonly comm_party0: { rounds: number; bytes: number };
+  readonly max_abs_err: number;
+}
+
+/**
+ * CrypTen measured in this session (MARILL_CRYPTEN_RESULTS), side by side with the matching
+ * result: config A = bert-tiny2, config B = bert-base (one layer); ratios are marillc / CrypTen.
+ * CrypTen's bytes are its own counter's per party (on loopback the wire total per forward).
+ */
+function cryptenSideBySide(results: readonly Record<string, unknown>[]): Record<string, unknown> | undefined {
+  const dir = process.env['MARILL_CRYPTEN_RESULTS'];
+  if (dir === undefined) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const [config, model] of [
+    ['A', 'bert-tiny2'],
+    ['B', 'bert-base'],
+  ] as const) {
+    const file = join(dir, `${config}.json`);
+    const ours = results.find((r) => r['model'] === model && r['comparisons'] === 'as selected for lan');
+    if (!existsSync(file) || ours === undefined) continue;
+    const c = JSON.parse(readFileSync(file, 'utf8')) as CryptenRun;
+    out[config] = {
+      model,
+      crypten: {
+        seconds: c.mpc_forward_median_s,
+        runs: c.mpc_forward_runs_s,
+        rounds: c.comm_party0.rounds,
+        bytes: c.comm_party0.bytes,
+        maxAbsError: c.max_abs_err,
+      },
+      marillc: { seconds: ours['onlineSeconds'], rounds: ours['rounds'], bytes: ours['onlineBytes'] },
+      ratio: {
+        time: (ours['onlineSeconds'] as number) / c.mpc_forward_median_s,
+        rounds: (ours['rounds'] as number) / c.comm_party0.rounds,
+        bytes: (ours['onlineBytes'] as number) / c.comm_party0.bytes,
+      },
+    };
+  }
+  return out;
+}
+
 /** The 12-layer BERT-base figures, estimated as 12 times one measured layer. */
 function bertBase12(r: Record<string, unknown>): Record<string, unknown> {
   return {
@@ -259,7 +316,14 @@ export async function runPerfLayer(
     );
   const out = join(fileURLToPath(new URL('.', import.meta.url)), 'results');
   mkdirSync(out, { recursive: true });
-  const json = { date: new Date().toISOString(), results, bertBase12: estimates, crypten: CRYPTEN };
+  const measured = cryptenSideBySide(results);
+  const json = {
+    date: new Date().toISOString(),
+    results,
+    bertBase12: estimates,
+    crypten: CRYPTEN,
+    ...(measured ? { cryptenMeasured: measured } : {}),
+  };
   writeFileSync(join(out, 'perf-layer.json'), `${JSON.stringify(json, null, 2)}\n`);
   return json;
 }

@@ -8,6 +8,7 @@
  *   npm run bench -- plaintext    a BERT-base frozen prefix on onnxruntime vs the interpreter (bench/plaintext.ts)
  *   npm run bench -- evaluation-scale  BERT-base / GPT-2-small rows from the cost model (bench/evaluation-scale.ts)
  *   npm run bench -- scale-measured  BERT-base standard vs Marill plan, measured in processes (bench/scale-measured.ts)
+ *   npm run bench -- generate     32-token prompt + 32 new tokens, standard vs Marill plans, per token (bench/generate.ts)
  *   npm run bench -- serve        marillc serve: throughput and latency at 1, 4, 16 clients (bench/serve-bench.ts)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -15,6 +16,7 @@ import { join } from 'node:path';
 import { runCompileBench } from './compile-bench.ts';
 import { runEvaluation } from './evaluation.ts';
 import { runEvaluationScale } from './evaluation-scale.ts';
+import { runGenerateBench } from './generate.ts';
 import { runPerfLayer } from './perf-layer.ts';
 import { runPlaintextBench } from './plaintext.ts';
 import { runRuntimeBench } from './runtime-bench.ts';
@@ -34,6 +36,7 @@ const BENCHES: Bench[] = [
   { name: 'evaluation-scale', run: runEvaluationScale },
   { name: 'scale-measured', run: runScaleMeasured },
   { name: 'serve', run: runServeBench },
+  { name: 'generate', run: runGenerateBench },
 ];
 
 const wanted = process.argv.slice(2);
