@@ -10,10 +10,12 @@
  * material is generated BEFORE the parties start (`writeDealerMaterial`, timed
  * as "dealing"), so the online time excludes dealing. Server and client run as
  * two OS processes (test/runtime/processes.ts) over loopback TCP. Each runs
- * six inferences: the first also opens the masked weights (session setup);
- * "online" is the median wall time of the other five (the steady-state online
+ * 21 inferences: the first also opens the masked weights (session setup);
+ * "online" is the median wall time of the other 20 (the steady-state online
  * phase), per-op figures and CPU seconds are the last one's. CPU seconds are
- * reported because wall time on a shared machine depends on its load.
+ * reported because wall time on a shared machine depends on its load. Every
+ * inference's output is compared with the plaintext interpreter's
+ * (`maxAbsError` over all 21, each with fresh dealer material).
  *
  * CrypTen beside it: with MARILL_CRYPTEN_RESULTS=DIR holding the A.json and B.json that
  * `../shared/anchors/crypten/bench.py --config A|B --json` wrote in the same session (config A is
@@ -29,6 +31,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { NETWORKS } from '../compiler/backend/network.ts';
 import { selectProtocols } from '../compiler/backend/select.ts';
 import type { Graph } from '../ir/graph.ts';
+import { interpret } from '../ir/interpret.ts';
+import { maxAbsDiff } from '../ir/tensor.ts';
 import { writeDealerMaterial } from '../runtime/dealer/files.ts';
 import type { OpStats } from '../runtime/mpc/accounting.ts';
 import { combineReports, roundMismatches } from '../runtime/mpc/accounting.ts';
@@ -54,7 +58,7 @@ const CRYPTEN = {
 } as const;
 
 /** Inferences per run: the first opens the masked weights (setup); the rest are steady state. */
-const INFERENCES = 6;
+const INFERENCES = 21;
 
 /**
  * `--compare dcf`: after selection, every comparison-based op runs its DCF
@@ -95,7 +99,7 @@ function startParty(
   role: 'server' | 'client',
   dir: string,
   port: number,
-): { listening: Promise<number>; done: Promise<PartyReport> } {
+): { listening: Promise<number>; done: Promise<{ figures: PartyReport; outputs: number[][] }> } {
   const protocols: Record<string, string> = {};
   for (const n of graph.nodes) if (n.protocol !== undefined) protocols[n.outputs[0]!] = n.protocol;
   const input = [...(layerInput(MODELS[model], 11).data as Float32Array)];
@@ -116,7 +120,7 @@ function startParty(
   const done = child.done.then((m) => {
     if ('error' in m) throw new Error(`${role}: ${m.error}`);
     if (!('result' in m) || !m.result.inferences) throw new Error(`${role}: no figures reported`);
-    return m.result.inferences;
+    return { figures: m.result.inferences, outputs: m.result.outputs };
   });
   return { listening: child.listening, done };
 }
@@ -158,7 +162,12 @@ async function measure(model: ModelName, compare: CompareChoice): Promise<Record
     const server = startParty(model, graph, 'server', dir, 0);
     const port = await server.listening;
     const client = startParty(model, graph, 'client', dir, port);
-    const [s, c] = await Promise.all([server.done, client.done]);
+    const [serverDone, clientDone] = await Promise.all([server.done, client.done]);
+    const [s, c] = [serverDone.figures, clientDone.figures];
+    const reference = interpret(graph, new Map([['hidden_in', layerInput(MODELS[model], 11)]])).get(
+      'hidden_out',
+    )!.data as Float32Array;
+    const errors = clientDone.outputs.map((out) => maxAbsDiff(Float32Array.from(out), reference));
     const steady = [steadyStats(s), steadyStats(c)] as const;
     const report = combineReports(steady[0], steady[1]);
     const costs = planCosts(plan).map((p) => p.cost);
@@ -199,6 +208,8 @@ async function measure(model: ModelName, compare: CompareChoice): Promise<Record
       firstInferenceSeconds: Math.max(s[0]!.seconds, c[0]!.seconds),
       onlineSeconds: online,
       onlineSecondsRuns: onlineRuns,
+      maxAbsError: Math.max(...errors),
+      errorRuns: errors.length,
       cpuSeconds: { server: s[INFERENCES - 1]!.cpuSeconds, client: c[INFERENCES - 1]!.cpuSeconds },
       loadAverage: loadavg()[0],
       accountedSeconds: profile.reduce((a, p) => a + p.seconds, 0),
