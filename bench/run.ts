@@ -4,6 +4,9 @@
  *   npm run bench                 all
  *   npm run bench -- compile      only the compile-speed benchmark
  *   npm run bench -- perf-layer   BERT-base layer online time, two processes (bench/perf-layer.ts)
+ *   npm run bench -- perf         issue 12's table in one run: configs A and B as selected for lan (perf-layer,
+ *                                 with CrypTen beside it when MARILL_CRYPTEN_RESULTS names its JSON) and the
+ *                                 plaintext engine against the interpreter on a BERT-base frozen prefix
  *   npm run bench -- evaluation   the Marill evaluation (bench/evaluation.ts)
  *   npm run bench -- plaintext    a BERT-base frozen prefix on onnxruntime vs the interpreter (bench/plaintext.ts)
  *   npm run bench -- evaluation-scale  BERT-base / GPT-2-small rows from the cost model (bench/evaluation-scale.ts)
@@ -31,6 +34,13 @@ const BENCHES: Bench[] = [
   { name: 'compile', run: runCompileBench },
   { name: 'runtime', run: runRuntimeBench },
   { name: 'perf-layer', run: () => runPerfLayer() },
+  {
+    name: 'perf',
+    run: async () => ({
+      layers: await runPerfLayer(undefined, ['selected']),
+      plaintext: await runPlaintextBench(),
+    }),
+  },
   { name: 'evaluation', run: () => runEvaluation() },
   { name: 'plaintext', run: runPlaintextBench },
   { name: 'evaluation-scale', run: runEvaluationScale },
