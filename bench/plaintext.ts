@@ -45,7 +45,7 @@ import type { ModelSize } from './models/spec.ts';
 import { VARIANTS } from './models/variants.ts';
 
 /** BERT-base dimensions; a 1000-token vocabulary (the embedding gather's cost does not grow with it). */
-const BERT_BASE_SIZE: ModelSize = {
+export const BERT_BASE_SIZE: ModelSize = {
   name: 'bert-base-vocab1000',
   layers: 12,
   hidden: 768,

@@ -17,24 +17,13 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { BERT } from './models/bert.ts';
+import { BERT_BASE_SIZE } from './plaintext.ts';
 import { generateFamily } from './models/generate.ts';
-import type { ModelSize } from './models/spec.ts';
 import { SIZES } from './models/spec.ts';
 import { VARIANTS } from './models/variants.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 const CLI = join(REPO, 'bin/marillc.js');
-
-const BERT_BASE: ModelSize = {
-  name: 'bert-base-vocab1000',
-  layers: 12,
-  hidden: 768,
-  heads: 12,
-  ffn: 3072,
-  vocab: 1000,
-  seq: 128,
-  loraRank: 8,
-};
 
 interface Measured {
   readonly seconds: number;
@@ -207,7 +196,7 @@ export async function runScaleMeasured(): Promise<{
   time_gain: number;
   comm_gain: number;
 }> {
-  const size = process.env['MARILL_SCALE_SIZE'] === 'larger' ? SIZES.larger : BERT_BASE;
+  const size = process.env['MARILL_SCALE_SIZE'] === 'larger' ? SIZES.larger : BERT_BASE_SIZE;
   const cache = process.env['MARILL_EVAL_CACHE'] ?? join(tmpdir(), 'marillc-eval');
   const work = join(tmpdir(), 'marillc-scale');
   const variants = VARIANTS.filter((v) => v.id === 'standard' || v.id === 'marill');

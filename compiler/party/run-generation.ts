@@ -29,7 +29,7 @@ import type { NetworkProfile } from '../backend/network.ts';
 import { costPlan } from '../backend/cost.ts';
 import { loadPartyWeights } from './party-weights.ts';
 import type { Connection } from './run-party.ts';
-import { withWeightTensors } from './run-party.ts';
+import { connectionOptions, withWeightTensors } from './run-party.ts';
 
 /** Any step plan: every step of a generation plan reads the same weights. */
 export function anyStep(g: GenerationPlan): Plan {
@@ -68,17 +68,7 @@ export async function runGenerationParty(
     plan: g,
     party,
     weights,
-    ...(conn.listen !== undefined ? { listen: conn.listen } : {}),
-    ...(conn.connect !== undefined ? { connect: conn.connect } : {}),
-    ...(conn.dealer !== undefined ? { dealer: conn.dealer } : {}),
-    ...(conn.dealerDir !== undefined ? { dealerDir: conn.dealerDir } : {}),
-    tls: conn.tls,
-    insecurePlaintext: conn.insecurePlaintext,
-    timeoutMs: conn.timeoutMs,
-    ...(conn.plaintextEngine ? { plaintextEngine: conn.plaintextEngine } : {}),
-    ...(conn.onListening ? { onListening: conn.onListening } : {}),
-    onRefused: conn.onRefused,
-    ...(conn.onSession ? { onSession: conn.onSession } : {}),
+    ...connectionOptions(conn),
     ...(prompt ? { generate: prompt } : {}),
   });
 }

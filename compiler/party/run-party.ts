@@ -44,6 +44,23 @@ export interface Connection extends LinkOptions {
   readonly onSession?: (session: number) => void;
 }
 
+/** The options of `runParty` that say where and how a party meets its peers (one party's command line). */
+export function connectionOptions(conn: Connection) {
+  return {
+    ...(conn.listen !== undefined ? { listen: conn.listen } : {}),
+    ...(conn.connect !== undefined ? { connect: conn.connect } : {}),
+    ...(conn.dealer !== undefined ? { dealer: conn.dealer } : {}),
+    ...(conn.dealerDir !== undefined ? { dealerDir: conn.dealerDir } : {}),
+    tls: conn.tls,
+    insecurePlaintext: conn.insecurePlaintext,
+    timeoutMs: conn.timeoutMs,
+    ...(conn.plaintextEngine ? { plaintextEngine: conn.plaintextEngine } : {}),
+    ...(conn.onListening ? { onListening: conn.onListening } : {}),
+    onRefused: conn.onRefused,
+    ...(conn.onSession ? { onSession: conn.onSession } : {}),
+  };
+}
+
 export function readPlanInputs(plan: Plan, inputFile: string | undefined): Map<string, Tensor> {
   if (plan.graph.inputs.length === 0) return new Map();
   if (inputFile === undefined)
@@ -92,17 +109,7 @@ export async function runPartyCommand(
     party,
     weights,
     inputs,
-    ...(conn.listen !== undefined ? { listen: conn.listen } : {}),
-    ...(conn.connect !== undefined ? { connect: conn.connect } : {}),
-    ...(conn.dealer !== undefined ? { dealer: conn.dealer } : {}),
-    ...(conn.dealerDir !== undefined ? { dealerDir: conn.dealerDir } : {}),
-    tls: conn.tls,
-    insecurePlaintext: conn.insecurePlaintext,
-    timeoutMs: conn.timeoutMs,
-    ...(conn.plaintextEngine ? { plaintextEngine: conn.plaintextEngine } : {}),
-    ...(conn.onListening ? { onListening: conn.onListening } : {}),
-    onRefused: conn.onRefused,
-    ...(conn.onSession ? { onSession: conn.onSession } : {}),
+    ...connectionOptions(conn),
     ...progressOption(party),
   });
 }
