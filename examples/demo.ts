@@ -5,7 +5,10 @@
  *   2. the Marill plan against its public base (-o writes plan.ts and weight bundles);
  *   3. certificates for the three parties (`marillc certs`), then the plan run as three
  *      processes over mutual TLS on loopback: dealer, server, client;
- *   4. the client's result next to the plaintext interpreter's.
+ *   4. the client's result next to the plaintext interpreter's;
+ *   5. text generation: the KV-cache export of the same fine-tune compiled to a generation plan, run as
+ *      three processes with a tokenizer (the text streams as it is produced), its tokens next to the
+ *      plaintext interpreter's.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
@@ -23,7 +26,8 @@ const DEALER_PORT = 17_301;
 const SERVER_PORT = 17_300;
 
 function show(args: readonly string[]): void {
-  process.stdout.write(`$ marillc ${args.join(' ')}\n`);
+  const quoted = args.map((a) => (/\s/.test(a) ? `"${a}"` : a));
+  process.stdout.write(`$ marillc ${quoted.join(' ')}\n`);
 }
 
 function step(title: string, args: readonly string[]): void {
@@ -113,3 +117,88 @@ process.stdout.write('\n== result: first logits, two-party run vs plaintext\n');
 mpc.forEach((v, i) =>
   process.stdout.write(`  ${v.toFixed(5).padStart(10)}  ${plain[i]!.toFixed(5).padStart(10)}\n`),
 );
+
+// 5. Text generation: a GPT-2-style decoder exported with a KV cache, fine-tuned with LoRA. The plan holds
+//    one step plan per length; the layers under MPC keep their cache secret-shared between the parties
+//    across steps, and each step reveals only the last position's logits to the client, which picks the token.
+const GEN_MODEL = 'examples/gpt2/cache-lora-merged.onnx';
+const GEN_BASE = 'examples/gpt2/cache-base.onnx';
+const GEN_PLAN = join(OUT, 'gen.ts');
+const TOKENIZER = 'examples/tokenizer/tokenizer.json';
+const PROMPT = 'the wind had turned';
+const NEW_TOKENS = '12';
+step('generation: a decoder with a KV cache, one step plan per length up to --max-context', [
+  GEN_MODEL,
+  '--base',
+  GEN_BASE,
+  '-o',
+  GEN_PLAN,
+  '--max-context',
+  '24',
+]);
+process.stdout.write(
+  `\n== generation as three processes over mutual TLS; the client streams the text (the tiny random model's)\n`,
+);
+const genDealer = `127.0.0.1:${DEALER_PORT + 2}`;
+const genServer = `127.0.0.1:${SERVER_PORT + 2}`;
+const genCodes = await Promise.all([
+  party(['run', GEN_PLAN, '--party', 'dealer', '--listen', genDealer, '--certs', CERTS]),
+  party([
+    'run',
+    GEN_PLAN,
+    '--party',
+    'server',
+    '--model',
+    join(OUT, 'gen.server.onnx'),
+    '--listen',
+    genServer,
+    '--dealer',
+    genDealer,
+    '--certs',
+    CERTS,
+  ]),
+  new Promise<void>((r) => setTimeout(r, 1500)).then(() =>
+    party([
+      'run',
+      GEN_PLAN,
+      '--party',
+      'client',
+      '--model',
+      join(OUT, 'gen.client.onnx'),
+      '--connect',
+      genServer,
+      '--dealer',
+      genDealer,
+      '--certs',
+      CERTS,
+      '--tokenizer',
+      TOKENIZER,
+      '--prompt',
+      PROMPT,
+      '--max-new-tokens',
+      NEW_TOKENS,
+      '--out',
+      join(OUT, 'gen-mpc.json'),
+    ]),
+  ),
+]);
+if (genCodes.some((c) => c !== 0)) process.exit(1);
+step('plaintext reference generation', [
+  'eval',
+  GEN_MODEL,
+  '--tokenizer',
+  TOKENIZER,
+  '--prompt',
+  PROMPT,
+  '--max-new-tokens',
+  NEW_TOKENS,
+  '--out',
+  join(OUT, 'gen-plain.json'),
+]);
+const tokens = (file: string): number[] =>
+  (JSON.parse(readFileSync(join(REPO, file), 'utf8')) as { tokens: number[] }).tokens;
+const same = tokens(join(OUT, 'gen-mpc.json')).join(',') === tokens(join(OUT, 'gen-plain.json')).join(',');
+process.stdout.write(
+  `\n== result: generated ids, two-party run vs plaintext: ${tokens(join(OUT, 'gen-mpc.json')).join(' ')} ${same ? '(equal)' : 'vs ' + tokens(join(OUT, 'gen-plain.json')).join(' ') + ' (DIFFER)'}\n`,
+);
+if (!same) process.exit(1);
