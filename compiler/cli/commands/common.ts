@@ -4,7 +4,12 @@ import type { Role } from '../../../runtime/net/identity.ts';
 import { certificateFilesIn, checkOwnCertificate } from '../../../runtime/net/identity.ts';
 import type { LinkOptions } from '../../../runtime/net/tcp.ts';
 import { parseShapeFlag } from '../shape-flag.ts';
-import { writeFileAtomic } from '../../fs-util.ts';
+import { dirname } from 'node:path';
+import type { Graph } from '../../../ir/graph.ts';
+import type { Plan } from '../../../runtime/plan.ts';
+import { bundlePaths, planWeights, writeBundle } from '../../emit/bundle.ts';
+import { makeDirectory, writeFileAtomic } from '../../fs-util.ts';
+import { weightKeyPath, writeWeightKey } from '../../party/weight-key.ts';
 
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -89,4 +94,34 @@ export function linkFrom(flags: TlsFlags, role: Role): LinkOptions {
 
 export function writeJson(path: string, value: unknown): void {
   writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * The plan module, its weight bundles and (when it has private weights) the
+ * server's weight key; returns the paths written. A generation plan writes them
+ * once for all its steps (every step reads the same weights): `graph` is any step's.
+ */
+export function writePlanFiles(
+  graph: Graph,
+  plan: Pick<Plan, 'hash' | 'weightKey' | 'privateWeights'>,
+  planText: string,
+  out: string,
+): string[] {
+  makeDirectory(dirname(out) || '.');
+  const bundles = bundlePaths(out);
+  const written: string[] = [];
+  writeBundle(bundles.server, planWeights(graph, ['public', 'server']));
+  written.push(bundles.server);
+  if (Object.keys(plan.privateWeights).length > 0) {
+    writeWeightKey(weightKeyPath(out), plan);
+    written.push(weightKeyPath(out));
+  }
+  const publicWeights = planWeights(graph, ['public']);
+  // With no public weight (e.g. --no-marill) the client needs no model at all.
+  if (publicWeights.length > 0) {
+    writeBundle(bundles.client, publicWeights);
+    written.push(bundles.client);
+  }
+  writeFileAtomic(out, planText);
+  return [out, ...written];
 }

@@ -5,14 +5,11 @@
  * the per-token cost table (`--emit cost`), the plan text (`--emit plan`), or
  * the final IR of the decode step at --prompt-length (`--emit ir|verified|dot`).
  */
-import { dirname } from 'node:path';
 import { MarillError } from '../../../ir/errors.ts';
 import { printGraph } from '../../../ir/print.ts';
 import type { CompileOptions } from '../../../passes/context.ts';
-import type { GenerationPlan } from '../../../runtime/generate/plan.ts';
 import { makeGenerationPlan, stepKey } from '../../../runtime/generate/plan.ts';
 import { contextNeeded } from '../../../runtime/generate/schedule.ts';
-import { bundlePaths, planWeights, writeBundle } from '../../emit/bundle.ts';
 import { generateGenerationPlanModule } from '../../emit/codegen.ts';
 import { toDot } from '../../emit/dot.ts';
 import type { GenerationCost } from '../../emit/generation-cost.ts';
@@ -22,11 +19,9 @@ import type { CompiledGeneration } from '../../generate/compile-steps.ts';
 import { compileGeneration } from '../../generate/compile-steps.ts';
 import type { DecoderCache } from '../../generate/decoder-cache.ts';
 import type { OnnxModel } from '../../onnx/model.ts';
-import { makeDirectory, writeFileAtomic } from '../../fs-util.ts';
 import { STAGES, completesPipeline } from '../../driver.ts';
-import { weightKeyPath, writeWeightKey } from '../../party/weight-key.ts';
 import type { CompileFlags } from './compile.ts';
-import { emit, writeJson } from './common.ts';
+import { emit, writeJson, writePlanFiles } from './common.ts';
 
 /** The generation shape costs and IR are shown for: the flags, else defaults that fit the plan. */
 export function costShape(
@@ -109,7 +104,7 @@ export function compileGenerationCommand(
       : '';
 
   const written =
-    flags.output !== undefined ? writeGenerationPlan(compiled, plan, planText, flags.output) : [];
+    flags.output !== undefined ? writePlanFiles(compiled.steps[0]!.graph, plan, planText, flags.output) : [];
   if (flags.report) writeJson(flags.report, generationReport(compiled, summary, cost));
   if (prints === 'ir') emit(printGraph(shown), undefined);
   else if (prints === 'dot') emit(toDot(shown), undefined);
@@ -145,33 +140,4 @@ function generationReport(
     ...summary,
     cost,
   };
-}
-
-/**
- * The plan module, the weight bundles (every step reads the same weights, so
- * they are written once, from the first step's graph) and the weight key.
- */
-function writeGenerationPlan(
-  c: CompiledGeneration,
-  plan: GenerationPlan,
-  planText: string,
-  out: string,
-): string[] {
-  makeDirectory(dirname(out) || '.');
-  const graph = c.steps[0]!.graph;
-  const bundles = bundlePaths(out);
-  const written: string[] = [];
-  writeBundle(bundles.server, planWeights(graph, ['public', 'server']));
-  written.push(bundles.server);
-  if (Object.keys(plan.privateWeights).length > 0) {
-    writeWeightKey(weightKeyPath(out), plan);
-    written.push(weightKeyPath(out));
-  }
-  const publicWeights = planWeights(graph, ['public']);
-  if (publicWeights.length > 0) {
-    writeBundle(bundles.client, publicWeights);
-    written.push(bundles.client);
-  }
-  writeFileAtomic(out, planText);
-  return [out, ...written];
 }

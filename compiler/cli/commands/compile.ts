@@ -6,16 +6,13 @@
  * and its weight bundles (only when the whole pipeline runs: cli.ts refuses -o with
  * an earlier stage).
  */
-import { dirname, extname } from 'node:path';
+import { extname } from 'node:path';
 import { MarillError } from '../../../ir/errors.ts';
-import type { Graph } from '../../../ir/graph.ts';
 import { printGraph } from '../../../ir/print.ts';
 import type { CompileOptions, GeluMode, SoftmaxMode } from '../../../passes/context.ts';
 import { DEFAULT_OPTIONS } from '../../../passes/context.ts';
-import type { Plan } from '../../../runtime/plan.ts';
 import { makePlan } from '../../../runtime/plan.ts';
 import { loadBaseModel } from '../../onnx/base-model.ts';
-import { bundlePaths, planWeights, writeBundle } from '../../emit/bundle.ts';
 import { generatePlanModule } from '../../emit/codegen.ts';
 import { toDot } from '../../emit/dot.ts';
 import { costPlan } from '../../backend/cost.ts';
@@ -26,11 +23,9 @@ import { decoderCache } from '../../generate/decoder-cache.ts';
 import { loadOnnx } from '../../onnx/load.ts';
 import type { OnnxModel } from '../../onnx/model.ts';
 import { compileGenerationCommand } from './compile-generation.ts';
-import { makeDirectory, writeFileAtomic } from '../../fs-util.ts';
 import type { NetworkProfile } from '../../backend/network.ts';
 import { formatSummary, summarize } from '../../emit/summary.ts';
-import { weightKeyPath, writeWeightKey } from '../../party/weight-key.ts';
-import { emit, shapesFrom, writeJson } from './common.ts';
+import { emit, shapesFrom, writeJson, writePlanFiles } from './common.ts';
 
 export interface CompileFlags {
   shape?: string[];
@@ -131,7 +126,7 @@ export function compileCommand(model: string, flags: CompileFlags, argv: readonl
     : '';
 
   // Everything that can fail is done; now write (each file atomically).
-  const written = flags.output !== undefined ? writePlan(graph, plan!, planText, flags.output) : [];
+  const written = flags.output !== undefined ? writePlanFiles(graph, plan!, planText, flags.output) : [];
   if (flags.report) writeJson(flags.report, { ...summary, cost });
   if (prints === 'ir') emit(printGraph(graph), undefined);
   else if (prints === 'cost') emit(formatCostTable(cost), undefined);
@@ -139,28 +134,4 @@ export function compileCommand(model: string, flags: CompileFlags, argv: readonl
   else if (prints === 'plan') emit(planText, undefined);
   else emit(`${formatSummary(summary)}\n${formatClassTable(cost)}${formatCostLine(cost)}\n`, undefined);
   if (written.length > 0) process.stderr.write(`wrote ${written.join(', ')}\n`);
-}
-
-/**
- * The plan module, its weight bundles and (when it has private weights) the
- * server's weight key; returns the paths written.
- */
-function writePlan(graph: Graph, plan: Plan, planText: string, out: string): string[] {
-  makeDirectory(dirname(out) || '.');
-  const bundles = bundlePaths(out);
-  const written: string[] = [];
-  writeBundle(bundles.server, planWeights(graph, ['public', 'server']));
-  written.push(bundles.server);
-  if (Object.keys(plan.privateWeights).length > 0) {
-    writeWeightKey(weightKeyPath(out), plan);
-    written.push(weightKeyPath(out));
-  }
-  const publicWeights = planWeights(graph, ['public']);
-  // With no public weight (e.g. --no-marill) the client needs no model at all.
-  if (publicWeights.length > 0) {
-    writeBundle(bundles.client, publicWeights);
-    written.push(bundles.client);
-  }
-  writeFileAtomic(out, planText);
-  return [out, ...written];
 }
