@@ -11,7 +11,6 @@ import { MarillError } from '../../ir/errors.ts';
 import { interpret } from '../../ir/interpret.ts';
 import type { Tensor } from '../../ir/tensor.ts';
 import { makeTensor, maxAbsDiff } from '../../ir/tensor.ts';
-import { runDealer } from '../../runtime/dealer/live.ts';
 import type { GenerationPlan } from '../../runtime/generate/plan.ts';
 import { stepPlan } from '../../runtime/generate/plan.ts';
 import type { SamplingOptions } from '../../runtime/generate/sampling.ts';
@@ -29,7 +28,7 @@ import type { NetworkProfile } from '../backend/network.ts';
 import { costPlan } from '../backend/cost.ts';
 import { loadPartyWeights } from './party-weights.ts';
 import type { Connection } from './run-party.ts';
-import { connectionOptions, withWeightTensors } from './run-party.ts';
+import { connectionOptions, localDealer, withWeightTensors } from './run-party.ts';
 
 /** Any step plan: every step of a generation plan reads the same weights. */
 export function anyStep(g: GenerationPlan): Plan {
@@ -212,16 +211,7 @@ async function runAll(
   plaintextEngine: PlaintextEngineName | undefined,
 ): Promise<[PartyResult, PartyResult & { stepLogits: Float32Array[] }]> {
   const engine = plaintextEngine ? { plaintextEngine } : {};
-  let dealerPort!: (port: number) => void;
-  const dealerListening = new Promise<number>((r) => (dealerPort = r));
-  const dealer = runDealer({
-    plan: g,
-    listen: { host: '127.0.0.1', port: 0 },
-    tls: certificates('dealer'),
-    timeoutMs,
-    onListening: dealerPort,
-  });
-  const dport = await dealerListening;
+  const { dealer, port: dport } = await localDealer(g, certificates('dealer'), timeoutMs);
   let serverPort!: (port: number) => void;
   const serverListening = new Promise<number>((r) => (serverPort = r));
   const server = runParty({

@@ -12,6 +12,7 @@ import type { Tensor } from '../../ir/tensor.ts';
 import { tensorMaxAbsDiff } from '../../ir/tensor.ts';
 import { readInputs } from '../../ir/tensor-json.ts';
 import { writeDealerMaterial } from '../../runtime/dealer/files.ts';
+import type { DealerOptions, DealerSummary } from '../../runtime/dealer/live.ts';
 import { runDealer } from '../../runtime/dealer/live.ts';
 import type { RunReport } from '../../runtime/mpc/accounting.ts';
 import { combineReports } from '../../runtime/mpc/accounting.ts';
@@ -59,6 +60,27 @@ export function connectionOptions(conn: Connection) {
     onRefused: conn.onRefused,
     ...(conn.onSession ? { onSession: conn.onSession } : {}),
   };
+}
+
+/**
+ * A one-session dealer on a loopback port the OS picks (simulate): the running
+ * dealer and, once it listens, its port.
+ */
+export async function localDealer(
+  plan: DealerOptions['plan'],
+  tls: TlsFiles,
+  timeoutMs: number,
+): Promise<{ dealer: Promise<DealerSummary>; port: number }> {
+  let listening!: (port: number) => void;
+  const port = new Promise<number>((r) => (listening = r));
+  const dealer = runDealer({
+    plan,
+    listen: { host: '127.0.0.1', port: 0 },
+    tls,
+    timeoutMs,
+    onListening: listening,
+  });
+  return { dealer, port: await port };
 }
 
 export function readPlanInputs(plan: Plan, inputFile: string | undefined): Map<string, Tensor> {
@@ -217,16 +239,7 @@ async function simulateOverTls(
   engine: { plaintextEngine?: PlaintextEngineName },
 ): Promise<SimulateOutcome> {
   const t0 = performance.now();
-  let dealerPort!: (port: number) => void;
-  const dealerListening = new Promise<number>((r) => (dealerPort = r));
-  const dealer = runDealer({
-    plan,
-    listen: { host: '127.0.0.1', port: 0 },
-    tls: certificates('dealer'),
-    timeoutMs,
-    onListening: dealerPort,
-  });
-  const dport = await dealerListening;
+  const { dealer, port: dport } = await localDealer(plan, certificates('dealer'), timeoutMs);
   let serverPort!: (port: number) => void;
   const serverListening = new Promise<number>((r) => (serverPort = r));
   const server = runParty({

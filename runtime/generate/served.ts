@@ -26,7 +26,7 @@ import { HELLO_MAX_BYTES, commonSeed, dealerSessionId } from '../net/handshake.t
 import type { PlaintextEngineName } from '../plaintext/engine.ts';
 import type { Party } from '../protocol.ts';
 import { recvControl, sendControl } from '../serve/control.ts';
-import type { ServedSession } from '../serve/sessions.ts';
+import type { ServedSession, SessionServing } from '../serve/sessions.ts';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, sessionHandshake } from '../serve/sessions.ts';
 import type { Announced } from './announce.ts';
 import { generateTokens } from './loop.ts';
@@ -53,21 +53,10 @@ function sessionState(
   };
 }
 
-export interface ServeGenerationOptions {
+/** A generation session at the server: one step per inference, the steps the client announces. */
+export interface ServeGenerationOptions extends SessionServing {
   readonly plan: GenerationPlan;
   readonly weights: GenerationWeights;
-  /** Connected to the client (the caller closes it). */
-  readonly channel: Channel;
-  readonly material: MaterialProvider;
-  readonly number: number;
-  readonly handshakeTimeoutMs?: number;
-  /** True once the server shuts down: a schedule or a next step is refused. */
-  readonly stopping?: () => boolean;
-  readonly onState?: (state: 'idle' | 'inference') => void;
-  /** Called after each completed step. */
-  readonly onInference?: () => void;
-  readonly onProgress?: Progress;
-  readonly plaintextEngine?: PlaintextEngineName;
 }
 
 /** The server's side of one generation session; `inferences` counts its steps. */

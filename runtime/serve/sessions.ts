@@ -94,9 +94,8 @@ function sessionExecutor(
   return executor;
 }
 
-export interface ServeSessionOptions {
-  readonly plan: Plan;
-  readonly weights: CheckedWeights;
+/** What serving one client's session needs, whatever kind of plan it runs. */
+export interface SessionServing {
   /** Connected to the client (the caller closes it). */
   readonly channel: Channel;
   readonly material: MaterialProvider;
@@ -111,9 +110,14 @@ export interface ServeSessionOptions {
   /** Called after each completed inference. */
   readonly onInference?: () => void;
   readonly onProgress?: Progress;
-  readonly around?: InferenceHooks;
   /** What runs the server's plaintext nodes (default: onnxruntime segments). */
   readonly plaintextEngine?: PlaintextEngineName;
+}
+
+export interface ServeSessionOptions extends SessionServing {
+  readonly plan: Plan;
+  readonly weights: CheckedWeights;
+  readonly around?: InferenceHooks;
 }
 
 export interface ServedSession {
