@@ -77,14 +77,6 @@ async function timed(
   return row;
 }
 
-async function pairSessions(
-  meter: Meter,
-  links: ReturnType<typeof meteredPair>['links'],
-): Promise<[OtSession, OtSession]> {
-  void meter;
-  return Promise.all([otSessionSetup(links[0], seed('s0')), otSessionSetup(links[1], seed('s1'))]);
-}
-
 export async function runTwoPcPrimitives(): Promise<unknown> {
   const rows: Row[] = [];
   const { links, meter } = meteredPair();
@@ -97,7 +89,7 @@ export async function runTwoPcPrimitives(): Promise<unknown> {
       meter,
       otSessionSetupCost(),
       async () => {
-        s = await pairSessions(meter, links);
+        s = await Promise.all([otSessionSetup(links[0], seed('s0')), otSessionSetup(links[1], seed('s1'))]);
       },
     ),
   );
