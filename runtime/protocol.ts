@@ -41,6 +41,8 @@ import type { Tensor } from '../ir/tensor.ts';
 import type { Shape, TensorType, Visibility } from '../ir/types.ts';
 import type { Prg } from './crypto/prg.ts';
 import type { Ring } from './ring/kernels.ts';
+import type { PairCost } from './twopc/link.ts';
+import type { OtSession } from './twopc/triples.ts';
 
 export type Party = 'server' | 'client';
 export const PARTIES: readonly Party[] = ['server', 'client'];
@@ -163,6 +165,8 @@ export interface DealerStream {
   shareBytes(value: Uint8Array): void;
   /** Raw material for one party (e.g. function-secret-sharing keys): n bytes to it. */
   send(to: Party, data: Uint8Array): void;
+  /** Deals one named correlation (`c.deal` on this stream). */
+  correlation<P, M>(c: Correlation<P, M>, params: P): void;
 }
 
 /** A party's side of one op's correlated randomness; same calls, same order as the dealer's. */
@@ -179,6 +183,50 @@ export interface MaterialStream {
   shareBytes(n: number): Uint8Array;
   /** The n bytes the dealer sent to `to` if this party is `to`, else undefined. */
   receive(to: Party, n: number): Uint8Array | undefined;
+  /**
+   * This party's side of one named correlation: `c.material` on this stream
+   * with a dealer; in the dealer-free setting, what `c.preprocess` made.
+   */
+  correlation<P, M>(c: Correlation<P, M>, params: P): M;
+}
+
+/**
+ * The two-party side of preprocessing (setting '2pc', no dealer): one party's
+ * OT extension with the peer (both directions, ./twopc/triples.ts) and its own
+ * randomness. Nothing here depends on an input, so it can run ahead.
+ */
+export interface Preprocessor {
+  readonly party: Party;
+  readonly ot: OtSession;
+  /** This party's private randomness for this inference. */
+  readonly rng: Prg;
+  /**
+   * This party's values fixed for the session under `key` (the same every
+   * inference): the dealer-free form of `sessionOwnedRandom` for the owner.
+   */
+  sessionRandom(key: string, n: number): Ring;
+}
+
+/**
+ * A named piece of correlated randomness that a protocol reads whole: a Beaver
+ * triple, a truncation mask, a comparison's bit masks. Every `share`,
+ * `shareBytes` and `send` of a protocol offered without a dealer sits inside
+ * one, because without a dealer no party knows the value a dealer would
+ * share: the two parties make the whole correlation together instead.
+ *
+ *  - `deal` / `material`: as a protocol's, with a dealer (same calls, same order).
+ *  - `preprocess`: without a dealer, both parties run it against each other and
+ *    each gets the same kind of material `material` returns, with the same
+ *    joint distribution. Absent: the correlation needs a dealer (e.g. DCF keys).
+ *  - `preprocessCost`: the exact traffic of `preprocess` (bytes per sending
+ *    party, flights), which tests hold it to and the cost model uses.
+ */
+export interface Correlation<P, M> {
+  readonly name: string;
+  deal(params: P, dealer: DealerStream): void;
+  material(params: P, stream: MaterialStream): M;
+  readonly preprocess?: (params: P, pre: Preprocessor) => Promise<M>;
+  readonly preprocessCost?: (params: P) => PairCost;
 }
 
 /**

@@ -85,7 +85,7 @@ export class Dealer {
     const chunks = this.chunks;
     const seeds = this.seeds;
     const sessionValues = this.sessionValues;
-    return {
+    const stream: DealerStream = {
       sharedRandom(n: number): Ring {
         return ringAdd(prgs[0].ring(n), prgs[1].ring(n));
       },
@@ -114,7 +114,11 @@ export class Dealer {
       send(to: Party, data: Uint8Array): void {
         chunks[partyIndex(to)].push(Uint8Array.from(data));
       },
+      correlation(c, params) {
+        c.deal(params, stream);
+      },
     };
+    return stream;
   }
 
   /** The bytes each party receives for the op just dealt: [server, client]. */
@@ -163,7 +167,7 @@ export class MaterialSource {
       at += n;
       return out;
     };
-    return {
+    const stream: MaterialStream & { finish(): void } = {
       party,
       sharedRandom: (n) => prg.ring(n),
       share: (n) => (party === 'server' ? prg.ring(n) : bytesToRing(read(n * 8), 'dealer material')),
@@ -174,6 +178,7 @@ export class MaterialSource {
       shareBytes: (n) => (party === 'server' ? prg.bytes(n) : Uint8Array.from(read(n))),
       // A view: the frame is this op's own memory, and received material is only read.
       receive: (to, n) => (to === party ? read(n) : undefined),
+      correlation: (c, params) => c.material(params, stream),
       finish: () => {
         if (at !== frame.byteLength)
           throw new MarillError(
@@ -182,5 +187,6 @@ export class MaterialSource {
           );
       },
     };
+    return stream;
   }
 }

@@ -17,7 +17,7 @@
  * into one round (./nonlinear/parts.ts).
  */
 import { MarillError } from '../../ir/errors.ts';
-import type { Cost, DealerStream, MaterialStream, PartyContext, Protocol } from '../protocol.ts';
+import type { Correlation, Cost, DealerStream, MaterialStream, PartyContext, Protocol } from '../protocol.ts';
 import { cost } from '../protocol.ts';
 import type { Ring } from '../ring/kernels.ts';
 import { ringAdd, ringMatmulBatched, ringMul, ringMulScalar, ringSub } from '../ring/kernels.ts';
@@ -70,8 +70,9 @@ export function beaverFinish(
   return ringAdd(z, m.c, z);
 }
 
-export const beaverMul: Protocol<ElementwiseParams, TripleMaterial, readonly [Ring, Ring], Ring> = {
-  name: 'beaver.mul',
+/** n elementwise triples: a, b uniform, c = a b. */
+export const beaverTriple: Correlation<ElementwiseParams, TripleMaterial> = {
+  name: 'triple',
   deal({ n }, d: DealerStream) {
     const a = d.sharedRandom(n);
     const b = d.sharedRandom(n);
@@ -80,6 +81,12 @@ export const beaverMul: Protocol<ElementwiseParams, TripleMaterial, readonly [Ri
   material({ n }, s: MaterialStream) {
     return { a: s.sharedRandom(n), b: s.sharedRandom(n), c: s.share(n) };
   },
+};
+
+export const beaverMul: Protocol<ElementwiseParams, TripleMaterial, readonly [Ring, Ring], Ring> = {
+  name: 'beaver.mul',
+  deal: (p, d) => d.correlation(beaverTriple, p),
+  material: (p, s) => s.correlation(beaverTriple, p),
   async online(ctx: PartyContext, { n }, m, [x, y]) {
     checkLength(x, n, 'beaver.mul x');
     checkLength(y, n, 'beaver.mul y');
@@ -109,8 +116,9 @@ export function beaverSquareFinish(index: 0 | 1, m: PairMaterial, e: Ring): Ring
   return z;
 }
 
-export const beaverSquare: Protocol<ElementwiseParams, PairMaterial, Ring, Ring> = {
-  name: 'beaver.square',
+/** n square pairs: a uniform, c = a^2. */
+export const beaverPair: Correlation<ElementwiseParams, PairMaterial> = {
+  name: 'square-pair',
   deal({ n }, d) {
     const a = d.sharedRandom(n);
     d.share(ringMul(a, a));
@@ -118,6 +126,12 @@ export const beaverSquare: Protocol<ElementwiseParams, PairMaterial, Ring, Ring>
   material({ n }, s) {
     return { a: s.sharedRandom(n), c: s.share(n) };
   },
+};
+
+export const beaverSquare: Protocol<ElementwiseParams, PairMaterial, Ring, Ring> = {
+  name: 'beaver.square',
+  deal: (p, d) => d.correlation(beaverPair, p),
+  material: (p, s) => s.correlation(beaverPair, p),
   async online(ctx, { n }, m, x) {
     checkLength(x, n, 'beaver.square x');
     const mine = beaverSquareMessage(m, x);
@@ -148,8 +162,9 @@ function batched(p: MatmulParams, a: Ring, b: Ring): Ring {
   return ringMatmulBatched(a, b, p.batch, p.m, p.k, p.n);
 }
 
-export const beaverMatmul: Protocol<MatmulParams, TripleMaterial, readonly [Ring, Ring], Ring> = {
-  name: 'beaver.matmul',
+/** A matrix triple of `batch` products: A, B uniform, C = A B per batch. */
+export const matrixTriple: Correlation<MatmulParams, TripleMaterial> = {
+  name: 'matrix-triple',
   deal(p, d) {
     const s = sizes(p);
     const a = d.sharedRandom(s.x);
@@ -160,6 +175,12 @@ export const beaverMatmul: Protocol<MatmulParams, TripleMaterial, readonly [Ring
     const s = sizes(p);
     return { a: st.sharedRandom(s.x), b: st.sharedRandom(s.y), c: st.share(s.z) };
   },
+};
+
+export const beaverMatmul: Protocol<MatmulParams, TripleMaterial, readonly [Ring, Ring], Ring> = {
+  name: 'beaver.matmul',
+  deal: (p, d) => d.correlation(matrixTriple, p),
+  material: (p, st) => st.correlation(matrixTriple, p),
   async online(ctx, p, m, [x, y]) {
     const s = sizes(p);
     checkLength(x, s.x, 'beaver.matmul x');

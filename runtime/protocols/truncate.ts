@@ -23,7 +23,7 @@
  * truncation's opening with other openings (./nonlinear/parts.ts).
  */
 import { MarillError } from '../../ir/errors.ts';
-import type { Cost, DealerStream, MaterialStream, PartyContext, Protocol } from '../protocol.ts';
+import type { Correlation, Cost, DealerStream, MaterialStream, PartyContext, Protocol } from '../protocol.ts';
 import { cost } from '../protocol.ts';
 import { ringTruncatedShare, ringTruncOpened } from '../ring/fused.ts';
 import type { Ring } from '../ring/kernels.ts';
@@ -67,6 +67,13 @@ export function truncMaskMaterial(n: number, s: MaterialStream): TruncMaterial {
   return { r: s.sharedRandom(n), rHi: s.share(n), msb: s.share(n) };
 }
 
+/** The mask of n truncations by `bits`: r uniform, shares of r >>> bits and msb(r). */
+export const truncMask: Correlation<TruncParams, TruncMaterial> = {
+  name: 'trunc-mask',
+  deal: ({ n, bits }, d) => void dealTruncMask(n, bits, d),
+  material: ({ n }, s) => truncMaskMaterial(n, s),
+};
+
 /** This party's share of the opened c = x + 2^62 + r (party 0 adds the offset). */
 export function truncMaskedShare(index: 0 | 1, m: TruncMaterial, x: Ring): Ring {
   const masked = ringAdd(x, m.r);
@@ -104,11 +111,11 @@ export const truncate: Protocol<TruncParams, TruncMaterial, Ring, Ring> = {
 
   deal({ n, bits }: TruncParams, d: DealerStream): void {
     checkBits(bits);
-    dealTruncMask(n, bits, d);
+    d.correlation(truncMask, { n, bits });
   },
 
-  material({ n }: TruncParams, s: MaterialStream): TruncMaterial {
-    return truncMaskMaterial(n, s);
+  material(p: TruncParams, s: MaterialStream): TruncMaterial {
+    return s.correlation(truncMask, p);
   },
 
   async online(ctx: PartyContext, { n, bits }: TruncParams, m: TruncMaterial, x: Ring): Promise<Ring> {

@@ -17,7 +17,7 @@
  * ring; the result has 2f fractional bits (./fixed-mul.ts truncates).
  */
 import { MarillError } from '../../ir/errors.ts';
-import type { Cost, Protocol } from '../protocol.ts';
+import type { Correlation, Cost, Protocol } from '../protocol.ts';
 import { cost } from '../protocol.ts';
 import type { Ring } from '../ring/kernels.ts';
 import { ringAdd, ringSub } from '../ring/kernels.ts';
@@ -57,27 +57,39 @@ export interface WeightProductSpec<P> {
   readonly product: (p: P, activation: Ring, weight: Ring) => Ring;
 }
 
-/** The protocol of a server-weight product. */
-export function weightBeaverProtocol<P>(
-  spec: WeightProductSpec<P>,
-): Protocol<P, WeightBeaverMaterial, WeightBeaverInputs, Ring> {
-  const { label, sizes, product } = spec;
+/**
+ * The correlation of one kind of server-weight product: B fixed for the session at the
+ * server, A fresh at the client, shares of C = A (x) B.
+ */
+export function weightTripleCorrelation<P>(spec: WeightProductSpec<P>): Correlation<P, WeightBeaverMaterial> {
+  const { sizes, product } = spec;
   return {
-    name: spec.name,
-
+    name: `${spec.name}.triple`,
     deal(p, d) {
       const s = sizes(p);
       const b = d.sessionOwnedRandom('server', 'B', s.w);
       const a = d.ownedRandom('client', s.x);
       d.share(product(p, a, b));
     },
-
     material(p, st) {
       const s = sizes(p);
       const b = st.party === 'server' ? () => st.sessionOwnedRandom('server', 'B', s.w)! : undefined;
       const a = st.ownedRandom('client', s.x);
       return { a, b, c: st.share(s.z) };
     },
+  };
+}
+
+/** The protocol of a server-weight product. */
+export function weightBeaverProtocol<P>(
+  spec: WeightProductSpec<P>,
+): Protocol<P, WeightBeaverMaterial, WeightBeaverInputs, Ring> {
+  const { label, sizes, product } = spec;
+  const triple = weightTripleCorrelation(spec);
+  return {
+    name: spec.name,
+    deal: (p, d) => d.correlation(triple, p),
+    material: (p, st) => st.correlation(triple, p),
 
     async online(ctx, p, mat, { x, w }) {
       const s = sizes(p);

@@ -75,12 +75,49 @@ export class Meter {
   }
 }
 
+/**
+ * One party's own view of the traffic (what a party of a real run can measure):
+ * the bytes it sent, and flights as the runs of same-sender messages in the
+ * order it sent and received them. For protocols whose flights alternate
+ * (every cost function here), both parties count the flights `sequence` predicts.
+ */
+export class PartyMeter {
+  bytesSent = 0;
+  flights = 0;
+  private last: PartyIndex | undefined;
+
+  record(from: PartyIndex, bytes: number): void {
+    this.bytesSent += bytes;
+    this.note(from);
+  }
+
+  received(from: PartyIndex): void {
+    this.note(from);
+  }
+
+  private note(from: PartyIndex): void {
+    if (this.last !== from) this.flights += 1;
+    this.last = from;
+  }
+}
+
+/** What a link reports traffic to: a shared `Meter` (tests) or one party's `PartyMeter`. */
+export interface TrafficMeter {
+  record(from: PartyIndex, bytes: number): void;
+  received?(from: PartyIndex): void;
+}
+
 export class Link {
+  /** Where traffic is reported; a runtime swaps it per op to account each op apart. */
+  meter: TrafficMeter | undefined;
+
   constructor(
     private readonly channel: Channel,
     readonly index: PartyIndex,
-    private readonly meter?: Meter,
-  ) {}
+    meter?: TrafficMeter,
+  ) {
+    this.meter = meter;
+  }
 
   get peer(): PartyIndex {
     return this.index === 0 ? 1 : 0;
@@ -91,8 +128,10 @@ export class Link {
     this.channel.send(data);
   }
 
-  recv(): Promise<Uint8Array> {
-    return this.channel.recv();
+  async recv(): Promise<Uint8Array> {
+    const m = await this.channel.recv();
+    this.meter?.received?.(this.peer);
+    return m;
   }
 
   /** The next message, which must have exactly `bytes` bytes (a misbehaving peer ends the run). */

@@ -9,7 +9,7 @@ import type { Ring } from '../../ring/kernels.ts';
 import { ringAdd } from '../../ring/kernels.ts';
 import type { CompareParams, CompareResult } from './compare.ts';
 import type { BoolCompareMaterial } from './compare-bool.ts';
-import { boolCompareCost, boolCompareMaterial, dealBoolCompare, finishBoolCompare } from './compare-bool.ts';
+import { boolCompareCost, boolCompareMasks, finishBoolCompare } from './compare-bool.ts';
 import type { DcfCompareMaterial } from './compare-dcf.ts';
 import { dcfCompareCost, dcfCompareMaterial, dealDcfCompare, finishDcfCompare } from './compare-dcf.ts';
 import { openTogether } from './open.ts';
@@ -18,11 +18,11 @@ export type CompareMaterial = DcfCompareMaterial | BoolCompareMaterial;
 
 export function dealCompare(p: CompareParams, d: DealerStream): void {
   if (p.variant === 'dcf') dealDcfCompare(p, d);
-  else dealBoolCompare(p, d);
+  else d.correlation(boolCompareMasks, p);
 }
 
 export function compareMaterial(p: CompareParams, s: MaterialStream): CompareMaterial {
-  return p.variant === 'dcf' ? dcfCompareMaterial(p, s) : boolCompareMaterial(p, s);
+  return p.variant === 'dcf' ? dcfCompareMaterial(p, s) : s.correlation(boolCompareMasks, p);
 }
 
 /** This party's share of x + r: the comparison's first message. */

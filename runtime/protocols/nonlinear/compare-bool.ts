@@ -30,7 +30,7 @@
  *           group of s; per lane sum P_l bits of mask products, 8 bytes for rho (+ 8 with
  *           select). The masks come from the seeds: 0 bytes.
  */
-import type { Cost, DealerStream, MaterialStream, PartyContext } from '../../protocol.ts';
+import type { Correlation, Cost, DealerStream, MaterialStream, PartyContext } from '../../protocol.ts';
 import { cost } from '../../protocol.ts';
 import type { Ring } from '../../ring/kernels.ts';
 import type { BitExpansion } from '../../ring/bit-expand.ts';
@@ -390,6 +390,13 @@ export function boolCompareMaterial(p: CompareParams, s: MaterialStream): BoolCo
   const rhoR = p.select ? s.share(lanes) : undefined;
   return { kind: 'bool', r, rBits, alphaProducts: alpha, masks, products, rhoBits, rho, rhoR };
 }
+
+/** Everything one boolean comparison reads: R with its bit planes, the tree's products, rho. */
+export const boolCompareMasks: Correlation<CompareParams, BoolCompareMaterial> = {
+  name: 'compare-bool-masks',
+  deal: dealBoolCompare,
+  material: boolCompareMaterial,
+};
 
 /**
  * A group's outputs (shares) from the opened D values, the variables' mask shares and the

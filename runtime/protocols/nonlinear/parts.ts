@@ -22,7 +22,7 @@
  */
 import { MarillError } from '../../../ir/errors.ts';
 import { applyMap } from '../../mpc/layout.ts';
-import type { DealerStream, MaterialStream, PartyContext } from '../../protocol.ts';
+import type { Correlation, DealerStream, MaterialStream, PartyContext } from '../../protocol.ts';
 import type { Ring } from '../../ring/kernels.ts';
 import { ringAdd, ringMul, ringMulScalar, ringSub } from '../../ring/kernels.ts';
 import type { PairMaterial, TripleMaterial } from '../beaver.ts';
@@ -34,7 +34,7 @@ import {
   beaverSquareFinish,
   beaverSquareMessage,
 } from '../beaver.ts';
-import type { TruncMaterial } from '../truncate.ts';
+import type { TruncMaterial, TruncParams } from '../truncate.ts';
 import { openTogether } from './open.ts';
 import {
   dealTruncMask,
@@ -147,19 +147,28 @@ function paired(z: Ring, s: TruncMulShape): Ring {
   return s.zIndex ? applyMap(z, s.zIndex) : z;
 }
 
-export const truncMulPart = {
-  deal(s: TruncMulShape, d: DealerStream): void {
-    checkTruncBits(s.bits);
+/** A truncation mask with a Beaver mask b of w and shares of msb(r) b and r_hi b (paired). */
+export const truncMulMask: Correlation<TruncMulShape, TruncMulMaterial> = {
+  name: 'trunc-mul-mask',
+  deal(s, d) {
     const { rHi, msb } = dealTruncMask(s.nz, s.bits, d);
     const b = d.sharedRandom(s.nw);
     d.share(ringMul(paired(msb, s), b));
     d.share(ringMul(paired(rHi, s), b));
   },
-  material(s: TruncMulShape, st: MaterialStream): TruncMulMaterial {
+  material(s, st) {
     const trunc = truncMaskMaterial(s.nz, st);
     const b = st.sharedRandom(s.nw);
     return { trunc, b, mb: st.share(s.nw), rb: st.share(s.nw) };
   },
+};
+
+export const truncMulPart = {
+  deal(s: TruncMulShape, d: DealerStream): void {
+    checkTruncBits(s.bits);
+    d.correlation(truncMulMask, s);
+  },
+  material: (s: TruncMulShape, st: MaterialStream): TruncMulMaterial => st.correlation(truncMulMask, s),
   message(ctx: Index, s: TruncMulShape, m: TruncMulMaterial, z: Ring, w: Ring): Ring {
     need(w, s.nw, 'fused product w');
     const out = new BigInt64Array(s.nz + s.nw);
@@ -203,17 +212,27 @@ export interface TruncSquareMaterial {
   readonly mr: Ring;
 }
 
-export const truncSquarePart = {
-  deal(n: number, bits: number, d: DealerStream): void {
-    checkTruncBits(bits, 32);
+/** A truncation mask with shares of r_hi^2 and msb(r) r_hi. */
+export const truncSquareMask: Correlation<TruncParams, TruncSquareMaterial> = {
+  name: 'trunc-square-mask',
+  deal({ n, bits }, d) {
     const { rHi, msb } = dealTruncMask(n, bits, d);
     d.share(ringMul(rHi, rHi));
     d.share(ringMul(msb, rHi));
   },
-  material(n: number, _bits: number, st: MaterialStream): TruncSquareMaterial {
+  material({ n }, st) {
     const trunc = truncMaskMaterial(n, st);
     return { trunc, rr: st.share(n), mr: st.share(n) };
   },
+};
+
+export const truncSquarePart = {
+  deal(n: number, bits: number, d: DealerStream): void {
+    checkTruncBits(bits, 32);
+    d.correlation(truncSquareMask, { n, bits });
+  },
+  material: (n: number, bits: number, st: MaterialStream): TruncSquareMaterial =>
+    st.correlation(truncSquareMask, { n, bits }),
   message: (ctx: Index, m: TruncSquareMaterial, z: Ring): Ring => truncMessage(ctx, m.trunc, z),
   /** (trunc(z) + offset)^2 in the ring, and trunc(z) + offset itself. */
   finish(
