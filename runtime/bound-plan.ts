@@ -13,6 +13,9 @@ import { HELLO_MAX_BYTES } from './net/handshake.ts';
 import type { Plan } from './plan.ts';
 import type { BoundOp, Cost, NodeSpec } from './protocol.ts';
 import { bindNode } from './protocols/registry.ts';
+import type { CorrelationUse } from './twopc/correlations.ts';
+import { correlationsOf, preprocessingCost } from './twopc/correlations.ts';
+import { otSessionSetupCost } from './twopc/triples.ts';
 
 export interface BoundPlanOp {
   /** Index of the node in the plan's node list. */
@@ -27,6 +30,12 @@ export interface BoundPlanOp {
    * `sessionOwnedRandom`): see `sessionKeys`.
    */
   readonly sessionKey: string;
+  /**
+   * Setting '2pc': the correlations the two parties make for this op before
+   * each inference (./twopc/correlations.ts), in the order its material reads
+   * them; empty in the dealer setting.
+   */
+  readonly correlations: readonly CorrelationUse[];
 }
 
 /** Whether a node runs through a protocol (rather than in plaintext at its owner). */
@@ -99,6 +108,27 @@ function sessionKeys(g: Graph, ops: readonly { index: number; node: Node; protoc
   });
 }
 
+/**
+ * An op bound for the dealer-free setting: its correlations, and its cost with
+ * no dealer bytes and the preprocessing that replaces them. Refused (naming
+ * the node) when its protocol needs a dealer.
+ */
+function withoutDealer(bound: BoundOp, protocol: string): { bound: BoundOp; correlations: CorrelationUse[] } {
+  const { uses, needsDealer } = correlationsOf(bound);
+  if (needsDealer)
+    throw new MarillError(
+      `protocol '${protocol}' ${needsDealer}: not available in setting '2pc' (no dealer)`,
+    );
+  const pre = preprocessingCost(uses);
+  const cost: Cost = {
+    ...bound.cost,
+    offlineBytes: [0, 0],
+    preprocessBytes: pre.bytes,
+    preprocessRounds: pre.flights,
+  };
+  return { bound: { ...bound, cost }, correlations: [...uses] };
+}
+
 export function bindPlan(plan: Plan): BoundPlanOp[] {
   const out: Omit<BoundPlanOp, 'sessionKey'>[] = [];
   plan.graph.nodes.forEach((node, index) => {
@@ -106,7 +136,9 @@ export function bindPlan(plan: Plan): BoundPlanOp[] {
     const spec = nodeSpec(plan.graph, node);
     try {
       const { name, bound } = bindNode(spec, node.protocol, { fracBits: plan.fracBits });
-      out.push({ index, node, spec, protocol: name, bound });
+      if (plan.setting === '2pc')
+        out.push({ index, node, spec, protocol: name, ...withoutDealer(bound, name) });
+      else out.push({ index, node, spec, protocol: name, bound, correlations: [] });
     } catch (e) {
       if (e instanceof MarillError)
         throw new MarillError(e.message, { ...e.location, what: nodeLabel(node) });
@@ -136,10 +168,12 @@ export function planCosts(plan: Plan): { id: string; op: string; protocol: strin
  * cannot make a party allocate more than the plan ever needs.
  */
 export function planMessageBound(plan: Plan): number {
-  let most = HELLO_MAX_BYTES;
+  // Without a dealer, the base OTs of the session's OT extension come first.
+  let most =
+    plan.setting === '2pc' ? Math.max(HELLO_MAX_BYTES, ...otSessionSetupCost().bytes) : HELLO_MAX_BYTES;
   for (const { bound } of bindPlan(plan)) {
     const c = bound.cost;
-    most = Math.max(most, ...c.onlineBytes, ...c.offlineBytes, ...c.setupBytes);
+    most = Math.max(most, ...c.onlineBytes, ...c.offlineBytes, ...c.setupBytes, ...c.preprocessBytes);
   }
   return most;
 }

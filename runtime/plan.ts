@@ -61,11 +61,22 @@ export interface PlanNodeSpec {
   readonly protocol?: string;
 }
 
+/**
+ * Where the parties' correlated randomness comes from: '2pc-dealer' (a dealer
+ * both trust not to collude with either) or '2pc' (the two parties make it
+ * themselves, runtime/twopc/). Part of the hashed content.
+ */
+export type Setting = '2pc-dealer' | '2pc';
+export const SETTINGS: readonly Setting[] = ['2pc-dealer', '2pc'];
+export const DEFAULT_SETTING: Setting = '2pc-dealer';
+
 /** The spec a plan file states (JSON-compatible), without its hash. */
 export interface UnhashedPlanSpec {
   readonly format: typeof PLAN_FORMAT;
   readonly name: string;
   readonly fracBits: number;
+  /** Absent: the default setting (so plans of the dealer setting keep their hashes). */
+  readonly setting?: Setting;
   /** Ops the client may apply to a revealed value on its way to an output (`--client-post`). */
   readonly clientPost?: readonly string[];
   readonly inputs: readonly ValueId[];
@@ -83,6 +94,7 @@ export interface Plan {
   readonly name: string;
   readonly graph: Graph;
   readonly fracBits: number;
+  readonly setting: Setting;
   readonly hash: string;
   /** Ops the client may apply after a reveal (part of the hashed content). */
   readonly clientPost: readonly string[];
@@ -141,7 +153,7 @@ const isServerWeight = (n: Node, values: ReadonlyMap<ValueId, ValueInfo>): boole
 export function graphSpec(
   graph: Graph,
   fracBits: number,
-  opts: { clientPost?: readonly string[]; weightKey?: Uint8Array } = {},
+  opts: { clientPost?: readonly string[]; weightKey?: Uint8Array; setting?: Setting } = {},
 ): UnhashedPlanSpec {
   const values = [...graph.values.values()].map((v) => ({
     id: v.id,
@@ -169,6 +181,7 @@ export function graphSpec(
     format: PLAN_FORMAT,
     name: graph.name,
     fracBits,
+    ...(opts.setting !== undefined && opts.setting !== DEFAULT_SETTING ? { setting: opts.setting } : {}),
     ...(clientPost.length > 0 ? { clientPost } : {}),
     inputs: [...graph.inputs],
     outputs: graph.outputs.map((o) => ({
@@ -270,6 +283,8 @@ export function checkSpecShape(spec: unknown): asserts spec is PlanSpec {
     throw new MarillError('the plan states no hash (a plan is refused without one: recompile it)');
   if (typeof spec['name'] !== 'string') badSpec('it has no name');
   if (typeof spec['fracBits'] !== 'number') badSpec('fracBits is not a number');
+  if (spec['setting'] !== undefined && !SETTINGS.includes(spec['setting'] as Setting))
+    badSpec(`setting ${JSON.stringify(spec['setting'])} is not one of ${SETTINGS.join(', ')}`);
   if (spec['clientPost'] !== undefined) stringList(spec['clientPost'], 'clientPost');
   stringList(spec['inputs'], 'inputs');
   const outputs = spec['outputs'];
@@ -321,6 +336,7 @@ function checkedPlan(spec: UnhashedPlanSpec, hash: string): Plan {
     name: spec.name,
     graph,
     fracBits: spec.fracBits,
+    setting: spec.setting ?? DEFAULT_SETTING,
     hash,
     clientPost,
     publicWeights,
@@ -348,6 +364,8 @@ export interface MakePlanOptions {
   readonly fracBits?: number;
   /** Ops the client may apply after a reveal (the compile's `--client-post`). */
   readonly clientPost?: readonly string[];
+  /** Where correlated randomness comes from (default '2pc-dealer'). */
+  readonly setting?: Setting;
   /**
    * The key of the private weights' hashes. Without one, a fresh random key:
    * processes that each build "the same" plan must pass the same key, or
@@ -368,6 +386,7 @@ export function makePlan(graph: Graph, opts: MakePlanOptions = {}): Plan {
   const spec = graphSpec(graph, opts.fracBits ?? DEFAULT_FRAC_BITS, {
     weightKey,
     ...(opts.clientPost ? { clientPost: opts.clientPost } : {}),
+    ...(opts.setting ? { setting: opts.setting } : {}),
   });
   return { ...checkedPlan(spec, specHash(spec)), weightKey };
 }
@@ -381,7 +400,7 @@ export function withWeightKey(plan: Plan, weightKey: Uint8Array): Plan {
 
 /** The spec of a plan, with its hash (what codegen writes into plan.ts). Never holds the weight key. */
 export function planSpec(plan: Plan): PlanSpec {
-  const spec = graphSpec(plan.graph, plan.fracBits, { clientPost: plan.clientPost });
+  const spec = graphSpec(plan.graph, plan.fracBits, { clientPost: plan.clientPost, setting: plan.setting });
   return { ...spec, hash: specHash(spec) };
 }
 

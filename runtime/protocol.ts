@@ -82,6 +82,13 @@ export interface Cost {
   /** Bytes sent by each party once per session (`ctx.once`), and their rounds. */
   readonly setupBytes: readonly [number, number];
   readonly setupRounds: number;
+  /**
+   * Without a dealer (setting '2pc'): bytes each party sends, per inference,
+   * making the op's correlations before the input is known, and their flights
+   * (./twopc/correlations.ts). Zero in the dealer setting.
+   */
+  readonly preprocessBytes: readonly [number, number];
+  readonly preprocessRounds: number;
 }
 
 export const ZERO_COST: Cost = {
@@ -90,6 +97,8 @@ export const ZERO_COST: Cost = {
   offlineBytes: [0, 0],
   setupBytes: [0, 0],
   setupRounds: 0,
+  preprocessBytes: [0, 0],
+  preprocessRounds: 0,
 };
 
 /** Cost of protocol parts run one after another. */
@@ -104,6 +113,8 @@ export function sumCosts(...costs: readonly Cost[]): Cost {
     offlineBytes: pair((c) => c.offlineBytes),
     setupBytes: pair((c) => c.setupBytes),
     setupRounds: costs.reduce((s, c) => s + c.setupRounds, 0),
+    preprocessBytes: pair((c) => c.preprocessBytes),
+    preprocessRounds: costs.reduce((s, c) => s + c.preprocessRounds, 0),
   };
 }
 
