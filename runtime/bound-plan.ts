@@ -10,8 +10,8 @@ import { MarillError } from '../ir/errors.ts';
 import type { Graph, Node, ValueId } from '../ir/graph.ts';
 import { producers, valueInfo } from '../ir/graph.ts';
 import { HELLO_MAX_BYTES } from './net/handshake.ts';
-import type { Plan } from './plan.ts';
-import type { BoundOp, Cost, NodeSpec } from './protocol.ts';
+import type { Plan, Setting } from './plan.ts';
+import type { BoundOp, Cost, NodeSpec, RingSettings } from './protocol.ts';
 import { bindNode } from './protocols/registry.ts';
 import type { CorrelationUse } from './twopc/correlations.ts';
 import { correlationsOf, preprocessingCost } from './twopc/correlations.ts';
@@ -127,6 +127,23 @@ function withoutDealer(bound: BoundOp, protocol: string): { bound: BoundOp; corr
     preprocessRounds: pre.flights,
   };
   return { bound: { ...bound, cost }, correlations: [...uses] };
+}
+
+/**
+ * Binds a node to a protocol (its own, or its op's default) in a setting: in
+ * '2pc', with the op's correlations and its dealer-free cost, and refused
+ * when the protocol needs a dealer. The runtime, the cost model and protocol
+ * selection all bind through here.
+ */
+export function bindInSetting(
+  setting: Setting,
+  spec: NodeSpec,
+  protocol: string | undefined,
+  settings: RingSettings,
+): { name: string; bound: BoundOp; correlations: readonly CorrelationUse[] } {
+  const { name, bound } = bindNode(spec, protocol, settings);
+  if (setting === '2pc') return { name, ...withoutDealer(bound, name) };
+  return { name, bound, correlations: [] };
 }
 
 export function bindPlan(plan: Plan): BoundPlanOp[] {
