@@ -344,7 +344,7 @@ export class PartyExecutor {
       env.set(id, { kind: 'plain', tensor: t });
     }
     const index = materialIndex ?? this.feed.reserve();
-    await this.feed.begin(index);
+    await this.feed.begin(index, { session: this.session, accounting: this.accounting });
     this.material.startInference(index);
     for (let index = 0; index < graph.nodes.length; index++) {
       const node = graph.nodes[index]!;
@@ -432,7 +432,7 @@ export class PartyExecutor {
     const stats = this.accounting.op(op.spec.id, op.node.op, op.protocol);
     stats.offlineBytes += frame.byteLength;
     stats.runs += 1;
-    const stream = this.material.forOp(op.spec.id, frame, op.sessionKey);
+    const stream = this.material.forOp(op.spec.id, frame, op.sessionKey, this.feed.preprocessed?.());
     const run = op.bound.prepare(stream);
     stream.finish();
     const t0 = performance.now();

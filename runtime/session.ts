@@ -17,6 +17,7 @@ import type { Channel } from './net/channel.ts';
 import { channelPair } from './net/channel.ts';
 import { commonSeed, handshake, makeHello } from './net/handshake.ts';
 import { planMessageBound } from './bound-plan.ts';
+import { dealerFreeFeeds } from './twopc/feed.ts';
 import type { Plan } from './plan.ts';
 import type { Party } from './protocol.ts';
 import { otherParty } from './protocol.ts';
@@ -102,7 +103,7 @@ export async function simulatePlan(
 ): Promise<SimulateResult> {
   const engine = opts.plaintextEngine ? { plaintextEngine: opts.plaintextEngine } : {};
   const [toClient, toServer] = channelPair(['client', 'server']);
-  const [serverFeed, clientFeed] = inProcessFeeds(plan);
+  const [serverFeed, clientFeed] = plan.setting === '2pc' ? dealerFreeFeeds(plan) : inProcessFeeds(plan);
   // A failure at one party closes the channel, so the other fails at once instead of waiting.
   const failFast = <T>(p: Promise<T>): Promise<T> =>
     p.catch((e: unknown) => {

@@ -16,6 +16,8 @@ import type { Plan } from '../plan.ts';
 import { Prg } from '../crypto/prg.ts';
 import type { Party } from '../protocol.ts';
 import { partyIndex } from '../protocol.ts';
+import type { PartyAccounting } from '../mpc/accounting.ts';
+import type { SessionState } from '../mpc/context.ts';
 import type { PartySeeds } from './streams.ts';
 import { Dealer, freshSeeds } from './streams.ts';
 
@@ -32,11 +34,25 @@ export interface MaterialFeed {
    * for a live dealer, past the end of a folder) is refused.
    */
   reserve(index?: number): number;
-  /** Starts inference `index` (reserved before): a live dealer is asked for its material. */
-  begin(index: number): Promise<void>;
+  /**
+   * Starts inference `index` (reserved before): a live dealer is asked for its
+   * material; without a dealer, the parties make it now over `peer`.
+   */
+  begin(index: number, peer?: PreprocessPeer): Promise<void>;
   /** The frame of the next bound op. */
   next(): Promise<Uint8Array>;
+  /**
+   * Without a dealer: the next bound op's correlations as `preprocess` made
+   * them, in the order its material reads them (`next` then gives an empty frame).
+   */
+  preprocessed?(): readonly unknown[];
   close(): void;
+}
+
+/** What making material without a dealer needs from the party's session. */
+export interface PreprocessPeer {
+  readonly session: SessionState;
+  readonly accounting: PartyAccounting;
 }
 
 /**

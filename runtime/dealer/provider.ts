@@ -10,7 +10,11 @@ import { parseEndpoint } from '../net/tcp.ts';
 import type { Announced } from '../generate/announce.ts';
 import type { GenerationPlan } from '../generate/plan.ts';
 import { isGenerationPlan } from '../generate/plan.ts';
-import type { Plan } from '../plan.ts';
+import { bindPlan } from '../bound-plan.ts';
+import { scheduleOf, scheduleOps } from '../generate/session.ts';
+import type { Plan, Setting } from '../plan.ts';
+import { DEFAULT_SETTING } from '../plan.ts';
+import { DEALER_FREE_TAG, DealerFreeFeed } from '../twopc/feed.ts';
 import type { Party } from '../protocol.ts';
 import type { MaterialFeed } from './feeds.ts';
 import { MaterialFolder } from './files.ts';
@@ -33,13 +37,49 @@ export interface MaterialFlags {
   readonly dealerDir?: string;
 }
 
-/** The provider the flags name (exactly one of --dealer / --dealer-dir). */
+/** The setting a plan was compiled for (a generation plan's steps share their plan's). */
+export function settingOf(plan: Plan | GenerationPlan): Setting {
+  if (!isGenerationPlan(plan)) return plan.setting;
+  const first = plan.steps.values().next();
+  return first.done ? DEFAULT_SETTING : first.value.setting;
+}
+
+/**
+ * The dealer-free provider: each session's feed makes its material with the
+ * peer (a generation session's once its schedule is announced).
+ */
+function dealerFreeProvider(plan: Plan | GenerationPlan, party: Party): MaterialProvider {
+  return {
+    tag: DEALER_FREE_TAG,
+    open: async (_session, announced) => {
+      if (!isGenerationPlan(plan)) {
+        const ops = bindPlan(plan);
+        return new DealerFreeFeed(party, () => ops);
+      }
+      if (!announced) throw new MarillError('a generation session needs its schedule before its material');
+      return new DealerFreeFeed(party, scheduleOps(scheduleOf(plan, announced.prompt, announced.steps)));
+    },
+  };
+}
+
+/**
+ * The provider of a plan: without a dealer for a plan of setting '2pc' (no
+ * dealer flag accepted), else the one the flags name (exactly one of
+ * --dealer / --dealer-dir).
+ */
 export function materialProvider(
   plan: Plan | GenerationPlan,
   party: Party,
   flags: MaterialFlags,
   connectOpts: ConnectOptions,
 ): MaterialProvider {
+  if (settingOf(plan) === '2pc') {
+    if (flags.dealer !== undefined || flags.dealerDir !== undefined)
+      throw new MarillError(
+        `plan '${plan.name}' is compiled for setting 2pc: it runs without a dealer (drop --dealer / --dealer-dir)`,
+      );
+    return dealerFreeProvider(plan, party);
+  }
   if ((flags.dealer === undefined) === (flags.dealerDir === undefined))
     throw new MarillError('give exactly one of --dealer or --dealer-dir for the dealer material');
   if (flags.dealerDir !== undefined) {
@@ -65,6 +105,6 @@ export async function checkMaterial(
   flags: MaterialFlags,
   connectOpts: ConnectOptions,
 ): Promise<void> {
-  if (flags.dealer !== undefined)
+  if (settingOf(plan) !== '2pc' && flags.dealer !== undefined)
     await probeDealer(plan, party, parseEndpoint(flags.dealer, '--dealer'), connectOpts);
 }

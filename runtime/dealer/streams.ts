@@ -10,7 +10,7 @@
  */
 import { MarillError } from '../../ir/errors.ts';
 import { Prg } from '../crypto/prg.ts';
-import type { DealerStream, MaterialStream, Party } from '../protocol.ts';
+import type { Correlation, DealerStream, MaterialStream, Party } from '../protocol.ts';
 import { partyIndex } from '../protocol.ts';
 import type { Ring } from '../ring/kernels.ts';
 import { ringAdd, ringSub } from '../ring/kernels.ts';
@@ -150,8 +150,23 @@ export class MaterialSource {
     this.prg = inferencePrg(this.seeds.stream, index);
   }
 
-  forOp(opId: string, frame: Uint8Array, sessionKey: string = opId): MaterialStream & { finish(): void } {
+  /**
+   * `preprocessed`: without a dealer, the op's correlations as the parties made
+   * them (then nothing is read from a dealer: a protocol that asks is refused).
+   */
+  forOp(
+    opId: string,
+    frame: Uint8Array,
+    sessionKey: string = opId,
+    preprocessed?: readonly unknown[],
+  ): MaterialStream & { finish(): void } {
     const party = this.party;
+    let taken = 0;
+    const dealerOnly = (what: string): never => {
+      throw new MarillError(`the protocol ${what}, which needs a dealer (this plan runs without one)`, {
+        what: opId,
+      });
+    };
     const prg = this.prg;
     const seeds = this.seeds;
     let at = 0;
@@ -170,16 +185,44 @@ export class MaterialSource {
     const stream: MaterialStream & { finish(): void } = {
       party,
       sharedRandom: (n) => prg.ring(n),
-      share: (n) => (party === 'server' ? prg.ring(n) : bytesToRing(read(n * 8), 'dealer material')),
+      share: (n) =>
+        preprocessed
+          ? dealerOnly('reads a dealt share')
+          : party === 'server'
+            ? prg.ring(n)
+            : bytesToRing(read(n * 8), 'dealer material'),
       ownedRandom: (owner, n) => (owner === party ? prg.ring(n) : undefined),
       sessionOwnedRandom: (owner, key, n) =>
         owner === party ? sessionPrg(seeds.session, sessionKey, key).ring(n) : undefined,
       sharedRandomBytes: (n) => prg.bytes(n),
-      shareBytes: (n) => (party === 'server' ? prg.bytes(n) : Uint8Array.from(read(n))),
+      shareBytes: (n) =>
+        preprocessed
+          ? dealerOnly('reads dealt bits')
+          : party === 'server'
+            ? prg.bytes(n)
+            : Uint8Array.from(read(n)),
       // A view: the frame is this op's own memory, and received material is only read.
-      receive: (to, n) => (to === party ? read(n) : undefined),
-      correlation: (c, params) => c.material(params, stream),
+      receive: (to, n) =>
+        preprocessed ? dealerOnly('reads dealer keys') : to === party ? read(n) : undefined,
+      correlation: <P, M>(c: Correlation<P, M>, params: P): M => {
+        if (!preprocessed) return c.material(params, stream);
+        if (taken >= preprocessed.length)
+          throw new MarillError(
+            `reads correlation '${c.name}' beyond the ${preprocessed.length} made for it`,
+            {
+              what: opId,
+            },
+          );
+        return preprocessed[taken++] as M;
+      },
       finish: () => {
+        if (preprocessed && taken !== preprocessed.length)
+          throw new MarillError(
+            `${preprocessed.length} correlations were made for this op, it read ${taken}`,
+            {
+              what: opId,
+            },
+          );
         if (at !== frame.byteLength)
           throw new MarillError(
             `dealer material for this op is ${frame.byteLength} bytes, the protocol read ${at}`,

@@ -29,6 +29,13 @@ export interface OpStats {
   setupSeconds: number;
   /** Dealer -> this party preprocessing bytes, summed over inferences. */
   offlineBytes: number;
+  /**
+   * Without a dealer: bytes this party sent making the op's correlations, their
+   * flights as this party saw them, and the wall time, summed over inferences.
+   */
+  preprocessBytesSent: number;
+  preprocessRounds: number;
+  preprocessSeconds: number;
   /** Wall time of the online phase (setup included), summed over inferences. */
   seconds: number;
   /** How many inferences ran this op. */
@@ -49,6 +56,9 @@ function emptyStats(id: string, op: string, protocol: string): OpStats {
     setupBytesReceived: 0,
     setupSeconds: 0,
     offlineBytes: 0,
+    preprocessBytesSent: 0,
+    preprocessRounds: 0,
+    preprocessSeconds: 0,
     seconds: 0,
     runs: 0,
   };
@@ -84,6 +94,9 @@ export interface OpReport {
   readonly offlineBytes: [number, number];
   readonly setupBytes: [number, number];
   readonly setupRounds: number;
+  /** Without a dealer: bytes each party sent making the op's correlations, and their flights. */
+  readonly preprocessBytes: [number, number];
+  readonly preprocessRounds: number;
   /** Wall time at each party. */
   readonly seconds: [number, number];
   readonly runs: number;
@@ -97,6 +110,8 @@ export interface RunReport {
     readonly setupBytes: number;
     readonly rounds: number;
     readonly setupRounds: number;
+    readonly preprocessBytes: number;
+    readonly preprocessRounds: number;
   };
 }
 
@@ -120,6 +135,8 @@ export function combineReports(server: readonly OpStats[], client: readonly OpSt
       offlineBytes: [s.offlineBytes, c.offlineBytes],
       setupBytes: [s.setupBytesSent, c.setupBytesSent],
       setupRounds: Math.max(s.setupRounds, c.setupRounds),
+      preprocessBytes: [s.preprocessBytesSent, c.preprocessBytesSent],
+      preprocessRounds: Math.max(s.preprocessRounds, c.preprocessRounds),
       seconds: [s.seconds, c.seconds],
       runs: Math.max(s.runs, c.runs),
     };
@@ -133,6 +150,8 @@ export function combineReports(server: readonly OpStats[], client: readonly OpSt
       setupBytes: sum((o) => o.setupBytes[0] + o.setupBytes[1]),
       rounds: sum((o) => o.rounds),
       setupRounds: sum((o) => o.setupRounds),
+      preprocessBytes: sum((o) => o.preprocessBytes[0] + o.preprocessBytes[1]),
+      preprocessRounds: sum((o) => o.preprocessRounds),
     },
   };
 }
@@ -143,7 +162,12 @@ export function roundMismatches(server: readonly OpStats[], client: readonly OpS
   return server
     .filter((s) => {
       const o = c.get(s.id);
-      return o !== undefined && (o.rounds !== s.rounds || o.setupRounds !== s.setupRounds);
+      return (
+        o !== undefined &&
+        (o.rounds !== s.rounds ||
+          o.setupRounds !== s.setupRounds ||
+          o.preprocessRounds !== s.preprocessRounds)
+      );
     })
     .map((s) => s.id);
 }
@@ -158,10 +182,24 @@ export interface StatsTotals {
   setupBytes: number;
   setupRounds: number;
   setupSeconds: number;
+  /** Without a dealer: preprocessing bytes this party sent, flights, wall time. */
+  preprocessBytes: number;
+  preprocessRounds: number;
+  preprocessSeconds: number;
 }
 
 export function statsTotals(stats: readonly OpStats[]): StatsTotals {
-  const t = { online: 0, offline: 0, rounds: 0, setupBytes: 0, setupRounds: 0, setupSeconds: 0 };
+  const t = {
+    online: 0,
+    offline: 0,
+    rounds: 0,
+    setupBytes: 0,
+    setupRounds: 0,
+    setupSeconds: 0,
+    preprocessBytes: 0,
+    preprocessRounds: 0,
+    preprocessSeconds: 0,
+  };
   for (const s of stats) {
     t.online += s.bytesSent + s.bytesReceived;
     t.offline += s.offlineBytes;
@@ -169,6 +207,9 @@ export function statsTotals(stats: readonly OpStats[]): StatsTotals {
     t.setupBytes += s.setupBytesSent + s.setupBytesReceived;
     t.setupRounds += s.setupRounds;
     t.setupSeconds += s.setupSeconds;
+    t.preprocessBytes += s.preprocessBytesSent;
+    t.preprocessRounds += s.preprocessRounds;
+    t.preprocessSeconds += s.preprocessSeconds;
   }
   return t;
 }
