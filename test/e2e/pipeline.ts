@@ -92,7 +92,8 @@ export async function compilePlan(r: CompileRequest, stem = 'plan'): Promise<Com
   };
 }
 
-export type DealerMode = 'live' | 'dir';
+/** A live dealer, material written ahead to folders, or none (a plan compiled with --setting 2pc). */
+export type DealerMode = 'live' | 'dir' | 'none';
 
 export interface PartyRunRequest {
   readonly plan: CompiledPlan;
@@ -105,7 +106,8 @@ export interface PartyRunRequest {
 }
 
 export interface PartyRunResult {
-  readonly dealer: SpawnedResult;
+  /** Absent without a dealer. */
+  readonly dealer: SpawnedResult | undefined;
   readonly server: SpawnedResult;
   readonly client: SpawnedResult;
   readonly serverReport: string;
@@ -127,7 +129,7 @@ function runArgs(plan: CompiledPlan, party: string): string[] {
   return ['run', plan.plan, '--party', party, '--timeout', String(PEER_TIMEOUT_S), '--certs', plan.certs];
 }
 
-export function dealerArgs(plan: CompiledPlan, mode: DealerMode): string[] {
+export function dealerArgs(plan: CompiledPlan, mode: Exclude<DealerMode, 'none'>): string[] {
   return mode === 'live'
     ? [...runArgs(plan, 'dealer'), '--listen', '127.0.0.1:0']
     : [...runArgs(plan, 'dealer'), '--dealer-dir', join(plan.dir, 'dealer')];
@@ -140,6 +142,7 @@ export function dealerFlags(
   port: number,
   party: 'server' | 'client',
 ): string[] {
+  if (mode === 'none') return [];
   return mode === 'live'
     ? ['--dealer', `127.0.0.1:${port}`]
     : ['--dealer-dir', join(plan.dir, 'dealer', party)];
@@ -151,8 +154,8 @@ function failure(what: string, r: SpawnedResult): Error {
 }
 
 /**
- * Dealer (live on a port, or material written ahead to files), server and
- * client as three processes; resolves when all three have exited successfully.
+ * Dealer (live on a port, or material written ahead to files, or none), server
+ * and client as processes; resolves when all have exited successfully.
  */
 export async function runThreeParties(r: PartyRunRequest): Promise<PartyRunResult> {
   const t0 = performance.now();
@@ -162,11 +165,14 @@ export async function runThreeParties(r: PartyRunRequest): Promise<PartyRunResul
   const clientOut = join(plan.dir, 'out.json');
   const started: RunningMarillc[] = [];
   try {
-    const dealer = spawnMarillc(dealerArgs(plan, r.dealer), { timeoutMs: PROCESS_TIMEOUT_MS });
-    started.push(dealer);
+    const dealer =
+      r.dealer === 'none'
+        ? undefined
+        : spawnMarillc(dealerArgs(plan, r.dealer), { timeoutMs: PROCESS_TIMEOUT_MS });
+    if (dealer) started.push(dealer);
     let dealerPort = 0;
-    if (r.dealer === 'live') dealerPort = await listeningPort(dealer);
-    else {
+    if (dealer && r.dealer === 'live') dealerPort = await listeningPort(dealer);
+    else if (dealer) {
       const d = await dealer.done;
       if (d.code !== 0) throw failure('the dealer (--dealer-dir)', d);
     }
@@ -202,13 +208,13 @@ export async function runThreeParties(r: PartyRunRequest): Promise<PartyRunResul
       { timeoutMs: PROCESS_TIMEOUT_MS },
     );
     started.push(client);
-    const [d, s, c] = await Promise.all([dealer.done, server.done, client.done]);
+    const [d, s, c] = await Promise.all([dealer?.done, server.done, client.done]);
     for (const [what, res] of [
       ['the dealer', d],
       ['the server', s],
       ['the client', c],
     ] as const)
-      if (res.code !== 0) throw failure(what, res);
+      if (res && res.code !== 0) throw failure(what, res);
     return {
       dealer: d,
       server: s,

@@ -131,7 +131,7 @@ describe.each(CASES.map((c) => [c.key, c] as const))('%s', (_key, c) => {
       expect(o.predicted.cost.total.rounds).toBeGreaterThan(0);
       expect(costDisagreements(o.predicted.cost, o.server, o.client)).toEqual([]);
       // The dealer's own count of what it sent is the predicted preprocessing.
-      const dealt = dealerBytes(o.run.dealer.stderr);
+      const dealt = dealerBytes(o.run.dealer?.stderr ?? '');
       expect(dealt).toBe(o.predicted.cost.total.offline_bytes);
     },
     TEST_TIMEOUT_MS,
