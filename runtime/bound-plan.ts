@@ -12,7 +12,7 @@ import { producers, valueInfo } from '../ir/graph.ts';
 import { HELLO_MAX_BYTES } from './net/handshake.ts';
 import type { Plan, Setting } from './plan.ts';
 import type { BoundOp, Cost, NodeSpec, RingSettings } from './protocol.ts';
-import { bindNode } from './protocols/registry.ts';
+import { bindNode, protocolsFor } from './protocols/registry.ts';
 import type { CorrelationUse } from './twopc/correlations.ts';
 import { correlationsOf, preprocessingCost } from './twopc/correlations.ts';
 import { otSessionSetupCost } from './twopc/triples.ts';
@@ -141,9 +141,23 @@ export function bindInSetting(
   protocol: string | undefined,
   settings: RingSettings,
 ): { name: string; bound: BoundOp; correlations: readonly CorrelationUse[] } {
-  const { name, bound } = bindNode(spec, protocol, settings);
-  if (setting === '2pc') return { name, ...withoutDealer(bound, name) };
-  return { name, bound, correlations: [] };
+  if (setting !== '2pc' || protocol !== undefined) {
+    const { name, bound } = bindNode(spec, protocol, settings);
+    return setting === '2pc' ? { name, ...withoutDealer(bound, name) } : { name, bound, correlations: [] };
+  }
+  // No protocol named: the op's first protocol that runs the node without a dealer.
+  const reasons: string[] = [];
+  for (const p of protocolsFor(spec.op)) {
+    try {
+      return { name: p.name, ...withoutDealer(p.bind(spec, settings), p.name) };
+    } catch (e) {
+      if (!(e instanceof MarillError)) throw e;
+      reasons.push(e.message);
+    }
+  }
+  throw new MarillError(
+    `no protocol runs op '${spec.op}' without a dealer` + (reasons.length ? ` (${reasons.join('; ')})` : ''),
+  );
 }
 
 export function bindPlan(plan: Plan): BoundPlanOp[] {
