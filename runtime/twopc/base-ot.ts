@@ -69,12 +69,13 @@ export async function baseOtSend(link: Link, count: number, rng: Prg): Promise<B
   const msg = await link.recvExactly(POINT_BYTES * count, 'base OT receiver points');
   const k0: Uint8Array[] = [];
   const k1: Uint8Array[] = [];
+  // a (B - A) = aB - a A, with a A the same for every OT.
+  const aA = bigA.multiply(a);
   for (let i = 0; i < count; i++) {
     const bBytes = msg.subarray(POINT_BYTES * i, POINT_BYTES * (i + 1));
     const aB = point(bBytes, `receiver point ${i}`).multiply(a);
     k0.push(key(i, aBytes, bBytes, aB));
-    // a (B - A) = aB - a^2 G: one more multiplication of A by a.
-    k1.push(key(i, aBytes, bBytes, aB.subtract(bigA.multiply(a))));
+    k1.push(key(i, aBytes, bBytes, aB.subtract(aA)));
   }
   return { k0, k1 };
 }
