@@ -11,7 +11,7 @@
  */
 import { MarillError } from '../../ir/errors.ts';
 import type { BoundPlanOp } from '../bound-plan.ts';
-import { bindPlan } from '../bound-plan.ts';
+import { bindPlan, nodeLabel } from '../bound-plan.ts';
 import type { Plan } from '../plan.ts';
 import { Prg } from '../crypto/prg.ts';
 import type { MaterialFeed, OpsAt, PreprocessPeer } from '../dealer/feeds.ts';
@@ -57,9 +57,19 @@ export class DealerFreeFeed implements MaterialFeed {
       throw new MarillError(
         `the correlations of ${this.made.length} ops of the previous inference were not used`,
       );
-    const ot = await this.otSession(peer);
     const made: (readonly unknown[])[] = [];
-    for (const op of this.opsAt(index)) made.push(await this.preprocessOp(op, index, ot, peer));
+    let at = 'the OT setup';
+    try {
+      const ot = await this.otSession(peer);
+      for (const op of this.opsAt(index)) {
+        at = `the correlations of ${nodeLabel(op.node)}`;
+        made.push(await this.preprocessOp(op, index, ot, peer));
+      }
+    } catch (e) {
+      // Say where: a peer that leaves during preprocessing fails the run before any input is used.
+      const why = e instanceof Error ? e.message : String(e);
+      throw new MarillError(`preprocessing without a dealer, in ${at}: ${why}`);
+    }
     this.made = made;
   }
 
