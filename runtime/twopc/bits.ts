@@ -87,7 +87,9 @@ async function bitTimesSender(s: OtSession, sender: PartyIndex, c: Ring, v: Ring
     return ringSub(cv, share, share);
   }
   const choices = new Uint8Array(Math.ceil(k / 8));
-  for (let i = 0; i < k; i++) if (c[i]) choices[i >> 3] = choices[i >> 3]! | (1 << (i & 7));
+  // Low 32-bit halves of the 0/1 words: no BigInt per element.
+  const c32 = new Int32Array(c.buffer, c.byteOffset, 2 * k);
+  for (let i = 0; i < k; i++) if (c32[2 * i]) choices[i >> 3] = choices[i >> 3]! | (1 << (i & 7));
   await cotReceive(s.receiver, s.link, choices, k, 1, (from, _count, out) => share.set(out, from));
   return share;
 }
