@@ -7,7 +7,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { PreprocessPair } from '../../test/runtime/preprocess.ts';
 import { preprocessPair } from '../../test/runtime/preprocess.ts';
-import { TwoPartySession, splitShares } from '../../test/runtime/two-party.ts';
+import { TwoPartySession, openReals, shareReals, splitShares } from '../../test/runtime/two-party.ts';
+import { encodeFixed } from '../ring/fixed.ts';
 import { Prg } from '../crypto/prg.ts';
 import type { Protocol } from '../protocol.ts';
 import type { Ring } from '../ring/kernels.ts';
@@ -17,6 +18,7 @@ import type { MatmulParams } from './beaver.ts';
 import { beaverMatmul, beaverMul, beaverPair, beaverTriple, matrixTriple } from './beaver.ts';
 import type { TruncMulMaterial, TruncMulShape, TruncSquareMaterial } from './nonlinear/parts.ts';
 import { truncMulMask, truncMulPart, truncSquareMask, truncSquarePart } from './nonlinear/parts.ts';
+import { fixedMul, fixedWeightMatmul } from './fixed-mul.ts';
 import type { TruncMaterial } from './truncate.ts';
 import { truncMask, truncate } from './truncate.ts';
 import type { WeightBeaverInputs, WeightBeaverMaterial } from './weight-beaver.ts';
@@ -315,6 +317,41 @@ describe('protocols online on preprocessed material', () => {
       );
       expect(open(z[0], z[1])).toEqual(matmul(big(x), big(w), 2, 3, 4, 5, 0));
     }
+  });
+
+  it('fixed-point products (weight matmul, left side, and elementwise, then truncation) are within 2^-f of plaintext', async () => {
+    const s = new TwoPartySession();
+    const f = s.fracBits;
+    const p = { side: 'left' as const, batch: 2, m: 3, k: 4, n: 5, fracBits: f };
+    const w = Float64Array.from({ length: 12 }, (_, i) => Math.sin(i + 1) * 2);
+    const x = Float64Array.from({ length: 40 }, (_, i) => Math.cos(3 * i) * 3);
+    const [x0, x1] = shareReals(x, f);
+    const z = openReals(
+      await runPreprocessed(s, fixedWeightMatmul, p, [
+        { x: x0, w: encodeFixed(w, f) },
+        { x: x1, w: undefined },
+      ]),
+      f,
+    );
+    // W [3, 4] times X_t [4, 5]; error: the inputs' encoding (4 terms) plus the truncation.
+    for (let t = 0; t < 2; t++)
+      for (let i = 0; i < 3; i++)
+        for (let j = 0; j < 5; j++) {
+          let want = 0;
+          for (let l = 0; l < 4; l++) want += w[i * 4 + l]! * x[t * 20 + l * 5 + j]!;
+          expect(Math.abs(z[t * 15 + i * 5 + j]! - want)).toBeLessThan(4 * 5 * 2 ** -f + 2 ** -f);
+        }
+
+    const y = Float64Array.from({ length: 40 }, (_, i) => Math.sin(5 * i));
+    const [y0, y1] = shareReals(y, f);
+    const prod = openReals(
+      await runPreprocessed(s, fixedMul, { n: 40, fracBits: f }, [
+        [x0, y0],
+        [x1, y1],
+      ]),
+      f,
+    );
+    expect(prod.every((v, i) => Math.abs(v - x[i]! * y[i]!) < 8 * 2 ** -f)).toBe(true);
   });
 
   it('truncate gives floor(x / 2^bits) + {0, 1} for x in [-2^62, 2^62)', async () => {
