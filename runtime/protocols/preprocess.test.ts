@@ -10,8 +10,10 @@ import { preprocessPair } from '../../test/runtime/preprocess.ts';
 import { TwoPartySession, openReals, shareReals, splitShares } from '../../test/runtime/two-party.ts';
 import { encodeFixed } from '../ring/fixed.ts';
 import { Prg } from '../crypto/prg.ts';
-import type { Protocol } from '../protocol.ts';
+import { Dealer, MaterialSource, freshSeeds } from '../dealer/streams.ts';
+import type { Correlation, Protocol } from '../protocol.ts';
 import type { Ring } from '../ring/kernels.ts';
+import { chunkOts } from '../twopc/iknp.ts';
 import type { PairCost } from '../twopc/link.ts';
 import { correlationsOf, preprocessingCost } from '../twopc/correlations.ts';
 import type { MatmulParams } from './beaver.ts';
@@ -56,6 +58,35 @@ function expectCost(measured: PairCost, predicted: PairCost): void {
 /** Count of elements where `got` differs from `want`. */
 const mismatches = (got: bigint[], want: bigint[]): number => got.filter((g, i) => g !== want[i]).length;
 
+/** The structure of a material: ring lengths, what functions return, and which parts are absent. */
+function layout(m: unknown): unknown {
+  if (m instanceof BigInt64Array) return `ring ${m.length}`;
+  if (typeof m === 'function') return { returns: layout((m as () => unknown)()) };
+  if (m === undefined) return 'absent';
+  return Object.fromEntries(Object.entries(m as object).map(([k, v]) => [k, layout(v)]));
+}
+
+/** Both parties' materials of `c` as a dealer makes them. */
+function dealt<P, M>(c: Correlation<P, M>, params: P): [M, M] {
+  const seeds = [freshSeeds(), freshSeeds()] as const;
+  const dealer = new Dealer(seeds);
+  dealer.forOp('op').correlation(c, params);
+  const frames = dealer.takeFrames();
+  return (['server', 'client'] as const).map((party, i) => {
+    const stream = new MaterialSource(party, seeds[i]!).forOp('op', frames[i]!);
+    const m = stream.correlation(c, params);
+    stream.finish();
+    return m;
+  }) as [M, M];
+}
+
+/** Preprocessed materials have the dealer's layout at each party. */
+function expectDealerLayout<P, M>(c: Correlation<P, M>, params: P, made: readonly [M, M]): void {
+  const d = dealt(c, params);
+  expect(layout(made[0])).toEqual(layout(d[0]));
+  expect(layout(made[1])).toEqual(layout(d[1]));
+}
+
 let pair: PreprocessPair;
 beforeAll(async () => {
   pair = await preprocessPair('protocols');
@@ -66,6 +97,7 @@ describe('Beaver correlations without a dealer', () => {
     const n = 77;
     const { materials: m, cost } = await pair.make(beaverTriple, { n });
     expectCost(cost, beaverTriple.preprocessCost!({ n }));
+    expectDealerLayout(beaverTriple, { n }, m);
     for (const x of m) expect([x.a.length, x.b.length, x.c.length]).toEqual([n, n, n]);
     const a = open(m[0].a, m[1].a);
     const b = open(m[0].b, m[1].b);
@@ -81,6 +113,7 @@ describe('Beaver correlations without a dealer', () => {
     const n = 45;
     const { materials: m, cost } = await pair.make(beaverPair, { n });
     expectCost(cost, beaverPair.preprocessCost!({ n }));
+    expectDealerLayout(beaverPair, { n }, m);
     const a = open(m[0].a, m[1].a);
     const want = a.map((x) => u(x * x));
     expect(open(m[0].c, m[1].c)).toEqual(want);
@@ -100,6 +133,7 @@ describe('Beaver correlations without a dealer', () => {
     const p: MatmulParams = { batch: 3, m: 4, k: 5, n: 6 };
     const { materials: m, cost } = await pair.make(matrixTriple, p);
     expectCost(cost, matrixTriple.preprocessCost!(p));
+    expectDealerLayout(matrixTriple, p, m);
     // One batch of OTs per direction for the whole batch: three flights.
     expect(cost.flights).toBe(3);
     for (const x of m) expect([x.a.length, x.b.length, x.c.length]).toEqual([3 * 20, 3 * 30, 3 * 24]);
@@ -118,6 +152,8 @@ async function weightMaterials<P>(
 ): Promise<{ m: [WeightBeaverMaterial, WeightBeaverMaterial]; cost: PairCost; predicted: PairCost }> {
   const { uses } = correlationsOf({ deal: (d) => protocol.deal(p, d) });
   const { materials, cost } = await pair.materials(protocol, p);
+  expect(uses.length).toBe(1);
+  expectDealerLayout(uses[0]!.correlation, uses[0]!.params, materials);
   return { m: materials, cost, predicted: preprocessingCost(uses) };
 }
 
@@ -195,6 +231,7 @@ describe('truncation masks without a dealer', () => {
       const n = 101;
       const { materials: m, cost } = await pair.make(truncMask, { n, bits });
       expectCost(cost, truncMask.preprocessCost!({ n, bits }));
+      expectDealerLayout(truncMask, { n, bits }, m);
       expect(cost.flights).toBe(2);
       const r = checkTrunc(m, bits);
       expect(Math.abs(onesFraction(r) - 0.5)).toBeLessThan(0.03);
@@ -211,6 +248,14 @@ describe('truncation masks without a dealer', () => {
     },
   );
 
+  it('masks across OT chunks (64 p(n) > one chunk of OTs): relations and cost exact', async () => {
+    const n = 8200;
+    expect(64 * 8224).toBeGreaterThan(chunkOts(1));
+    const { materials: m, cost } = await pair.make(truncMask, { n, bits: 16 });
+    expectCost(cost, truncMask.preprocessCost!({ n, bits: 16 }));
+    checkTrunc(m, 16);
+  });
+
   it('fused truncate-multiply mask: m b and r_hi b per paired element, exact cost', async () => {
     const s: TruncMulShape = {
       nz: 10,
@@ -220,6 +265,7 @@ describe('truncation masks without a dealer', () => {
     };
     const { materials: m, cost } = await pair.make(truncMulMask, s);
     expectCost(cost, truncMulMask.preprocessCost!(s));
+    expectDealerLayout(truncMulMask, s, m);
     expect(cost.flights).toBe(4);
     const r = checkTrunc([m[0].trunc, m[1].trunc], s.bits);
     const b = open(m[0].b, m[1].b);
@@ -242,6 +288,7 @@ describe('truncation masks without a dealer', () => {
     const bits = 20;
     const { materials: m, cost } = await pair.make(truncSquareMask, { n, bits });
     expectCost(cost, truncSquareMask.preprocessCost!({ n, bits }));
+    expectDealerLayout(truncSquareMask, { n, bits }, m);
     const r = checkTrunc([m[0].trunc, m[1].trunc], bits);
     const hi = r.map((x) => x >> 20n);
     expect(open(m[0].rr, m[1].rr)).toEqual(hi.map((x) => u(x * x)));
