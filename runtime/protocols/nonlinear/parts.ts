@@ -157,8 +157,8 @@ function paired(z: Ring, s: TruncMulShape): Ring {
 
 /**
  * Without a dealer: shares of b_j b for the mask's shared bits j >= bits (../../twopc/bits.ts,
- * two correlated OTs each, one per direction, the client's first so that its flights merge
- * with the mask's), for b paired with z elements by `s`; then msb(r) b = b_63 b and
+ * two correlated OTs each, one per direction, the client as extension sender first so that
+ * its flights merge with the mask's), for b paired with z elements by `s`; then msb(r) b = b_63 b and
  * r_hi b = sum_{j >= bits} 2^(j - bits) b_j b. Cheaper than a Gilboa product of r_hi and b
  * (64 OTs each way) for every bits >= 1.
  */
