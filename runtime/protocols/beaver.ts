@@ -21,6 +21,15 @@ import type { Correlation, Cost, DealerStream, MaterialStream, PartyContext, Pro
 import { cost } from '../protocol.ts';
 import type { Ring } from '../ring/kernels.ts';
 import { ringAdd, ringMatmulBatched, ringMul, ringMulScalar, ringSub } from '../ring/kernels.ts';
+import type { MatmulShape } from '../twopc/triples.ts';
+import {
+  beaverTriples,
+  beaverTriplesCost,
+  matrixTriple as otMatrixTriple,
+  matrixTripleCost as otMatrixTripleCost,
+  sharedSquare,
+  sharedSquareCost,
+} from '../twopc/triples.ts';
 
 function checkLength(r: Ring, n: number, what: string): void {
   if (r.length !== n) throw new MarillError(`${what}: expected ${n} elements, got ${r.length}`);
@@ -81,6 +90,9 @@ export const beaverTriple: Correlation<ElementwiseParams, TripleMaterial> = {
   material({ n }, s: MaterialStream) {
     return { a: s.sharedRandom(n), b: s.sharedRandom(n), c: s.share(n) };
   },
+  // Without a dealer: c by Gilboa products of both cross terms (../twopc/triples.ts).
+  preprocess: ({ n }, pre) => beaverTriples(pre.ot, n, pre.rng),
+  preprocessCost: ({ n }) => beaverTriplesCost(n),
 };
 
 export const beaverMul: Protocol<ElementwiseParams, TripleMaterial, readonly [Ring, Ring], Ring> = {
@@ -126,6 +138,12 @@ export const beaverPair: Correlation<ElementwiseParams, PairMaterial> = {
   material({ n }, s) {
     return { a: s.sharedRandom(n), c: s.share(n) };
   },
+  // Without a dealer: c = a0^2 + a1^2 + 2 [a0 a1], one Gilboa product.
+  async preprocess({ n }, pre) {
+    const a = pre.rng.ring(n);
+    return { a, c: await sharedSquare(pre.ot, a) };
+  },
+  preprocessCost: ({ n }) => sharedSquareCost(n),
 };
 
 export const beaverSquare: Protocol<ElementwiseParams, PairMaterial, Ring, Ring> = {
@@ -158,6 +176,8 @@ const sizes = ({ batch, m, k, n }: MatmulParams) => ({
   z: batch * m * n,
 });
 
+const gilboaShape = (p: MatmulParams): MatmulShape => ({ batch: p.batch, n: p.m, k: p.k, w: p.n });
+
 function batched(p: MatmulParams, a: Ring, b: Ring): Ring {
   return ringMatmulBatched(a, b, p.batch, p.m, p.k, p.n);
 }
@@ -175,6 +195,9 @@ export const matrixTriple: Correlation<MatmulParams, TripleMaterial> = {
     const s = sizes(p);
     return { a: st.sharedRandom(s.x), b: st.sharedRandom(s.y), c: st.share(s.z) };
   },
+  // Without a dealer: both cross products by Gilboa, every product of the batch in one batch of OTs.
+  preprocess: (p, pre) => otMatrixTriple(pre.ot, gilboaShape(p), pre.rng),
+  preprocessCost: (p) => otMatrixTripleCost(gilboaShape(p)),
 };
 
 export const beaverMatmul: Protocol<MatmulParams, TripleMaterial, readonly [Ring, Ring], Ring> = {

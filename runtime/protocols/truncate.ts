@@ -23,11 +23,22 @@
  * truncation's opening with other openings (./nonlinear/parts.ts).
  */
 import { MarillError } from '../../ir/errors.ts';
-import type { Correlation, Cost, DealerStream, MaterialStream, PartyContext, Protocol } from '../protocol.ts';
+import type {
+  Correlation,
+  Cost,
+  DealerStream,
+  MaterialStream,
+  PartyContext,
+  Preprocessor,
+  Protocol,
+} from '../protocol.ts';
 import { cost } from '../protocol.ts';
 import { ringTruncatedShare, ringTruncOpened } from '../ring/fused.ts';
 import type { Ring } from '../ring/kernels.ts';
-import { ringAdd, ringAddScalar, ringMsb, ringShrLogical } from '../ring/kernels.ts';
+import { ringAdd, ringAddScalar, ringMsb, ringShl, ringShrLogical } from '../ring/kernels.ts';
+import type { SharedBitWords } from '../twopc/bits.ts';
+import { randomBitWords, randomBitWordsCost } from '../twopc/bits.ts';
+import type { PairCost } from '../twopc/link.ts';
 
 export interface TruncParams {
   /** Elements. */
@@ -67,11 +78,58 @@ export function truncMaskMaterial(n: number, s: MaterialStream): TruncMaterial {
   return { r: s.sharedRandom(n), rHi: s.share(n), msb: s.share(n) };
 }
 
+/**
+ * The mask from shared random bits b_j (../twopc/bits.ts), all linear in their
+ * additive shares: r = sum_j 2^j b_j, r_hi = sum_{j >= bits} 2^(j - bits) b_j
+ * (= r >>> bits exactly: no carries, each b_j is 0 or 1), msb = b_63.
+ */
+export function truncMaskFromBits(words: SharedBitWords, bits: number): TruncMaterial {
+  const n = words.xor.length;
+  const r = new BigInt64Array(n);
+  const rHi = new BigInt64Array(n);
+  words.planes.forEach((plane, j) => {
+    ringAdd(r, ringShl(plane, j), r);
+    if (j >= bits) ringAdd(rHi, ringShl(plane, j - bits), rHi);
+  });
+  return { r, rHi, msb: words.planes[63]!.slice() };
+}
+
+/**
+ * Without a dealer: the mask from 64 shared random bits per element, each
+ * converted to additive shares by one correlated OT (64 n OTs in one batch, two
+ * flights). Also returns the bits, which fused masks multiply (./nonlinear/parts.ts).
+ *
+ * Why all 64 bits: r must be uniform on Z_2^64 (c = x + 2^62 + r then hides x
+ * perfectly, as with a dealer), so every bit of r is random and must enter the
+ * additive shares of r; the material's msb is bit 63 as a full ring value, and
+ * r_hi needs bit j modulo 2^(64 - j + bits). The low `bits` bits cannot come
+ * cheaper: additive shares l0 + l1 of a low part carry into bit `bits` about
+ * half the time, which breaks r_hi = r >>> bits (computing that carry is a
+ * comparison, dearer than the `bits` OTs it would save), and low bits known to
+ * one party reveal x's low bits to it through c. What could shrink is each OT's
+ * correction (bit j is needed modulo 2^(64 - j + bits) only), not their number.
+ */
+export async function preprocessTruncMask(
+  n: number,
+  bits: number,
+  pre: Preprocessor,
+): Promise<{ mask: TruncMaterial; words: SharedBitWords }> {
+  checkBits(bits);
+  const words = await randomBitWords(pre.ot, n, pre.rng);
+  return { mask: truncMaskFromBits(words, bits), words };
+}
+
+export function preprocessTruncMaskCost(n: number): PairCost {
+  return randomBitWordsCost(n);
+}
+
 /** The mask of n truncations by `bits`: r uniform, shares of r >>> bits and msb(r). */
 export const truncMask: Correlation<TruncParams, TruncMaterial> = {
   name: 'trunc-mask',
   deal: ({ n, bits }, d) => void dealTruncMask(n, bits, d),
   material: ({ n }, s) => truncMaskMaterial(n, s),
+  preprocess: async ({ n, bits }, pre) => (await preprocessTruncMask(n, bits, pre)).mask,
+  preprocessCost: ({ n }) => preprocessTruncMaskCost(n),
 };
 
 /** This party's share of the opened c = x + 2^62 + r (party 0 adds the offset). */

@@ -21,6 +21,9 @@ import type { Correlation, Cost, Protocol } from '../protocol.ts';
 import { cost } from '../protocol.ts';
 import type { Ring } from '../ring/kernels.ts';
 import { ringAdd, ringSub } from '../ring/kernels.ts';
+import type { PairCost } from '../twopc/link.ts';
+import type { MatmulShape, OtSession } from '../twopc/triples.ts';
+import { gilboaProduct, gilboaProductCost, weightTriple, weightTripleCost } from '../twopc/triples.ts';
 
 export interface WeightBeaverMaterial {
   /** A, at the client only. */
@@ -47,6 +50,26 @@ export interface WeightSizes {
   readonly z: number;
 }
 
+/**
+ * The product as two Gilboa products see it (dealer-free setting, ../twopc/triples.ts): the
+ * server's weight is the OT correlation, the client's activation gives the choice bits.
+ *  - 'elementwise': activation * spread(weight), the server spreading W onto the result's
+ *    layout first (one OT per bit of each activation element);
+ *  - 'matmul': result(X' W') with X' = activation(A) [n, k] (per product when batched) and
+ *    W' = weight(B) [k, w]: rearrangements (e.g. transposes for W X) that make the product
+ *    one Gilboa matrix product (one OT per bit of each X' element, W' rows as correlations).
+ * It must equal `product` (the tests hold every kind to it).
+ */
+export type WeightOtForm<P> =
+  | { readonly kind: 'elementwise'; readonly spread: (p: P, weight: Ring) => Ring }
+  | {
+      readonly kind: 'matmul';
+      readonly shape: (p: P) => MatmulShape;
+      readonly activation: (p: P, a: Ring) => Ring;
+      readonly weight: (p: P, b: Ring) => Ring;
+      readonly result: (p: P, c: Ring) => Ring;
+    };
+
 /** What one kind of server-weight product is. */
 export interface WeightProductSpec<P> {
   readonly name: string;
@@ -55,14 +78,31 @@ export interface WeightProductSpec<P> {
   readonly sizes: (p: P) => WeightSizes;
   /** activation (x) weight: `z` elements from `x` and `w` elements. */
   readonly product: (p: P, activation: Ring, weight: Ring) => Ring;
+  /** The same product in the form the dealer-free triple needs. */
+  readonly ot: WeightOtForm<P>;
+}
+
+/** This party's share of A (x) B by OT: the server passes B, the client A. */
+function otProduct<P>(form: WeightOtForm<P>, p: P, ot: OtSession, mine: Ring): Promise<Ring> {
+  const server = ot.link.index === 0;
+  if (form.kind === 'elementwise') return gilboaProduct(ot, 0, server ? form.spread(p, mine) : mine);
+  const operand = server ? form.weight(p, mine) : form.activation(p, mine);
+  return weightTriple(ot, form.shape(p), operand).then((c) => form.result(p, c));
+}
+
+function otProductCost<P>(form: WeightOtForm<P>, p: P, sizes: WeightSizes): PairCost {
+  return form.kind === 'elementwise' ? gilboaProductCost(sizes.z, 0) : weightTripleCost(form.shape(p));
 }
 
 /**
  * The correlation of one kind of server-weight product: B fixed for the session at the
- * server, A fresh at the client, shares of C = A (x) B.
+ * server, A fresh at the client, shares of C = A (x) B. Without a dealer the server draws B
+ * from its session randomness (the same B every inference, as the dealer's
+ * `sessionOwnedRandom`), the client A from its own, and C's shares come from one Gilboa
+ * product (`spec.ot`).
  */
 export function weightTripleCorrelation<P>(spec: WeightProductSpec<P>): Correlation<P, WeightBeaverMaterial> {
-  const { sizes, product } = spec;
+  const { sizes, product, ot } = spec;
   return {
     name: `${spec.name}.triple`,
     deal(p, d) {
@@ -77,6 +117,16 @@ export function weightTripleCorrelation<P>(spec: WeightProductSpec<P>): Correlat
       const a = st.ownedRandom('client', s.x);
       return { a, b, c: st.share(s.z) };
     },
+    async preprocess(p, pre) {
+      const s = sizes(p);
+      if (pre.party === 'server') {
+        const b = pre.sessionRandom('B', s.w);
+        return { a: undefined, b: () => b, c: await otProduct(ot, p, pre.ot, b) };
+      }
+      const a = pre.rng.ring(s.x);
+      return { a, b: undefined, c: await otProduct(ot, p, pre.ot, a) };
+    },
+    preprocessCost: (p) => otProductCost(ot, p, sizes(p)),
   };
 }
 

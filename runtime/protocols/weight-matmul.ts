@@ -12,7 +12,7 @@
 import type { Protocol } from '../protocol.ts';
 import type { Ring } from '../ring/kernels.ts';
 import { ringMatmulBatched } from '../ring/kernels.ts';
-import type { WeightBeaverInputs, WeightBeaverMaterial, WeightSizes } from './weight-beaver.ts';
+import type { WeightBeaverInputs, WeightBeaverMaterial, WeightOtForm, WeightSizes } from './weight-beaver.ts';
 import { weightBeaverProtocol } from './weight-beaver.ts';
 
 export interface WeightMatmulParams {
@@ -41,5 +41,44 @@ function product(p: WeightMatmulParams, activation: Ring, weight: Ring): Ring {
     : ringMatmulBatched(weight, activation, batch, m, k, n, { a: 0, b: k * n });
 }
 
+/** `batch` row-major [rows, cols] matrices, each transposed. */
+function transposed(r: Ring, batch: number, rows: number, cols: number): Ring {
+  const out = new BigInt64Array(r.length);
+  // 32-bit halves: moving words without making BigInts.
+  const src = new Int32Array(r.buffer, r.byteOffset, 2 * r.length);
+  const dst = new Int32Array(out.buffer);
+  for (let t = 0; t < batch; t++) {
+    const at = t * rows * cols;
+    for (let i = 0; i < rows; i++)
+      for (let j = 0; j < cols; j++) {
+        const from = 2 * (at + i * cols + j);
+        const to = 2 * (at + j * rows + i);
+        dst[to] = src[from]!;
+        dst[to + 1] = src[from + 1]!;
+      }
+  }
+  return out;
+}
+
+/**
+ * The product as one Gilboa matrix product X' W' (dealer-free triples): right, X's rows of
+ * every product against W (the batch flattens into rows); left, W X_b = (X_b^T W^T)^T, so
+ * X' stacks the X_b^T and W' = W^T.
+ */
+const ot: WeightOtForm<WeightMatmulParams> = {
+  kind: 'matmul',
+  shape: (p) =>
+    p.side === 'right' ? { n: p.batch * p.m, k: p.k, w: p.n } : { n: p.batch * p.n, k: p.k, w: p.m },
+  activation: (p, a) => (p.side === 'right' ? a : transposed(a, p.batch, p.k, p.n)),
+  weight: (p, b) => (p.side === 'right' ? b : transposed(b, 1, p.m, p.k)),
+  result: (p, c) => (p.side === 'right' ? c : transposed(c, p.batch, p.n, p.m)),
+};
+
 export const weightMatmul: Protocol<WeightMatmulParams, WeightMatmulMaterial, WeightMatmulInputs, Ring> =
-  weightBeaverProtocol<WeightMatmulParams>({ name: 'beaver.weight', label: 'beaver.weight', sizes, product });
+  weightBeaverProtocol<WeightMatmulParams>({
+    name: 'beaver.weight',
+    label: 'beaver.weight',
+    sizes,
+    product,
+    ot,
+  });

@@ -37,4 +37,5 @@ export const weightMul: Protocol<WeightMulParams, WeightMulMaterial, WeightBeave
     label: 'weight mul',
     sizes: (p) => ({ x: p.n, w: p.w, z: p.n }),
     product: (p, activation, weight) => ringMul(activation, spread(p, weight)),
+    ot: { kind: 'elementwise', spread },
   });

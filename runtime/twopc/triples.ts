@@ -23,7 +23,7 @@ import { MarillError } from '../../ir/errors.ts';
 import type { Prg } from '../crypto/prg.ts';
 import { bitPlanes } from '../protocols/nonlinear/bit-slice.ts';
 import type { Ring } from '../ring/kernels.ts';
-import { ringAdd, ringMatmul, ringMul, ringShl, ringSub } from '../ring/kernels.ts';
+import { ringAdd, ringMatmulBatched, ringMul, ringShl, ringSub } from '../ring/kernels.ts';
 import type { IknpReceiver, IknpSender } from './iknp.ts';
 import {
   cotCost,
@@ -40,7 +40,8 @@ import type { Link, PairCost, PartyIndex } from './link.ts';
 import { sequence } from './link.ts';
 
 const BITS = 64;
-const pad32 = (n: number): number => Math.ceil(n / 32) * 32;
+/** Elements per bit plane of a batch of OTs, one OT per bit of each element. */
+export const pad32 = (n: number): number => Math.ceil(n / 32) * 32;
 
 /** One party's OT extension in both directions: as sender and as receiver. */
 export class OtSession {
@@ -66,7 +67,7 @@ export function otSessionSetupCost(): PairCost {
 }
 
 /** Choice bits of every bit of `x`: OT j * pad32(n) + e has bit j of x[e]. */
-function bitChoices(x: Ring): Uint8Array {
+export function bitChoices(x: Ring): Uint8Array {
   const planes = bitPlanes(x, 0, BITS);
   const words = pad32(x.length) / 32;
   const out = new Uint32Array(BITS * words);
@@ -78,7 +79,7 @@ function bitChoices(x: Ring): Uint8Array {
  * Calls `visit(j, e, at, len)` for each run of OTs in [from, from + count) with
  * one bit j: elements e .. e + len - 1 at offset `at` in the chunk.
  */
-function runs(
+export function runs(
   from: number,
   count: number,
   stride: number,
@@ -132,16 +133,20 @@ export function gilboaProductCost(n: number, sender: PartyIndex): PairCost {
 
 // ---- matrix Gilboa products -----------------------------------------------------------------------
 
-/** Shapes of a matrix product X [n, k] times Y [k, w]. */
+/** Shapes of a matrix product X [n, k] times Y [k, w], or of `batch` such products (batch-major). */
 export interface MatmulShape {
   readonly n: number;
   readonly k: number;
   readonly w: number;
+  /** Independent products (default 1): X [batch, n, k], Y [batch, k, w], result [batch, n, w]. */
+  readonly batch?: number;
 }
 
 /**
  * Shares of X Y with Y [k, w] at party `sender` and X [n, k] at the other
  * (each passes its own matrix). Returns this party's share of the [n, w] product.
+ * Batched products run as one batch of OTs (X's elements of every product in
+ * turn, each with its own product's row of Y), so they take the flights of one.
  */
 export async function gilboaMatmul(
   s: OtSession,
@@ -150,18 +155,21 @@ export async function gilboaMatmul(
   mine: Ring,
 ): Promise<Ring> {
   const { n, k, w } = shape;
+  const batch = shape.batch ?? 1;
   const isSender = s.link.index === sender;
-  const expected = isSender ? k * w : n * k;
+  const expected = batch * (isSender ? k * w : n * k);
   if (mine.length !== expected)
     throw new MarillError(`Gilboa matmul: operand has ${mine.length} elements, expected ${expected}`);
-  const stride = pad32(n * k);
+  const elements = batch * n * k;
+  const stride = pad32(elements);
   const m = BITS * stride;
-  const acc = new BigInt64Array(n * w);
+  const acc = new BigInt64Array(batch * n * w);
   const fold = (at: Ring, from: number, count: number, op: typeof ringAdd) =>
     runs(from, count, stride, (_j, e0, off, len) => {
       for (let t = 0; t < len; t++) {
         const e = e0 + t;
-        if (e >= n * k) break;
+        if (e >= elements) break;
+        // Row of the result over all products: product b's row i is b n + i = floor(e / k).
         const i = Math.floor(e / k);
         const row = acc.subarray(i * w, (i + 1) * w);
         op(row, at.subarray((off + t) * w, (off + t + 1) * w), row);
@@ -173,9 +181,11 @@ export async function gilboaMatmul(
       const d = new BigInt64Array(count * w);
       runs(from, count, stride, (j, e0, off, len) => {
         if (shifted.j !== j) shifted = { j, y: ringShl(mine, j) };
-        for (let t = 0; t < len && e0 + t < n * k; t++) {
-          const l = (e0 + t) % k;
-          d.set(shifted.y.subarray(l * w, (l + 1) * w), (off + t) * w);
+        for (let t = 0; t < len && e0 + t < elements; t++) {
+          const e = e0 + t;
+          // Row l of product b's Y.
+          const row = Math.floor(e / (n * k)) * k + (e % k);
+          d.set(shifted.y.subarray(row * w, (row + 1) * w), (off + t) * w);
         }
       });
       return d;
@@ -190,7 +200,7 @@ export async function gilboaMatmul(
 }
 
 export function gilboaMatmulCost(shape: MatmulShape, sender: PartyIndex): PairCost {
-  return cotCost(BITS * pad32(shape.n * shape.k), shape.w, sender);
+  return cotCost(BITS * pad32((shape.batch ?? 1) * shape.n * shape.k), shape.w, sender);
 }
 
 // ---- triples --------------------------------------------------------------------------------------
@@ -202,31 +212,59 @@ export interface Triple {
   readonly c: Ring;
 }
 
-/** n arithmetic Beaver triples: c = a0 b0 + a1 b1 + [a0 b1] + [a1 b0], the brackets by Gilboa. */
-export async function beaverTriples(s: OtSession, n: number, rng: Prg): Promise<Triple> {
-  const a = rng.ring(n).slice();
-  const b = rng.ring(n).slice();
-  // Direction with the server as extension sender: the server's a times the client's b, then the reverse.
-  const first = await gilboaProduct(s, 0, s.link.index === 0 ? a : b);
-  const second = await gilboaProduct(s, 1, s.link.index === 1 ? a : b);
-  const c = ringMul(a, b);
+/**
+ * Shares of x y elementwise for shared x and y (this party passes its shares):
+ * x0 y0 + x1 y1 + [x0 y1] + [x1 y0], the brackets by Gilboa (the server's x
+ * times the client's y first, then the reverse).
+ */
+export async function sharedProduct(s: OtSession, x: Ring, y: Ring): Promise<Ring> {
+  const first = await gilboaProduct(s, 0, s.link.index === 0 ? x : y);
+  const second = await gilboaProduct(s, 1, s.link.index === 1 ? x : y);
+  const c = ringMul(x, y);
   ringAdd(c, first, c);
-  return { a, b, c: ringAdd(c, second, c) };
+  return ringAdd(c, second, c);
 }
 
-export function beaverTriplesCost(n: number): PairCost {
+export function sharedProductCost(n: number): PairCost {
   return sequence(gilboaProductCost(n, 0), gilboaProductCost(n, 1));
 }
 
-/** A matrix triple A [n, k], B [k, w], C = A B, both factors shared. */
+/**
+ * Shares of x^2 elementwise for shared x: x0^2 + x1^2 + 2 [x0 x1], one Gilboa
+ * product with the extension sender at `sender` (a choice that lets a caller
+ * merge flights with what runs before).
+ */
+export async function sharedSquare(s: OtSession, x: Ring, sender: PartyIndex = 0): Promise<Ring> {
+  const cross = await gilboaProduct(s, sender, x);
+  const c = ringMul(x, x);
+  return ringAdd(c, ringShl(cross, 1), c);
+}
+
+export function sharedSquareCost(n: number, sender: PartyIndex = 0): PairCost {
+  return gilboaProductCost(n, sender);
+}
+
+/** n arithmetic Beaver triples: a, b uniform shared, c = a b by `sharedProduct`. */
+export async function beaverTriples(s: OtSession, n: number, rng: Prg): Promise<Triple> {
+  const a = rng.ring(n).slice();
+  const b = rng.ring(n).slice();
+  return { a, b, c: await sharedProduct(s, a, b) };
+}
+
+export function beaverTriplesCost(n: number): PairCost {
+  return sharedProductCost(n);
+}
+
+/** A matrix triple A [n, k], B [k, w], C = A B (per product when batched), both factors shared. */
 export async function matrixTriple(s: OtSession, shape: MatmulShape, rng: Prg): Promise<Triple> {
   const { n, k, w } = shape;
-  const a = rng.ring(n * k).slice();
-  const b = rng.ring(k * w).slice();
+  const batch = shape.batch ?? 1;
+  const a = rng.ring(batch * n * k).slice();
+  const b = rng.ring(batch * k * w).slice();
   // A1 B0 (server's B as the correlation), then A0 B1.
   const first = await gilboaMatmul(s, 0, shape, s.link.index === 0 ? b : a);
   const second = await gilboaMatmul(s, 1, shape, s.link.index === 1 ? b : a);
-  const c = ringMatmul(a, b, n, k, w);
+  const c = ringMatmulBatched(a, b, batch, n, k, w);
   ringAdd(c, first, c);
   return { a, b, c: ringAdd(c, second, c) };
 }

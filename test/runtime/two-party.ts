@@ -64,7 +64,22 @@ export class TwoPartySession {
       const m = protocol.material(params, stream);
       stream.finish();
       return m;
-    });
+    }) as [M, M];
+    return this.runOnline(protocol, params, materials, inputs, opId, frames);
+  }
+
+  /**
+   * The online phases of one protocol run on material made elsewhere (e.g. without a
+   * dealer, test/runtime/preprocess.ts); `opId` as in `run`.
+   */
+  async runOnline<P, M, I, O>(
+    protocol: Protocol<P, M, I, O>,
+    params: P,
+    materials: readonly [M, M],
+    inputs: readonly [I, I],
+    opId = `${protocol.name}#${this.counter++}`,
+    frames: readonly [Uint8Array, Uint8Array] = [new Uint8Array(0), new Uint8Array(0)],
+  ): Promise<[O, O]> {
     const outs = await Promise.all(
       ([0, 1] as const).map(async (i) => {
         const stats = this.accounting[i].op(opId, protocol.name, protocol.name);

@@ -24,7 +24,13 @@ import { MarillError } from '../../../ir/errors.ts';
 import { applyMap } from '../../mpc/layout.ts';
 import type { Correlation, DealerStream, MaterialStream, PartyContext } from '../../protocol.ts';
 import type { Ring } from '../../ring/kernels.ts';
-import { ringAdd, ringMul, ringMulScalar, ringSub } from '../../ring/kernels.ts';
+import { ringAdd, ringBit, ringMul, ringMulScalar, ringShl, ringSub } from '../../ring/kernels.ts';
+import type { SharedBitWords } from '../../twopc/bits.ts';
+import { bitProducts, bitProductsCost } from '../../twopc/bits.ts';
+import type { PairCost } from '../../twopc/link.ts';
+import { sequence } from '../../twopc/link.ts';
+import type { OtSession } from '../../twopc/triples.ts';
+import { sharedSquare, sharedSquareCost } from '../../twopc/triples.ts';
 import type { PairMaterial, TripleMaterial } from '../beaver.ts';
 import {
   beaverFinish,
@@ -38,6 +44,8 @@ import type { TruncMaterial, TruncParams } from '../truncate.ts';
 import { openTogether } from './open.ts';
 import {
   dealTruncMask,
+  preprocessTruncMask,
+  preprocessTruncMaskCost,
   truncMaskMaterial,
   truncMaskedShare,
   truncOpened,
@@ -147,6 +155,33 @@ function paired(z: Ring, s: TruncMulShape): Ring {
   return s.zIndex ? applyMap(z, s.zIndex) : z;
 }
 
+/**
+ * Without a dealer: shares of b_j b for the mask's shared bits j >= bits (../../twopc/bits.ts,
+ * two correlated OTs each, one per direction, the client as extension sender first so that
+ * its flights merge with the mask's), for b paired with z elements by `s`; then msb(r) b = b_63 b and
+ * r_hi b = sum_{j >= bits} 2^(j - bits) b_j b. Cheaper than a Gilboa product of r_hi and b
+ * (64 OTs each way) for every bits >= 1.
+ */
+async function highBitProducts(
+  ot: OtSession,
+  words: SharedBitWords,
+  s: TruncMulShape,
+  b: Ring,
+): Promise<{ mb: Ring; rb: Ring }> {
+  const high = 64 - s.bits;
+  const bitsOf = paired(words.xor, s);
+  const c = new BigInt64Array(high * s.nw);
+  const v = new BigInt64Array(high * s.nw);
+  for (let h = 0; h < high; h++) {
+    ringBit(bitsOf, s.bits + h, c.subarray(h * s.nw, (h + 1) * s.nw));
+    v.set(b, h * s.nw);
+  }
+  const products = await bitProducts(ot, c, v, 1);
+  const rb = new BigInt64Array(s.nw);
+  for (let h = 0; h < high; h++) ringAdd(rb, ringShl(products.subarray(h * s.nw, (h + 1) * s.nw), h), rb);
+  return { mb: products.slice((high - 1) * s.nw), rb };
+}
+
 /** A truncation mask with a Beaver mask b of w and shares of msb(r) b and r_hi b (paired). */
 export const truncMulMask: Correlation<TruncMulShape, TruncMulMaterial> = {
   name: 'trunc-mul-mask',
@@ -161,6 +196,13 @@ export const truncMulMask: Correlation<TruncMulShape, TruncMulMaterial> = {
     const b = st.sharedRandom(s.nw);
     return { trunc, b, mb: st.share(s.nw), rb: st.share(s.nw) };
   },
+  async preprocess(s, pre) {
+    const { mask, words } = await preprocessTruncMask(s.nz, s.bits, pre);
+    const b = pre.rng.ring(s.nw);
+    return { trunc: mask, b, ...(await highBitProducts(pre.ot, words, s, b)) };
+  },
+  preprocessCost: (s): PairCost =>
+    sequence(preprocessTruncMaskCost(s.nz), bitProductsCost((64 - s.bits) * s.nw, 1)),
 };
 
 export const truncMulPart = {
@@ -224,6 +266,17 @@ export const truncSquareMask: Correlation<TruncParams, TruncSquareMaterial> = {
     const trunc = truncMaskMaterial(n, st);
     return { trunc, rr: st.share(n), mr: st.share(n) };
   },
+  // Without a dealer: r_hi^2 by one Gilboa product (cheaper than 2 (64 - bits) bit products
+  // for bits <= 32), msb(r) r_hi by bit products with the shared bit 63; directions ordered so
+  // that consecutive flights of one party merge.
+  async preprocess({ n, bits }, pre) {
+    const { mask, words } = await preprocessTruncMask(n, bits, pre);
+    const rr = await sharedSquare(pre.ot, mask.rHi, 1);
+    const mr = await bitProducts(pre.ot, ringBit(words.xor, 63), mask.rHi, 0);
+    return { trunc: mask, rr, mr };
+  },
+  preprocessCost: ({ n }): PairCost =>
+    sequence(preprocessTruncMaskCost(n), sharedSquareCost(n, 1), bitProductsCost(n, 0)),
 };
 
 export const truncSquarePart = {

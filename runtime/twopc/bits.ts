@@ -1,0 +1,110 @@
+/**
+ * Shared random bits from correlated OT (./iknp.ts), the dealer-free pieces of
+ * truncation masks (../protocols/truncate.ts, ../protocols/nonlinear/parts.ts):
+ *
+ *  - `randomBitWords`: n uniform 64-bit words whose bits are XOR-shared (each
+ *    party draws its share alone) and also additively shared bit by bit. Bit
+ *    b = b0 xor b1 = b0 + b1 - 2 b0 b1; the product b0 b1 is one correlated OT
+ *    with the server as extension sender, correlation b0, the client choosing
+ *    with b1: the client gets x + b1 b0, the server keeps x, so the server's
+ *    share of b is b0 + 2 x and the client's b1 - 2 (x + b0 b1).
+ *  - `bitProducts`: shares of c v for a XOR-shared bit c = c0 xor c1 and an
+ *    additively shared v = v0 + v1, cheaper than a Gilboa product (64 OTs each
+ *    way) since one factor is a bit: c v0 = c0 v0 + c1 (1 - 2 c0) v0 is one
+ *    correlated OT with the holder of v0 as sender, correlation (1 - 2 c0) v0,
+ *    the peer choosing with c1 (it gets x + c1 (1 - 2 c0) v0, the sender keeps
+ *    c0 v0 - x); likewise c v1 the other way. Two OTs per product.
+ *
+ * Party 0 is the server, party 1 the client (../protocol.ts).
+ */
+import type { Prg } from '../crypto/prg.ts';
+import type { Ring } from '../ring/kernels.ts';
+import { ringAdd, ringBit, ringMul, ringShl, ringSub } from '../ring/kernels.ts';
+import { cotCost, cotReceive, cotSend } from './iknp.ts';
+import type { PairCost, PartyIndex } from './link.ts';
+import { sequence } from './link.ts';
+import type { OtSession } from './triples.ts';
+import { bitChoices, pad32, runs } from './triples.ts';
+
+const BITS = 64;
+
+/** This party's side of n shared random 64-bit words. */
+export interface SharedBitWords {
+  /** This party's XOR share: bit j of word e is its share of bit j of element e. */
+  readonly xor: Ring;
+  /** This party's additive share of bit j of every element (`planes[j][e]`, 0/1 when added up). */
+  readonly planes: readonly Ring[];
+}
+
+/** n words of shared random bits, each bit converted to additive shares by one correlated OT. */
+export async function randomBitWords(s: OtSession, n: number, rng: Prg): Promise<SharedBitWords> {
+  const stride = pad32(n);
+  const xor = new BigInt64Array(stride);
+  xor.set(rng.ring(n));
+  // OT j * stride + e converts bit j of element e; acc holds the OT outputs in that order.
+  const acc = new BigInt64Array(BITS * stride);
+  const m = BITS * stride;
+  if (s.link.index === 0) {
+    const delta = (from: number, count: number): Ring => {
+      const d = new BigInt64Array(count);
+      runs(from, count, stride, (j, e, at, len) => d.set(ringBit(xor.subarray(e, e + len), j), at));
+      return d;
+    };
+    await cotSend(s.sender, s.link, m, 1, delta, (from, _count, x) => acc.set(x, from));
+  } else {
+    await cotReceive(s.receiver, s.link, bitChoices(xor.subarray(0, n)), m, 1, (from, _count, out) =>
+      acc.set(out, from),
+    );
+  }
+  const planes = Array.from({ length: BITS }, (_, j) => {
+    const twice = ringShl(acc.subarray(j * stride, j * stride + n), 1);
+    const own = ringBit(xor.subarray(0, n), j);
+    return s.link.index === 0 ? ringAdd(own, twice, own) : ringSub(own, twice, own);
+  });
+  return { xor: xor.slice(0, n), planes };
+}
+
+export function randomBitWordsCost(n: number): PairCost {
+  return cotCost(BITS * pad32(n), 1, 0);
+}
+
+/** One direction of `bitProducts`: the products c v_sender. Returns this party's share. */
+async function bitTimesSender(s: OtSession, sender: PartyIndex, c: Ring, v: Ring): Promise<Ring> {
+  const k = c.length;
+  const share = new BigInt64Array(k);
+  if (s.link.index === sender) {
+    // Correlation (1 - 2 c0) v0; the sender keeps c0 v0 - x.
+    const cv = ringMul(c, v);
+    const delta = ringSub(v, ringShl(cv, 1));
+    await cotSend(
+      s.sender,
+      s.link,
+      k,
+      1,
+      (from, count) => delta.subarray(from, from + count),
+      (from, _count, x) => share.set(x, from),
+    );
+    return ringSub(cv, share, share);
+  }
+  const choices = new Uint8Array(Math.ceil(k / 8));
+  // Low 32-bit halves of the 0/1 words: no BigInt per element.
+  const c32 = new Int32Array(c.buffer, c.byteOffset, 2 * k);
+  for (let i = 0; i < k; i++) if (c32[2 * i]) choices[i >> 3] = choices[i >> 3]! | (1 << (i & 7));
+  await cotReceive(s.receiver, s.link, choices, k, 1, (from, _count, out) => share.set(out, from));
+  return share;
+}
+
+/**
+ * Shares of c_i v_i for XOR-shared bits c (this party passes its share bits as
+ * ring 0/1) and additively shared v (its shares): two correlated OTs per
+ * product, the one with `first` as extension sender first.
+ */
+export async function bitProducts(s: OtSession, c: Ring, v: Ring, first: PartyIndex): Promise<Ring> {
+  const a = await bitTimesSender(s, first, c, v);
+  const b = await bitTimesSender(s, first === 0 ? 1 : 0, c, v);
+  return ringAdd(a, b, a);
+}
+
+export function bitProductsCost(k: number, first: PartyIndex): PairCost {
+  return sequence(cotCost(k, 1, first), cotCost(k, 1, first === 0 ? 1 : 0));
+}
