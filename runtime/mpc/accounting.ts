@@ -97,6 +97,8 @@ export interface OpReport {
   /** Without a dealer: bytes each party sent making the op's correlations, and their flights. */
   readonly preprocessBytes: [number, number];
   readonly preprocessRounds: number;
+  /** Wall time of making them at each party. */
+  readonly preprocessSeconds: [number, number];
   /** Wall time at each party. */
   readonly seconds: [number, number];
   readonly runs: number;
@@ -137,6 +139,7 @@ export function combineReports(server: readonly OpStats[], client: readonly OpSt
       setupRounds: Math.max(s.setupRounds, c.setupRounds),
       preprocessBytes: [s.preprocessBytesSent, c.preprocessBytesSent],
       preprocessRounds: Math.max(s.preprocessRounds, c.preprocessRounds),
+      preprocessSeconds: [s.preprocessSeconds, c.preprocessSeconds],
       seconds: [s.seconds, c.seconds],
       runs: Math.max(s.runs, c.runs),
     };
