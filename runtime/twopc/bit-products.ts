@@ -24,6 +24,7 @@ import type { Ring } from '../ring/kernels.ts';
 import { bitPlanes } from '../protocols/nonlinear/bit-slice.ts';
 import { rotCost, rotReceive, rotSend } from './iknp.ts';
 import type { PairCost } from './link.ts';
+import { NO_COST, sequence } from './link.ts';
 import type { OtSession } from './triples.ts';
 
 /** Variables over the same lanes (`words` words of 32 lanes each), and the products wanted. */
@@ -66,10 +67,53 @@ export function tableWords(b: ProductBatch): number {
   return b.products.reduce((s, vars) => s + (2 ** vars.length - 1) * b.words, 0);
 }
 
-/** The random OTs of a batch (party 1 sends them: one flight). */
+/** Bytes of one side's messages per chunk, at most (bounded memory for any number of lanes). */
+const CHUNK_BYTES = 1 << 22;
+
+/** The batch over words [from, from + words) of its lanes: how a large batch is processed, chunk by chunk. */
+export function batchChunks(b: ProductBatch): { readonly from: number; readonly batch: ProductBatch }[] {
+  const { blocks } = batchLayout(b);
+  const size = Math.max(1, Math.floor(CHUNK_BYTES / (Math.max(1, b.vars) * 32 * 16 * blocks)));
+  const out: { from: number; batch: ProductBatch }[] = [];
+  for (let from = 0; from < b.words; from += size)
+    out.push({ from, batch: { ...b, words: Math.min(size, b.words - from) } });
+  return out;
+}
+
+/** Words [from, from + words) of each of `vars` vectors of `total` words. */
+export function chunkRows(
+  v: Uint32Array,
+  vars: number,
+  total: number,
+  from: number,
+  words: number,
+): Uint32Array {
+  const out = new Uint32Array(vars * words);
+  for (let r = 0; r < vars; r++) out.set(v.subarray(r * total + from, r * total + from + words), r * words);
+  return out;
+}
+
+/** Writes a chunk's rows (`words` words each) back at word `from` of rows of `total` words. */
+export function putRows(
+  into: Uint32Array,
+  rows: Uint32Array,
+  total: number,
+  from: number,
+  words: number,
+): void {
+  for (let r = 0; r < rows.length / Math.max(1, words); r++)
+    into.set(rows.subarray(r * words, (r + 1) * words), r * total + from);
+}
+
+/** The random OTs of a batch, chunk by chunk (party 1 sends them all: one flight). */
 export function batchOtCost(b: ProductBatch): PairCost {
-  const { ots, blocks } = batchLayout(b);
-  return rotCost(ots, blocks, 0);
+  return sequence(
+    NO_COST,
+    ...batchChunks(b).map(({ batch }) => {
+      const { ots, blocks } = batchLayout(batch);
+      return rotCost(ots, blocks, 0);
+    }),
+  );
 }
 
 /** Party 0's side of the batch's random OTs: both messages of every OT. */
@@ -171,18 +215,15 @@ export function tablesSend(
   return { out, tables };
 }
 
-/** Party 1: its output shares from its shares, its chosen messages and party 0's tables. */
-export function tablesReceive(
-  b: ProductBatch,
-  shares: Uint32Array,
-  messages: Uint8Array,
-  tables: Uint32Array,
-): Uint32Array {
+/**
+ * Party 1, as soon as its OTs are done: for each product, the pad of the entry its shares
+ * choose (products x words). With party 0's tables, `unmaskTables` then gives its output.
+ */
+export function chosenPads(b: ProductBatch, shares: Uint32Array, messages: Uint8Array): Uint32Array {
   const layout = batchLayout(b);
   const { words } = b;
   const planes = Array.from({ length: b.vars }, (_, v) => padPlanes(b, layout, messages, v));
   const out = new Uint32Array(b.products.length * words);
-  let t = 0;
   const sel = new Uint32Array(words);
   const val = new Uint32Array(words);
   b.products.forEach((vars, k) => {
@@ -190,11 +231,7 @@ export function tablesReceive(
     const offs = layout.offsets[k]!;
     for (let c = 0; c < 1 << vars.length; c++) {
       sel.fill(0xffffffff);
-      if (c === 0) val.fill(0);
-      else {
-        val.set(tables.subarray(t, t + words));
-        t += words;
-      }
+      val.fill(0);
       vars.forEach((v, p) => {
         const flip = (c >>> p) & 1 ? 0 : 0xffffffff;
         const x = row(shares, v, words);
@@ -208,4 +245,30 @@ export function tablesReceive(
     }
   });
   return out;
+}
+
+/** Party 1's output shares: its chosen pads xor the table entries its shares choose (in place). */
+export function unmaskTables(
+  b: ProductBatch,
+  shares: Uint32Array,
+  pads: Uint32Array,
+  tables: Uint32Array,
+): Uint32Array {
+  const { words } = b;
+  let t = 0;
+  const sel = new Uint32Array(words);
+  b.products.forEach((vars, k) => {
+    const o = row(pads, k, words);
+    for (let c = 1; c < 1 << vars.length; c++) {
+      sel.fill(0xffffffff);
+      vars.forEach((v, p) => {
+        const flip = (c >>> p) & 1 ? 0 : 0xffffffff;
+        const x = row(shares, v, words);
+        for (let w = 0; w < words; w++) sel[w] = sel[w]! & (x[w]! ^ flip);
+      });
+      for (let w = 0; w < words; w++) o[w] = o[w]! ^ (sel[w]! & tables[t + w]!);
+      t += words;
+    }
+  });
+  return pads;
 }

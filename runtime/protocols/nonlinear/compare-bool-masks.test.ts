@@ -76,6 +76,8 @@ const PARAMS: CompareParams[] = [
   { variant: 'bool', n: 100, points: 5, bits: 16, drop: 12, select: true },
   { variant: 'bool', n: 45, points: 1, bits: 60, drop: 4, select: false },
   { variant: 'bool', n: 33, points: 2, bits: 7, drop: 0, select: true },
+  // Large enough that the random OTs run in several chunks (bounded memory).
+  { variant: 'bool', n: 7000, points: 2, bits: 40, drop: 0, select: true },
 ];
 
 describe('boolean comparison masks without a dealer', () => {

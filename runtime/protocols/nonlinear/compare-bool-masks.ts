@@ -28,13 +28,17 @@ import type { Ring } from '../../ring/kernels.ts';
 import { ringAdd, ringMul, ringMulScalar, ringAddScalar, ringShl, ringSub } from '../../ring/kernels.ts';
 import type { ProductBatch } from '../../twopc/bit-products.ts';
 import {
+  batchChunks,
   batchOtCost,
   batchOtReceive,
   batchOtSend,
+  chosenPads,
+  chunkRows,
+  putRows,
   ringSlot,
   tableWords,
-  tablesReceive,
   tablesSend,
+  unmaskTables,
 } from '../../twopc/bit-products.ts';
 import { rotCost, rotReceive, rotSend } from '../../twopc/iknp.ts';
 import type { PairCost } from '../../twopc/link.ts';
@@ -159,10 +163,108 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
 
 const bytesOf = (x: Ring | Uint32Array) => new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
 
-/** Slot 0 (and 1) of the first `count` random OTs of a 1-block batch received as `messages`. */
-function slotOfBlocks(messages: Uint8Array, count: number, slot: number): Ring {
+/** Slot 0 of the first `count` random OTs of one block received as `messages`. */
+function firstSlot(messages: Uint8Array, count: number): Ring {
   const all = new BigInt64Array(messages.buffer, messages.byteOffset, messages.byteLength / 8);
-  return BigInt64Array.from({ length: count }, (_, i) => all[2 * i + slot]!);
+  return BigInt64Array.from({ length: count }, (_, i) => all[2 * i]!);
+}
+
+/**
+ * What one batch's ring slots mean at one party: `server` turns the sender's values of slot
+ * `slot` of variable v at lanes [at, at + count) into the correction to send and keeps its
+ * share; `early` / `late` are the receiver's before and after the correction arrives.
+ */
+interface Slots {
+  server(v: number, slot: number, at: number, x: Ring, x1: Ring): Ring;
+  early(v: number, slot: number, at: number, chosen: Ring): void;
+  late(v: number, slot: number, at: number, y: Ring): void;
+}
+
+/** One batch of a party: the batch, this party's shares, its lanes and its ring slots. */
+interface Work {
+  readonly batch: ProductBatch;
+  readonly shares: Uint32Array;
+  readonly lanes: number;
+  readonly slots: Slots | undefined;
+}
+
+/** this[at .. at + x.length) += x (or -=). */
+function addAt(into: Ring, at: number, x: Ring, sign: 1 | -1 = 1): void {
+  const seg = into.subarray(at, at + x.length);
+  if (sign === 1) ringAdd(seg, x, seg);
+  else ringSub(seg, x, seg);
+}
+
+/** Party 0: every chunk's OTs, then one message: corrections and tables, batch by batch. */
+async function serverBatches(
+  pre: Preprocessor,
+  work: readonly Work[],
+  bytes: number,
+): Promise<Uint32Array[]> {
+  const parts: Uint8Array[] = [];
+  const outs: Uint32Array[] = [];
+  for (const { batch: b, shares, lanes, slots } of work) {
+    const out = new Uint32Array(b.products.length * b.words);
+    for (const { from, batch } of batchChunks(b)) {
+      const { m0, m1 } = await batchOtSend(pre.ot, batch);
+      const at = 32 * from;
+      const count = Math.max(0, Math.min(lanes - at, 32 * batch.words));
+      for (let v = 0; v < b.vars && slots; v++)
+        for (let slot = 0; slot < b.ringSlots; slot++) {
+          const x = ringSlot(batch, m0, v, slot, count);
+          parts.push(bytesOf(slots.server(v, slot, at, x, ringSlot(batch, m1, v, slot, count))));
+        }
+      const t = tablesSend(batch, chunkRows(shares, b.vars, b.words, from, batch.words), m0, m1);
+      putRows(out, t.out, b.words, from, batch.words);
+      parts.push(bytesOf(t.tables));
+    }
+    outs.push(out);
+  }
+  if (bytes > 0) pre.ot.link.send(concat(parts));
+  return outs;
+}
+
+/** Party 1: every chunk's OTs (reduced to chosen pads at once), then party 0's message. */
+async function clientBatches(
+  pre: Preprocessor,
+  work: readonly Work[],
+  bytes: number,
+): Promise<Uint32Array[]> {
+  const pads: Uint32Array[] = [];
+  for (const { batch: b, shares, lanes, slots } of work) {
+    const pad = new Uint32Array(b.products.length * b.words);
+    for (const { from, batch } of batchChunks(b)) {
+      const chunkShares = chunkRows(shares, b.vars, b.words, from, batch.words);
+      const messages = await batchOtReceive(pre.ot, batch, chunkShares);
+      const at = 32 * from;
+      const count = Math.max(0, Math.min(lanes - at, 32 * batch.words));
+      for (let v = 0; v < b.vars && slots; v++)
+        for (let slot = 0; slot < b.ringSlots; slot++)
+          slots.early(v, slot, at, ringSlot(batch, messages, v, slot, count));
+      putRows(pad, chosenPads(batch, chunkShares, messages), b.words, from, batch.words);
+    }
+    pads.push(pad);
+  }
+  const msg =
+    bytes > 0
+      ? await pre.ot.link.recvExactly(bytes, 'comparison masks: corrections and tables')
+      : new Uint8Array(0);
+  let off = 0;
+  const take = (n: number) => msg.subarray(off, (off += n));
+  return work.map(({ batch: b, shares, lanes, slots }, i) => {
+    const out = pads[i]!;
+    for (const { from, batch } of batchChunks(b)) {
+      const at = 32 * from;
+      const count = Math.max(0, Math.min(lanes - at, 32 * batch.words));
+      for (let v = 0; v < b.vars && slots; v++)
+        for (let slot = 0; slot < b.ringSlots; slot++) slots.late(v, slot, at, ringOf(take(8 * count)));
+      const chunkShares = chunkRows(shares, b.vars, b.words, from, batch.words);
+      const chunkPads = chunkRows(out, b.products.length, b.words, from, batch.words);
+      const tables = asWords(take(4 * tableWords(batch)).slice());
+      putRows(out, unmaskTables(batch, chunkShares, chunkPads, tables), b.words, from, batch.words);
+    }
+    return out;
+  });
 }
 
 /** Both parties' side of the comparison's correlation without a dealer (see the header). */
@@ -171,112 +273,81 @@ export async function preprocessBoolCompare(
   pre: Preprocessor,
 ): Promise<BoolCompareMaterial> {
   checkCompareParams(p);
-  const { ot } = pre;
-  const link = ot.link;
+  const link = pre.ot.link;
   const server = link.index === 0;
   const { n } = p;
   const lanes = n * p.points;
   const b = batches(p);
   const wN = words(n);
-  const wL = words(lanes);
   // Own shares: R's bits (lanes beyond n zero, as the dealer's planes), masks, rho; r's high part.
   const rBits = randomVectors(pre, b.w, wN, n);
-  const masks = b.levels.map((l) => randomVectors(pre, l.vars, wL));
-  const rhoBits = randomVectors(pre, 1, wL);
+  const masks = b.levels.map((l) => randomVectors(pre, l.vars, words(lanes)));
+  const rhoBits = randomVectors(pre, 1, words(lanes));
   const high = pre.rng.ring(n).slice();
-  const bitRing = (j: number) => ringOfVector(rowOf(rBits, j, wN), n);
   const rho0 = ringOfVector(rhoBits, lanes);
   const r = b.w < 64 ? ringShl(high, b.w) : new BigInt64Array(n);
-  for (let j = 0; j < b.w; j++) ringAdd(r, shifted(bitRing(j), j), r);
-  let alpha: Uint32Array;
-  let products: Uint32Array[];
-  let rho: Ring;
-  let rhoR: Ring | undefined;
-  const bytes = serverBytes(p, b);
-  if (server) {
-    const e = await batchOtSend(ot, b.element);
-    const lv: { m0: Uint8Array; m1: Uint8Array }[] = [];
-    for (const l of b.levels) lv.push(await batchOtSend(ot, l));
-    const ro = await batchOtSend(ot, b.rho);
-    // R: this party's share of -2^(j+1) b0 b1 is -(-x) = x; the correction y = v1 - x - 2^(j+1) b0.
-    const corrections: Uint8Array[] = [];
-    for (let j = 0; j < b.w; j++) {
-      const x = ringSlot(b.element, e.m0, j, 0, n);
-      const y = ringSub(ringSub(ringSlot(b.element, e.m1, j, 0, n), x), shifted(bitRing(j), j + 1));
-      ringAdd(r, x, r);
-      corrections.push(bytesOf(y));
-    }
-    const a = tablesSend(b.element, rBits, e.m0, e.m1);
-    alpha = a.out;
-    const levelOut = b.levels.map((l, i) => tablesSend(l, masks[i]!, lv[i]!.m0, lv[i]!.m1));
-    products = levelOut.map((o) => o.out);
-    // rho = rho0 + rho1 - 2 rho0 rho1: correlation -2 rho0, this party keeps rho0 - x.
-    const x = ringSlot(b.rho, ro.m0, 0, 0, lanes);
-    const y = ringAdd(ringSub(ringSlot(b.rho, ro.m1, 0, 0, lanes), x), ringMulScalar(rho0, 2n));
-    rho = ringSub(rho0, x);
-    const rhoParts = [bytesOf(y)];
-    const tiled = tile(r, p.points);
-    if (p.select) {
-      // rho1 (1 - 2 rho0) r0: correlation (1 - 2 rho0) r0, this party keeps rho0 r0 - x.
-      const x1 = ringSlot(b.rho, ro.m0, 0, 1, lanes);
-      const delta = ringMul(ringAddScalar(ringMulScalar(rho0, -2n), 1n), tiled);
-      rhoParts.push(bytesOf(ringSub(ringSub(ringSlot(b.rho, ro.m1, 0, 1, lanes), x1), delta)));
-      rhoR = ringSub(ringMul(rho0, tiled), x1);
-    }
-    if (bytes > 0)
-      link.send(
-        concat([...corrections, bytesOf(a.tables), ...levelOut.map((o) => bytesOf(o.tables)), ...rhoParts]),
-      );
-    if (p.select && lanes > 0) {
-      // rho0 (1 - 2 rho1) r1, party 0 choosing with rho0.
-      const v = slotOfBlocks(await rotReceive(ot.receiver, link, bytesOf(rhoBits), lanes, 1), lanes, 0);
-      const y1 = await link.recvRing(lanes, 'comparison masks: corrections');
-      ringAdd(rhoR!, ringSub(v, ringMul(rho0, y1)), rhoR);
-    }
-  } else {
-    const e = await batchOtReceive(ot, b.element, rBits);
-    const lv: Uint8Array[] = [];
-    for (const [i, l] of b.levels.entries()) lv.push(await batchOtReceive(ot, l, masks[i]!));
-    const ro = await batchOtReceive(ot, b.rho, rhoBits);
-    const msg =
-      bytes > 0
-        ? await link.recvExactly(bytes, 'comparison masks: corrections and tables')
-        : new Uint8Array(0);
-    let at = 0;
-    const take = (count: number) => msg.subarray(at, (at += count));
-    for (let j = 0; j < b.w; j++) {
-      const y = ringOf(take(8 * n));
-      const c = bitRing(j);
-      // out = v_c - c y = x + c 2^(j+1) b0; this party's share of -2^(j+1) b0 b1 is -out.
-      ringSub(r, ringSub(ringSlot(b.element, e, j, 0, n), ringMul(c, y)), r);
-    }
-    alpha = tablesReceive(b.element, rBits, e, asWords(take(4 * tableWords(b.element)).slice()));
-    products = b.levels.map((l, i) =>
-      tablesReceive(l, masks[i]!, lv[i]!, asWords(take(4 * tableWords(l)).slice())),
-    );
-    const rho1 = rho0;
-    const y = ringOf(take(8 * lanes));
-    rho = ringAdd(rho1, ringSub(ringSlot(b.rho, ro, 0, 0, lanes), ringMul(rho1, y)));
-    if (p.select) {
-      const tiled = tile(r, p.points);
-      const y1 = ringOf(take(8 * lanes));
-      rhoR = ringAdd(ringMul(rho1, tiled), ringSub(ringSlot(b.rho, ro, 0, 1, lanes), ringMul(rho1, y1)));
-      if (lanes > 0) {
-        const { m0, m1 } = await rotSend(ot.sender, link, lanes, 1);
-        const x = slotOfBlocks(m0, lanes, 0);
-        const delta = ringMul(ringAddScalar(ringMulScalar(rho1, -2n), 1n), tiled);
-        link.sendRing(ringSub(ringSub(slotOfBlocks(m1, lanes, 0), x), delta));
-        ringSub(rhoR, x, rhoR);
+  for (let j = 0; j < b.w; j++) ringAdd(r, shifted(ringOfVector(rowOf(rBits, j, wN), n), j), r);
+  const myBits = (j: number, at: number, count: number) =>
+    ringOfVector(rBits.subarray(j * wN + at / 32, j * wN + at / 32 + words(count)), count);
+  // This party's rho (rho0 - x, or rho1 + out) and rho r (see the header).
+  const rho = rho0.slice();
+  const rhoR = p.select ? new BigInt64Array(lanes) : undefined;
+  let tiled: Ring | undefined;
+  const mine = (at: number, count: number) => rho0.subarray(at, at + count);
+  // R's bit j: the sender keeps x (its share of -2^(j+1) b0 b1 is -(-x)), the receiver -out.
+  const rSlots: Slots = {
+    server: (j, _slot, at, x, x1) => {
+      addAt(r, at, x);
+      return ringSub(ringSub(x1, x), shifted(myBits(j, at, x.length), j + 1));
+    },
+    early: (_j, _slot, at, chosen) => addAt(r, at, chosen, -1),
+    late: (j, _slot, at, y) => addAt(r, at, ringMul(myBits(j, at, y.length), y)),
+  };
+  const rhoSlots: Slots = {
+    server: (_v, slot, at, x, x1) => {
+      const own = mine(at, x.length);
+      if (slot === 0) {
+        addAt(rho, at, x, -1);
+        return ringAdd(ringSub(x1, x), ringMulScalar(own, 2n));
       }
+      tiled ??= tile(r, p.points);
+      const t = tiled.subarray(at, at + x.length);
+      addAt(rhoR!, at, ringSub(ringMul(own, t), x));
+      return ringSub(ringSub(x1, x), ringMul(ringAddScalar(ringMulScalar(own, -2n), 1n), t));
+    },
+    early: (_v, slot, at, chosen) => addAt(slot === 0 ? rho : rhoR!, at, chosen),
+    late: (_v, slot, at, y) => addAt(slot === 0 ? rho : rhoR!, at, ringMul(mine(at, y.length), y), -1),
+  };
+  const work: Work[] = [
+    { batch: b.element, shares: rBits, lanes: n, slots: rSlots },
+    ...b.levels.map((batch, l) => ({ batch, shares: masks[l]!, lanes, slots: undefined })),
+    { batch: b.rho, shares: rhoBits, lanes, slots: rhoSlots },
+  ];
+  const bytes = serverBytes(p, b);
+  const outs = server ? await serverBatches(pre, work, bytes) : await clientBatches(pre, work, bytes);
+  if (p.select && lanes > 0) {
+    // rho0 (1 - 2 rho1) r1: party 0 chooses with rho0, party 1 sends the correction.
+    if (server) {
+      const v = firstSlot(await rotReceive(pre.ot.receiver, link, bytesOf(rhoBits), lanes, 1), lanes);
+      const y = await link.recvRing(lanes, 'comparison masks: corrections');
+      ringAdd(rhoR!, ringSub(v, ringMul(rho0, y)), rhoR);
+    } else {
+      tiled = tile(r, p.points);
+      ringAdd(rhoR!, ringMul(rho0, tiled), rhoR);
+      const { m0, m1 } = await rotSend(pre.ot.sender, link, lanes, 1);
+      const x = firstSlot(m0, lanes);
+      const delta = ringMul(ringAddScalar(ringMulScalar(rho0, -2n), 1n), tiled);
+      link.sendRing(ringSub(ringSub(firstSlot(m1, lanes), x), delta));
+      ringSub(rhoR!, x, rhoR);
     }
   }
   return {
     kind: 'bool',
     r,
     rBits: Array.from({ length: p.bits }, (_, q) => rowOf(rBits, p.drop + q, wN).slice()),
-    alphaProducts: alpha,
+    alphaProducts: outs[0]!,
     masks,
-    products,
+    products: outs.slice(1, 1 + b.levels.length),
     rhoBits,
     rho,
     rhoR,
