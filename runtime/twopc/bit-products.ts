@@ -272,3 +272,36 @@ export function unmaskTables(
   });
   return pads;
 }
+
+/**
+ * The low `k` bits of each value as k bit planes (4 ceil(n / 32) bytes each): a correction
+ * that only matters modulo 2^k travels in k bits.
+ */
+export function packLowBits(x: Ring, k: number): Uint8Array {
+  const w = Math.ceil(x.length / 32);
+  const out = new Uint32Array(k * w);
+  bitPlanes(x, 0, k).forEach((plane, b) => out.set(plane, b * w));
+  return new Uint8Array(out.buffer);
+}
+
+/** `packLowBits` undone: n values below 2^k. */
+export function unpackLowBits(bytes: Uint8Array, k: number, n: number): Ring {
+  const w = Math.ceil(n / 32);
+  const planes = new Uint32Array(k * w);
+  new Uint8Array(planes.buffer).set(bytes.subarray(0, 4 * k * w));
+  const out = new BigInt64Array(n);
+  const out32 = new Uint32Array(out.buffer);
+  // Per 32 lanes: the k plane words as values, transposed back (bit b of lane l is bit l of word b).
+  const block = new BigInt64Array(k);
+  const block32 = new Uint32Array(block.buffer);
+  for (let word = 0; word < w; word++) {
+    for (let b = 0; b < k; b++) block32[2 * b] = planes[b * w + word]!;
+    const lanes = bitPlanes(block, 0, 32);
+    for (let l = 0; l < 32 && 32 * word + l < n; l++) {
+      const v = lanes[l]!;
+      out32[2 * (32 * word + l)] = v[0]!;
+      out32[2 * (32 * word + l) + 1] = v.length > 1 ? v[1]! : 0;
+    }
+  }
+  return out;
+}

@@ -35,10 +35,12 @@ import {
   chosenPads,
   chunkRows,
   putRows,
+  packLowBits,
   ringSlot,
   tableWords,
   tablesSend,
   unmaskTables,
+  unpackLowBits,
 } from '../../twopc/bit-products.ts';
 import { rotCost, rotReceive, rotSend } from '../../twopc/iknp.ts';
 import type { PairCost } from '../../twopc/link.ts';
@@ -108,7 +110,9 @@ function batches(p: CompareParams): Batches {
 /** Bytes party 0 sends after the random OTs: R's corrections, the tables, rho's corrections. */
 function serverBytes(p: CompareParams, b: Batches): number {
   const tables = tableWords(b.element) + b.levels.reduce((s, l) => s + tableWords(l), 0);
-  return 8 * b.w * p.n + 4 * tables + 8 * p.n * p.points * b.rho.ringSlots;
+  let rBytes = 0;
+  for (let j = 0; j < b.w; j++) rBytes += 4 * words(p.n) * (63 - j);
+  return rBytes + 4 * tables + 8 * p.n * p.points * b.rho.ringSlots;
 }
 
 export function preprocessBoolCompareCost(p: CompareParams): PairCost {
@@ -175,9 +179,11 @@ function firstSlot(messages: Uint8Array, count: number): Ring {
  * share; `early` / `late` are the receiver's before and after the correction arrives.
  */
 interface Slots {
-  server(v: number, slot: number, at: number, x: Ring, x1: Ring): Ring;
+  /** Bytes of the correction of slot `slot` of variable v over `count` lanes. */
+  bytes(v: number, slot: number, count: number): number;
+  server(v: number, slot: number, at: number, x: Ring, x1: Ring): Uint8Array;
   early(v: number, slot: number, at: number, chosen: Ring): void;
-  late(v: number, slot: number, at: number, y: Ring): void;
+  late(v: number, slot: number, at: number, y: Uint8Array, count: number): void;
 }
 
 /** One batch of a party: the batch, this party's shares, its lanes and its ring slots. */
@@ -212,7 +218,7 @@ async function serverBatches(
       for (let v = 0; v < b.vars && slots; v++)
         for (let slot = 0; slot < b.ringSlots; slot++) {
           const x = ringSlot(batch, m0, v, slot, count);
-          parts.push(bytesOf(slots.server(v, slot, at, x, ringSlot(batch, m1, v, slot, count))));
+          parts.push(slots.server(v, slot, at, x, ringSlot(batch, m1, v, slot, count)));
         }
       const t = tablesSend(batch, chunkRows(shares, b.vars, b.words, from, batch.words), m0, m1);
       putRows(out, t.out, b.words, from, batch.words);
@@ -257,7 +263,8 @@ async function clientBatches(
       const at = 32 * from;
       const count = Math.max(0, Math.min(lanes - at, 32 * batch.words));
       for (let v = 0; v < b.vars && slots; v++)
-        for (let slot = 0; slot < b.ringSlots; slot++) slots.late(v, slot, at, ringOf(take(8 * count)));
+        for (let slot = 0; slot < b.ringSlots; slot++)
+          slots.late(v, slot, at, take(slots.bytes(v, slot, count)), count);
       const chunkShares = chunkRows(shares, b.vars, b.words, from, batch.words);
       const chunkPads = chunkRows(out, b.products.length, b.words, from, batch.words);
       const tables = asWords(take(4 * tableWords(batch)).slice());
@@ -294,29 +301,34 @@ export async function preprocessBoolCompare(
   const rhoR = p.select ? new BigInt64Array(lanes) : undefined;
   let tiled: Ring | undefined;
   const mine = (at: number, count: number) => rho0.subarray(at, at + count);
-  // R's bit j: the sender keeps x (its share of -2^(j+1) b0 b1 is -(-x)), the receiver -out.
+  // R's bit j: shares of b0 b1 modulo 2^(63 - j) (all that 2^(j+1) b0 b1 needs), the sender
+  // keeping x (its share of -2^(j+1) b0 b1 is -(-x) 2^(j+1)), the receiver -out 2^(j+1).
   const rSlots: Slots = {
+    bytes: (j, _slot, count) => 4 * words(count) * (63 - j),
     server: (j, _slot, at, x, x1) => {
-      addAt(r, at, x);
-      return ringSub(ringSub(x1, x), shifted(myBits(j, at, x.length), j + 1));
+      addAt(r, at, shifted(x, j + 1));
+      return packLowBits(ringSub(ringSub(x1, x), myBits(j, at, x.length)), 63 - j);
     },
-    early: (_j, _slot, at, chosen) => addAt(r, at, chosen, -1),
-    late: (j, _slot, at, y) => addAt(r, at, ringMul(myBits(j, at, y.length), y)),
+    early: (j, _slot, at, chosen) => addAt(r, at, shifted(chosen, j + 1), -1),
+    late: (j, _slot, at, y, count) =>
+      addAt(r, at, shifted(ringMul(myBits(j, at, count), unpackLowBits(y, 63 - j, count)), j + 1)),
   };
   const rhoSlots: Slots = {
+    bytes: (_v, _slot, count) => 8 * count,
     server: (_v, slot, at, x, x1) => {
       const own = mine(at, x.length);
       if (slot === 0) {
         addAt(rho, at, x, -1);
-        return ringAdd(ringSub(x1, x), ringMulScalar(own, 2n));
+        return bytesOf(ringAdd(ringSub(x1, x), ringMulScalar(own, 2n)));
       }
       tiled ??= tile(r, p.points);
       const t = tiled.subarray(at, at + x.length);
       addAt(rhoR!, at, ringSub(ringMul(own, t), x));
-      return ringSub(ringSub(x1, x), ringMul(ringAddScalar(ringMulScalar(own, -2n), 1n), t));
+      return bytesOf(ringSub(ringSub(x1, x), ringMul(ringAddScalar(ringMulScalar(own, -2n), 1n), t)));
     },
     early: (_v, slot, at, chosen) => addAt(slot === 0 ? rho : rhoR!, at, chosen),
-    late: (_v, slot, at, y) => addAt(slot === 0 ? rho : rhoR!, at, ringMul(mine(at, y.length), y), -1),
+    late: (_v, slot, at, y, count) =>
+      addAt(slot === 0 ? rho : rhoR!, at, ringMul(mine(at, count), ringOf(y)), -1),
   };
   const work: Work[] = [
     { batch: b.element, shares: rBits, lanes: n, slots: rSlots },
