@@ -97,6 +97,16 @@ describe('boolean comparison masks without a dealer', () => {
     expect(shipped).toBe(dealt);
   });
 
+  it('makes nothing, with no traffic, for no elements', async () => {
+    const p: CompareParams = { variant: 'bool', n: 0, points: 2, bits: 31, drop: 0, select: true };
+    const { materials, cost } = await pair.make(boolCompareMasks, p);
+    expect(cost.bytes).toEqual([0, 0]);
+    expect(cost.flights).toBe(0);
+    expect(cost).toEqual(preprocessBoolCompareCost(p));
+    expect(materials[1].r.length).toBe(0);
+    expect(materials[1].rho.length).toBe(0);
+  });
+
   it('breaks when any share is changed (negative controls)', async () => {
     const p = PARAMS[2]!;
     const { materials } = await pair.make(boolCompareMasks, p);

@@ -18,10 +18,13 @@
  * random OTs of the reverse direction); with `select`, party 1's corrections. Two flights, or
  * three with `select`.
  *
- * Bytes per element: 16 w (random OTs) + 8 w (corrections) + the alpha tables (2^k - 1 bits per
- * product of k bits, in words of 32 elements); per lane (element and threshold): 16 per opened
- * variable of each interactive level plus its tables, 16 + 8 for rho, and with `select` 8 more
- * and 16 + 8 the other way.
+ * Bytes per element (client): 16 w for the random OTs; (server) (63 - j) / 8 for bit j's
+ * correction (2^(j+1) b0 b1 only needs b0 b1 modulo 2^(63-j)) and the alpha tables, 2^k - 1 bits
+ * per product of k bits. Per lane (element and threshold): client 16 per opened variable of
+ * each interactive level and 16 for rho; server the levels' tables and 8 for rho. With
+ * `select`: server 8 + 16 (its reverse random OT), client 8. Vectors of lanes are whole words
+ * of 32 lanes; each chunk of random OTs is padded to 64 (`rotCost`). The tree is the online
+ * phase's (`treePlan`): above 37 bits its opened variables dominate (16 bytes each per lane).
  */
 import type { Correlation, Preprocessor } from '../../protocol.ts';
 import type { Ring } from '../../ring/kernels.ts';
