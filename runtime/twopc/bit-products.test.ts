@@ -100,6 +100,23 @@ describe('products of XOR-shared bits by OT tables', () => {
     }
   });
 
+  it('sends tables that look uniform even when party 0 holds all-zero shares', async () => {
+    const meter = new Meter();
+    pair.sessions[0].link.meter = meter;
+    pair.sessions[1].link.meter = meter;
+    const s0 = new Uint32Array(b.vars * b.words);
+    const [tables] = await Promise.all([
+      (async () => {
+        const { m0, m1 } = await batchOtSend(pair.sessions[0], b);
+        return tablesSend(b, s0, m0, m1).tables;
+      })(),
+      batchOtReceive(pair.sessions[1], b, shares()),
+    ]);
+    let ones = 0;
+    for (const w of tables) for (let i = 0; i < 32; i++) ones += (w >>> i) & 1;
+    expect(Math.abs(ones / (32 * tables.length) - 0.5)).toBeLessThan(0.02);
+  });
+
   it('gives garbage to a receiver unmasking with other shares than it chose with (negative control)', async () => {
     const s0 = shares();
     const s1 = shares();
