@@ -99,6 +99,35 @@ export class TwoPartySession {
     return [outs[0]!, outs[1]!];
   }
 
+  /**
+   * Runs one protocol's online phase on materials made elsewhere (e.g. by both
+   * parties' `preprocess` without a dealer, ./preprocess.ts): no dealer bytes.
+   */
+  async runWithMaterials<P, M, I, O>(
+    protocol: Protocol<P, M, I, O>,
+    params: P,
+    materials: readonly [M, M],
+    inputs: readonly [I, I],
+    opId = `${protocol.name}#${this.counter++}`,
+  ): Promise<[O, O]> {
+    const outs = await Promise.all(
+      ([0, 1] as const).map(async (i) => {
+        const stats = this.accounting[i].op(opId, protocol.name, protocol.name);
+        stats.runs += 1;
+        const t0 = performance.now();
+        const out = await protocol.online(
+          opContext(this.sessions[i], stats),
+          params,
+          materials[i],
+          inputs[i],
+        );
+        stats.seconds += (performance.now() - t0) / 1000;
+        return out;
+      }),
+    );
+    return [outs[0]!, outs[1]!];
+  }
+
   /** Runs an op protocol bound to a node (as the executor does). */
   async runBound(
     bound: BoundOp,

@@ -30,7 +30,7 @@
  *           group of s; per lane sum P_l bits of mask products, 8 bytes for rho (+ 8 with
  *           select). The masks come from the seeds: 0 bytes.
  */
-import type { Correlation, Cost, DealerStream, MaterialStream, PartyContext } from '../../protocol.ts';
+import type { Cost, DealerStream, MaterialStream, PartyContext } from '../../protocol.ts';
 import { cost } from '../../protocol.ts';
 import type { Ring } from '../../ring/kernels.ts';
 import type { BitExpansion } from '../../ring/bit-expand.ts';
@@ -113,7 +113,7 @@ export function treePlan(leaves: number): { local: number[]; levels: TreeLevel[]
  * with C^U the product of the c_i in U and alpha^S a dealer product (|S| >= 2), alpha_i's share
  * (|S| = 1) or 1 (S empty: party 0's).
  */
-interface LocalShape {
+export interface LocalShape {
   /** The dealer's products: leaf subsets of size >= 2, ascending. */
   readonly subsets: readonly number[];
   /** Terms: C subset and alpha source (ONE, leaf i < s, or s + k the k-th product). */
@@ -164,7 +164,7 @@ function makeLocalShape(s: number, root: boolean): LocalShape {
  * monomial is expanded as prod (D_v xor a_v) = xor over S of D^(T \ S) A_S with A_S the product
  * of the masks in S: 1 (S empty: party 0's share), a_v, or a dealer product (|S| >= 2).
  */
-interface GroupShape {
+export interface GroupShape {
   readonly vars: number;
   readonly nEq: number;
   /** The dealer's products: variable subsets of size >= 2, ascending. */
@@ -249,7 +249,7 @@ const GROUP_SHAPES: readonly (readonly GroupShape[])[] = [false, true].map((root
   Array.from({ length: MAX_FAN_IN + 1 }, (_, s) => makeGroupShape(Math.max(s, 2), root)),
 );
 
-function groupShape(s: number, root: boolean): GroupShape {
+export function groupShape(s: number, root: boolean): GroupShape {
   return GROUP_SHAPES[root ? 1 : 0]![s]!;
 }
 
@@ -258,20 +258,20 @@ const LOCAL_SHAPES: readonly (readonly LocalShape[])[] = [false, true].map((root
   Array.from({ length: MAX_FAN_IN + 1 }, (_, s) => makeLocalShape(Math.max(s, 1), root)),
 );
 
-function localShape(s: number, root: boolean): LocalShape {
+export function localShape(s: number, root: boolean): LocalShape {
   return LOCAL_SHAPES[root ? 1 : 0]![s]!;
 }
 
 /** Dealer products of the local level, all groups. */
-function localProducts(local: readonly number[]): number {
+export function localProducts(local: readonly number[]): number {
   return local.reduce((sum, s) => sum + localShape(s, local.length === 1).subsets.length, 0);
 }
 
-const words = (lanes: number) => Math.ceil(lanes / 32);
-const vectorBytes = (lanes: number) => 4 * words(lanes);
+export const words = (lanes: number) => Math.ceil(lanes / 32);
+export const vectorBytes = (lanes: number) => 4 * words(lanes);
 
 /** Opened variables and dealer products of one level (groups of one node have neither). */
-function levelCounts(level: TreeLevel): { vars: number; products: number } {
+export function levelCounts(level: TreeLevel): { vars: number; products: number } {
   let vars = 0;
   let products = 0;
   for (const s of level.sizes) {
@@ -284,7 +284,7 @@ function levelCounts(level: TreeLevel): { vars: number; products: number } {
 }
 
 /** The bytes as words: a view when aligned (callers never write into it), else a copy. */
-function asWords(bytes: Uint8Array): Uint32Array {
+export function asWords(bytes: Uint8Array): Uint32Array {
   if (bytes.byteOffset % 4 === 0)
     return new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
   const out = new Uint32Array(bytes.byteLength / 4);
@@ -292,12 +292,12 @@ function asWords(bytes: Uint8Array): Uint32Array {
   return out;
 }
 
-function asBytes(v: Uint32Array): Uint8Array {
+export function asBytes(v: Uint32Array): Uint8Array {
   return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
 }
 
 /** Lanes of a vector as ring 0/1 values. */
-function ringOfVector(v: Uint32Array, lanes: number): Ring {
+export function ringOfVector(v: Uint32Array, lanes: number): Ring {
   const out = new BigInt64Array(lanes);
   const w = new Int32Array(out.buffer);
   for (let i = 0; i < lanes; i++) w[2 * i] = (v[i >> 5]! >>> (i & 31)) & 1;
@@ -305,7 +305,7 @@ function ringOfVector(v: Uint32Array, lanes: number): Ring {
 }
 
 /** The masks' products of every group of a level (what the dealer XOR-shares). */
-function maskProducts(level: TreeLevel, masks: Uint32Array, width: number): Uint32Array {
+export function maskProducts(level: TreeLevel, masks: Uint32Array, width: number): Uint32Array {
   const out = new Uint32Array(levelCounts(level).products * width);
   let v0 = 0;
   let k = 0;
@@ -331,7 +331,11 @@ function maskProducts(level: TreeLevel, masks: Uint32Array, width: number): Uint
  * The local level's products of alpha's bits, group by group (R's bit planes from bit drop up;
  * leaf k, most significant first, is plane L - 1 - k).
  */
-function alphaProducts(local: readonly number[], planes: readonly Uint32Array[], width: number): Uint32Array {
+export function alphaProducts(
+  local: readonly number[],
+  planes: readonly Uint32Array[],
+  width: number,
+): Uint32Array {
   const L = planes.length - 1;
   const out = new Uint32Array(localProducts(local) * width);
   let leaf = 0;
@@ -390,13 +394,6 @@ export function boolCompareMaterial(p: CompareParams, s: MaterialStream): BoolCo
   const rhoR = p.select ? s.share(lanes) : undefined;
   return { kind: 'bool', r, rBits, alphaProducts: alpha, masks, products, rhoBits, rho, rhoR };
 }
-
-/** Everything one boolean comparison reads: R with its bit planes, the tree's products, rho. */
-export const boolCompareMasks: Correlation<CompareParams, BoolCompareMaterial> = {
-  name: 'compare-bool-masks',
-  deal: dealBoolCompare,
-  material: boolCompareMaterial,
-};
 
 /**
  * A group's outputs (shares) from the opened D values, the variables' mask shares and the
