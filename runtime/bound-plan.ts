@@ -166,10 +166,15 @@ export function bindPlan(plan: Plan): BoundPlanOp[] {
     if (!isProtocolNode(node)) return;
     const spec = nodeSpec(plan.graph, node);
     try {
-      const { name, bound } = bindNode(spec, node.protocol, { fracBits: plan.fracBits });
-      if (plan.setting === '2pc')
-        out.push({ index, node, spec, protocol: name, ...withoutDealer(bound, name) });
-      else out.push({ index, node, spec, protocol: name, bound, correlations: [] });
+      const bound = bindInSetting(plan.setting, spec, node.protocol, { fracBits: plan.fracBits });
+      out.push({
+        index,
+        node,
+        spec,
+        protocol: bound.name,
+        bound: bound.bound,
+        correlations: bound.correlations,
+      });
     } catch (e) {
       if (e instanceof MarillError)
         throw new MarillError(e.message, { ...e.location, what: nodeLabel(node) });
