@@ -10,11 +10,14 @@
  * with made-up exact costs for the missing ones (test/fixtures/correlations.ts):
  * selection and the cost model read only costs.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MarillError } from '../../ir/errors.ts';
 import type { Graph } from '../../ir/graph.ts';
 import { DEFAULT_OPTIONS } from '../../passes/context.ts';
 import { bindInSetting, isProtocolNode, nodeSpec } from '../../runtime/bound-plan.ts';
+import { makeGenerationPlan } from '../../runtime/generate/plan.ts';
 import { makePlan, planSpec } from '../../runtime/plan.ts';
 import { DEFAULT_FRAC_BITS } from '../../runtime/ring/fixed.ts';
 import { preprocessingCost } from '../../runtime/twopc/correlations.ts';
@@ -27,7 +30,14 @@ import {
 } from '../../test/fixtures/correlations.ts';
 import { loadModel, runPipeline } from '../driver.ts';
 import type { SelectionTarget } from '../driver.ts';
+import { generateGenerationPlanModule, generatePlanModule } from '../emit/codegen.ts';
+import { costGeneration } from '../emit/generation-cost.ts';
+import { compileGeneration } from '../generate/compile-steps.ts';
+import { decoderCache } from '../generate/decoder-cache.ts';
 import { loadBaseModel } from '../onnx/base-model.ts';
+import { loadOnnx } from '../onnx/load.ts';
+import { loadAnyPlanModule } from '../party/plan-module.ts';
+import { scratchDir } from '../../test/cli-harness.ts';
 import { DEFAULT_CALIBRATION } from './calibration.ts';
 import { costPlan } from './cost.ts';
 import { NETWORKS } from './network.ts';
@@ -230,5 +240,73 @@ describe("the cost model without a dealer ('2pc')", () => {
       }
     });
     expect(alternatives).toBeGreaterThan(0);
+  });
+});
+
+describe("plans of the '2pc' setting, written and read back", () => {
+  let restore: () => void;
+  const dir = scratchDir('marillc-setting-plans-');
+  beforeAll(() => {
+    restore = withTestPreprocess(correlations);
+  });
+  afterAll(() => restore());
+
+  it('a plan module states the setting, and reads back with it and its hash', () => {
+    const target = { network: NETWORKS.lan, fracBits: FRAC, setting: '2pc' as const };
+    const plan = makePlan(compile(target), { fracBits: FRAC, setting: '2pc' });
+    const file = join(dir, 'plan.ts');
+    writeFileSync(file, generatePlanModule(plan, { source: 'bert/frozen.onnx', command: 'test' }));
+    const read = loadAnyPlanModule(file);
+    expect(read.kind).toBe('plan');
+    expect(read.plan.setting).toBe('2pc');
+    expect(read.plan.hash).toBe(plan.hash);
+  });
+
+  it('a generation plan: every step in the setting, the costs per step and in total', () => {
+    const model = loadOnnx('examples/gpt2/cache-frozen.onnx');
+    const target = { network: NETWORKS.lan, fracBits: FRAC, setting: '2pc' as const };
+    const base = loadBaseModel('examples/gpt2/cache-base.onnx');
+    const options = { ...DEFAULT_OPTIONS, base };
+    // The decoder's own correlations (its ops' parameters differ from BERT's).
+    const placedStep = compileGeneration(model, decoderCache(model)!, {
+      options,
+      target: { network: NETWORKS.lan, fracBits: FRAC },
+      maxContext: 3,
+    });
+    const undo = withTestPreprocess(placedStep.steps.flatMap((s) => graphCorrelations(s.graph, FRAC)));
+    try {
+      const compiled = compileGeneration(model, decoderCache(model)!, { options, target, maxContext: 3 });
+      const layout = compiled.layout;
+      const g = makeGenerationPlan(compiled.steps, {
+        maxContext: compiled.maxContext,
+        tokens: layout.tokens,
+        logits: layout.logits,
+        fracBits: FRAC,
+        setting: '2pc',
+      });
+      expect(g.setting).toBe('2pc');
+      for (const step of g.steps.values()) expect(step.setting).toBe('2pc');
+      const cost = costGeneration(g, {
+        network: NETWORKS.lan,
+        fracBits: FRAC,
+        promptLength: 2,
+        newTokens: 2,
+      });
+      expect(cost.setting).toBe('2pc');
+      expect(cost.total.offline_bytes).toBe(0);
+      expect(cost.total.preprocess_bytes).toBe(cost.steps.reduce((s, x) => s + x.preprocess_bytes, 0));
+      expect(cost.total.preprocess_bytes).toBeGreaterThan(0);
+      const file = join(dir, 'generation.ts');
+      writeFileSync(
+        file,
+        generateGenerationPlanModule(g, { source: 'gpt2/cache-frozen.onnx', command: 'test' }),
+      );
+      const read = loadAnyPlanModule(file);
+      expect(read.kind).toBe('generation');
+      expect(read.plan.setting).toBe('2pc');
+      expect(read.plan.hash).toBe(g.hash);
+    } finally {
+      undo();
+    }
   });
 });
