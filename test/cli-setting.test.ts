@@ -102,6 +102,24 @@ describe('marillc MODEL --setting', () => {
   });
 });
 
+describe('marillc inspect', () => {
+  it('says a 2pc plan has no dealer; a plan of the dealer setting keeps its dealer line', () => {
+    const r = marillc(['inspect', PLAN_2PC]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.split('\n')[0]).toMatch(/fractional bits, setting 2pc \(no dealer\)$/);
+    expect(r.stdout).toContain(
+      'No dealer (setting 2pc): the server and the client make the correlated randomness',
+    );
+    expect(r.stdout).toMatch(
+      /the client sends .* per inference; 0 B more making the correlations before each inference/,
+    );
+    expect(r.stdout).not.toContain('The dealer learns');
+    const d = marillc(['inspect', PLAN_DEALER]);
+    expect(d.stdout).toContain('The dealer learns no input');
+    expect(d.stdout).not.toContain('setting 2pc');
+  });
+});
+
 describe('running a 2pc plan: no dealer', () => {
   const tls = ['--insecure-plaintext'];
   const refusal = `plan ${PLAN_2PC} is compiled for setting 2pc: it runs without a dealer`;
