@@ -1,8 +1,9 @@
 /**
  * `marillc run` (one party of a plan: server, client or dealer) and
- * `marillc simulate` (all three from one command, still over real TCP sockets
- * on loopback), with the measured communication and, for simulate, the error
- * against the plaintext interpreter.
+ * `marillc simulate` (every party from one command, still over real TCP
+ * sockets on loopback: a plan compiled for setting '2pc' has no dealer), with
+ * the measured communication and, for simulate, the error against the
+ * plaintext interpreter.
  */
 import { readFileSync } from 'node:fs';
 import { MarillError } from '../../ir/errors.ts';
