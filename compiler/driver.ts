@@ -23,6 +23,7 @@ import { emptyNotes } from '../passes/context.ts';
 import type { Pass, RunOptions } from '../passes/manager.ts';
 import { runPasses } from '../passes/manager.ts';
 import { PIPELINE, pipelineWith } from '../passes/pipeline.ts';
+import type { Setting } from '../runtime/plan.ts';
 import type { NetworkProfile } from './backend/network.ts';
 import { selectProtocolsPass } from './backend/select.ts';
 import type { StageName } from './stages.ts';
@@ -82,10 +83,15 @@ export interface Compiled {
   readonly notes: CompileNotes;
 }
 
-/** What protocol selection needs: the network to optimise for and the fixed-point setting. */
+/**
+ * What protocol selection needs: the network to optimise for, the fixed-point
+ * setting, and where correlated randomness comes from (default '2pc-dealer';
+ * in '2pc' only protocols that run without a dealer are candidates).
+ */
 export interface SelectionTarget {
   readonly network: NetworkProfile;
   readonly fracBits: number;
+  readonly setting?: Setting;
 }
 
 /**
@@ -107,7 +113,9 @@ export function stagesOf(passes: readonly Pass[]): { pass: Pass; stage: number }
 
 /** The whole pipeline: passes/pipeline.ts, with a target also protocol selection. */
 export function pipelineFor(target?: SelectionTarget): readonly Pass[] {
-  return target ? pipelineWith([selectProtocolsPass(target.network, target.fracBits)]) : PIPELINE;
+  return target
+    ? pipelineWith([selectProtocolsPass(target.network, target.fracBits, undefined, target.setting)])
+    : PIPELINE;
 }
 
 /**

@@ -85,12 +85,6 @@ describe('usage errors: exit 2, the marillc prefix, the usage line; nothing is r
       says: '--timeout',
     },
     {
-      name: 'run without --dealer or --dealer-dir',
-      args: ['run', MISSING_PLAN, '--party', 'server', '--listen', '127.0.0.1:0'],
-      command: 'run',
-      says: 'exactly one of --dealer HOST:PORT',
-    },
-    {
       name: 'run with both --dealer and --dealer-dir',
       args: [
         'run',
@@ -105,7 +99,7 @@ describe('usage errors: exit 2, the marillc prefix, the usage line; nothing is r
         'd',
       ],
       command: 'run',
-      says: 'exactly one of --dealer HOST:PORT',
+      says: 'takes one of --dealer HOST:PORT (a live dealer) or --dealer-dir DIR (material made ahead), not both',
     },
     {
       name: 'run without --listen or --connect',
@@ -137,10 +131,21 @@ describe('usage errors: exit 2, the marillc prefix, the usage line; nothing is r
       says: '--input is the client',
     },
     {
-      name: 'serve: the server without --dealer or --dealer-dir',
-      args: ['serve', MISSING_PLAN, '--party', 'server', '--listen', '127.0.0.1:0', '--certs', 'c'],
+      name: 'serve: the server with both --dealer and --dealer-dir',
+      args: [
+        'serve',
+        MISSING_PLAN,
+        '--party',
+        'server',
+        '--listen',
+        '127.0.0.1:0',
+        '--dealer',
+        '127.0.0.1:2',
+        '--dealer-dir',
+        'd',
+      ],
       command: 'serve',
-      says: 'the server needs exactly one of --dealer HOST:PORT',
+      says: 'the server takes one of --dealer HOST:PORT',
     },
     {
       name: 'serve: the live dealer given --dealer-dir',

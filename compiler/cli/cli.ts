@@ -11,6 +11,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { MarillError } from '../../ir/errors.ts';
 import { DEFAULT_OPTIONS } from '../../passes/context.ts';
 import { DEFAULT_PLAINTEXT_ENGINE, PLAINTEXT_ENGINES } from '../../runtime/plaintext/engine.ts';
+import { DEFAULT_SETTING, SETTINGS } from '../../runtime/plan.ts';
 import { DEFAULT_FRAC_BITS } from '../../runtime/ring/fixed.ts';
 import { STAGE_NAMES, completesPipeline, stagesHelp } from '../stages.ts';
 import { NETWORKS, parseNetwork } from '../backend/network.ts';
@@ -159,8 +160,9 @@ export function runUsageProblem(flags: RunFlags): string | undefined {
     return flags.listen === undefined && flags.dealerDir === undefined
       ? 'the dealer needs --listen HOST:PORT (live) or --dealer-dir DIR (material made ahead)'
       : undefined;
-  if ((flags.dealer === undefined) === (flags.dealerDir === undefined))
-    return `the ${flags.party} needs exactly one of --dealer HOST:PORT (a live dealer) or --dealer-dir DIR (material made ahead)`;
+  // Whether the party needs a dealer at all depends on the plan's setting: checked once it is read.
+  if (flags.dealer !== undefined && flags.dealerDir !== undefined)
+    return `the ${flags.party} takes one of --dealer HOST:PORT (a live dealer) or --dealer-dir DIR (material made ahead), not both`;
   if ((flags.listen === undefined) === (flags.connect === undefined))
     return `the ${flags.party} needs exactly one of --listen HOST:PORT or --connect HOST:PORT (where it meets the other party)`;
   if (flags.party === 'server' && flags.input !== undefined)
@@ -202,8 +204,8 @@ export function serveUsageProblem(flags: ServeFlags): string | undefined {
     return flags.model !== undefined || flags.dealer !== undefined || flags.dealerDir !== undefined
       ? 'the live dealer takes no --model, --dealer or --dealer-dir (write material ahead with marillc run --party dealer --dealer-dir)'
       : undefined;
-  if ((flags.dealer === undefined) === (flags.dealerDir === undefined))
-    return 'the server needs exactly one of --dealer HOST:PORT (a live dealer) or --dealer-dir DIR/server (material made ahead)';
+  if (flags.dealer !== undefined && flags.dealerDir !== undefined)
+    return 'the server takes one of --dealer HOST:PORT (a live dealer) or --dealer-dir DIR/server (material made ahead), not both';
   return undefined;
 }
 
@@ -273,9 +275,12 @@ export function buildProgram(argv: readonly string[]): Command {
       ),
     )
     .addOption(
-      new Option('--setting <s>', 'who makes the correlated randomness: a dealer process or files')
-        .choices(['2pc-dealer'])
-        .default('2pc-dealer'),
+      new Option(
+        '--setting <s>',
+        'who makes the correlated randomness: 2pc-dealer (a dealer process or material files) or 2pc (the two parties, no dealer)',
+      )
+        .choices(SETTINGS)
+        .default(DEFAULT_SETTING),
     )
     .addOption(networkOption('optimise for lan, wan, or BW,LAT (Mbit/s, ms one-way)'))
     .addOption(fracBitsOption())

@@ -74,6 +74,10 @@ function writeSpec(w: CodeBlockWriter, spec: PlanSpec, graph: Graph): void {
     w.writeLine(`"hash": ${literal(spec.hash)},`);
     w.writeLine(`"name": ${literal(spec.name)},`);
     w.writeLine(`"fracBits": ${spec.fracBits},`);
+    if (spec.setting !== undefined) {
+      w.writeLine('// No dealer: the server and the client make the correlated randomness themselves.');
+      w.writeLine(`"setting": ${literal(spec.setting)},`);
+    }
     if (spec.clientPost !== undefined) w.writeLine(`"clientPost": ${literal(spec.clientPost)},`);
     w.writeLine(`"inputs": ${literal(spec.inputs)},`);
     w.writeLine(`"outputs": ${literal(spec.outputs)},`);

@@ -4,7 +4,7 @@
  * op-by-op comparison that holds the cost model to the runtime's counts.
  */
 import type { RunReport } from '../../runtime/mpc/accounting.ts';
-import type { OpClass, PlanCost, TrafficCounts } from '../backend/cost.ts';
+import type { CostTotals, OpClass, OpCost, PlanCost, TrafficCounts } from '../backend/cost.ts';
 import { OP_CLASSES } from '../backend/cost.ts';
 
 export function formatBytes(n: number): string {
@@ -39,45 +39,69 @@ const CLASS_LABEL: Record<OpClass, string> = {
   other: 'other',
 };
 
-/** `--emit cost`: every protocol op, then totals and where the time goes. */
+const ms = (seconds: number): string => (seconds * 1e3).toFixed(2);
+
+/**
+ * `--emit cost`: every protocol op, then totals and where the time goes. With a
+ * dealer, its bytes per op (offline); without one (setting '2pc'), the
+ * parties' preprocessing per op: bytes, flights and estimated time.
+ */
 export function formatCostTable(c: PlanCost): string {
-  const rows: string[][] = [['id', 'op', 'protocol', 'online', 'offline', 'rounds', 'est. ms']];
-  for (const o of c.ops)
-    rows.push([
-      `%${o.id}`,
-      o.op,
-      o.protocol,
-      formatBytes(o.online_bytes),
-      formatBytes(o.offline_bytes),
-      String(o.rounds),
-      (o.est_seconds * 1e3).toFixed(2),
-    ]);
-  const t = c.total;
-  rows.push([
-    'total',
-    '',
-    '',
-    formatBytes(t.online_bytes),
-    formatBytes(t.offline_bytes),
-    String(t.rounds),
-    (t.est_seconds * 1e3).toFixed(2),
-  ]);
+  const dealerFree = c.setting === '2pc';
+  const head = dealerFree
+    ? ['online', 'rounds', 'est. ms', 'preproc.', 'p. rounds', 'p. ms']
+    : ['online', 'offline', 'rounds', 'est. ms'];
+  const figures = (x: OpCost | CostTotals): string[] =>
+    dealerFree
+      ? [
+          formatBytes(x.online_bytes),
+          String(x.rounds),
+          ms(x.est_seconds),
+          formatBytes(x.preprocess_bytes),
+          String(x.preprocess_rounds),
+          ms(x.preprocess_seconds),
+        ]
+      : [formatBytes(x.online_bytes), formatBytes(x.offline_bytes), String(x.rounds), ms(x.est_seconds)];
+  const rows: string[][] = [['id', 'op', 'protocol', ...head]];
+  for (const o of c.ops) rows.push([`%${o.id}`, o.op, o.protocol, ...figures(o)]);
+  rows.push(['total', '', '', ...figures(c.total)]);
   return `${table(rows, 3)}\n\n${formatClassTable(c)}${formatCostLine(c)}\n`;
 }
 
-/** Where the predicted time and bytes go, by op class. */
+/** Where the predicted time and bytes go, by op class (and, without a dealer, the preprocessing). */
 export function formatClassTable(c: PlanCost): string {
   const t = c.total;
-  const classes: string[][] = [['class', 'online', 'rounds', 'est. ms', 'share of time']];
+  const dealerFree = c.setting === '2pc';
+  const classes: string[][] = [
+    [
+      'class',
+      'online',
+      'rounds',
+      'est. ms',
+      'share of time',
+      ...(dealerFree ? ['preproc.', 'p. ms', 'share of p.'] : []),
+    ],
+  ];
+  const share = (part: number, whole: number) => `${(whole > 0 ? (100 * part) / whole : 0).toFixed(1)}%`;
   for (const k of OP_CLASSES) {
     const x = c.by_class[k];
-    const share = t.est_seconds > 0 ? (100 * x.est_seconds) / t.est_seconds : 0;
     classes.push([
       CLASS_LABEL[k],
       formatBytes(x.online_bytes),
       String(x.rounds),
-      (x.est_seconds * 1e3).toFixed(2),
-      `${share.toFixed(1)}%`,
+      ms(x.est_seconds),
+      share(x.est_seconds, t.est_seconds),
+      ...(dealerFree
+        ? [
+            formatBytes(x.preprocess_bytes),
+            ms(x.preprocess_seconds),
+            // Of the ops' own preprocessing times (the plan's total merges some flights).
+            share(
+              x.preprocess_seconds,
+              OP_CLASSES.reduce((s, j) => s + c.by_class[j].preprocess_seconds, 0),
+            ),
+          ]
+        : []),
     ]);
   }
   return `${table(classes)}\n`;
@@ -88,15 +112,29 @@ export function formatCostLine(c: PlanCost): string {
   const t = c.total;
   const setup =
     t.setup_bytes > 0 ? `; once per session ${formatBytes(t.setup_bytes)}, ${t.setup_rounds} rounds` : '';
+  if (c.setting !== '2pc')
+    return (
+      `predicted (${c.setting}, ${c.network}): online ${formatBytes(t.online_bytes)} in ${t.rounds} rounds, ` +
+      `preprocessing ${formatBytes(t.offline_bytes)}${setup}; est. ${t.est_seconds.toFixed(3)} s`
+    );
   return (
-    `predicted (${c.setting}, ${c.network}): online ${formatBytes(t.online_bytes)} in ${t.rounds} rounds, ` +
-    `preprocessing ${formatBytes(t.offline_bytes)}${setup}; est. ${t.est_seconds.toFixed(3)} s`
+    `predicted (${c.setting}, ${c.network}): online ${formatBytes(t.online_bytes)} in ${t.rounds} rounds, est. ${t.est_seconds.toFixed(3)} s; ` +
+    `preprocessing by the parties ${formatBytes(t.preprocess_bytes)} in ${t.preprocess_rounds} rounds, est. ${t.preprocess_seconds.toFixed(3)} s${setup}; ` +
+    `base OTs once per session ${formatBytes(t.preprocess_setup_bytes)} in ${t.preprocess_setup_rounds} rounds, est. ${t.preprocess_setup_seconds.toFixed(3)} s; ` +
+    `est. ${t.total_seconds.toFixed(3)} s per inference with preprocessing`
   );
 }
 
+/**
+ * Counts of a measured run. The preprocessing counts (setting '2pc') are
+ * present where the runtime's report gives them, and compared only then.
+ */
+export type MeasuredCounts = Omit<TrafficCounts, 'preprocess_bytes' | 'preprocess_rounds'> &
+  Partial<Pick<TrafficCounts, 'preprocess_bytes' | 'preprocess_rounds'>>;
+
 export interface MeasuredSection {
-  readonly total: TrafficCounts & { readonly seconds: number };
-  readonly ops: readonly (TrafficCounts & {
+  readonly total: MeasuredCounts & { readonly seconds: number };
+  readonly ops: readonly (MeasuredCounts & {
     readonly id: string;
     readonly op: string;
     readonly protocol: string;
@@ -132,9 +170,13 @@ export function formatMeasuredLine(m: MeasuredSection): string {
   const t = m.total;
   const setup =
     t.setup_bytes > 0 ? `; once per session ${formatBytes(t.setup_bytes)}, ${t.setup_rounds} rounds` : '';
+  const preprocessing =
+    t.preprocess_bytes !== undefined && t.preprocess_bytes > 0
+      ? `preprocessing by the parties ${formatBytes(t.preprocess_bytes)} in ${t.preprocess_rounds ?? 0} rounds`
+      : `preprocessing ${formatBytes(t.offline_bytes)}`;
   return (
     `measured: online ${formatBytes(t.online_bytes)} in ${t.rounds} rounds, ` +
-    `preprocessing ${formatBytes(t.offline_bytes)}${setup}; ${t.seconds.toFixed(3)} s wall`
+    `${preprocessing}${setup}; ${t.seconds.toFixed(3)} s wall`
   );
 }
 
@@ -153,6 +195,9 @@ export function costMismatches(predicted: PlanCost, measured: MeasuredSection): 
     }
     for (const key of ['online_bytes', 'offline_bytes', 'rounds', 'setup_bytes', 'setup_rounds'] as const)
       if (p[key] !== m[key])
+        out.push(`%${p.id} ${p.op} (${p.protocol}): ${key} predicted ${p[key]}, measured ${m[key]}`);
+    for (const key of ['preprocess_bytes', 'preprocess_rounds'] as const)
+      if (m[key] !== undefined && p[key] !== m[key])
         out.push(`%${p.id} ${p.op} (${p.protocol}): ${key} predicted ${p[key]}, measured ${m[key]}`);
   }
   for (const m of measured.ops)

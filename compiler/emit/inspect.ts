@@ -19,7 +19,7 @@ import type { Placement, TensorType, Visibility } from '../../ir/types.ts';
 import { planCosts } from '../../runtime/bound-plan.ts';
 import type { GenerationPlan, StatePair } from '../../runtime/generate/plan.ts';
 import { GENERATION_PLAN_FORMAT, generationShapes, stepPlan } from '../../runtime/generate/plan.ts';
-import type { Plan } from '../../runtime/plan.ts';
+import type { Plan, Setting } from '../../runtime/plan.ts';
 import { PLAN_FORMAT } from '../../runtime/plan.ts';
 import { formatBytes } from './cost-report.ts';
 
@@ -49,6 +49,8 @@ export interface PartyTraffic {
   readonly setupBytes: number;
   /** Correlated randomness the dealer sends this party (independent of inputs and weights). */
   readonly dealerBytes: number;
+  /** Setting '2pc': what this party sends making the correlations with its peer, per inference. */
+  readonly preprocessBytes: number;
 }
 
 export interface PlanInspection {
@@ -56,6 +58,8 @@ export interface PlanInspection {
   readonly format: string;
   readonly hash: string;
   readonly fracBits: number;
+  /** Who makes the correlated randomness: a dealer ('2pc-dealer') or the two parties ('2pc'). */
+  readonly setting: Setting;
   readonly clientPost: readonly string[];
   readonly clientInputs: readonly InspectedValue[];
   readonly clientLearns: readonly InspectedOutput[];
@@ -142,12 +146,14 @@ export function inspectPlan(plan: Plan): PlanInspection {
     onlineBytes: sum((c) => c.cost.onlineBytes[k]),
     setupBytes: sum((c) => c.cost.setupBytes[k]),
     dealerBytes: sum((c) => c.cost.offlineBytes[k]),
+    preprocessBytes: sum((c) => c.cost.preprocessBytes[k]),
   });
   return {
     name: plan.name,
     format: PLAN_FORMAT,
     hash: plan.hash,
     fracBits: plan.fracBits,
+    setting: plan.setting,
     clientPost: plan.clientPost,
     clientInputs: g.inputs.map((id) => ({ name: id, type: typeText(g.values.get(id)!.type) })),
     // Carried state (generation) is not learned: it stays where it was computed.
@@ -177,9 +183,22 @@ function weightLines(ws: readonly InspectedWeight[]): string[] {
   return ws.map((w) => `    ${w.name}: ${w.type}`);
 }
 
-function trafficLine(who: string, t: PartyTraffic): string {
+function trafficLine(who: string, t: PartyTraffic, setting: Setting): string {
   const setup = t.setupBytes > 0 ? ` (+ ${formatBytes(t.setupBytes)} once per session)` : '';
-  return `  the ${who} sends ${formatBytes(t.onlineBytes)} per inference${setup}; the dealer sends it ${formatBytes(t.dealerBytes)}`;
+  const randomness =
+    setting === '2pc'
+      ? `${formatBytes(t.preprocessBytes)} more making the correlations before each inference (no dealer)`
+      : `the dealer sends it ${formatBytes(t.dealerBytes)}`;
+  return `  the ${who} sends ${formatBytes(t.onlineBytes)} per inference${setup}; ${randomness}`;
+}
+
+const noDealer = (setting: Setting): string => (setting === '2pc' ? ', setting 2pc (no dealer)' : '');
+
+/** Who makes the correlated randomness, and what they learn. */
+function randomnessLine(setting: Setting): string {
+  return setting === '2pc'
+    ? 'No dealer (setting 2pc): the server and the client make the correlated randomness together (oblivious transfer), before the input is known; neither learns the other’s part.'
+    : 'The dealer learns no input, weight or output: it sends correlated randomness, independent of them.';
 }
 
 export function formatInspection(r: PlanInspection): string {
@@ -187,7 +206,7 @@ export function formatInspection(r: PlanInspection): string {
   const priv = r.weights.filter((w) => w.visibility === 'server');
   const mpcRows = Object.entries(r.mpcOps).sort(([a], [b]) => (a < b ? -1 : 1));
   const lines = [
-    `plan '${r.name}' (${r.format}), ${r.fracBits} fractional bits`,
+    `plan '${r.name}' (${r.format}), ${r.fracBits} fractional bits${noDealer(r.setting)}`,
     `hash ${r.hash}`,
     '',
     'The client gives (never sent in the clear: it computes on them itself or secret-shares them):',
@@ -204,7 +223,7 @@ export function formatInspection(r: PlanInspection): string {
       ? ['  no value: nothing is revealed to the server; it sees only shares and masked openings']
       : r.serverLearns.map((v) => `  ${v.name}: ${v.type}`)),
     '',
-    'The dealer learns no input, weight or output: it sends correlated randomness, independent of them.',
+    randomnessLine(r.setting),
     '',
     `Weights (${pub.length} public, ${priv.length} private):`,
     `  both parties load ${pub.length} public weight(s), each checked by its SHA-256:`,
@@ -217,8 +236,8 @@ export function formatInspection(r: PlanInspection): string {
     ...mpcRows.map(([k, n]) => `  ${k}: ${n}`),
     '',
     `Communication, predicted (${r.rounds} rounds per inference, ${r.setupRounds} once per session):`,
-    trafficLine('server', r.server),
-    trafficLine('client', r.client),
+    trafficLine('server', r.server, r.setting),
+    trafficLine('client', r.client, r.setting),
   ];
   return `${lines.join('\n')}\n`;
 }
@@ -241,6 +260,7 @@ export interface GenerationInspection {
   readonly format: string;
   readonly hash: string;
   readonly fracBits: number;
+  readonly setting: Setting;
   readonly maxContext: number;
   readonly tokens: string;
   /** Each cache pair and who keeps it between steps. */
@@ -262,6 +282,7 @@ export function inspectGenerationPlan(g: GenerationPlan): GenerationInspection {
     format: GENERATION_PLAN_FORMAT,
     hash: g.hash,
     fracBits: g.fracBits,
+    setting: g.setting,
     maxContext: g.maxContext,
     tokens: g.tokens,
     state: g.state,
@@ -299,11 +320,13 @@ export function formatGenerationInspection(r: GenerationInspection): string {
       `${s.rounds}`,
       formatBytes(s.client.onlineBytes),
       formatBytes(s.server.onlineBytes),
-      formatBytes(s.client.dealerBytes + s.server.dealerBytes),
+      r.setting === '2pc'
+        ? formatBytes(s.client.preprocessBytes + s.server.preprocessBytes)
+        : formatBytes(s.client.dealerBytes + s.server.dealerBytes),
     ].join('\t'),
   );
   const lines = [
-    `generation plan '${r.name}' (${r.format}), ${r.fracBits} fractional bits, max context ${r.maxContext} tokens`,
+    `generation plan '${r.name}' (${r.format}), ${r.fracBits} fractional bits${noDealer(r.setting)}, max context ${r.maxContext} tokens`,
     `hash ${r.hash}`,
     `${r.steps.length} steps: the prefill of a prompt of P tokens {sequence: P, past: 0}, then one token per step {sequence: 1, past: p}`,
     '',
@@ -331,7 +354,7 @@ export function formatGenerationInspection(r: GenerationInspection): string {
       ? ['  no value in any step: it sees only shares and masked openings']
       : r.serverLearns.map((v) => `  ${v.name}: ${v.type}`)),
     '',
-    'The dealer learns no input, weight or output: it sends correlated randomness, independent of them.',
+    randomnessLine(r.setting),
     '',
     `Weights (${pub.length} public, ${priv.length} private; the same in every step):`,
     `  both parties load ${pub.length} public weight(s), each checked by its SHA-256:`,
@@ -340,7 +363,15 @@ export function formatGenerationInspection(r: GenerationInspection): string {
     ...weightLines(priv),
     '',
     `Steps, predicted (${r.setupRounds} rounds once per session):`,
-    ['step', 'mpc ops', 'client ops', 'rounds', 'client sends', 'server sends', 'dealer sends'].join('\t'),
+    [
+      'step',
+      'mpc ops',
+      'client ops',
+      'rounds',
+      'client sends',
+      'server sends',
+      r.setting === '2pc' ? 'preprocessing' : 'dealer sends',
+    ].join('\t'),
     ...stepRows,
   ];
   return `${lines.join('\n')}\n`;

@@ -96,6 +96,7 @@ export function stepReports(
     const c = costPlan(plan.graph, {
       network,
       fracBits: plan.fracBits,
+      setting: plan.setting,
       ...(plaintextEngine ? { plaintextEngine } : {}),
     }).total;
     return {
@@ -164,8 +165,8 @@ export interface GenerationSimulateOutcome {
 }
 
 /**
- * Dealer, server and client of a generation plan in this process over TLS on
- * loopback (ports from the OS), throwaway certificates.
+ * Dealer (for a plan of the dealer setting), server and client of a generation
+ * plan in this process over TLS on loopback (ports from the OS), throwaway certificates.
  */
 export async function simulateGenerationOverTls(
   g: GenerationPlan,
@@ -211,7 +212,7 @@ async function runAll(
   plaintextEngine: PlaintextEngineName | undefined,
 ): Promise<[PartyResult, PartyResult & { stepLogits: Float32Array[] }]> {
   const engine = plaintextEngine ? { plaintextEngine } : {};
-  const { dealer, port: dport } = await localDealer(g, certificates('dealer'), timeoutMs);
+  const { dealer, material } = await localDealer(g, certificates('dealer'), timeoutMs);
   let serverPort!: (port: number) => void;
   const serverListening = new Promise<number>((r) => (serverPort = r));
   const server = runParty({
@@ -219,7 +220,7 @@ async function runAll(
     party: 'server',
     weights: serverWeights,
     listen: '127.0.0.1:0',
-    dealer: `127.0.0.1:${dport}`,
+    ...material,
     tls: certificates('server'),
     timeoutMs,
     onListening: serverPort,
@@ -232,7 +233,7 @@ async function runAll(
     party: 'client',
     weights: clientWeights,
     connect: `127.0.0.1:${sport}`,
-    dealer: `127.0.0.1:${dport}`,
+    ...material,
     tls: certificates('client'),
     timeoutMs,
     ...engine,

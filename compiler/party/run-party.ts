@@ -1,8 +1,9 @@
 /**
  * `marillc run` (one party of a plan: server, client or dealer) and
- * `marillc simulate` (all three from one command, still over real TCP sockets
- * on loopback), with the measured communication and, for simulate, the error
- * against the plaintext interpreter.
+ * `marillc simulate` (every party from one command, still over real TCP
+ * sockets on loopback: a plan compiled for setting '2pc' has no dealer), with
+ * the measured communication and, for simulate, the error against the
+ * plaintext interpreter.
  */
 import { readFileSync } from 'node:fs';
 import { MarillError } from '../../ir/errors.ts';
@@ -63,14 +64,17 @@ export function connectionOptions(conn: Connection) {
 }
 
 /**
- * A one-session dealer on a loopback port the OS picks (simulate): the running
- * dealer and, once it listens, its port.
+ * The dealer of one simulated session: for a plan of the dealer setting, a
+ * one-session dealer on a loopback port the OS picks, and the flag that sends
+ * the parties to it; for a '2pc' plan none (the parties make their
+ * correlations themselves), so no dealer is started.
  */
 export async function localDealer(
   plan: DealerOptions['plan'],
   tls: TlsFiles,
   timeoutMs: number,
-): Promise<{ dealer: Promise<DealerSummary>; port: number }> {
+): Promise<{ dealer: Promise<DealerSummary | undefined>; material: { dealer?: string } }> {
+  if (plan.setting === '2pc') return { dealer: Promise.resolve(undefined), material: {} };
   let listening!: (port: number) => void;
   const port = new Promise<number>((r) => (listening = r));
   const dealer = runDealer({
@@ -80,7 +84,7 @@ export async function localDealer(
     timeoutMs,
     onListening: listening,
   });
-  return { dealer, port: await port };
+  return { dealer, material: { dealer: `127.0.0.1:${await port}` } };
 }
 
 export function readPlanInputs(plan: Plan, inputFile: string | undefined): Map<string, Tensor> {
@@ -203,8 +207,9 @@ export interface SimulateOutcome {
 }
 
 /**
- * Dealer, server and client in this process, over TCP on loopback (ports
- * chosen by the OS), each link mutual TLS with throwaway certificates.
+ * Dealer (for a plan of the dealer setting), server and client in this
+ * process, over TCP on loopback (ports chosen by the OS), each link mutual TLS
+ * with throwaway certificates.
  */
 export async function simulate(
   plan: Plan,
@@ -239,7 +244,7 @@ async function simulateOverTls(
   engine: { plaintextEngine?: PlaintextEngineName },
 ): Promise<SimulateOutcome> {
   const t0 = performance.now();
-  const { dealer, port: dport } = await localDealer(plan, certificates('dealer'), timeoutMs);
+  const { dealer, material } = await localDealer(plan, certificates('dealer'), timeoutMs);
   let serverPort!: (port: number) => void;
   const serverListening = new Promise<number>((r) => (serverPort = r));
   const server = runParty({
@@ -248,7 +253,7 @@ async function simulateOverTls(
     weights: serverWeights,
     inputs: [new Map()],
     listen: '127.0.0.1:0',
-    dealer: `127.0.0.1:${dport}`,
+    ...material,
     tls: certificates('server'),
     timeoutMs,
     onListening: serverPort,
@@ -261,7 +266,7 @@ async function simulateOverTls(
     weights: clientWeights,
     inputs: [inputs],
     connect: `127.0.0.1:${sport}`,
-    dealer: `127.0.0.1:${dport}`,
+    ...material,
     tls: certificates('client'),
     timeoutMs,
     ...engine,

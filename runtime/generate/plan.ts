@@ -27,7 +27,7 @@ import { createHash } from 'node:crypto';
 import { MarillError } from '../../ir/errors.ts';
 import type { Graph, ValueId } from '../../ir/graph.ts';
 import { formatType, shapeEquals } from '../../ir/types.ts';
-import type { MakePlanOptions, Plan, PlanSpec } from '../plan.ts';
+import type { MakePlanOptions, Plan, PlanSpec, Setting } from '../plan.ts';
 import { canonicalJson, definePlan, freshWeightKey, makePlan, planSpec, withWeightKey } from '../plan.ts';
 import type { StepShape } from './schedule.ts';
 
@@ -47,6 +47,8 @@ export interface GenerationPlan {
   /** SHA-256 over the settings and every step's plan hash. */
   readonly hash: string;
   readonly fracBits: number;
+  /** Every step plan's setting (each step's hash covers it, and so this plan's). */
+  readonly setting: Setting;
   /** The longest context (tokens) a step may hold: past + sequence <= maxContext. */
   readonly maxContext: number;
   /** Each step's token input, i64 [1, sequence], the client's. */
@@ -170,6 +172,7 @@ function checkStep(g: GenerationPlan, s: StepShape, plan: Plan, vocab: { n?: num
   const graph = plan.graph;
   const bad = (msg: string): never => fail(g, s, msg);
   if (plan.fracBits !== g.fracBits) bad(`fracBits ${plan.fracBits} is not the plan's ${g.fracBits}`);
+  if (plan.setting !== g.setting) bad(`setting ${plan.setting} is not the other steps' ${g.setting}`);
   const wantInputs = [g.tokens, ...g.state.map((p) => p.input)].sort();
   if (canonicalJson([...graph.inputs].sort()) !== canonicalJson(wantInputs))
     bad(
@@ -257,7 +260,7 @@ export interface MakeGenerationPlanOptions extends Omit<MakePlanOptions, 'weight
 function assemble(
   settings: Omit<
     GenerationPlan,
-    'kind' | 'hash' | 'steps' | 'publicWeights' | 'privateWeights' | 'weightsDigest' | 'weightKey'
+    'kind' | 'hash' | 'steps' | 'setting' | 'publicWeights' | 'privateWeights' | 'weightsDigest' | 'weightKey'
   >,
   steps: readonly { shape: StepShape; plan: Plan }[],
   weightKey: Uint8Array | undefined,
@@ -272,6 +275,7 @@ function assemble(
   const g: GenerationPlan = {
     kind: 'generation',
     ...settings,
+    setting: first.plan.setting,
     hash: generationHash({ format: GENERATION_PLAN_FORMAT, ...settings }, specSteps),
     steps: new Map(
       steps.map((s) => [stepKey(s.shape), weightKey ? withWeightKey(s.plan, weightKey) : s.plan]),
@@ -299,6 +303,7 @@ export function makeGenerationPlan(
     weightKey,
     ...(opts.fracBits !== undefined ? { fracBits: opts.fracBits } : {}),
     ...(opts.clientPost !== undefined ? { clientPost: opts.clientPost } : {}),
+    ...(opts.setting !== undefined ? { setting: opts.setting } : {}),
   };
   const plans = steps.map((s) => ({ shape: s.shape, plan: makePlan(s.graph, planOpts) }));
   const first = plans[0];

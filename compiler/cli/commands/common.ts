@@ -6,7 +6,8 @@ import type { LinkOptions } from '../../../runtime/net/tcp.ts';
 import { parseShapeFlag } from '../shape-flag.ts';
 import { dirname } from 'node:path';
 import type { Graph } from '../../../ir/graph.ts';
-import type { Plan } from '../../../runtime/plan.ts';
+import type { Plan, Setting } from '../../../runtime/plan.ts';
+import type { Party } from '../../../runtime/protocol.ts';
 import { bundlePaths, planWeights, writeBundle } from '../../emit/bundle.ts';
 import { makeDirectory, writeFileAtomic } from '../../fs-util.ts';
 import { weightKeyPath, writeWeightKey } from '../../party/weight-key.ts';
@@ -52,6 +53,36 @@ export function fracBitsFlag(text: string): number {
 
 /** Bad usage (a missing or conflicting option): printed as one line, exit code 2. */
 export class UsageError extends Error {}
+
+/**
+ * The dealer flags of `run` and `serve` against the plan's setting, which is
+ * known once the plan is read: with a dealer ('2pc-dealer') the server and the
+ * client each need one source of dealer material; a '2pc' plan runs without a
+ * dealer, so a dealer process and the flags that name one are refused.
+ */
+export function checkDealerFlags(
+  plan: { readonly setting: Setting },
+  planFile: string,
+  party: Party | 'dealer',
+  flags: { readonly dealer?: string | undefined; readonly dealerDir?: string | undefined },
+): void {
+  if (plan.setting === '2pc') {
+    const named = [
+      ...(party === 'dealer' ? ['--party dealer'] : []),
+      ...(flags.dealer !== undefined ? ['--dealer'] : []),
+      ...(flags.dealerDir !== undefined ? ['--dealer-dir'] : []),
+    ];
+    if (named.length > 0)
+      throw new UsageError(
+        `plan ${planFile} is compiled for setting 2pc: it runs without a dealer (drop ${named.join(', ')})`,
+      );
+    return;
+  }
+  if (party !== 'dealer' && flags.dealer === undefined && flags.dealerDir === undefined)
+    throw new UsageError(
+      `the ${party} needs exactly one of --dealer HOST:PORT (a live dealer) or --dealer-dir DIR (material made ahead)`,
+    );
+}
 
 export interface TlsFlags {
   tlsCert?: string;

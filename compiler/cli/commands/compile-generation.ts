@@ -67,7 +67,7 @@ export function compileGenerationCommand(
   flags: CompileFlags,
   argv: readonly string[],
 ): void {
-  const { network, fracBits } = flags;
+  const { network, fracBits, setting } = flags;
   const prints = STAGES.find((s) => s.name === flags.emit)!.prints;
   if (!completesPipeline(flags.emit))
     throw new MarillError(
@@ -79,7 +79,7 @@ export function compileGenerationCommand(
     checkCostShape(model.file, flags.maxContext, costShape(flags.maxContext, flags));
   const compiled = compileGeneration(model, layout, {
     options,
-    target: { network, fracBits },
+    target: { network, fracBits, setting },
     ...(flags.maxContext !== undefined ? { maxContext: flags.maxContext } : {}),
   });
   const { promptLength, newTokens } = costShape(compiled.maxContext, flags);
@@ -91,8 +91,9 @@ export function compileGenerationCommand(
     logits: layout.logits,
     fracBits,
     clientPost: options.clientPost,
+    setting,
   });
-  const cost = costGeneration(plan, { network, fracBits, setting: flags.setting, promptLength, newTokens });
+  const cost = costGeneration(plan, { network, fracBits, promptLength, newTokens });
   const decode = compiled.steps.find(
     (s) => stepKey(s.shape) === stepKey({ sequence: 1, past: promptLength }),
   );

@@ -11,6 +11,7 @@ import { MarillError } from '../../../ir/errors.ts';
 import { printGraph } from '../../../ir/print.ts';
 import type { CompileOptions, GeluMode, SoftmaxMode } from '../../../passes/context.ts';
 import { DEFAULT_OPTIONS } from '../../../passes/context.ts';
+import type { Setting } from '../../../runtime/plan.ts';
 import { makePlan } from '../../../runtime/plan.ts';
 import { loadBaseModel } from '../../onnx/base-model.ts';
 import { generatePlanModule } from '../../emit/codegen.ts';
@@ -43,7 +44,7 @@ export interface CompileFlags {
   dumpAfter?: string[];
   report?: string;
   network: NetworkProfile;
-  setting: string;
+  setting: Setting;
   fracBits: number;
   /** Generation plans (a decoder with a KV cache): the longest context, and the shape costs are shown for. */
   maxContext?: number;
@@ -80,7 +81,7 @@ function readOnnx(path: string): OnnxModel {
  * unless --shape fixes one shape; any other model to a plan.
  */
 export function compileCommand(model: string, flags: CompileFlags, argv: readonly string[]): void {
-  const { network, fracBits } = flags;
+  const { network, fracBits, setting } = flags;
   const options = compileOptions(flags);
   const onnx = extname(model).toLowerCase() === '.onnx' ? readOnnx(model) : undefined;
   const cache = onnx !== undefined && (flags.shape ?? []).length === 0 ? decoderCache(onnx) : undefined;
@@ -105,7 +106,7 @@ export function compileCommand(model: string, flags: CompileFlags, argv: readonl
       dumpAfter: (flags.dumpAfter ?? []).flatMap((d) => d.split(',')),
       dump: (pass, g) => process.stderr.write(`// ----- IR after ${pass} -----\n${printGraph(g)}`),
     },
-    { network, fracBits },
+    { network, fracBits, setting },
     flags.emit,
   );
   for (const warning of notes.warnings) process.stderr.write(`marillc: warning: ${warning}\n`);
@@ -114,12 +115,12 @@ export function compileCommand(model: string, flags: CompileFlags, argv: readonl
     return;
   }
   const prints = STAGES.find((s) => s.name === flags.emit)!.prints;
-  const cost = costPlan(graph, { network, fracBits, setting: flags.setting });
+  const cost = costPlan(graph, { network, fracBits, setting });
   const summary = summarize(graph, notes);
   // One plan (one weight key) for both the printed and the written module.
   const plan =
     flags.output !== undefined || prints === 'plan'
-      ? makePlan(graph, { fracBits, clientPost: options.clientPost })
+      ? makePlan(graph, { fracBits, clientPost: options.clientPost, setting })
       : undefined;
   const planText = plan
     ? generatePlanModule(plan, { source: model, command: `marillc ${argv.join(' ')}` })

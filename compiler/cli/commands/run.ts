@@ -34,7 +34,7 @@ import {
 import { runDealerCommand, runPartyCommand, simulate } from '../../party/run-party.ts';
 import { serverGenerationPlan, serverPlan } from '../../party/weight-key.ts';
 import type { TlsFlags } from './common.ts';
-import { UsageError, emit, linkFrom, writeJson } from './common.ts';
+import { UsageError, checkDealerFlags, emit, linkFrom, writeJson } from './common.ts';
 
 export interface RunFlags extends TlsFlags, GenerateFlags {
   party: Party | 'dealer';
@@ -79,6 +79,7 @@ export async function runCommand(planFile: string, flags: RunFlags): Promise<voi
   const writesFiles = flags.party === 'dealer' && flags.dealerDir !== undefined;
   const link = writesFiles ? {} : linkFrom(flags, flags.party);
   const loaded = loadAnyPlanModule(planFile);
+  checkDealerFlags(loaded.plan, planFile, flags.party, flags);
   const timeoutMs = flags.timeout * 1000;
   const conn = {
     ...(flags.listen !== undefined ? { listen: flags.listen } : {}),
@@ -165,6 +166,7 @@ export async function simulateCommand(planFile: string, flags: SimulateFlags): P
   const cost = costPlan(plan.graph, {
     network,
     fracBits: plan.fracBits,
+    setting: plan.setting,
     plaintextEngine: flags.plaintextEngine,
   });
   const measured = measuredSection(outcome.report, outcome.seconds);

@@ -18,7 +18,7 @@ import { loadGenerationWeights } from '../../party/run-generation.ts';
 import { loadPartyWeights } from '../../party/party-weights.ts';
 import { serverGenerationPlan, serverPlan } from '../../party/weight-key.ts';
 import type { TlsFlags } from './common.ts';
-import { linkFrom } from './common.ts';
+import { checkDealerFlags, linkFrom } from './common.ts';
 
 export interface ServeFlags extends TlsFlags {
   party: 'server' | 'dealer';
@@ -60,6 +60,7 @@ export async function serveCommand(planFile: string, flags: ServeFlags): Promise
   const link = linkFrom(flags, flags.party);
   const loaded = loadAnyPlanModule(planFile);
   const plan = loaded.plan;
+  checkDealerFlags(plan, planFile, flags.party, flags);
   // The dealer's connections refused before their hello (wrong certificate, not TLS, silent) get
   // a log line; the server logs its own as sessions that ended before they began.
   const onRefused = (peer: string, why: string): void =>
