@@ -14,10 +14,9 @@
  * rounds (once per session, e.g. opening a masked server weight) are apart.
  * Without a dealer (setting '2pc') the offline bytes are zero and the parties
  * make the correlations themselves: preprocessing bytes and rounds per op (the
- * op's flights) and per plan (the ops' preprocessing back to back, where a
- * flight that follows one of the same sender merges: `sequence`), its time
- * apart from the online estimate, and the session's base OTs apart again
- * (`preprocess_setup_*`).
+ * op's flights) and per plan (their sums: rounds add up op by op, as online
+ * rounds do, which is what each party measures), its time apart from the
+ * online estimate, and the session's base OTs apart again (`preprocess_setup_*`).
  */
 import { MarillError } from '../../ir/errors.ts';
 import type { Graph, Node } from '../../ir/graph.ts';
@@ -32,7 +31,6 @@ import { DEFAULT_SETTING } from '../../runtime/plan.ts';
 import type { Cost } from '../../runtime/protocol.ts';
 import { preprocessingCost } from '../../runtime/twopc/correlations.ts';
 import type { PairCost } from '../../runtime/twopc/link.ts';
-import { sequence } from '../../runtime/twopc/link.ts';
 import { otSessionSetupCost } from '../../runtime/twopc/triples.ts';
 import type { Calibration } from './calibration.ts';
 import { DEFAULT_CALIBRATION } from './calibration.ts';
@@ -65,7 +63,7 @@ export interface TrafficCounts {
   /**
    * Setting '2pc' (no dealer): bytes both parties send making the correlations
    * of one inference before its input is known, and their flights (an op: its
-   * own; a plan: the ops' back to back, adjacent flights of one sender merged).
+   * own; a plan: the sum over its ops).
    * Zero with a dealer.
    */
   readonly preprocess_bytes: number;
@@ -132,7 +130,7 @@ export interface CostOptions {
  * The exact communication of one protocol node under a given protocol in a
  * setting (throws, naming the node, if it cannot run it there): the cost, and
  * in '2pc' the traffic of making its correlations as a `PairCost` (who sends
- * first and last, so that a plan's ops can be sequenced).
+ * first and last).
  */
 export function protocolCost(
   g: Graph,
@@ -267,8 +265,14 @@ export function costPlan(g: Graph, opts: CostOptions): PlanCost {
     cls.preprocess_seconds += entry.preprocess_seconds;
   }
   const sum = (f: (o: OpCost) => number) => ops.reduce((s, o) => s + f(o), 0);
-  // The runtime makes every op's correlations back to back, in plan order.
-  const pre = sequence(...preprocessing);
+  // Rounds add up op by op, as online (runtime/mpc/accounting.ts): each op's flights are its own.
+  const pre = {
+    bytes: [
+      preprocessing.reduce((s, c) => s + c.bytes[0], 0),
+      preprocessing.reduce((s, c) => s + c.bytes[1], 0),
+    ] as const,
+    flights: sum((o) => o.preprocess_rounds),
+  };
   const preSeconds = preprocessSeconds(pre.bytes, pre.flights, opts.network, cal);
   const online = sum((o) => o.est_seconds) + plaintext;
   const setup = preprocessSetup(setting, opts.network, cal);

@@ -16,7 +16,6 @@ import { bindInSetting, isProtocolNode, nodeSpec } from '../../runtime/bound-pla
 import { makePlan, planSpec } from '../../runtime/plan.ts';
 import { DEFAULT_FRAC_BITS } from '../../runtime/ring/fixed.ts';
 import { preprocessingCost } from '../../runtime/twopc/correlations.ts';
-import { sequence } from '../../runtime/twopc/link.ts';
 import { loadModel, runPipeline } from '../driver.ts';
 import { loadBaseModel } from '../onnx/base-model.ts';
 import { costPlan } from './cost.ts';
@@ -48,9 +47,9 @@ describe("examples compiled for setting '2pc'", () => {
         expect(o.preprocess_bytes).toBe(b.bound.cost.preprocessBytes[0] + b.bound.cost.preprocessBytes[1]);
         expect(o.preprocess_rounds).toBe(b.bound.cost.preprocessRounds);
       });
-      const all = sequence(...bound.map((b) => preprocessingCost(b.correlations)));
-      expect(cost.total.preprocess_bytes).toBe(all.bytes[0] + all.bytes[1]);
-      expect(cost.total.preprocess_rounds).toBe(all.flights);
+      const all = bound.map((b) => preprocessingCost(b.correlations));
+      expect(cost.total.preprocess_bytes).toBe(all.reduce((s, c) => s + c.bytes[0] + c.bytes[1], 0));
+      expect(cost.total.preprocess_rounds).toBe(all.reduce((s, c) => s + c.flights, 0));
       // Without a dealer the parties make what a dealer would have sent, and more.
       const dealer = costPlan(runPipeline(loaded, options, {}, { ...target, setting: '2pc-dealer' }).graph, {
         ...target,
