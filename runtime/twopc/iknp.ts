@@ -274,9 +274,14 @@ export async function cotSend(
 ): Promise<void> {
   const blocks = blocksFor(width);
   const sizes = chunks(m, blocks);
+  // Every chunk's columns first (the receiver sent them all in one flight; they are already here),
+  // then every correction: so the corrections are one flight in this party's own view too.
+  const columns: Uint8Array[] = [];
+  for (const count of sizes) columns.push(await link.recvExactly(uBytes(count), 'OT extension columns'));
   let from = 0;
-  for (const count of sizes) {
-    const u = await link.recvExactly(uBytes(count), 'OT extension columns');
+  for (const [c, count] of sizes.entries()) {
+    const u = columns[c]!;
+    columns[c] = new Uint8Array(0);
     const { rows, first } = senderChunk(snd, u, count);
     const x = hashRing(crHash(rows, count, first, blocks), count, blocks, width);
     const d = delta(from, count);
