@@ -279,28 +279,31 @@ export interface Packing {
 /** Every correction in full: the plain correlated OT over Z_2^64 (one run of all the OTs). */
 const FULL: Packing = { stride: Number.POSITIVE_INFINITY, bits: () => 64 };
 
-/** Calls `visit(b, at, len)` for each run of OTs [from + at, from + at + len) sending b bits each. */
-function packedRuns(
-  p: Packing,
-  from: number,
-  count: number,
-  visit: (b: number, at: number, len: number) => void,
-): void {
+/** A run of `len` OTs at offset `at` of a chunk, each sending `b` bits of its correction. */
+interface Run {
+  readonly b: number;
+  readonly at: number;
+  readonly len: number;
+}
+
+/** The runs of OTs [from, from + count) with one correction width each. */
+function packedRuns(p: Packing, from: number, count: number): Run[] {
+  const out: Run[] = [];
   for (let pos = from; pos < from + count;) {
     const j = Math.floor(pos / p.stride);
     const len = Math.min((j + 1) * p.stride, from + count) - pos;
     const b = p.bits(j);
     if (!Number.isInteger(b) || b < 1 || b > 64)
       throw new MarillError(`correlated OT: ${b} bits per correction, expected 1 to 64`);
-    visit(b, pos - from, len);
+    out.push({ b, at: pos - from, len });
     pos += len;
   }
+  return out;
 }
 
 /** Bytes of the corrections of OTs [from, from + count), `width` elements each. */
 function correctionBytes(p: Packing, from: number, count: number, width: number): number {
-  let bits = 0;
-  packedRuns(p, from, count, (b, _at, len) => (bits += b * len * width));
+  const bits = packedRuns(p, from, count).reduce((sum, r) => sum + r.b * r.len * width, 0);
   return Math.ceil(bits / 8);
 }
 
@@ -311,33 +314,54 @@ function correctionBytes(p: Packing, from: number, count: number, width: number)
  */
 function packCorrections(y: Ring, p: Packing, from: number, count: number, width: number): Uint8Array {
   const bytes = correctionBytes(p, from, count, width);
-  const out = new Uint32Array(Math.ceil(bytes / 4));
+  const out = new Uint32Array(Math.ceil(bytes / 4) + 1);
   const y32 = new Uint32Array(y.buffer, y.byteOffset, 2 * y.length);
+  // out[o] holds `pos` bits not yet complete; the loops keep them in `word`.
   let o = 0;
-  let word = 0;
   let pos = 0;
-  const put = (v: number, nb: number): void => {
-    const bits = nb === 32 ? v : v & ((1 << nb) - 1);
-    word = (word | (bits << pos)) >>> 0;
-    if (pos + nb >= 32) {
-      out[o++] = word;
-      word = pos === 0 ? 0 : bits >>> (32 - pos);
-      pos = pos + nb - 32;
-    } else pos += nb;
-  };
-  packedRuns(p, from, count, (b, at, len) => {
+  let word = 0;
+  for (const { b, at, len } of packedRuns(p, from, count)) {
+    const start = 2 * at * width;
     const end = 2 * (at + len) * width;
     if (b === 64 && pos === 0) {
-      out.set(y32.subarray(2 * at * width, end), o);
-      o += end - 2 * at * width;
-      return;
+      out.set(y32.subarray(start, end), o);
+      o += end - start;
+      continue;
     }
-    const lo = Math.min(b, 32);
-    for (let k = 2 * at * width; k < end; k += 2) {
-      put(y32[k]!, lo);
-      if (b > 32) put(y32[k + 1]!, b - 32);
+    if (b >= 32) {
+      const hb = b - 32;
+      const hmask = hb === 32 ? -1 : (1 << hb) - 1;
+      for (let k = start; k < end; k += 2) {
+        const lo = y32[k]!;
+        if (pos === 0) out[o++] = lo;
+        else {
+          out[o++] = word | (lo << pos);
+          word = lo >>> (32 - pos);
+        }
+        if (hb === 0) continue;
+        const hi = y32[k + 1]! & hmask;
+        word |= hi << pos;
+        pos += hb;
+        if (pos >= 32) {
+          out[o++] = word;
+          pos -= 32;
+          word = pos === 0 ? 0 : hi >>> (hb - pos);
+        }
+      }
+    } else {
+      const mask = (1 << b) - 1;
+      for (let k = start; k < end; k += 2) {
+        const lo = y32[k]! & mask;
+        word |= lo << pos;
+        pos += b;
+        if (pos >= 32) {
+          out[o++] = word;
+          pos -= 32;
+          word = pos === 0 ? 0 : lo >>> (b - pos);
+        }
+      }
     }
-  });
+  }
   if (pos > 0) out[o] = word;
   return new Uint8Array(out.buffer, 0, bytes);
 }
@@ -346,32 +370,43 @@ function packCorrections(y: Ring, p: Packing, from: number, count: number, width
 function unpackCorrections(msg: Uint8Array, p: Packing, from: number, count: number, width: number): Ring {
   const y = new BigInt64Array(count * width);
   const y32 = new Uint32Array(y.buffer);
-  const words = new Uint32Array(Math.ceil(msg.byteLength / 4));
+  const words = new Uint32Array(Math.ceil(msg.byteLength / 4) + 1);
   new Uint8Array(words.buffer).set(msg);
+  // Bits [pos, 32) of words[o] are the next ones.
   let o = 0;
   let pos = 0;
-  const take = (nb: number): number => {
-    let v = words[o]! >>> pos;
-    if (pos + nb >= 32) {
-      o++;
-      if (pos + nb > 32) v |= words[o]! << (32 - pos);
-      pos = pos + nb - 32;
-    } else pos += nb;
-    return nb === 32 ? v >>> 0 : v & ((1 << nb) - 1);
-  };
-  packedRuns(p, from, count, (b, at, len) => {
+  for (const { b, at, len } of packedRuns(p, from, count)) {
+    const start = 2 * at * width;
     const end = 2 * (at + len) * width;
     if (b === 64 && pos === 0) {
-      y32.set(words.subarray(o, o + end - 2 * at * width), 2 * at * width);
-      o += end - 2 * at * width;
-      return;
+      y32.set(words.subarray(o, o + end - start), start);
+      o += end - start;
+      continue;
     }
-    const lo = Math.min(b, 32);
-    for (let k = 2 * at * width; k < end; k += 2) {
-      y32[k] = take(lo);
-      if (b > 32) y32[k + 1] = take(b - 32);
+    const lb = Math.min(b, 32);
+    const lmask = lb === 32 ? -1 : (1 << lb) - 1;
+    const hb = b - lb;
+    const hmask = hb === 32 ? -1 : (1 << hb) - 1;
+    for (let k = start; k < end; k += 2) {
+      let v = words[o]! >>> pos;
+      pos += lb;
+      if (pos >= 32) {
+        o++;
+        pos -= 32;
+        if (pos > 0) v |= words[o]! << (lb - pos);
+      }
+      y32[k] = v & lmask;
+      if (hb === 0) continue;
+      v = words[o]! >>> pos;
+      pos += hb;
+      if (pos >= 32) {
+        o++;
+        pos -= 32;
+        if (pos > 0) v |= words[o]! << (hb - pos);
+      }
+      y32[k + 1] = v & hmask;
     }
-  });
+  }
   return y;
 }
 

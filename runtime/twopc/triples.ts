@@ -121,7 +121,8 @@ export async function gilboaProduct(s: OtSession, sender: PartyIndex, mine: Ring
   const fold = (at: Ring, from: number, count: number, op: typeof ringAdd) =>
     runs(from, count, stride, (j, e, off, len) => {
       const seg = acc.subarray(e, e + len);
-      op(seg, ringShl(at.subarray(off, off + len), j), seg);
+      const out = at.subarray(off, off + len);
+      op(seg, j === 0 ? out : ringShl(out, j, out), seg);
     });
   if (s.link.index === sender) {
     const a = new BigInt64Array(stride);
@@ -196,7 +197,9 @@ export async function gilboaMatmul(
     runs(from, count, stride, (j, e0, off, len) => {
       const used = Math.min(len, elements - e0);
       if (used <= 0) return;
-      const shifted = ringShl(at.subarray(off * w, (off + used) * w), j);
+      // In place: the chunk's outputs are this function's own.
+      const shifted = at.subarray(off * w, (off + used) * w);
+      if (j > 0) ringShl(shifted, j, shifted);
       for (let t = 0; t < used; t++) {
         // Row of the result over all products: product b's row i is b n + i = floor(e / k).
         const i = Math.floor((e0 + t) / k);
