@@ -161,6 +161,26 @@ export async function runTwoPcPrimitives(): Promise<unknown> {
     rows.push(row);
     weightRows.push({ shape, row });
   }
+  // The shape of one projection of a BERT layer at hidden 128, sequence 32 (not in the fit).
+  {
+    const shape: MatmulShape = { n: 32, k: 128, w: 128 };
+    const a: Ring = seed('la')
+      .ring(shape.n * shape.k)
+      .slice();
+    const b: Ring = seed('lb')
+      .ring(shape.k * shape.w)
+      .slice();
+    rows.push(
+      await timed(
+        `weight triple [${shape.n},${shape.k}]x[${shape.k},${shape.w}] (client A, server B)`,
+        shape.n * shape.k * shape.w,
+        'MAC',
+        meter,
+        weightTripleCost(shape),
+        () => Promise.all([weightTriple(s0, shape, b), weightTriple(s1, shape, a)]),
+      ),
+    );
+  }
   const ots = (sh: MatmulShape) => 64 * sh.n * sh.k;
   const [lo, hi] = weightRows;
   const beta =

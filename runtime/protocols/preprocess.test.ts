@@ -283,6 +283,24 @@ describe('truncation masks without a dealer', () => {
     ).toBeGreaterThan(20);
   });
 
+  it('fused truncate-multiply mask across OT chunks, packed products not byte-aligned: exact', async () => {
+    const nw = 11001;
+    const s: TruncMulShape = {
+      nz: 7,
+      nw,
+      zIndex: Int32Array.from({ length: nw }, (_, t) => t % 7),
+      bits: 12,
+    };
+    // 52 nw bit products each way span two chunks; runs of nw products of 64 - h bits end mid-byte.
+    expect(52 * nw).toBeGreaterThan(chunkOts(1));
+    const { materials: m, cost } = await pair.make(truncMulMask, s);
+    expectCost(cost, truncMulMask.preprocessCost!(s));
+    const r = checkTrunc([m[0].trunc, m[1].trunc], s.bits);
+    const b = open(m[0].b, m[1].b);
+    expect(open(m[0].mb, m[1].mb)).toEqual(b.map((x, t) => u((r[t % 7]! >> 63n) * x)));
+    expect(open(m[0].rb, m[1].rb)).toEqual(b.map((x, t) => u((r[t % 7]! >> 12n) * x)));
+  });
+
   it('fused truncate-square mask: r_hi^2 and m r_hi, exact cost', async () => {
     const n = 37;
     const bits = 20;

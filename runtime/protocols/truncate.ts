@@ -106,21 +106,31 @@ export function truncMaskFromBits(words: SharedBitWords, bits: number): TruncMat
  * cheaper: additive shares l0 + l1 of a low part carry into bit `bits` about
  * half the time, which breaks r_hi = r >>> bits (computing that carry is a
  * comparison, dearer than the `bits` OTs it would save), and low bits known to
- * one party reveal x's low bits to it through c. What could shrink is each OT's
- * correction (bit j is needed modulo 2^(64 - j + bits) only), not their number.
+ * one party reveal x's low bits to it through c. What does shrink is each OT's
+ * correction (`truncPlaneBits`), not their number.
  */
+/**
+ * Bits of plane j the mask needs: r = sum 2^j b_j needs b_j modulo 2^(64 - j),
+ * r_hi = sum_{j >= bits} 2^(j - bits) b_j modulo 2^(64 - j + bits) (a left shift
+ * by s drops every bit above 64 - s), msb = b_63 as a full ring value.
+ */
+const truncPlaneBits =
+  (bits: number) =>
+  (j: number): number =>
+    j === 63 ? 64 : Math.min(64, 64 - j + bits);
+
 export async function preprocessTruncMask(
   n: number,
   bits: number,
   pre: Preprocessor,
 ): Promise<{ mask: TruncMaterial; words: SharedBitWords }> {
   checkBits(bits);
-  const words = await randomBitWords(pre.ot, n, pre.rng);
+  const words = await randomBitWords(pre.ot, n, pre.rng, truncPlaneBits(bits));
   return { mask: truncMaskFromBits(words, bits), words };
 }
 
-export function preprocessTruncMaskCost(n: number): PairCost {
-  return randomBitWordsCost(n);
+export function preprocessTruncMaskCost(n: number, bits: number): PairCost {
+  return randomBitWordsCost(n, truncPlaneBits(bits));
 }
 
 /** The mask of n truncations by `bits`: r uniform, shares of r >>> bits and msb(r). */
@@ -129,7 +139,7 @@ export const truncMask: Correlation<TruncParams, TruncMaterial> = {
   deal: ({ n, bits }, d) => void dealTruncMask(n, bits, d),
   material: ({ n }, s) => truncMaskMaterial(n, s),
   preprocess: async ({ n, bits }, pre) => (await preprocessTruncMask(n, bits, pre)).mask,
-  preprocessCost: ({ n }) => preprocessTruncMaskCost(n),
+  preprocessCost: ({ n, bits }) => preprocessTruncMaskCost(n, bits),
 };
 
 /** This party's share of the opened c = x + 2^62 + r (party 0 adds the offset). */

@@ -22,6 +22,14 @@
  * keeps x_i = H(q_i) and sends y_i = H(q_i xor s) - x_i - Delta_i (8 L bytes);
  * the receiver outputs H(t_i) - r_i y_i = x_i + r_i Delta_i.
  *
+ * Packed corrections (`Packing`): a caller that needs OT i's outputs only modulo
+ * 2^b_i has the sender send the low b_i bits of each y_i, bit-packed across the
+ * chunk. Addition and multiplication modulo 2^64 reduce to modulo 2^b_i (the low
+ * bits of a sum or product depend only on the low bits of the operands), so
+ * H(t_i) - r_i (y_i mod 2^b_i) = x_i + r_i Delta_i (mod 2^b_i); the bits above
+ * b_i of the outputs are not specified, and each caller justifies why it never
+ * reads them (e.g. it shifts the output left by 64 - b_i).
+ *
  * Work is done in chunks of at most `chunkOts(blocks)` OTs (bounded memory).
  * The receiver sends all its chunks' u first and then reads the sender's
  * replies, so a correlated OT batch is two flights and a random OT batch one.
@@ -260,9 +268,154 @@ function hashRing(h: Uint8Array, count: number, blocks: number, width: number): 
 const blocksFor = (width: number): number => Math.ceil(width / 2);
 
 /**
+ * How many low bits of each OT's correction are sent: OT i's are `bits(floor(i / stride))`
+ * (1 to 64), the layout of OTs taken plane by plane (OT j * stride + e for bit j of element e).
+ */
+export interface Packing {
+  readonly stride: number;
+  readonly bits: (j: number) => number;
+}
+
+/** Every correction in full: the plain correlated OT over Z_2^64 (one run of all the OTs). */
+const FULL: Packing = { stride: Number.POSITIVE_INFINITY, bits: () => 64 };
+
+/** A run of `len` OTs at offset `at` of a chunk, each sending `b` bits of its correction. */
+interface Run {
+  readonly b: number;
+  readonly at: number;
+  readonly len: number;
+}
+
+/** The runs of OTs [from, from + count) with one correction width each. */
+function packedRuns(p: Packing, from: number, count: number): Run[] {
+  const out: Run[] = [];
+  for (let pos = from; pos < from + count;) {
+    const j = Math.floor(pos / p.stride);
+    const len = Math.min((j + 1) * p.stride, from + count) - pos;
+    const b = p.bits(j);
+    if (!Number.isInteger(b) || b < 1 || b > 64)
+      throw new MarillError(`correlated OT: ${b} bits per correction, expected 1 to 64`);
+    out.push({ b, at: pos - from, len });
+    pos += len;
+  }
+  return out;
+}
+
+/** Bytes of the corrections of OTs [from, from + count), `width` elements each. */
+function correctionBytes(p: Packing, from: number, count: number, width: number): number {
+  const bits = packedRuns(p, from, count).reduce((sum, r) => sum + r.b * r.len * width, 0);
+  return Math.ceil(bits / 8);
+}
+
+/**
+ * The low bits of each correction, packed LSB first into 32-bit words (little-endian
+ * bytes): an element of b bits takes the low min(b, 32) bits of its low half, then
+ * b - 32 of its high half. All 64 bits give the ring's own byte layout.
+ */
+function packCorrections(y: Ring, p: Packing, from: number, count: number, width: number): Uint8Array {
+  const bytes = correctionBytes(p, from, count, width);
+  const out = new Uint32Array(Math.ceil(bytes / 4) + 1);
+  const y32 = new Uint32Array(y.buffer, y.byteOffset, 2 * y.length);
+  // out[o] holds `pos` bits not yet complete; the loops keep them in `word`.
+  let o = 0;
+  let pos = 0;
+  let word = 0;
+  for (const { b, at, len } of packedRuns(p, from, count)) {
+    const start = 2 * at * width;
+    const end = 2 * (at + len) * width;
+    if (b === 64 && pos === 0) {
+      out.set(y32.subarray(start, end), o);
+      o += end - start;
+      continue;
+    }
+    if (b >= 32) {
+      const hb = b - 32;
+      const hmask = hb === 32 ? -1 : (1 << hb) - 1;
+      for (let k = start; k < end; k += 2) {
+        const lo = y32[k]!;
+        if (pos === 0) out[o++] = lo;
+        else {
+          out[o++] = word | (lo << pos);
+          word = lo >>> (32 - pos);
+        }
+        if (hb === 0) continue;
+        const hi = y32[k + 1]! & hmask;
+        word |= hi << pos;
+        pos += hb;
+        if (pos >= 32) {
+          out[o++] = word;
+          pos -= 32;
+          word = pos === 0 ? 0 : hi >>> (hb - pos);
+        }
+      }
+    } else {
+      const mask = (1 << b) - 1;
+      for (let k = start; k < end; k += 2) {
+        const lo = y32[k]! & mask;
+        word |= lo << pos;
+        pos += b;
+        if (pos >= 32) {
+          out[o++] = word;
+          pos -= 32;
+          word = pos === 0 ? 0 : lo >>> (b - pos);
+        }
+      }
+    }
+  }
+  if (pos > 0) out[o] = word;
+  return new Uint8Array(out.buffer, 0, bytes);
+}
+
+/** The corrections of `packCorrections` back as ring elements (the bits not sent are 0). */
+function unpackCorrections(msg: Uint8Array, p: Packing, from: number, count: number, width: number): Ring {
+  const y = new BigInt64Array(count * width);
+  const y32 = new Uint32Array(y.buffer);
+  const words = new Uint32Array(Math.ceil(msg.byteLength / 4) + 1);
+  new Uint8Array(words.buffer).set(msg);
+  // Bits [pos, 32) of words[o] are the next ones.
+  let o = 0;
+  let pos = 0;
+  for (const { b, at, len } of packedRuns(p, from, count)) {
+    const start = 2 * at * width;
+    const end = 2 * (at + len) * width;
+    if (b === 64 && pos === 0) {
+      y32.set(words.subarray(o, o + end - start), start);
+      o += end - start;
+      continue;
+    }
+    const lb = Math.min(b, 32);
+    const lmask = lb === 32 ? -1 : (1 << lb) - 1;
+    const hb = b - lb;
+    const hmask = hb === 32 ? -1 : (1 << hb) - 1;
+    for (let k = start; k < end; k += 2) {
+      let v = words[o]! >>> pos;
+      pos += lb;
+      if (pos >= 32) {
+        o++;
+        pos -= 32;
+        if (pos > 0) v |= words[o]! << (lb - pos);
+      }
+      y32[k] = v & lmask;
+      if (hb === 0) continue;
+      v = words[o]! >>> pos;
+      pos += hb;
+      if (pos >= 32) {
+        o++;
+        pos -= 32;
+        if (pos > 0) v |= words[o]! << (hb - pos);
+      }
+      y32[k + 1] = v & hmask;
+    }
+  }
+  return y;
+}
+
+/**
  * Correlated OTs, sender side: OT i has correlation Delta_i of `width` ring
  * elements, given per chunk by `delta(from, count)` (count * width elements);
- * `take(from, count, x)` receives the sender's outputs x_i for the chunk.
+ * `take(from, count, x)` receives the sender's outputs x_i for the chunk. With
+ * `packing`, only the low bits it names of each correction are sent, and the
+ * outputs agree only modulo 2^bits (see the module comment).
  */
 export async function cotSend(
   snd: IknpSender,
@@ -271,6 +424,7 @@ export async function cotSend(
   width: number,
   delta: (from: number, count: number) => Ring,
   take: (from: number, count: number, x: Ring) => void,
+  packing: Packing = FULL,
 ): Promise<void> {
   const blocks = blocksFor(width);
   const sizes = chunks(m, blocks);
@@ -288,13 +442,13 @@ export async function cotSend(
     if (d.length !== count * width)
       throw new MarillError(`correlated OT: correlation has ${d.length} elements, expected ${count * width}`);
     const y = ringSub(hashRing(crHash(xorS(rows, snd.s), count, first, blocks), count, blocks, width), x);
-    link.sendRing(ringSub(y, d, y));
+    link.send(packCorrections(ringSub(y, d, y), packing, from, count, width));
     take(from, count, x);
     from += count;
   }
 }
 
-/** Correlated OTs, receiver side: `take` gets x_i + r_i Delta_i per chunk. */
+/** Correlated OTs, receiver side: `take` gets x_i + r_i Delta_i per chunk (modulo 2^bits with `packing`). */
 export async function cotReceive(
   rcv: IknpReceiver,
   link: Link,
@@ -302,6 +456,7 @@ export async function cotReceive(
   m: number,
   width: number,
   take: (from: number, count: number, out: Ring) => void,
+  packing: Packing = FULL,
 ): Promise<void> {
   checkChoices(choices, m);
   const blocks = blocksFor(width);
@@ -316,7 +471,11 @@ export async function cotReceive(
   }
   from = 0;
   for (const [c, count] of sizes.entries()) {
-    const y = await link.recvRing(count * width, 'correlated OT corrections');
+    const msg = await link.recvExactly(
+      correctionBytes(packing, from, count, width),
+      'correlated OT corrections',
+    );
+    const y = unpackCorrections(msg, packing, from, count, width);
     const { rows, first } = pending[c]!;
     pending[c] = { rows: new Uint8Array(0), first };
     const h = hashRing(crHash(rows, count, first, blocks), count, blocks, width);
@@ -331,8 +490,17 @@ export async function cotReceive(
   }
 }
 
-/** Traffic of `m` correlated OTs of `width` elements with the extension sender at `sender`. */
-export function cotCost(m: number, width: number, sender: PartyIndex): PairCost {
+/**
+ * Traffic of `m` correlated OTs of `width` elements with the extension sender at
+ * `sender`: the receiver's u, then per chunk the corrections' bits rounded up to bytes.
+ */
+export function cotCost(m: number, width: number, sender: PartyIndex, packing: Packing = FULL): PairCost {
   if (m === 0) return NO_COST;
-  return sequence(rotCost(m, blocksFor(width), sender), flight(sender, 8 * m * width));
+  let bytes = 0;
+  let from = 0;
+  for (const count of chunks(m, blocksFor(width))) {
+    bytes += correctionBytes(packing, from, count, width);
+    from += count;
+  }
+  return sequence(rotCost(m, blocksFor(width), sender), flight(sender, bytes));
 }

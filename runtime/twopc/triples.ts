@@ -12,6 +12,15 @@
  * correlation. OT j of element e is OT number j * pad32(elements) + e, so the
  * choices are X's bit planes (../protocols/nonlinear/bit-slice.ts).
  *
+ * Packed (`gilboaPacking`): OT j runs with correlation a (not a 2^j) and only
+ * the low 64 - j bits of its correction are sent (./iknp.ts `Packing`), so its
+ * outputs satisfy out_j = x_j + b_j a (mod 2^(64 - j)); both parties shift their
+ * output left by j. That is exact modulo 2^64: 2^j times a multiple of
+ * 2^(64 - j) is a multiple of 2^64, so the bits the OT leaves unspecified are
+ * shifted out, and 2^j out_j = 2^j x_j + b_j a 2^j. The corrections of one
+ * product take sum_j (64 - j) = 2080 bits (260 bytes) per correlation element
+ * instead of 64 x 64 bits.
+ *
  * AND triple from two random OTs (one per direction): for a0 b1, the client
  * chooses b1 and gets m_{b1}; the server takes a0 = m0 xor m1 and u0 = m0, so
  * u0 xor m_{b1} = a0 b1; likewise for a1 b0. No bytes beyond the OT extension.
@@ -24,7 +33,7 @@ import type { Prg } from '../crypto/prg.ts';
 import { bitPlanes } from '../protocols/nonlinear/bit-slice.ts';
 import type { Ring } from '../ring/kernels.ts';
 import { ringAdd, ringMatmulBatched, ringMul, ringShl, ringSub } from '../ring/kernels.ts';
-import type { IknpReceiver, IknpSender } from './iknp.ts';
+import type { IknpReceiver, IknpSender, Packing } from './iknp.ts';
 import {
   cotCost,
   cotReceive,
@@ -96,6 +105,9 @@ export function runs(
 
 // ---- elementwise Gilboa products ------------------------------------------------------------------
 
+/** OT j of a Gilboa product needs its output modulo 2^(64 - j) only (see the module comment). */
+export const gilboaPacking = (stride: number): Packing => ({ stride, bits: (j) => BITS - j });
+
 /**
  * Shares of a * b elementwise, a at the extension sender of `link` direction
  * `sender` (party `sender` passes a, the other party b). Returns this party's share.
@@ -105,30 +117,46 @@ export async function gilboaProduct(s: OtSession, sender: PartyIndex, mine: Ring
   const stride = pad32(n);
   const m = BITS * stride;
   const acc = new BigInt64Array(stride);
+  // 2^j out_j: the shift drops the bits the packed OT j leaves unspecified.
   const fold = (at: Ring, from: number, count: number, op: typeof ringAdd) =>
-    runs(from, count, stride, (_j, e, off, len) => {
+    runs(from, count, stride, (j, e, off, len) => {
       const seg = acc.subarray(e, e + len);
-      op(seg, at.subarray(off, off + len), seg);
+      const out = at.subarray(off, off + len);
+      op(seg, j === 0 ? out : ringShl(out, j, out), seg);
     });
   if (s.link.index === sender) {
     const a = new BigInt64Array(stride);
     a.set(mine);
     const delta = (from: number, count: number): Ring => {
       const d = new BigInt64Array(count);
-      runs(from, count, stride, (j, e, off, len) => d.set(ringShl(a.subarray(e, e + len), j), off));
+      runs(from, count, stride, (_j, e, off, len) => d.set(a.subarray(e, e + len), off));
       return d;
     };
-    await cotSend(s.sender, s.link, m, 1, delta, (from, count, x) => fold(x, from, count, ringSub));
+    await cotSend(
+      s.sender,
+      s.link,
+      m,
+      1,
+      delta,
+      (from, count, x) => fold(x, from, count, ringSub),
+      gilboaPacking(stride),
+    );
   } else {
-    await cotReceive(s.receiver, s.link, bitChoices(mine), m, 1, (from, count, out) =>
-      fold(out, from, count, ringAdd),
+    await cotReceive(
+      s.receiver,
+      s.link,
+      bitChoices(mine),
+      m,
+      1,
+      (from, count, out) => fold(out, from, count, ringAdd),
+      gilboaPacking(stride),
     );
   }
   return acc.slice(0, n);
 }
 
 export function gilboaProductCost(n: number, sender: PartyIndex): PairCost {
-  return cotCost(BITS * pad32(n), 1, sender);
+  return cotCost(BITS * pad32(n), 1, sender, gilboaPacking(pad32(n)));
 }
 
 // ---- matrix Gilboa products -----------------------------------------------------------------------
@@ -164,43 +192,53 @@ export async function gilboaMatmul(
   const stride = pad32(elements);
   const m = BITS * stride;
   const acc = new BigInt64Array(batch * n * w);
+  // 2^j out_j, row by row: the shift drops the bits the packed OT j leaves unspecified.
   const fold = (at: Ring, from: number, count: number, op: typeof ringAdd) =>
-    runs(from, count, stride, (_j, e0, off, len) => {
-      for (let t = 0; t < len; t++) {
-        const e = e0 + t;
-        if (e >= elements) break;
+    runs(from, count, stride, (j, e0, off, len) => {
+      const used = Math.min(len, elements - e0);
+      if (used <= 0) return;
+      // In place: the chunk's outputs are this function's own.
+      const shifted = at.subarray(off * w, (off + used) * w);
+      if (j > 0) ringShl(shifted, j, shifted);
+      for (let t = 0; t < used; t++) {
         // Row of the result over all products: product b's row i is b n + i = floor(e / k).
-        const i = Math.floor(e / k);
+        const i = Math.floor((e0 + t) / k);
         const row = acc.subarray(i * w, (i + 1) * w);
-        op(row, at.subarray((off + t) * w, (off + t + 1) * w), row);
+        op(row, shifted.subarray(t * w, (t + 1) * w), row);
       }
     });
+  const packing = gilboaPacking(stride);
   if (isSender) {
-    let shifted = { j: -1, y: mine };
     const delta = (from: number, count: number): Ring => {
       const d = new BigInt64Array(count * w);
-      runs(from, count, stride, (j, e0, off, len) => {
-        if (shifted.j !== j) shifted = { j, y: ringShl(mine, j) };
+      runs(from, count, stride, (_j, e0, off, len) => {
         for (let t = 0; t < len && e0 + t < elements; t++) {
           const e = e0 + t;
           // Row l of product b's Y.
           const row = Math.floor(e / (n * k)) * k + (e % k);
-          d.set(shifted.y.subarray(row * w, (row + 1) * w), (off + t) * w);
+          d.set(mine.subarray(row * w, (row + 1) * w), (off + t) * w);
         }
       });
       return d;
     };
-    await cotSend(s.sender, s.link, m, w, delta, (from, count, x) => fold(x, from, count, ringSub));
+    await cotSend(s.sender, s.link, m, w, delta, (from, count, x) => fold(x, from, count, ringSub), packing);
   } else {
-    await cotReceive(s.receiver, s.link, bitChoices(mine), m, w, (from, count, out) =>
-      fold(out, from, count, ringAdd),
+    await cotReceive(
+      s.receiver,
+      s.link,
+      bitChoices(mine),
+      m,
+      w,
+      (from, count, out) => fold(out, from, count, ringAdd),
+      packing,
     );
   }
   return acc;
 }
 
 export function gilboaMatmulCost(shape: MatmulShape, sender: PartyIndex): PairCost {
-  return cotCost(BITS * pad32((shape.batch ?? 1) * shape.n * shape.k), shape.w, sender);
+  const stride = pad32((shape.batch ?? 1) * shape.n * shape.k);
+  return cotCost(BITS * stride, shape.w, sender, gilboaPacking(stride));
 }
 
 // ---- triples --------------------------------------------------------------------------------------

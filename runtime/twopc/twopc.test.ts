@@ -22,6 +22,7 @@ import {
   rotSend,
   transposeColumns,
 } from './iknp.ts';
+import type { Packing } from './iknp.ts';
 import type { Link, PairCost } from './link.ts';
 import { meteredPair, sequence } from './link.ts';
 import type { MatmulShape, OtSession } from './triples.ts';
@@ -351,5 +352,130 @@ describe('Gilboa products and triples', () => {
     const h = crHash(x, 2, 0, 2);
     expect(equalBytes(h.subarray(0, 16), h.subarray(16, 32))).toBe(false);
     expect(equalBytes(h.subarray(0, 16), h.subarray(32, 48))).toBe(false);
+  });
+});
+
+describe('packed corrections', () => {
+  it('correlated OT with b_i bits per correction: out = x + r Delta mod 2^b_i; bytes as packed', async () => {
+    const { links, meter } = meteredPair();
+    const [snd, rcv] = await Promise.all([
+      iknpSenderSetup(links[0], seed('ps')),
+      iknpReceiverSetup(links[1], seed('pr')),
+    ]);
+    // Widths across 32-bit word edges, runs of 37 OTs not aligned to words or chunks.
+    const widths = [1, 7, 31, 32, 33, 40, 63, 64, 13];
+    const packing: Packing = { stride: 37, bits: (j) => widths[j % widths.length]! };
+    for (const [m, width] of [
+      [333, 3],
+      [1100, 1000], // two chunks of at most 1024 OTs
+    ] as const) {
+      const choices = seed(`pc${m}`)
+        .bytes(Math.ceil(m / 8))
+        .slice();
+      const deltaAll = seed(`pd${m}`)
+        .ring(m * width)
+        .slice();
+      const xs = new BigInt64Array(m * width);
+      const outs = new BigInt64Array(m * width);
+      const start = meter.cost();
+      await Promise.all([
+        cotSend(
+          snd,
+          links[0],
+          m,
+          width,
+          (from, count) => deltaAll.slice(from * width, (from + count) * width),
+          (from, _c, x) => xs.set(x, from * width),
+          packing,
+        ),
+        cotReceive(rcv, links[1], choices, m, width, (from, _c, o) => outs.set(o, from * width), packing),
+      ]);
+      const end = meter.cost();
+      // Oracle: BigInt x + r Delta modulo 2^b_i; with b_i < 64 the high bits must differ somewhere
+      // (they are not sent), so the packing is real.
+      let wrong = 0;
+      let highDiffers = 0;
+      for (let i = 0; i < m; i++) {
+        const b = BigInt(packing.bits(Math.floor(i / 37)));
+        const mask = (1n << b) - 1n;
+        for (let e = i * width; e < (i + 1) * width; e++) {
+          const diff = outs[e]! - (bit(choices, i) ? xs[e]! + deltaAll[e]! : xs[e]!);
+          if ((diff & mask) !== 0n) wrong++;
+          if (b < 64n && BigInt.asIntN(64, diff) !== 0n) highDiffers++;
+        }
+      }
+      expect(wrong).toBe(0);
+      expect(highDiffers).toBeGreaterThan(0);
+      // Bytes: per chunk, the sum of b_i width bits rounded up to bytes (chunks as the unpacked test).
+      let corrections = 0;
+      for (let from = 0; from < m; from += chunkOts(Math.ceil(width / 2))) {
+        const to = Math.min(m, from + chunkOts(Math.ceil(width / 2)));
+        let bits = 0;
+        for (let i = from; i < to; i++) bits += packing.bits(Math.floor(i / 37)) * width;
+        corrections += Math.ceil(bits / 8);
+      }
+      const measured = [end.bytes[0] - start.bytes[0], end.bytes[1] - start.bytes[1]];
+      expect(measured).toEqual([corrections, cotCost(m, width, 0).bytes[1]]);
+      expect(cotCost(m, width, 0, packing).bytes).toEqual(measured);
+      expect(corrections).toBeLessThan(cotCost(m, width, 0).bytes[0]);
+    }
+  });
+
+  it('a packing outside 1 to 64 bits is refused', () => {
+    const bad: Packing = { stride: 64, bits: () => 65 };
+    expect(() => cotCost(128, 1, 0, bad)).toThrow(/65 bits per correction/);
+    const zero: Packing = { stride: 64, bits: () => 0 };
+    expect(() => cotCost(128, 1, 0, zero)).toThrow(/0 bits per correction/);
+  });
+
+  it('packed Gilboa products are exact at extreme values; corrections about half the unpacked 64 x 8 bytes', async () => {
+    const { s, meter } = await sessions('px');
+    const M = (1n << 64n) - 1n;
+    const extremes = [M, 0n, 1n, 1n << 63n, M - 1n, (1n << 32n) - 1n, 0x5555555555555555n];
+    const a: bigint[] = [];
+    const b: bigint[] = [];
+    for (const x of extremes)
+      for (const y of extremes) {
+        a.push(x);
+        b.push(y);
+      }
+    const n = a.length;
+    const A = BigInt64Array.from(a, (x) => BigInt.asIntN(64, x));
+    const B = BigInt64Array.from(b, (x) => BigInt.asIntN(64, x));
+    for (const sender of [0, 1] as const) {
+      const before = meter.cost();
+      const [z0, z1] = await Promise.all([
+        gilboaProduct(s[0], sender, sender === 0 ? A : B),
+        gilboaProduct(s[1], sender, sender === 1 ? A : B),
+      ]);
+      const after = meter.cost();
+      const sum = ringAdd(z0, z1);
+      for (let i = 0; i < n; i++) expect(BigInt.asUintN(64, sum[i]!)).toBe((a[i]! * b[i]!) & M);
+      const sent = after.bytes[sender] - before.bytes[sender];
+      expect(sent).toBe(gilboaProductCost(n, sender).bytes[sender]);
+      // The unpacked product sent 64 corrections of 8 bytes per element (of 32-padded elements).
+      const padded = Math.ceil(n / 32) * 32;
+      const old = 64 * 8 * padded;
+      let bits = 0;
+      for (let j = 0; j < 64; j++) bits += (64 - j) * padded;
+      expect(sent).toBe(Math.ceil(bits / 8));
+      expect(sent / old).toBeCloseTo(260 / 512, 6);
+    }
+    // The matrix product with all-ones operands: X = -1, Y = -1 everywhere gives k at every entry.
+    const shape: MatmulShape = { n: 3, k: 40, w: 5 };
+    const X = new BigInt64Array(shape.n * shape.k).fill(-1n);
+    const Y = new BigInt64Array(shape.k * shape.w).fill(-1n);
+    Y[0] = 0n; // one zero weight: row 0 of the result loses one term in column 0
+    const before = meter.cost();
+    const [c0, c1] = await Promise.all([weightTriple(s[0], shape, Y), weightTriple(s[1], shape, X)]);
+    const after = meter.cost();
+    const c = ringAdd(c0, c1);
+    expect(c).toEqual(ringMatmul(X, Y, shape.n, shape.k, shape.w));
+    expect(c[0]).toBe(BigInt(shape.k - 1));
+    const sent = after.bytes[0] - before.bytes[0];
+    expect(sent).toBe(weightTripleCost(shape).bytes[0]);
+    const padded = Math.ceil((shape.n * shape.k) / 32) * 32;
+    expect(sent).toBe(260 * shape.w * padded);
+    expect(sent / (512 * shape.w * padded)).toBeLessThan(0.51);
   });
 });

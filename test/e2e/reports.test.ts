@@ -15,6 +15,8 @@ const op = (id: string, counts: Partial<OpCounts> = {}): OpCounts => ({
   rounds: 0,
   setup_bytes: 0,
   setup_rounds: 0,
+  preprocess_bytes: 0,
+  preprocess_rounds: 0,
   ...counts,
 });
 
@@ -26,6 +28,8 @@ function totals(ops: readonly OpCounts[]) {
     rounds: sum('rounds'),
     setup_bytes: sum('setup_bytes'),
     setup_rounds: sum('setup_rounds'),
+    preprocess_bytes: sum('preprocess_bytes'),
+    preprocess_rounds: sum('preprocess_rounds'),
   };
 }
 
@@ -74,6 +78,24 @@ describe('costDisagreements', () => {
     const server = SERVER.map((o) => (o.id === '2' ? { ...o, rounds: 2 } : o));
     const found = costDisagreements(PREDICTED, party('server', server), party('client', CLIENT));
     expect(found[0]).toBe('%2 matmul (beaver): rounds predicted 1, server 2, client 1');
+  });
+
+  it('without a dealer, names an op whose preprocessing bytes or flights differ', () => {
+    const pre = (ops: OpCounts[], bytes: number) =>
+      ops.map((o) => (o.id === '1' ? { ...o, preprocess_bytes: bytes, preprocess_rounds: 3 } : o));
+    const predictedPre = predicted(pre(PREDICTED.ops.slice(), 1000));
+    const server = pre(SERVER, 600);
+    expect(
+      costDisagreements(predictedPre, party('server', server), party('client', pre(CLIENT, 400))),
+    ).toEqual([]);
+    const found = costDisagreements(predictedPre, party('server', server), party('client', pre(CLIENT, 399)));
+    expect(found[0]).toBe('%1 matmul (beaver): preprocess_bytes predicted 1000, measured 600 + 399');
+    const slow = CLIENT.map((o) =>
+      o.id === '1' ? { ...o, preprocess_bytes: 400, preprocess_rounds: 4 } : o,
+    );
+    expect(costDisagreements(predictedPre, party('server', server), party('client', slow))[0]).toBe(
+      '%1 matmul (beaver): preprocess_rounds predicted 3, server 3, client 4',
+    );
   });
 
   it('names ops measured but not predicted, predicted but not measured, and another protocol', () => {

@@ -18,6 +18,8 @@ export interface OpCounts {
   readonly rounds: number;
   readonly setup_bytes: number;
   readonly setup_rounds: number;
+  readonly preprocess_bytes: number;
+  readonly preprocess_rounds: number;
 }
 
 export interface CountTotals {
@@ -26,6 +28,9 @@ export interface CountTotals {
   readonly rounds: number;
   readonly setup_bytes: number;
   readonly setup_rounds: number;
+  /** Without a dealer: what the parties send making the correlations, and their flights. */
+  readonly preprocess_bytes: number;
+  readonly preprocess_rounds: number;
 }
 
 export interface PredictedCost {
@@ -73,13 +78,21 @@ function arrayAt(o: Json, key: string, what: string): unknown[] {
   return v;
 }
 
-const COUNT_KEYS = ['online_bytes', 'offline_bytes', 'rounds', 'setup_bytes', 'setup_rounds'] as const;
+const COUNT_KEYS = [
+  'online_bytes',
+  'offline_bytes',
+  'rounds',
+  'setup_bytes',
+  'setup_rounds',
+  'preprocess_bytes',
+  'preprocess_rounds',
+] as const;
+/** Counted by the sender (summed over the parties) and by both parties (equal at each). */
+const BYTE_KEYS = ['online_bytes', 'offline_bytes', 'setup_bytes', 'preprocess_bytes'] as const;
+const ROUND_KEYS = ['rounds', 'setup_rounds', 'preprocess_rounds'] as const;
 
 function counts(o: Json, what: string): CountTotals {
-  const [online_bytes, offline_bytes, rounds, setup_bytes, setup_rounds] = COUNT_KEYS.map((k) =>
-    numberAt(o, k, what),
-  ) as [number, number, number, number, number];
-  return { online_bytes, offline_bytes, rounds, setup_bytes, setup_rounds };
+  return Object.fromEntries(COUNT_KEYS.map((k) => [k, numberAt(o, k, what)])) as unknown as CountTotals;
 }
 
 function opCounts(v: unknown, what: string): OpCounts {
@@ -133,6 +146,8 @@ const ZERO: Omit<OpCounts, 'id' | 'op' | 'protocol'> = {
   rounds: 0,
   setup_bytes: 0,
   setup_rounds: 0,
+  preprocess_bytes: 0,
+  preprocess_rounds: 0,
 };
 
 /**
@@ -164,18 +179,18 @@ export function costDisagreements(
     const what = `%${p.id} ${p.op} (${p.protocol})`;
     for (const m of [sv, cv])
       if (m.protocol !== p.protocol) out.push(`${what}: ran with protocol ${m.protocol}`);
-    for (const key of ['online_bytes', 'offline_bytes', 'setup_bytes'] as const)
+    for (const key of BYTE_KEYS)
       if (sv[key] + cv[key] !== p[key])
         out.push(`${what}: ${key} predicted ${p[key]}, measured ${sv[key]} + ${cv[key]}`);
-    for (const key of ['rounds', 'setup_rounds'] as const)
+    for (const key of ROUND_KEYS)
       if (sv[key] !== p[key] || cv[key] !== p[key])
         out.push(`${what}: ${key} predicted ${p[key]}, server ${sv[key]}, client ${cv[key]}`);
   }
   const t = predicted.total;
-  for (const key of ['online_bytes', 'offline_bytes', 'setup_bytes'] as const)
+  for (const key of BYTE_KEYS)
     if (server.total[key] + client.total[key] !== t[key])
       out.push(`total ${key} predicted ${t[key]}, measured ${server.total[key]} + ${client.total[key]}`);
-  for (const key of ['rounds', 'setup_rounds'] as const)
+  for (const key of ROUND_KEYS)
     if (server.total[key] !== t[key] || client.total[key] !== t[key])
       out.push(`total ${key} predicted ${t[key]}, server ${server.total[key]}, client ${client.total[key]}`);
   return out;

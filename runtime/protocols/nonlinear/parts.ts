@@ -27,6 +27,7 @@ import type { Ring } from '../../ring/kernels.ts';
 import { ringAdd, ringBit, ringMul, ringMulScalar, ringShl, ringSub } from '../../ring/kernels.ts';
 import type { SharedBitWords } from '../../twopc/bits.ts';
 import { bitProducts, bitProductsCost } from '../../twopc/bits.ts';
+import type { Packing } from '../../twopc/iknp.ts';
 import type { PairCost } from '../../twopc/link.ts';
 import { sequence } from '../../twopc/link.ts';
 import type { OtSession } from '../../twopc/triples.ts';
@@ -160,8 +161,15 @@ function paired(z: Ring, s: TruncMulShape): Ring {
  * two correlated OTs each, one per direction, the client as extension sender first so that
  * its flights merge with the mask's), for b paired with z elements by `s`; then msb(r) b = b_63 b and
  * r_hi b = sum_{j >= bits} 2^(j - bits) b_j b. Cheaper than a Gilboa product of r_hi and b
- * (64 OTs each way) for every bits >= 1.
+ * (64 OTs each way) for every bits >= 1. Product h = j - bits enters r_hi b shifted left by h,
+ * so it is needed modulo 2^(64 - h) only, except h = 63 - bits, which is also m b in full
+ * (`highBitPacking`).
  */
+const highBitPacking = (s: TruncMulShape): Packing => {
+  const high = 64 - s.bits;
+  return { stride: s.nw, bits: (h) => (h === high - 1 ? 64 : 64 - h) };
+};
+
 async function highBitProducts(
   ot: OtSession,
   words: SharedBitWords,
@@ -176,7 +184,7 @@ async function highBitProducts(
     ringBit(bitsOf, s.bits + h, c.subarray(h * s.nw, (h + 1) * s.nw));
     v.set(b, h * s.nw);
   }
-  const products = await bitProducts(ot, c, v, 1);
+  const products = await bitProducts(ot, c, v, 1, highBitPacking(s));
   const rb = new BigInt64Array(s.nw);
   for (let h = 0; h < high; h++) ringAdd(rb, ringShl(products.subarray(h * s.nw, (h + 1) * s.nw), h), rb);
   return { mb: products.slice((high - 1) * s.nw), rb };
@@ -202,7 +210,10 @@ export const truncMulMask: Correlation<TruncMulShape, TruncMulMaterial> = {
     return { trunc: mask, b, ...(await highBitProducts(pre.ot, words, s, b)) };
   },
   preprocessCost: (s): PairCost =>
-    sequence(preprocessTruncMaskCost(s.nz), bitProductsCost((64 - s.bits) * s.nw, 1)),
+    sequence(
+      preprocessTruncMaskCost(s.nz, s.bits),
+      bitProductsCost((64 - s.bits) * s.nw, 1, highBitPacking(s)),
+    ),
 };
 
 export const truncMulPart = {
@@ -275,8 +286,8 @@ export const truncSquareMask: Correlation<TruncParams, TruncSquareMaterial> = {
     const mr = await bitProducts(pre.ot, ringBit(words.xor, 63), mask.rHi, 0);
     return { trunc: mask, rr, mr };
   },
-  preprocessCost: ({ n }): PairCost =>
-    sequence(preprocessTruncMaskCost(n), sharedSquareCost(n, 1), bitProductsCost(n, 0)),
+  preprocessCost: ({ n, bits }): PairCost =>
+    sequence(preprocessTruncMaskCost(n, bits), sharedSquareCost(n, 1), bitProductsCost(n, 0)),
 };
 
 export const truncSquarePart = {
