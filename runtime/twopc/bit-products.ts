@@ -20,6 +20,7 @@
  * message: each a correlated OT over Z_2^64 with the variable's bit as the
  * choice, the sender's correction sent by the caller (`ringSlot`).
  */
+import type { Prg } from '../crypto/prg.ts';
 import type { Ring } from '../ring/kernels.ts';
 import { bitPlanes } from '../protocols/nonlinear/bit-slice.ts';
 import { rotCost, rotReceive, rotSend } from './iknp.ts';
@@ -277,11 +278,20 @@ export function unmaskTables(
  * The low `k` bits of each value as k bit planes (4 ceil(n / 32) bytes each): a correction
  * that only matters modulo 2^k travels in k bits.
  */
-export function packLowBits(x: Ring, k: number): Uint8Array {
+export function packLowBits(x: Ring, k: number, noise?: Prg): Uint8Array {
   const w = Math.ceil(x.length / 32);
   const out = new Uint32Array(k * w);
-  bitPlanes(x, 0, k).forEach((plane, b) => out.set(plane, b * w));
+  // With `noise`, the lanes that pad the last word are random (they carry nothing; zeros there
+  // would make a transcript visibly non-uniform).
+  const lanes = noise && x.length % 32 !== 0 ? padded(x, 32 * w, noise) : x;
+  bitPlanes(lanes, 0, k).forEach((plane, b) => out.set(plane, b * w));
   return new Uint8Array(out.buffer);
+}
+
+function padded(x: Ring, n: number, noise: Prg): Ring {
+  const out = noise.ring(n).slice();
+  out.set(x);
+  return out;
 }
 
 /** `packLowBits` undone: n values below 2^k. */

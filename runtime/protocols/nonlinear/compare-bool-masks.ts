@@ -26,6 +26,7 @@
  * of 32 lanes; each chunk of random OTs is padded to 64 (`rotCost`). The tree is the online
  * phase's (`treePlan`): above 37 bits its opened variables dominate (16 bytes each per lane).
  */
+import type { Prg } from '../../crypto/prg.ts';
 import type { Correlation, Preprocessor } from '../../protocol.ts';
 import type { Ring } from '../../ring/kernels.ts';
 import { ringAdd, ringMul, ringMulScalar, ringAddScalar, ringShl, ringSub } from '../../ring/kernels.ts';
@@ -204,6 +205,23 @@ function addAt(into: Ring, at: number, x: Ring, sign: 1 | -1 = 1): void {
   else ringSub(seg, x, seg);
 }
 
+/**
+ * The tables' bits of lanes past the last real one (the words' padding) set to random bits: they
+ * carry nothing either way, but zeros there would make the transcript visibly non-uniform, where
+ * a dealer's XOR-shared vectors are uniform in every bit. In place; returns `tables`.
+ */
+function fillUnusedLanes(tables: Uint32Array, words: number, lanes: number, rng: Prg): Uint32Array {
+  if (lanes >= 32 * words) return tables;
+  const noise = new Uint32Array(rng.bytes(4 * tables.length).buffer);
+  for (let w = 0; w < words; w++) {
+    const used = Math.max(0, Math.min(32, lanes - 32 * w));
+    if (used === 32) continue;
+    const unused = used === 0 ? 0xffffffff : ~((1 << used) - 1) >>> 0;
+    for (let r = w; r < tables.length; r += words) tables[r] = (tables[r]! ^ (noise[r]! & unused)) >>> 0;
+  }
+  return tables;
+}
+
 /** Party 0: every chunk's OTs, then one message: corrections and tables, batch by batch. */
 async function serverBatches(
   pre: Preprocessor,
@@ -225,7 +243,7 @@ async function serverBatches(
         }
       const t = tablesSend(batch, chunkRows(shares, b.vars, b.words, from, batch.words), m0, m1);
       putRows(out, t.out, b.words, from, batch.words);
-      parts.push(bytesOf(t.tables));
+      parts.push(bytesOf(fillUnusedLanes(t.tables, batch.words, count, pre.rng)));
     }
     outs.push(out);
   }
@@ -310,7 +328,7 @@ export async function preprocessBoolCompare(
     bytes: (j, _slot, count) => 4 * words(count) * (63 - j),
     server: (j, _slot, at, x, x1) => {
       addAt(r, at, shifted(x, j + 1));
-      return packLowBits(ringSub(ringSub(x1, x), myBits(j, at, x.length)), 63 - j);
+      return packLowBits(ringSub(ringSub(x1, x), myBits(j, at, x.length)), 63 - j, pre.rng);
     },
     early: (j, _slot, at, chosen) => addAt(r, at, shifted(chosen, j + 1), -1),
     late: (j, _slot, at, y, count) =>
