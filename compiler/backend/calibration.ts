@@ -28,17 +28,16 @@ export interface Calibration {
    * Setting '2pc': local work of making correlations without a dealer (IKNP OT
    * extension, Gilboa products, AND triples), per byte they send, both parties'
    * bytes and work together. The primitives' rates (bench/twopc-primitives.ts,
-   * bench/results/twopc-primitives.json, both parties on one thread) per byte
-   * of their exact traffic: random OT 16 B at 1.41 M/s = 22.6 MB/s, AND triples
-   * 32 B at 0.86 M/s = 27.5 MB/s, weight triples 31.5 and 49.9 MB/s,
-   * correlated OT 24 B at 1.78 M/s = 42.6 MB/s, Beaver triples (Gilboa) 3,072 B
-   * at 14.3 k/s = 44.0 MB/s; 37e6 is their median (37.1 MB/s), within a factor
-   * 1.7 of each.
+   * bench/results/twopc-primitives.json, both parties on one thread, packed
+   * corrections) per byte of their exact traffic: random OT 29.6 MB/s,
+   * correlated OT 47.7, Beaver triples (Gilboa) 34.9, AND triples 37.0, weight
+   * triples 17.4 / 31.8 / 30.8 MB/s ([16,64]x[64,16], [16,64]x[64,256],
+   * [32,128]x[128,128]); 32e6 is their median (31.8 MB/s).
    */
   readonly preprocessBytesPerSecond: number;
   /**
    * Setting '2pc': seconds of the session's base OTs (2 x 128 Chou-Orlandi
-   * OTs, both directions; the same file's first row: 2.42 s), once per session.
+   * OTs, both directions; the same file's first row: 1.06 s), once per session.
    */
   readonly baseOtSetupSeconds: number;
 }
@@ -50,6 +49,6 @@ export const DEFAULT_CALIBRATION: Calibration = {
   ortMacsPerSecond: 8e9,
   ortElementsPerSecond: 150e6,
   protocolBytesPerSecond: 150e6,
-  preprocessBytesPerSecond: 37e6,
-  baseOtSetupSeconds: 2.4,
+  preprocessBytesPerSecond: 32e6,
+  baseOtSetupSeconds: 1.06,
 };
