@@ -77,6 +77,8 @@ export interface StepReport extends StepMeasure {
   readonly predicted: {
     readonly online_bytes: number;
     readonly rounds: number;
+    readonly preprocess_bytes: number;
+    readonly preprocess_rounds: number;
     readonly est_seconds: number;
   };
   /** Largest difference of the step's logits from the plaintext interpreter's (simulate). */
@@ -101,18 +103,27 @@ export function stepReports(
     }).total;
     return {
       ...m,
-      predicted: { online_bytes: c.online_bytes, rounds: c.rounds, est_seconds: c.est_seconds },
+      predicted: {
+        online_bytes: c.online_bytes,
+        rounds: c.rounds,
+        preprocess_bytes: c.preprocess_bytes,
+        preprocess_rounds: c.preprocess_rounds,
+        est_seconds: c.est_seconds,
+      },
     };
   });
 }
 
-/** Steps whose measured bytes or rounds differ from the prediction. */
+/** Steps whose measured bytes or rounds (online, and preprocessing without a dealer) differ from the prediction. */
 export function stepMismatches(steps: readonly StepReport[]): string[] {
+  const keys = ['online_bytes', 'rounds', 'preprocess_bytes', 'preprocess_rounds'] as const;
   return steps
-    .filter((s) => s.online_bytes !== s.predicted.online_bytes || s.rounds !== s.predicted.rounds)
+    .filter((s) => keys.some((k) => s[k] !== s.predicted[k]))
     .map(
       (s) =>
-        `position ${s.position}: measured ${s.online_bytes} B / ${s.rounds} rounds, predicted ${s.predicted.online_bytes} B / ${s.predicted.rounds}`,
+        `position ${s.position}: measured ${s.online_bytes} B / ${s.rounds} rounds` +
+        ` (preprocessing ${s.preprocess_bytes} B / ${s.preprocess_rounds}), predicted ${s.predicted.online_bytes} B /` +
+        ` ${s.predicted.rounds} (preprocessing ${s.predicted.preprocess_bytes} B / ${s.predicted.preprocess_rounds})`,
     );
 }
 

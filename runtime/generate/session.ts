@@ -143,6 +143,9 @@ export interface StepMeasure {
   readonly online_bytes: number;
   readonly offline_bytes: number;
   readonly rounds: number;
+  /** Without a dealer: the step's preprocessing, both directions, and its flights. */
+  readonly preprocess_bytes: number;
+  readonly preprocess_rounds: number;
   /** Wall seconds of the step, once-per-session setup excluded. */
   readonly seconds: number;
 }
@@ -266,6 +269,8 @@ export class GenerationParty {
       online_bytes: after.online - before.online,
       offline_bytes: after.offline - before.offline,
       rounds: after.rounds - before.rounds,
+      preprocess_bytes: after.preprocessBytes - before.preprocessBytes,
+      preprocess_rounds: after.preprocessRounds - before.preprocessRounds,
       seconds: (performance.now() - t0) / 1000 - (after.setupSeconds - before.setupSeconds),
     });
     this.prepareNext();

@@ -34,6 +34,7 @@ export interface OpStats {
    * flights as this party saw them, and the wall time, summed over inferences.
    */
   preprocessBytesSent: number;
+  preprocessBytesReceived: number;
   preprocessRounds: number;
   preprocessSeconds: number;
   /** Wall time of the online phase (setup included), summed over inferences. */
@@ -57,6 +58,7 @@ function emptyStats(id: string, op: string, protocol: string): OpStats {
     setupSeconds: 0,
     offlineBytes: 0,
     preprocessBytesSent: 0,
+    preprocessBytesReceived: 0,
     preprocessRounds: 0,
     preprocessSeconds: 0,
     seconds: 0,
@@ -185,7 +187,7 @@ export interface StatsTotals {
   setupBytes: number;
   setupRounds: number;
   setupSeconds: number;
-  /** Without a dealer: preprocessing bytes this party sent, flights, wall time. */
+  /** Without a dealer: preprocessing bytes this party sent and received, flights, wall time. */
   preprocessBytes: number;
   preprocessRounds: number;
   preprocessSeconds: number;
@@ -210,7 +212,7 @@ export function statsTotals(stats: readonly OpStats[]): StatsTotals {
     t.setupBytes += s.setupBytesSent + s.setupBytesReceived;
     t.setupRounds += s.setupRounds;
     t.setupSeconds += s.setupSeconds;
-    t.preprocessBytes += s.preprocessBytesSent;
+    t.preprocessBytes += s.preprocessBytesSent + s.preprocessBytesReceived;
     t.preprocessRounds += s.preprocessRounds;
     t.preprocessSeconds += s.preprocessSeconds;
   }

@@ -106,6 +106,7 @@ export class DealerFreeFeed implements MaterialFeed {
     const out: unknown[] = [];
     for (const use of op.correlations) out.push(await use.correlation.preprocess!(use.params, pre));
     stats.preprocessBytesSent += meter.bytesSent;
+    stats.preprocessBytesReceived += meter.bytesReceived;
     stats.preprocessRounds += meter.flights;
     stats.preprocessSeconds += (performance.now() - t0) / 1000;
     return out;

@@ -83,6 +83,7 @@ export class Meter {
  */
 export class PartyMeter {
   bytesSent = 0;
+  bytesReceived = 0;
   flights = 0;
   private last: PartyIndex | undefined;
 
@@ -91,7 +92,8 @@ export class PartyMeter {
     this.note(from);
   }
 
-  received(from: PartyIndex): void {
+  received(from: PartyIndex, bytes: number): void {
+    this.bytesReceived += bytes;
     this.note(from);
   }
 
@@ -104,7 +106,7 @@ export class PartyMeter {
 /** What a link reports traffic to: a shared `Meter` (tests) or one party's `PartyMeter`. */
 export interface TrafficMeter {
   record(from: PartyIndex, bytes: number): void;
-  received?(from: PartyIndex): void;
+  received?(from: PartyIndex, bytes: number): void;
 }
 
 export class Link {
@@ -130,7 +132,7 @@ export class Link {
 
   async recv(): Promise<Uint8Array> {
     const m = await this.channel.recv();
-    this.meter?.received?.(this.peer);
+    this.meter?.received?.(this.peer, m.byteLength);
     return m;
   }
 

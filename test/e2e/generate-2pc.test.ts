@@ -232,6 +232,8 @@ describe('marillc run: generation as three OS processes over TLS', () => {
           online_bytes: number;
           offline_bytes: number;
           rounds: number;
+          preprocess_bytes: number;
+          preprocess_rounds: number;
           seconds: number;
         }[];
       };
