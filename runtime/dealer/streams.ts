@@ -14,7 +14,7 @@ import type { Correlation, DealerStream, MaterialStream, Party } from '../protoc
 import { partyIndex } from '../protocol.ts';
 import type { Ring } from '../ring/kernels.ts';
 import { ringAdd, ringSub } from '../ring/kernels.ts';
-import { bytesToRing, ringBytes } from '../mpc/context.ts';
+import { bytesToRing, concatBytes, ringBytes } from '../mpc/context.ts';
 
 /** The seeds one party shares with the dealer for a session. */
 export interface PartySeeds {
@@ -45,17 +45,6 @@ function sessionPrg(seed: Uint8Array, sessionKey: string, key: string): Prg {
 function xorBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
   const out = new Uint8Array(a.length);
   for (let i = 0; i < a.length; i++) out[i] = a[i]! ^ b[i]!;
-  return out;
-}
-
-function concat(chunks: readonly Uint8Array[]): Uint8Array {
-  const total = chunks.reduce((s, c) => s + c.byteLength, 0);
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
   return out;
 }
 
@@ -123,7 +112,7 @@ export class Dealer {
 
   /** The bytes each party receives for the op just dealt: [server, client]. */
   takeFrames(): [Uint8Array, Uint8Array] {
-    const frames: [Uint8Array, Uint8Array] = [concat(this.chunks[0]), concat(this.chunks[1])];
+    const frames: [Uint8Array, Uint8Array] = [concatBytes(this.chunks[0]), concatBytes(this.chunks[1])];
     this.chunks[0].length = 0;
     this.chunks[1].length = 0;
     return frames;

@@ -22,6 +22,17 @@ export interface SessionState {
   readonly onceCache: Map<string, unknown>;
 }
 
+/** Byte arrays one after another, in one new array. */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((s, x) => s + x.byteLength, 0));
+  let at = 0;
+  for (const x of parts) {
+    out.set(x, at);
+    at += x.byteLength;
+  }
+  return out;
+}
+
 /** Bytes of a ring array (a view, no copy). */
 export function ringBytes(r: Ring): Uint8Array {
   return new Uint8Array(r.buffer, r.byteOffset, r.byteLength);

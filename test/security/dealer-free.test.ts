@@ -10,6 +10,7 @@
  * Controls: a weight spliced into a transcript is found (transcript.test.ts
  * holds the chi-square control).
  */
+import { concatBytes } from '../../runtime/mpc/context.ts';
 import { describe, expect, it } from 'vitest';
 import { NETWORKS } from '../../compiler/backend/network.ts';
 import { loadModel, runPipeline } from '../../compiler/driver.ts';
@@ -21,40 +22,14 @@ import type { Tensor } from '../../ir/tensor.ts';
 import { tensorBytes } from '../../ir/tensor.ts';
 import { readInputs } from '../../ir/tensor-json.ts';
 import { DEFAULT_OPTIONS } from '../../passes/context.ts';
-import type { Channel } from '../../runtime/net/channel.ts';
 import { channelPair } from '../../runtime/net/channel.ts';
 import { makePlan } from '../../runtime/plan.ts';
 import { DEFAULT_FRAC_BITS } from '../../runtime/ring/fixed.ts';
 import { PartySession } from '../../runtime/session.ts';
 import { dealerFreeFeeds } from '../../runtime/twopc/feed.ts';
-import { CHI2_LIMIT, chiSquare, contains, secretWindows } from './scan.ts';
+import { CHI2_LIMIT, chiSquare, contains, secretWindows, tapReceived } from './scan.ts';
 
 const FRAC = DEFAULT_FRAC_BITS;
-
-/** A channel that records every message it receives. */
-function tap(inner: Channel, log: Uint8Array[]): Channel {
-  return {
-    peer: inner.peer,
-    send: (d) => inner.send(d),
-    close: () => inner.close(),
-    setMessageLimit: (n) => inner.setMessageLimit(n),
-    recv: async () => {
-      const m = await inner.recv();
-      log.push(Uint8Array.from(m));
-      return m;
-    },
-  };
-}
-
-function joined(messages: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(messages.reduce((n, m) => n + m.byteLength, 0));
-  let at = 0;
-  for (const m of messages) {
-    out.set(m, at);
-    at += m.byteLength;
-  }
-  return out;
-}
 
 interface Transcripts {
   readonly client: Uint8Array;
@@ -73,14 +48,14 @@ async function transcripts(graph: Graph, inputs: Map<string, Tensor>): Promise<T
     PartySession.open({
       plan,
       party: 'server',
-      channel: tap(toClient, logs[0]),
+      channel: tapReceived(toClient, logs[0]),
       feed: serverFeed,
       weights: server,
     }),
     PartySession.open({
       plan,
       party: 'client',
-      channel: tap(toServer, logs[1]),
+      channel: tapReceived(toServer, logs[1]),
       feed: clientFeed,
       weights: client,
     }),
@@ -92,7 +67,10 @@ async function transcripts(graph: Graph, inputs: Map<string, Tensor>): Promise<T
     s.close();
     c.close();
   }
-  return { server: joined(logs[0].slice(handshake[0])), client: joined(logs[1].slice(handshake[1])) };
+  return {
+    server: concatBytes(logs[0].slice(handshake[0])),
+    client: concatBytes(logs[1].slice(handshake[1])),
+  };
 }
 
 function compiled(model: string, base?: string, noMarill = false): Graph {

@@ -4,6 +4,7 @@
  * histogram is from uniform.
  */
 import type { Tensor } from '../../ir/tensor.ts';
+import type { Channel } from '../../runtime/net/channel.ts';
 import { tensorBytes } from '../../ir/tensor.ts';
 import { encodeFixed } from '../../runtime/ring/fixed.ts';
 
@@ -38,3 +39,18 @@ export function chiSquare(bytes: Uint8Array): number {
 
 /** For 255 degrees of freedom, P(chi2 > 420) < 1e-9. */
 export const CHI2_LIMIT = 420;
+
+/** A channel that records a copy of every message it receives into `log`. */
+export function tapReceived(inner: Channel, log: Uint8Array[]): Channel {
+  return {
+    peer: inner.peer,
+    send: (d) => inner.send(d),
+    close: () => inner.close(),
+    setMessageLimit: (n) => inner.setMessageLimit(n),
+    recv: async () => {
+      const m = await inner.recv();
+      log.push(Uint8Array.from(m));
+      return m;
+    },
+  };
+}

@@ -22,29 +22,13 @@ import { loadBaseModel } from '../../compiler/onnx/base-model.ts';
 import { NETWORKS } from '../../compiler/backend/network.ts';
 import { DEFAULT_OPTIONS } from '../../passes/context.ts';
 import { inProcessFeeds } from '../../runtime/dealer/feeds.ts';
-import type { Channel } from '../../runtime/net/channel.ts';
 import { channelPair } from '../../runtime/net/channel.ts';
 import { makePlan } from '../../runtime/plan.ts';
 import { DEFAULT_FRAC_BITS } from '../../runtime/ring/fixed.ts';
 import { PartySession } from '../../runtime/session.ts';
-import { CHI2_LIMIT, chiSquare, contains, secretWindows } from './scan.ts';
+import { CHI2_LIMIT, chiSquare, contains, secretWindows, tapReceived } from './scan.ts';
 
 const FRAC = DEFAULT_FRAC_BITS;
-
-/** A channel that records every message it receives (after the first `skip`, the handshake). */
-function tap(inner: Channel, log: Uint8Array[]): Channel {
-  return {
-    peer: inner.peer,
-    send: (d) => inner.send(d),
-    close: () => inner.close(),
-    setMessageLimit: (n) => inner.setMessageLimit(n),
-    recv: async () => {
-      const m = await inner.recv();
-      log.push(Uint8Array.from(m));
-      return m;
-    },
-  };
-}
 
 /** The standard plan of gpt2/full (every weight private), with the weights scaled by `scale`. */
 function standardPlan(scale: number): { graph: Graph; server: Map<string, Tensor> } {
@@ -81,7 +65,7 @@ async function clientTranscript(graph: Graph, server: Map<string, Tensor>): Prom
     PartySession.open({
       plan,
       party: 'client',
-      channel: tap(toServer, log),
+      channel: tapReceived(toServer, log),
       feed: clientFeed,
       weights: new Map(planWeights(graph, ['public']).map((w) => [w.name, w.tensor])),
     }),

@@ -26,6 +26,7 @@
  * of 32 lanes; each chunk of random OTs is padded to 64 (`rotCost`). The tree is the online
  * phase's (`treePlan`): above 37 bits its opened variables dominate (16 bytes each per lane).
  */
+import { concatBytes } from '../../mpc/context.ts';
 import type { Prg } from '../../crypto/prg.ts';
 import type { Correlation, Preprocessor } from '../../protocol.ts';
 import type { Ring } from '../../ring/kernels.ts';
@@ -159,16 +160,6 @@ function ringOf(bytes: Uint8Array): Ring {
   return out;
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((s, x) => s + x.byteLength, 0));
-  let at = 0;
-  for (const x of parts) {
-    out.set(x, at);
-    at += x.byteLength;
-  }
-  return out;
-}
-
 const bytesOf = (x: Ring | Uint32Array) => new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
 
 /** Slot 0 of the first `count` random OTs of one block received as `messages`. */
@@ -247,7 +238,7 @@ async function serverBatches(
     }
     outs.push(out);
   }
-  if (bytes > 0) pre.ot.link.send(concat(parts));
+  if (bytes > 0) pre.ot.link.send(concatBytes(parts));
   return outs;
 }
 
