@@ -285,12 +285,14 @@ async function runGenerationCommand(
       party: 'client',
       measured,
       setup: result.setup,
-      steps: gen.steps.map(({ position, online_bytes, offline_bytes, rounds, seconds }) => ({
-        position,
-        online_bytes,
-        offline_bytes,
-        rounds,
-        seconds,
+      steps: gen.steps.map((s) => ({
+        position: s.position,
+        online_bytes: s.online_bytes,
+        offline_bytes: s.offline_bytes,
+        rounds: s.rounds,
+        preprocess_bytes: s.preprocess_bytes,
+        preprocess_rounds: s.preprocess_rounds,
+        seconds: s.seconds,
       })),
     });
   emitTokens(gen.prompt, gen.tokens, tokenizer !== undefined, flags.out);
