@@ -52,6 +52,21 @@ export interface SettingEvaluationResult {
 /** The all-techniques plan of BERT at the larger size: its '2pc' run takes about 40 s here (1 GB of preprocessing). */
 const MEASURE_LARGER = [{ family: 'bert', variant: 'marill' }] as const;
 
+/**
+ * `MARILL_EVAL_MEASURE_LARGER=bert/standard,bert/marill`: the larger plans to run (2pc) instead of
+ * costing; a standard plan there takes about 5 minutes (9.5 GB of preprocessing).
+ */
+function measureLargerFromEnv(): SettingEvaluationOptions['measureLarger'] {
+  const text = process.env['MARILL_EVAL_MEASURE_LARGER'];
+  if (text === undefined || text === '') return undefined;
+  return text.split(',').map((item) => {
+    const [family, variant] = item.split('/');
+    if (!family || !variant || !['bert', 'gpt2', 'llama'].includes(family))
+      throw new Error(`MARILL_EVAL_MEASURE_LARGER: '${item}' is not family/variant (e.g. bert/standard)`);
+    return { family: family as FamilyName, variant };
+  });
+}
+
 function log(text: string): void {
   process.stderr.write(`evaluation-2pc: ${text}\n`);
 }
@@ -145,7 +160,14 @@ export async function runSettingEvaluation(
   const entries: SettingEntry[] = [];
   for (const size of opts.sizes ?? (['tiny', 'larger'] as const))
     for (const family of FAMILIES)
-      entries.push(...(await evaluateFamily(family, size, cache, opts.measureLarger ?? MEASURE_LARGER)));
+      entries.push(
+        ...(await evaluateFamily(
+          family,
+          size,
+          cache,
+          opts.measureLarger ?? measureLargerFromEnv() ?? MEASURE_LARGER,
+        )),
+      );
   const rows = settingRows(entries);
   const result: SettingEvaluationResult = {
     machine: { cpus: availableParallelism(), node: process.version },
