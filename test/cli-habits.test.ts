@@ -7,7 +7,7 @@
  * text IR compiles again or says which form does. Each runs the real
  * `marillc` in a child process; onnxruntime-node is the oracle for outputs.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -224,6 +224,22 @@ describe('--version and --help', () => {
       expect(example).toMatch(invocation);
     },
   );
+});
+
+describe('a reader that stops early', () => {
+  it('`marillc --help | head -0`: the pipe closed before the output, it ends quietly (exit 0, no stack trace)', async () => {
+    const child = spawn(process.execPath, [join(REPO, 'bin/marillc.js'), 'compile', '--help'], {
+      cwd: REPO,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    // The reader is gone before marillc writes a byte, as with `| head -0` or a reader that quit.
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+  }, 60_000);
 });
 
 describe('options that match nothing', () => {
