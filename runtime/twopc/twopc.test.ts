@@ -22,8 +22,8 @@ import {
   rotSend,
   transposeColumns,
 } from './iknp.ts';
-import type { Packing } from './iknp.ts';
-import type { Link, PairCost } from './link.ts';
+import type { IknpReceiver, IknpSender, Packing } from './iknp.ts';
+import type { Link, Meter, PairCost } from './link.ts';
 import { meteredPair, sequence } from './link.ts';
 import type { MatmulShape, OtSession } from './triples.ts';
 import {
@@ -78,6 +78,46 @@ async function sessions(label: string): Promise<{
     otSessionSetup(links[1], seed(`${label}/1`)),
   ]);
   return { s, links, meter };
+}
+
+/** One batch of m correlated OTs of `width` at fixed seeds: choices, correlations, both outputs, bytes sent. */
+async function cotBatch(
+  ends: { snd: IknpSender; rcv: IknpReceiver; links: readonly [Link, Link]; meter: Meter },
+  m: number,
+  width: number,
+  label: string,
+  packing?: Packing,
+): Promise<{ choices: Uint8Array; deltaAll: Ring; xs: Ring; outs: Ring; bytes: [number, number] }> {
+  const { snd, rcv, links, meter } = ends;
+  const choices = seed(`${label}c${m}`)
+    .bytes(Math.ceil(m / 8))
+    .slice();
+  const deltaAll = seed(`${label}d${m}`)
+    .ring(m * width)
+    .slice();
+  const xs = new BigInt64Array(m * width);
+  const outs = new BigInt64Array(m * width);
+  const start = meter.cost();
+  await Promise.all([
+    cotSend(
+      snd,
+      links[0],
+      m,
+      width,
+      (from, count) => deltaAll.slice(from * width, (from + count) * width),
+      (from, _c, x) => xs.set(x, from * width),
+      packing,
+    ),
+    cotReceive(rcv, links[1], choices, m, width, (from, _c, o) => outs.set(o, from * width), packing),
+  ]);
+  const end = meter.cost();
+  return {
+    choices,
+    deltaAll,
+    xs,
+    outs,
+    bytes: [end.bytes[0] - start.bytes[0], end.bytes[1] - start.bytes[1]],
+  };
 }
 
 describe('base OT (Chou-Orlandi on ristretto255)', () => {
@@ -177,27 +217,7 @@ describe('IKNP OT extension', () => {
       [700, 3],
       [2100, 1000], // three chunks of at most 1024 OTs
     ] as const) {
-      const choices = seed(`c${m}`)
-        .bytes(Math.ceil(m / 8))
-        .slice();
-      const deltaAll = seed(`d${m}`)
-        .ring(m * width)
-        .slice();
-      const xs = new BigInt64Array(m * width);
-      const outs = new BigInt64Array(m * width);
-      const start = meter.cost();
-      await Promise.all([
-        cotSend(
-          snd,
-          links[0],
-          m,
-          width,
-          (from, count) => deltaAll.slice(from * width, (from + count) * width),
-          (from, _c, x) => xs.set(x, from * width),
-        ),
-        cotReceive(rcv, links[1], choices, m, width, (from, _c, o) => outs.set(o, from * width)),
-      ]);
-      const end = meter.cost();
+      const { choices, deltaAll, xs, outs, bytes } = await cotBatch({ snd, rcv, links, meter }, m, width, '');
       // Oracle: x + r Delta by ring kernels; the wrong choice's value x + (1 - r) Delta must never appear.
       const r = new BigInt64Array(m * width);
       for (let i = 0; i < m; i++) r.fill(BigInt(bit(choices, i)), i * width, (i + 1) * width);
@@ -211,7 +231,7 @@ describe('IKNP OT extension', () => {
         if (o32[2 * e] === w32[2 * e] && o32[2 * e + 1] === w32[2 * e + 1]) same++;
       expect(same).toBe(0);
       const delta: PairCost = {
-        bytes: [end.bytes[0] - start.bytes[0], end.bytes[1] - start.bytes[1]],
+        bytes,
         flights: 2,
         first: 1,
         last: 0,
@@ -369,28 +389,13 @@ describe('packed corrections', () => {
       [333, 3],
       [1100, 1000], // two chunks of at most 1024 OTs
     ] as const) {
-      const choices = seed(`pc${m}`)
-        .bytes(Math.ceil(m / 8))
-        .slice();
-      const deltaAll = seed(`pd${m}`)
-        .ring(m * width)
-        .slice();
-      const xs = new BigInt64Array(m * width);
-      const outs = new BigInt64Array(m * width);
-      const start = meter.cost();
-      await Promise.all([
-        cotSend(
-          snd,
-          links[0],
-          m,
-          width,
-          (from, count) => deltaAll.slice(from * width, (from + count) * width),
-          (from, _c, x) => xs.set(x, from * width),
-          packing,
-        ),
-        cotReceive(rcv, links[1], choices, m, width, (from, _c, o) => outs.set(o, from * width), packing),
-      ]);
-      const end = meter.cost();
+      const { choices, deltaAll, xs, outs, bytes } = await cotBatch(
+        { snd, rcv, links, meter },
+        m,
+        width,
+        'p',
+        packing,
+      );
       // Oracle: BigInt x + r Delta modulo 2^b_i; with b_i < 64 the high bits must differ somewhere
       // (they are not sent), so the packing is real.
       let wrong = 0;
@@ -414,7 +419,7 @@ describe('packed corrections', () => {
         for (let i = from; i < to; i++) bits += packing.bits(Math.floor(i / 37)) * width;
         corrections += Math.ceil(bits / 8);
       }
-      const measured = [end.bytes[0] - start.bytes[0], end.bytes[1] - start.bytes[1]];
+      const measured = bytes;
       expect(measured).toEqual([corrections, cotCost(m, width, 0).bytes[1]]);
       expect(cotCost(m, width, 0, packing).bytes).toEqual(measured);
       expect(corrections).toBeLessThan(cotCost(m, width, 0).bytes[0]);
