@@ -15,7 +15,7 @@ import { costPlan } from '../compiler/backend/cost.ts';
 import { loadModel, runPipeline } from '../compiler/driver.ts';
 import type { NetworkProfile } from '../compiler/backend/network.ts';
 import { NETWORKS } from '../compiler/backend/network.ts';
-import { measuredSection } from '../compiler/emit/cost-report.ts';
+import { COUNTED, measuredSection } from '../compiler/emit/cost-report.ts';
 import type { SimulateOutcome } from '../compiler/party/run-party.ts';
 import { simulate } from '../compiler/party/run-party.ts';
 import type { Graph } from '../ir/graph.ts';
@@ -120,17 +120,7 @@ export function predictPlan(job: PlanJob): PlanPrediction {
 /** Whether every predicted count (online, setup, preprocessing, base OTs) equals the measured one. */
 function countsEqual(predicted: PlanCost, run: SimulateOutcome): boolean {
   const measured = measuredSection(run.report, run.seconds).total;
-  const keys = [
-    'online_bytes',
-    'offline_bytes',
-    'rounds',
-    'setup_bytes',
-    'setup_rounds',
-    'preprocess_bytes',
-    'preprocess_rounds',
-    'preprocess_setup_bytes',
-    'preprocess_setup_rounds',
-  ] as const;
+  const keys = [...COUNTED, 'preprocess_setup_bytes', 'preprocess_setup_rounds'] as const;
   return keys.every((k) => predicted.total[k] === measured[k]);
 }
 

@@ -194,11 +194,8 @@ export function formatMeasuredLine(m: MeasuredSection): string {
   );
 }
 
-/**
- * Ops whose measured bytes or rounds differ from the prediction (one line
- * each; empty when the cost model's promise holds).
- */
-const COUNTED = [
+/** The counts of an op the cost model predicts and a run measures. */
+export const COUNTED = [
   'online_bytes',
   'offline_bytes',
   'rounds',
@@ -208,6 +205,10 @@ const COUNTED = [
   'preprocess_rounds',
 ] as const;
 
+/**
+ * Ops whose measured bytes or rounds differ from the prediction (one line
+ * each; empty when the cost model's promise holds).
+ */
 export function costMismatches(predicted: PlanCost, measured: MeasuredSection): string[] {
   const byId = new Map(measured.ops.map((o) => [o.id, o]));
   const out: string[] = [];
